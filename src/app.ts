@@ -1,0 +1,90 @@
+import { randomUUID } from 'node:crypto';
+import helmet from '@fastify/helmet';
+import rateLimit from '@fastify/rate-limit';
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
+import Fastify, { type FastifyBaseLogger } from 'fastify';
+import { jsonSchemaTransform, serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
+import type { Dependencies } from './dependencies.js';
+import { bearerToken, createGuard } from './http/auth.js';
+import { installProblemHandlers } from './http/problem.js';
+import type { App } from './http/types.js';
+import { registerAgentRoutes } from './modules/agents/agents.routes.js';
+import { parseKey } from './modules/auth/api-keys.models.js';
+import { registerApiKeyRoutes } from './modules/auth/api-keys.routes.js';
+import { registerCustomerRoutes } from './modules/customers/customers.routes.js';
+import { registerHealthRoutes } from './modules/health/health.routes.js';
+import { registerTeamRoutes } from './modules/teams/teams.routes.js';
+import { registerTicketRoutes } from './modules/tickets/tickets.routes.js';
+
+export const API_VERSION = '0.1.0';
+
+/**
+ * Builds the HTTP app from explicit dependencies (no autoloading): tests call this and use
+ * app.inject or listen on a port; main.ts listens.
+ */
+export async function buildApp(deps: Dependencies): Promise<App> {
+  const { config } = deps;
+  const app = Fastify({
+    loggerInstance: deps.logger as FastifyBaseLogger,
+    bodyLimit: config.BODY_LIMIT_BYTES,
+    // Explicit timeouts: a slow client must not hold a connection (and a pool slot) forever.
+    requestTimeout: 30_000,
+    connectionTimeout: 30_000,
+    keepAliveTimeout: 72_000,
+    trustProxy: true,
+    genReqId: (req) => (typeof req.headers['x-request-id'] === 'string' && req.headers['x-request-id'].length <= 128 ? req.headers['x-request-id'] : randomUUID()),
+    ajv: { customOptions: { coerceTypes: false } },
+  }).withTypeProvider<ZodTypeProvider>();
+
+  app.setValidatorCompiler(validatorCompiler);
+  app.setSerializerCompiler(serializerCompiler);
+  app.decorateRequest('principal', null);
+  installProblemHandlers(app);
+
+  // A JSON API serves no HTML of its own; the CSP would only get in swagger-ui's way.
+  await app.register(helmet, { contentSecurityPolicy: false, global: true });
+
+  if (config.RATE_LIMIT_PER_MINUTE > 0) {
+    await app.register(rateLimit, {
+      global: true,
+      max: config.RATE_LIMIT_PER_MINUTE,
+      timeWindow: 60_000,
+      redis: deps.redis,
+      nameSpace: `${config.QUEUE_PREFIX}:rate:`,
+      // A Redis hiccup must not take the API down with it: skip limiting rather than fail.
+      skipOnError: true,
+      keyGenerator: (request) => {
+        const token = bearerToken(request);
+        return token ? `key:${parseKey(token).prefix}` : `ip:${request.ip}`;
+      },
+      allowList: (request) => request.url === '/healthz' || request.url === '/readyz',
+      errorResponseBuilder: (_request, context) =>
+        Object.assign(new Error(`Rate limit of ${context.max} requests per minute exceeded; retry in ${context.after}.`), { statusCode: 429 }),
+    });
+  }
+
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.1.0',
+      info: {
+        title: 'complaint-desk',
+        version: API_VERSION,
+        description: 'Omnichannel complaint ticketing: phone, e-mail, Facebook and Twitter/X in one ticket model, with SLA timers, escalation, FCR and KPIs. Errors are application/problem+json (RFC 9457).',
+      },
+      components: { securitySchemes: { bearerAuth: { type: 'http', scheme: 'bearer', description: 'An API key: cdk_<prefix>_<secret>' } } },
+    },
+    transform: jsonSchemaTransform,
+  });
+  await app.register(swaggerUi, { routePrefix: '/docs' });
+
+  const guard = createGuard(deps.apiKeys);
+  registerHealthRoutes(app, deps);
+  registerTicketRoutes(app, { db: deps.db, tickets: deps.tickets, guard });
+  registerCustomerRoutes(app, { db: deps.db, clock: deps.clock, guard });
+  registerTeamRoutes(app, { db: deps.db, clock: deps.clock, guard });
+  registerAgentRoutes(app, { db: deps.db, clock: deps.clock, guard });
+  registerApiKeyRoutes(app, { db: deps.db, apiKeys: deps.apiKeys, guard });
+
+  return app;
+}

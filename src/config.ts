@@ -1,0 +1,84 @@
+import { z } from 'zod';
+
+/**
+ * Every setting comes from the environment, read here once and validated with zod, so a bad
+ * value stops the process at start with a message naming the variable, never half-way
+ * through a request.
+ */
+const optionalSecret = z
+  .string()
+  .optional()
+  .transform((v) => (v === undefined || v === '' ? undefined : v));
+
+const optionalUrl = z
+  .string()
+  .optional()
+  .transform((v) => (v === '' ? undefined : v))
+  .pipe(z.url().optional());
+
+const positiveInt = (fallback: number) => z.coerce.number().int().positive().default(fallback);
+const booleanFlag = (fallback: boolean) =>
+  z
+    .enum(['true', 'false', '1', '0', 'yes', 'no'])
+    .default(fallback ? 'true' : 'false')
+    .transform((v) => v === 'true' || v === '1' || v === 'yes');
+
+export const configSchema = z.object({
+  NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
+  PORT: z.coerce.number().int().min(0).max(65535).default(3000),
+  HOST: z.string().min(1).default('0.0.0.0'),
+  DATABASE_URL: z.url().default('postgres://postgres@127.0.0.1:5432/complaint_desk'),
+  DATABASE_POOL_MAX: positiveInt(20),
+  REDIS_URL: z.url().default('redis://127.0.0.1:6379'),
+  /** Prefix of every BullMQ key, so several installs (or test files) share one Redis safely. */
+  QUEUE_PREFIX: z
+    .string()
+    .regex(/^[A-Za-z0-9_-]+$/, 'letters, digits, "_" and "-" only')
+    .default('cd'),
+  ADMIN_API_KEY: optionalSecret.pipe(z.string().min(16, 'must be at least 16 characters').optional()),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  LOG_PRETTY: booleanFlag(false),
+  ROLE: z.enum(['api', 'worker', 'all']).default('all'),
+  /** Requests per minute per API key (or per IP for unauthenticated routes); 0 turns it off. */
+  RATE_LIMIT_PER_MINUTE: z.coerce.number().int().min(0).default(1200),
+  /** Seconds the process waits for in-flight work on SIGTERM before it exits anyway. */
+  SHUTDOWN_GRACE_SEC: positiveInt(25),
+  BODY_LIMIT_BYTES: positiveInt(1_048_576),
+  EMAIL_BODY_LIMIT_BYTES: positiveInt(26_214_400),
+
+  // Channels (issue 3). A channel whose secret is unset answers 503 on its webhook.
+  PUBLIC_BASE_URL: optionalUrl,
+  FACEBOOK_APP_SECRET: optionalSecret,
+  FACEBOOK_APP_ID: optionalSecret,
+  FACEBOOK_VERIFY_TOKEN: optionalSecret,
+  FACEBOOK_PAGE_ACCESS_TOKEN: optionalSecret,
+  TWITTER_CONSUMER_SECRET: optionalSecret,
+  TWILIO_AUTH_TOKEN: optionalSecret,
+  MAILGUN_SIGNING_KEY: optionalSecret,
+  DEFAULT_PHONE_REGION: z
+    .string()
+    .regex(/^[A-Z]{2}$/, 'a two-letter ISO 3166 region such as IL or PL')
+    .default('IL'),
+  /** A customer's message on another channel joins their open ticket if it is younger than this. */
+  CROSS_CHANNEL_MERGE_HOURS: z.coerce.number().min(0).default(72),
+  ATTACHMENTS_DIR: z.string().optional(),
+});
+
+export type Config = z.infer<typeof configSchema>;
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`Invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
+  const parsed = configSchema.safeParse(env);
+  if (!parsed.success) {
+    throw new ConfigError(
+      parsed.error.issues.map((issue) => `${issue.path.join('.') || '(root)'}: ${issue.message}`),
+    );
+  }
+  return parsed.data;
+}

@@ -1,0 +1,8 @@
+/** Every table, gathered for drizzle-kit and for typed queries. */
+export * from '../modules/agents/agents.table.js';
+export * from '../modules/auth/api-keys.table.js';
+export * from '../modules/customers/customers.table.js';
+export * from '../modules/teams/teams.table.js';
+export * from '../modules/tickets/messages.table.js';
+export * from '../modules/tickets/ticket-events.table.js';
+export * from '../modules/tickets/tickets.table.js';

@@ -1,0 +1,63 @@
+import type { Redis } from 'ioredis';
+import type pg from 'pg';
+import type { Logger } from 'pino';
+import type { Config } from './config.js';
+import { createDatabase, createPool, type Database } from './db/client.js';
+import { createApiKeyService, type ApiKeyService } from './modules/auth/api-keys.service.js';
+import { TicketHooks } from './modules/tickets/tickets.hooks.js';
+import { createTicketService, type TicketService } from './modules/tickets/tickets.service.js';
+import { createProducerRedis } from './queues/redis.js';
+import { systemClock, type Clock } from './shared/clock.js';
+import { createLogger } from './shared/logger.js';
+
+/**
+ * The composition root: pools, clients, clock and services are built once here and shared by
+ * the API and the workers. Tests pass overrides (a manual clock, a silent logger) instead of
+ * mocking modules.
+ */
+export interface Dependencies {
+  config: Config;
+  logger: Logger;
+  clock: Clock;
+  pool: pg.Pool;
+  db: Database;
+  redis: Redis;
+  hooks: TicketHooks;
+  apiKeys: ApiKeyService;
+  tickets: TicketService;
+  close(): Promise<void>;
+}
+
+export interface DependencyOverrides {
+  clock?: Clock;
+  logger?: Logger;
+}
+
+export function createDependencies(config: Config, overrides: DependencyOverrides = {}): Dependencies {
+  const logger = overrides.logger ?? createLogger({ level: config.LOG_LEVEL, pretty: config.LOG_PRETTY });
+  const clock = overrides.clock ?? systemClock;
+  const pool = createPool(config.DATABASE_URL, config.DATABASE_POOL_MAX);
+  pool.on('error', (error) => logger.error({ err: error }, 'idle postgres client failed'));
+  const db = createDatabase(pool);
+  const redis = createProducerRedis(config.REDIS_URL);
+  redis.on('error', (error) => logger.warn({ err: error.message }, 'redis connection error'));
+  const hooks = new TicketHooks();
+  const apiKeys = createApiKeyService({ db, clock });
+  const tickets = createTicketService({ db, clock, logger, hooks, defaultPhoneRegion: config.DEFAULT_PHONE_REGION });
+
+  return {
+    config,
+    logger,
+    clock,
+    pool,
+    db,
+    redis,
+    hooks,
+    apiKeys,
+    tickets,
+    async close() {
+      redis.disconnect();
+      await pool.end();
+    },
+  };
+}

@@ -1,0 +1,42 @@
+import { z } from 'zod';
+import { badRequest } from '../shared/errors.js';
+
+/**
+ * Keyset cursors: the last row's sort key and id, opaque to clients (base64url JSON). A page
+ * continues strictly after that key, so rows inserted meanwhile never shift or repeat a page.
+ */
+export interface CursorKey {
+  /** The sort value: an ISO instant or a number. */
+  v: string | number;
+  id: string;
+}
+
+const cursorSchema = z.object({ v: z.union([z.string(), z.number()]), id: z.string() });
+
+export function encodeCursor(key: CursorKey): string {
+  return Buffer.from(JSON.stringify(key)).toString('base64url');
+}
+
+export function decodeCursor(cursor: string | undefined): CursorKey | undefined {
+  if (cursor === undefined) return undefined;
+  try {
+    return cursorSchema.parse(JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')));
+  } catch {
+    throw badRequest('query.cursor', 'is not a cursor this API issued');
+  }
+}
+
+export const limitSchema = z.coerce.number().int().min(1).max(200).default(50);
+
+export interface Page<T> {
+  items: T[];
+  nextCursor: string | null;
+}
+
+/** Fetch limit + 1 rows; the extra row only tells whether another page exists. */
+export function toPage<R, T>(rows: R[], limit: number, keyOf: (row: R) => CursorKey, map: (row: R) => T): Page<T> {
+  const hasMore = rows.length > limit;
+  const pageRows = hasMore ? rows.slice(0, limit) : rows;
+  const last = pageRows[pageRows.length - 1];
+  return { items: pageRows.map(map), nextCursor: hasMore && last ? encodeCursor(keyOf(last)) : null };
+}

@@ -1,0 +1,146 @@
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod';
+import { InvalidPayloadError } from '../channels/channel.errors.js';
+import { LifecycleError } from '../domain/ticket-lifecycle.js';
+import { AppError, type FieldProblem } from '../shared/errors.js';
+
+export const PROBLEM_CONTENT_TYPE = 'application/problem+json';
+
+export interface Problem {
+  type: string;
+  title: string;
+  status: number;
+  detail: string;
+  instance: string;
+  code: string;
+  errors?: FieldProblem[];
+  [extension: string]: unknown;
+}
+
+const CONTEXT_NAMES: Record<string, string> = { querystring: 'query', params: 'path', headers: 'header', body: 'body' };
+
+function fieldName(context: string | undefined, instancePath: string): string {
+  const where = CONTEXT_NAMES[context ?? 'body'] ?? context ?? 'body';
+  const path = instancePath.replace(/^\//, '').split('/').filter(Boolean).join('.');
+  return path ? `${where}.${path}` : where;
+}
+
+/** Known framework errors that are the client's fault, mapped to a status and a problem code. */
+const FASTIFY_CLIENT_ERRORS: Record<string, { status: number; code: string; title: string }> = {
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: { status: 415, code: 'unsupported-media-type', title: 'Unsupported media type' },
+  FST_ERR_CTP_BODY_TOO_LARGE: { status: 413, code: 'payload-too-large', title: 'Payload too large' },
+  FST_ERR_CTP_EMPTY_JSON_BODY: { status: 400, code: 'validation', title: 'Invalid request' },
+  FST_ERR_CTP_INVALID_JSON_BODY: { status: 400, code: 'malformed-json', title: 'Malformed JSON' },
+  FST_ERR_CTP_INVALID_CONTENT_LENGTH: { status: 400, code: 'validation', title: 'Invalid request' },
+  FST_ERR_CTP_EMPTY_TYPE: { status: 415, code: 'unsupported-media-type', title: 'Unsupported media type' },
+  FST_ERR_CTP_INVALID_TYPE: { status: 415, code: 'unsupported-media-type', title: 'Unsupported media type' },
+  FST_ERR_BAD_URL: { status: 400, code: 'bad-url', title: 'Bad URL' },
+  FST_ERR_ASYNC_CONSTRAINT: { status: 400, code: 'validation', title: 'Invalid request' },
+};
+
+export function problemOf(error: unknown, request: FastifyRequest): Problem {
+  const base = { instance: request.url };
+  if (error instanceof AppError) {
+    return {
+      type: `urn:complaint-desk:problem:${error.code}`,
+      title: error.title,
+      status: error.status,
+      detail: error.message,
+      code: error.code,
+      ...(error.errors.length ? { errors: error.errors } : {}),
+      ...error.extra,
+      ...base,
+    };
+  }
+  if (error instanceof LifecycleError) {
+    return {
+      type: `urn:complaint-desk:problem:${error.code}`,
+      title: 'Conflict',
+      status: 409,
+      detail: error.message,
+      code: error.code,
+      errors: [{ field: 'body.status', message: error.message }],
+      from: error.from,
+      ...(error.to ? { to: error.to } : {}),
+      ...base,
+    };
+  }
+  if (error instanceof InvalidPayloadError) {
+    return {
+      type: 'urn:complaint-desk:problem:invalid-payload',
+      title: 'Invalid payload',
+      status: 400,
+      detail: `${error.field}: ${error.message}`,
+      code: 'invalid-payload',
+      errors: [{ field: error.field, message: error.message }],
+      ...base,
+    };
+  }
+  const fastifyError = error as FastifyError & { validationContext?: string };
+  if (hasZodFastifySchemaValidationErrors(fastifyError)) {
+    const errors = fastifyError.validation.map((issue) => ({
+      field: fieldName(fastifyError.validationContext, issue.instancePath),
+      message: issue.message ?? 'is invalid',
+    }));
+    return {
+      type: 'urn:complaint-desk:problem:validation',
+      title: 'Invalid request',
+      status: 400,
+      detail: errors.map((e) => `${e.field}: ${e.message}`).join('; '),
+      code: 'validation',
+      errors,
+      ...base,
+    };
+  }
+  const known = fastifyError.code ? FASTIFY_CLIENT_ERRORS[fastifyError.code] : undefined;
+  if (known) {
+    const field = known.code === 'unsupported-media-type' ? 'header.content-type' : 'body';
+    return {
+      type: `urn:complaint-desk:problem:${known.code}`,
+      title: known.title,
+      status: known.status,
+      detail: fastifyError.message,
+      code: known.code,
+      errors: [{ field, message: fastifyError.message }],
+      ...base,
+    };
+  }
+  const status = fastifyError.statusCode ?? 500;
+  if (status >= 400 && status < 500) {
+    // A 4xx raised by a plugin (rate limit, helmet…): its message is meant for the client.
+    const code = status === 429 ? 'rate-limited' : 'client-error';
+    return { type: `urn:complaint-desk:problem:${code}`, title: fastifyError.name ?? 'Client error', status, detail: fastifyError.message, code, ...base };
+  }
+  // A 5xx never leaks its message: it may carry SQL, paths or secrets.
+  return {
+    type: 'urn:complaint-desk:problem:internal',
+    title: 'Internal server error',
+    status: 500,
+    detail: 'An unexpected error occurred; it has been logged.',
+    code: 'internal',
+    ...base,
+  };
+}
+
+export function sendProblem(reply: FastifyReply, problem: Problem): FastifyReply {
+  return reply.status(problem.status).type(PROBLEM_CONTENT_TYPE).send(problem);
+}
+
+export function installProblemHandlers(app: FastifyInstance): void {
+  app.setErrorHandler((error, request, reply) => {
+    const problem = problemOf(error, request);
+    if (problem.status >= 500) request.log.error({ err: error }, 'request failed');
+    else request.log.info({ code: problem.code, status: problem.status }, 'request refused');
+    return sendProblem(reply, problem);
+  });
+  app.setNotFoundHandler((request, reply) =>
+    sendProblem(reply, {
+      type: 'urn:complaint-desk:problem:not-found',
+      title: 'Not found',
+      status: 404,
+      detail: `No route ${request.method} ${request.url.split('?')[0]}`,
+      code: 'not-found',
+      instance: request.url,
+    }),
+  );
+}

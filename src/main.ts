@@ -1,0 +1,52 @@
+import { buildApp } from './app.js';
+import { ConfigError, loadConfig, type Config } from './config.js';
+import { ensureDatabase, runMigrations } from './db/migrate.js';
+import { createDependencies } from './dependencies.js';
+import { startWorkers, type RunningWorker } from './workers/index.js';
+
+/** Prepares the database (create if missing, migrate) and starts the roles this process runs. */
+export async function start(config: Config) {
+  const deps = createDependencies(config);
+  const { logger } = deps;
+  await ensureDatabase(config.DATABASE_URL, logger);
+  await runMigrations(deps.pool);
+  logger.info('migrations applied');
+  if (config.ADMIN_API_KEY) await deps.apiKeys.ensureEnvAdmin(config.ADMIN_API_KEY);
+
+  const app = config.ROLE === 'worker' ? null : await buildApp(deps);
+  if (app) await app.listen({ port: config.PORT, host: config.HOST });
+  const workers: RunningWorker[] = config.ROLE === 'api' ? [] : await startWorkers(deps);
+  logger.info({ role: config.ROLE, port: app ? config.PORT : undefined }, 'complaint-desk started');
+
+  let stopping = false;
+  async function stop(signal: string) {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ signal }, 'shutting down: no new requests, finishing in-flight work');
+    const force = setTimeout(() => {
+      logger.error('graceful shutdown timed out; exiting');
+      process.exit(1);
+    }, config.SHUTDOWN_GRACE_SEC * 1000);
+    force.unref();
+    // Fastify's close stops accepting connections and waits for in-flight requests.
+    await app?.close();
+    await Promise.all(workers.map((w) => w.close()));
+    await deps.close();
+    logger.info('stopped');
+    process.exit(0);
+  }
+  process.once('SIGTERM', () => void stop('SIGTERM'));
+  process.once('SIGINT', () => void stop('SIGINT'));
+  return { app, deps, workers };
+}
+
+try {
+  await start(loadConfig());
+} catch (error) {
+  if (error instanceof ConfigError) {
+    console.error(error.message);
+    process.exit(2);
+  }
+  console.error('complaint-desk failed to start:', error);
+  process.exit(1);
+}

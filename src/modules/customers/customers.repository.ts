@@ -1,0 +1,120 @@
+import { and, eq, inArray, or, sql } from 'drizzle-orm';
+import type { SenderIdentity } from '../../channels/channel.types.js';
+import type { Executor } from '../../db/client.js';
+import { customerIdentities, customers } from './customers.table.js';
+
+export type CustomerRow = typeof customers.$inferSelect;
+export type IdentityRow = typeof customerIdentities.$inferSelect;
+
+/** Follows merge links to the surviving customer (merges may chain). */
+export async function resolveMerged(tx: Executor, customerId: string): Promise<string> {
+  let current = customerId;
+  for (let hops = 0; hops < 16; hops++) {
+    const [row] = await tx.select({ mergedIntoId: customers.mergedIntoId }).from(customers).where(eq(customers.id, current));
+    if (!row?.mergedIntoId) return current;
+    current = row.mergedIntoId;
+  }
+  return current;
+}
+
+/**
+ * Finds the customer known by any of these identities, or creates one, and links every
+ * identity to it. One person is one customer across channels: an e-mail address that
+ * arrives in a Facebook message joins the Facebook customer.
+ *
+ * Concurrency: two first messages from the same new person may race. The unique index on
+ * (kind, address) makes the loser's identity insert wait for the winner's commit and insert
+ * nothing; the loser then drops the customer it made and uses the winner's.
+ */
+export async function findOrCreateCustomer(
+  tx: Executor,
+  identities: SenderIdentity[],
+  profile: { name?: string | undefined; language?: string | undefined; now: Date },
+): Promise<{ customerId: string; created: boolean }> {
+  const unique = dedupeIdentities(identities);
+  const existingId = await findCustomerIdByIdentities(tx, unique);
+  if (existingId) {
+    await linkIdentities(tx, existingId, unique, profile.now);
+    return { customerId: existingId, created: false };
+  }
+  const [customer] = await tx
+    .insert(customers)
+    .values({ name: profile.name ?? null, language: profile.language ?? null, createdAt: profile.now, updatedAt: profile.now })
+    .returning({ id: customers.id });
+  const customerId = customer!.id;
+  const inserted = await linkIdentities(tx, customerId, unique, profile.now);
+  if (unique.length > 0 && inserted === 0) {
+    const winner = await findCustomerIdByIdentities(tx, unique);
+    if (winner) {
+      await tx.delete(customers).where(eq(customers.id, customerId));
+      return { customerId: winner, created: false };
+    }
+  }
+  return { customerId, created: true };
+}
+
+async function findCustomerIdByIdentities(tx: Executor, identities: SenderIdentity[]): Promise<string | null> {
+  if (identities.length === 0) return null;
+  const rows = await tx
+    .select({ customerId: customerIdentities.customerId })
+    .from(customerIdentities)
+    .where(or(...identities.map((i) => and(eq(customerIdentities.kind, i.kind), eq(customerIdentities.address, i.address)))))
+    .orderBy(customerIdentities.createdAt)
+    .limit(1);
+  const found = rows[0]?.customerId;
+  return found ? resolveMerged(tx, found) : null;
+}
+
+async function linkIdentities(tx: Executor, customerId: string, identities: SenderIdentity[], now: Date): Promise<number> {
+  if (identities.length === 0) return 0;
+  const inserted = await tx
+    .insert(customerIdentities)
+    .values(
+      identities.map((i) => ({
+        customerId,
+        kind: i.kind,
+        address: i.address,
+        displayName: i.displayName ?? null,
+        handle: i.handle ?? null,
+        createdAt: now,
+      })),
+    )
+    .onConflictDoNothing()
+    .returning({ id: customerIdentities.id });
+  return inserted.length;
+}
+
+function dedupeIdentities(identities: SenderIdentity[]): SenderIdentity[] {
+  const seen = new Set<string>();
+  return identities.filter((i) => {
+    const key = `${i.kind}\0${i.address}`;
+    if (seen.has(key)) return false;
+    seen.add(key);
+    return true;
+  });
+}
+
+export async function getCustomer(tx: Executor, id: string): Promise<CustomerRow | undefined> {
+  const [row] = await tx.select().from(customers).where(eq(customers.id, id));
+  return row;
+}
+
+export async function listIdentities(tx: Executor, customerId: string): Promise<IdentityRow[]> {
+  return tx.select().from(customerIdentities).where(eq(customerIdentities.customerId, customerId)).orderBy(customerIdentities.createdAt);
+}
+
+export async function moveIdentities(tx: Executor, fromCustomerId: string, toCustomerId: string): Promise<void> {
+  await tx.update(customerIdentities).set({ customerId: toCustomerId }).where(eq(customerIdentities.customerId, fromCustomerId));
+}
+
+export async function markCustomerMerged(tx: Executor, sourceId: string, targetId: string, now: Date): Promise<void> {
+  await tx.update(customers).set({ mergedIntoId: targetId, updatedAt: now }).where(eq(customers.id, sourceId));
+  // Anyone already merged into the source now points straight at the target.
+  await tx.update(customers).set({ mergedIntoId: targetId }).where(and(eq(customers.mergedIntoId, sourceId), sql`${customers.id} <> ${targetId}`));
+}
+
+export async function customersExist(tx: Executor, ids: string[]): Promise<Set<string>> {
+  if (ids.length === 0) return new Set();
+  const rows = await tx.select({ id: customers.id }).from(customers).where(inArray(customers.id, ids));
+  return new Set(rows.map((r) => r.id));
+}

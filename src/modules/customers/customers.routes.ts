@@ -1,0 +1,105 @@
+import { desc, eq, sql } from 'drizzle-orm';
+import { z } from 'zod';
+import type { Database } from '../../db/client.js';
+import type { Guard } from '../../http/auth.js';
+import { principalOf } from '../../http/auth.js';
+import { bearerSecurity, problemResponses, type App } from '../../http/types.js';
+import type { Clock } from '../../shared/clock.js';
+import { badRequest, conflict, notFound } from '../../shared/errors.js';
+import { STAFF } from '../auth/api-keys.models.js';
+import { appendEvents } from '../tickets/tickets.repository.js';
+import { toTicketView } from '../tickets/tickets.repository.js';
+import { ticketView } from '../tickets/tickets.schemas.js';
+import { tickets } from '../tickets/tickets.table.js';
+import { actorOf } from '../tickets/tickets.service.js';
+import { getCustomer, listIdentities, markCustomerMerged, moveIdentities } from './customers.repository.js';
+
+const tags = ['customers'];
+const idParams = z.object({ id: z.uuid() });
+
+const identityView = z.object({
+  id: z.uuid(),
+  kind: z.string(),
+  address: z.string(),
+  displayName: z.string().nullable(),
+  handle: z.string().nullable(),
+  createdAt: z.date(),
+});
+
+const customerView = z.object({
+  id: z.uuid(),
+  name: z.string().nullable(),
+  language: z.string().nullable(),
+  mergedIntoId: z.uuid().nullable(),
+  createdAt: z.date(),
+  updatedAt: z.date(),
+  identities: z.array(identityView),
+  tickets: z.array(ticketView),
+});
+
+// The customer page shows the newest tickets; the full history is GET /v1/tickets?customerId=.
+const TICKETS_ON_CUSTOMER = 50;
+
+export function registerCustomerRoutes(app: App, deps: { db: Database; clock: Clock; guard: Guard }): void {
+  const { db, clock, guard } = deps;
+
+  async function load(id: string) {
+    const customer = await getCustomer(db, id);
+    if (!customer) throw notFound('Customer', id);
+    const identities = await listIdentities(db, id);
+    const rows = await db.select().from(tickets).where(eq(tickets.customerId, id)).orderBy(desc(tickets.createdAt)).limit(TICKETS_ON_CUSTOMER);
+    return {
+      id: customer.id,
+      name: customer.name,
+      language: customer.language,
+      mergedIntoId: customer.mergedIntoId,
+      createdAt: customer.createdAt,
+      updatedAt: customer.updatedAt,
+      identities: identities.map(({ customerId: _c, ...rest }) => rest),
+      tickets: rows.map(toTicketView),
+    };
+  }
+
+  app.get('/v1/customers/:id', {
+    onRequest: guard(STAFF),
+    schema: { tags, summary: 'A customer with every identity and their latest tickets', security: bearerSecurity, params: idParams, response: { 200: customerView, ...problemResponses(404) } },
+    handler: async (request) => load(request.params.id),
+  });
+
+  app.post('/v1/customers/:id/merge', {
+    onRequest: guard(STAFF),
+    schema: {
+      tags,
+      summary: 'Merge this customer into another: identities and tickets move; this one links to the target',
+      security: bearerSecurity,
+      params: idParams,
+      body: z.object({ targetCustomerId: z.uuid() }),
+      response: { 200: customerView, ...problemResponses(404, 409) },
+    },
+    handler: async (request) => {
+      const sourceId = request.params.id;
+      const targetId = request.body.targetCustomerId;
+      if (sourceId === targetId) throw badRequest('body.targetCustomerId', 'a customer cannot be merged into itself');
+      const now = clock.now();
+      await db.transaction(async (tx) => {
+        const source = await getCustomer(tx, sourceId);
+        if (!source) throw notFound('Customer', sourceId);
+        const target = await getCustomer(tx, targetId);
+        if (!target) throw badRequest('body.targetCustomerId', `no customer with id ${targetId}`);
+        if (source.mergedIntoId) throw conflict('already-merged', `Customer ${sourceId} was already merged into ${source.mergedIntoId}`);
+        if (target.mergedIntoId) throw conflict('already-merged', `Customer ${targetId} was merged into ${target.mergedIntoId}; merge into that one`);
+        await moveIdentities(tx, sourceId, targetId);
+        const moved = await tx
+          .update(tickets)
+          .set({ customerId: targetId, updatedAt: now, version: sql`${tickets.version} + 1` })
+          .where(eq(tickets.customerId, sourceId))
+          .returning({ id: tickets.id });
+        for (const t of moved) {
+          await appendEvents(tx, t.id, actorOf(principalOf(request)), [{ type: 'customer_merged', data: { from: sourceId, to: targetId } }], now);
+        }
+        await markCustomerMerged(tx, sourceId, targetId, now);
+      });
+      return load(targetId);
+    },
+  });
+}

@@ -1,0 +1,58 @@
+import { sql } from 'drizzle-orm';
+import { boolean, index, integer, jsonb, pgTable, text, uniqueIndex, uuid } from 'drizzle-orm/pg-core';
+import { createdAt, id, instant } from '../../db/columns.js';
+import { agents } from '../agents/agents.table.js';
+import { tickets } from './tickets.table.js';
+
+export interface StoredAttachment {
+  id: string;
+  filename: string | null;
+  contentType: string;
+  size: number;
+  contentId?: string | undefined;
+  inline?: boolean | undefined;
+  url?: string | undefined;
+  checksum?: string | undefined;
+}
+
+export const messages = pgTable(
+  'messages',
+  {
+    id: id(),
+    ticketId: uuid('ticket_id')
+      .notNull()
+      .references(() => tickets.id),
+    /** inbound: from the customer; outbound: from us (a public reply or an internal note). */
+    direction: text('direction').notNull(),
+    /** message | note | call | voicemail */
+    kind: text('kind').notNull().default('message'),
+    public: boolean('public').notNull(),
+    authorKind: text('author_kind').notNull(),
+    authorAgentId: uuid('author_agent_id').references(() => agents.id, { onDelete: 'set null' }),
+    channel: text('channel').notNull(),
+    providerMessageId: text('provider_message_id'),
+    /** E-mail Message-ID we received or sent, for threading the next mail in the conversation. */
+    messageIdHeader: text('message_id_header'),
+    subject: text('subject'),
+    bodyText: text('body_text').notNull(),
+    bodyHtml: text('body_html'),
+    language: text('language'),
+    attachments: jsonb('attachments').$type<StoredAttachment[]>().notNull().default(sql`'[]'::jsonb`),
+    /** Why a machine-made message (auto-reply, bounce) does not count as the customer speaking. */
+    automated: text('automated'),
+    deliveryState: text('delivery_state'),
+    deliveryAttempts: integer('delivery_attempts').notNull().default(0),
+    deliveryError: text('delivery_error'),
+    sentAt: instant('sent_at'),
+    createdAt: createdAt(),
+  },
+  (t) => [
+    // The idempotency key of every inbound webhook: a redelivery hits this and creates nothing.
+    uniqueIndex('messages_channel_provider_id_uq')
+      .on(t.channel, t.providerMessageId)
+      .where(sql`${t.providerMessageId} is not null`),
+    index('messages_ticket_created_idx').on(t.ticketId, t.createdAt, t.id),
+    index('messages_message_id_header_idx').on(t.messageIdHeader).where(sql`${t.messageIdHeader} is not null`),
+    index('messages_author_agent_id_idx').on(t.authorAgentId),
+  ],
+);

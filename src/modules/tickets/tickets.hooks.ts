@@ -1,0 +1,44 @@
+import type { Executor } from '../../db/client.js';
+import type { NewEvent, TicketRow } from './tickets.repository.js';
+
+/**
+ * How other capabilities (SLA clocks, FCR, delivery) follow what happens to a ticket without
+ * the ticket service knowing them. `inTransaction` runs inside the ticket's transaction (so a
+ * clock starts or stops atomically with the change); `afterCommit` runs once it is durable
+ * (to schedule timers; if it fails, the reconciler catches up).
+ */
+export interface TicketChange {
+  ticket: TicketRow;
+  /** The timeline events this change recorded, in order. */
+  events: NewEvent[];
+  now: Date;
+}
+
+export interface TicketHook {
+  inTransaction?(tx: Executor, change: TicketChange): Promise<void>;
+  afterCommit?(change: TicketChange): Promise<void>;
+}
+
+export class TicketHooks {
+  readonly #hooks: TicketHook[] = [];
+
+  register(hook: TicketHook): void {
+    this.#hooks.push(hook);
+  }
+
+  async inTransaction(tx: Executor, change: TicketChange): Promise<void> {
+    for (const hook of this.#hooks) await hook.inTransaction?.(tx, change);
+  }
+
+  async afterCommit(changes: TicketChange[], onError: (error: unknown) => void): Promise<void> {
+    for (const change of changes) {
+      for (const hook of this.#hooks) {
+        try {
+          await hook.afterCommit?.(change);
+        } catch (error) {
+          onError(error);
+        }
+      }
+    }
+  }
+}

@@ -1,0 +1,132 @@
+import type { Guard } from '../../http/auth.js';
+import { principalOf } from '../../http/auth.js';
+import { bearerSecurity, problemResponses, type App } from '../../http/types.js';
+import type { Database } from '../../db/client.js';
+import { notFound } from '../../shared/errors.js';
+import { STAFF, STAFF_AND_INTEGRATIONS } from '../auth/api-keys.models.js';
+import { findTicket, listEvents, listMessages, listTickets, toTicketView } from './tickets.repository.js';
+import {
+  createMessageBody,
+  createTicketBody,
+  eventPage,
+  ifMatchHeaders,
+  listTicketsQuery,
+  mergeResult,
+  mergeTicketBody,
+  messageCreated,
+  messagePage,
+  pageQuery,
+  ticketIdParams,
+  ticketPage,
+  ticketView,
+  updateTicketBody,
+} from './tickets.schemas.js';
+import { parseIfMatch, type TicketService } from './tickets.service.js';
+
+const tags = ['tickets'];
+
+export function registerTicketRoutes(app: App, deps: { db: Database; tickets: TicketService; guard: Guard }): void {
+  const { db, tickets, guard } = deps;
+
+  app.post('/v1/tickets', {
+    onRequest: guard(STAFF_AND_INTEGRATIONS),
+    schema: {
+      tags,
+      summary: 'Open a ticket for a customer',
+      security: bearerSecurity,
+      body: createTicketBody,
+      response: { 201: ticketView, ...problemResponses() },
+    },
+    handler: async (request, reply) => {
+      const ticket = await tickets.create(request.body, principalOf(request));
+      return reply.status(201).header('etag', `"${ticket.version}"`).header('location', `/v1/tickets/${ticket.id}`).send(ticket);
+    },
+  });
+
+  app.get('/v1/tickets', {
+    onRequest: guard(STAFF),
+    schema: {
+      tags,
+      summary: 'List tickets with filters, text search and cursor pagination',
+      security: bearerSecurity,
+      querystring: listTicketsQuery,
+      response: { 200: ticketPage, ...problemResponses() },
+    },
+    handler: async (request) => listTickets(db, request.query),
+  });
+
+  app.get('/v1/tickets/:id', {
+    onRequest: guard(STAFF),
+    schema: { tags, summary: 'Read a ticket', security: bearerSecurity, params: ticketIdParams, response: { 200: ticketView, ...problemResponses(404) } },
+    handler: async (request, reply) => {
+      const row = await findTicket(db, request.params.id);
+      if (!row) throw notFound('Ticket', request.params.id);
+      return reply.header('etag', `"${row.version}"`).send(toTicketView(row));
+    },
+  });
+
+  app.patch('/v1/tickets/:id', {
+    onRequest: guard(STAFF),
+    schema: {
+      tags,
+      summary: 'Change status, priority, assignee, team, subject or tags (optimistic concurrency)',
+      description: 'Send the version you read as If-Match: "<version>" (answered 412 when stale) or as a "version" field (answered 409 when stale).',
+      security: bearerSecurity,
+      params: ticketIdParams,
+      headers: ifMatchHeaders,
+      body: updateTicketBody,
+      response: { 200: ticketView, ...problemResponses(404, 409, 412, 428) },
+    },
+    handler: async (request, reply) => {
+      const ticket = await tickets.update(request.params.id, request.body, parseIfMatch(request.headers['if-match']), principalOf(request));
+      return reply.header('etag', `"${ticket.version}"`).send(ticket);
+    },
+  });
+
+  app.post('/v1/tickets/:id/messages', {
+    onRequest: guard(STAFF),
+    schema: {
+      tags,
+      summary: 'Reply to the customer (public) or add an internal note',
+      security: bearerSecurity,
+      params: ticketIdParams,
+      body: createMessageBody,
+      response: { 201: messageCreated, ...problemResponses(404, 409) },
+    },
+    handler: async (request, reply) => {
+      const result = await tickets.addMessage(request.params.id, request.body, principalOf(request));
+      return reply.status(201).send(result);
+    },
+  });
+
+  app.get('/v1/tickets/:id/messages', {
+    onRequest: guard(STAFF),
+    schema: { tags, summary: 'The conversation, oldest first', security: bearerSecurity, params: ticketIdParams, querystring: pageQuery, response: { 200: messagePage, ...problemResponses(404) } },
+    handler: async (request) => {
+      if (!(await findTicket(db, request.params.id))) throw notFound('Ticket', request.params.id);
+      return listMessages(db, request.params.id, request.query.limit, request.query.cursor);
+    },
+  });
+
+  app.get('/v1/tickets/:id/events', {
+    onRequest: guard(STAFF),
+    schema: { tags, summary: 'The timeline, oldest first', security: bearerSecurity, params: ticketIdParams, querystring: pageQuery, response: { 200: eventPage, ...problemResponses(404) } },
+    handler: async (request) => {
+      if (!(await findTicket(db, request.params.id))) throw notFound('Ticket', request.params.id);
+      return listEvents(db, request.params.id, request.query.limit, request.query.cursor);
+    },
+  });
+
+  app.post('/v1/tickets/:id/merge', {
+    onRequest: guard(STAFF),
+    schema: {
+      tags,
+      summary: 'Merge this ticket into another: its messages and events move, it is closed and linked',
+      security: bearerSecurity,
+      params: ticketIdParams,
+      body: mergeTicketBody,
+      response: { 200: mergeResult, ...problemResponses(404, 409) },
+    },
+    handler: async (request) => tickets.merge(request.params.id, request.body.targetTicketId, principalOf(request)),
+  });
+}

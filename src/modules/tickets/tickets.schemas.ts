@@ -1,0 +1,179 @@
+import { z } from 'zod';
+import { CHANNELS } from '../../channels/channel.types.js';
+import { PRIORITIES, TICKET_STATUSES } from '../../domain/ticket-lifecycle.js';
+import { limitSchema } from '../../http/pagination.js';
+
+const csvOf = <T extends readonly [string, ...string[]]>(values: T) =>
+  z
+    .string()
+    .transform((raw) => raw.split(',').map((v) => v.trim()).filter(Boolean))
+    .pipe(z.array(z.enum(values)).min(1));
+
+const tag = z.string().trim().min(1).max(64).regex(/^[^\s,]+$/, 'a tag has no spaces or commas');
+const languageCode = z.string().regex(/^[a-z]{2,3}(-[A-Za-z0-9]{2,8})?$/, 'an ISO 639 language code such as "he" or "pl"');
+
+export const ticketIdParams = z.object({ id: z.uuid() });
+
+export const createTicketBody = z
+  .object({
+    channel: z.enum(CHANNELS),
+    customer: z
+      .object({
+        name: z.string().trim().min(1).max(200).optional(),
+        email: z.email().max(320).optional(),
+        phone: z.string().trim().min(3).max(40).optional(),
+      })
+      .refine((c) => c.email !== undefined || c.phone !== undefined || c.name !== undefined, {
+        message: 'give at least one of name, email or phone',
+      })
+      .optional(),
+    customerId: z.uuid().optional(),
+    subject: z.string().trim().min(1).max(500),
+    body: z.string().trim().min(1).max(100_000),
+    priority: z.enum(PRIORITIES).default('normal'),
+    language: languageCode.optional(),
+    teamId: z.uuid().optional(),
+    assigneeId: z.uuid().optional(),
+    tags: z.array(tag).max(50).optional(),
+  })
+  .refine((b) => b.customer !== undefined || b.customerId !== undefined, {
+    message: 'give either customer or customerId',
+    path: ['customer'],
+  });
+export type CreateTicketInput = z.infer<typeof createTicketBody>;
+
+export const updateTicketBody = z
+  .object({
+    status: z.enum(TICKET_STATUSES).optional(),
+    priority: z.enum(PRIORITIES).optional(),
+    assigneeId: z.uuid().nullable().optional(),
+    teamId: z.uuid().nullable().optional(),
+    subject: z.string().trim().min(1).max(500).optional(),
+    tags: z.array(tag).max(50).optional(),
+    version: z.number().int().positive().optional(),
+  })
+  .refine((b) => Object.keys(b).some((k) => k !== 'version'), { message: 'nothing to change' });
+export type UpdateTicketInput = z.infer<typeof updateTicketBody>;
+
+export const ifMatchHeaders = z.object({
+  'if-match': z
+    .string()
+    .regex(/^(W\/)?"?\d+"?$/, 'an entity tag such as "3" (the ticket version)')
+    .optional(),
+});
+
+export const SORTS = ['createdAt', '-createdAt', 'updatedAt', '-updatedAt'] as const;
+export type TicketSort = (typeof SORTS)[number];
+
+export const listTicketsQuery = z.object({
+  status: csvOf(TICKET_STATUSES).optional(),
+  channel: csvOf(CHANNELS).optional(),
+  priority: csvOf(PRIORITIES).optional(),
+  assigneeId: z.union([z.uuid(), z.literal('none')]).optional(),
+  teamId: z.uuid().optional(),
+  customerId: z.uuid().optional(),
+  language: languageCode.optional(),
+  tag: tag.optional(),
+  q: z.string().trim().min(1).max(200).optional(),
+  createdFrom: z.iso.datetime({ offset: true }).optional(),
+  createdTo: z.iso.datetime({ offset: true }).optional(),
+  updatedFrom: z.iso.datetime({ offset: true }).optional(),
+  updatedTo: z.iso.datetime({ offset: true }).optional(),
+  sort: z.enum(SORTS).default('-createdAt'),
+  limit: limitSchema,
+  cursor: z.string().max(500).optional(),
+});
+export type ListTicketsQuery = z.infer<typeof listTicketsQuery>;
+
+export const ticketView = z.object({
+  id: z.uuid(),
+  number: z.number().int(),
+  status: z.enum(TICKET_STATUSES),
+  priority: z.enum(PRIORITIES),
+  channel: z.enum(CHANNELS),
+  subject: z.string(),
+  customerId: z.uuid(),
+  assigneeId: z.uuid().nullable(),
+  teamId: z.uuid().nullable(),
+  language: z.string().nullable(),
+  tags: z.array(z.string()),
+  createdAt: z.date(),
+  updatedAt: z.date(),
+  firstResponseAt: z.date().nullable(),
+  solvedAt: z.date().nullable(),
+  closedAt: z.date().nullable(),
+  reopenCount: z.number().int(),
+  handoffCount: z.number().int(),
+  escalationLevel: z.number().int(),
+  mergedIntoId: z.uuid().nullable(),
+  followUpOfId: z.uuid().nullable(),
+  version: z.number().int(),
+});
+export type TicketView = z.infer<typeof ticketView>;
+
+export const ticketPage = z.object({ items: z.array(ticketView), nextCursor: z.string().nullable() });
+
+export const DIRECTIONS = ['inbound', 'outbound', 'internal'] as const;
+
+export const createMessageBody = z.object({
+  body: z.string().trim().min(1).max(100_000),
+  html: z.string().max(500_000).optional(),
+  public: z.boolean(),
+  /** Set the ticket's status in the same step, as agents do when they reply and solve. */
+  status: z.enum(TICKET_STATUSES).optional(),
+  /** For supervisor/admin keys not tied to an agent: who wrote it. */
+  authorAgentId: z.uuid().optional(),
+});
+
+export const attachmentView = z.object({
+  id: z.string(),
+  filename: z.string().nullable(),
+  contentType: z.string(),
+  size: z.number().int(),
+  contentId: z.string().optional(),
+  inline: z.boolean().optional(),
+  url: z.string().optional(),
+});
+
+export const messageView = z.object({
+  id: z.uuid(),
+  ticketId: z.uuid(),
+  direction: z.enum(DIRECTIONS),
+  kind: z.string(),
+  public: z.boolean(),
+  authorKind: z.string(),
+  authorAgentId: z.uuid().nullable(),
+  channel: z.enum(CHANNELS),
+  providerMessageId: z.string().nullable(),
+  subject: z.string().nullable(),
+  body: z.string(),
+  html: z.string().nullable(),
+  language: z.string().nullable(),
+  attachments: z.array(attachmentView),
+  automated: z.string().nullable(),
+  deliveryState: z.string().nullable(),
+  deliveryAttempts: z.number().int(),
+  deliveryError: z.string().nullable(),
+  sentAt: z.date().nullable(),
+  createdAt: z.date(),
+});
+export type MessageView = z.infer<typeof messageView>;
+
+export const messagePage = z.object({ items: z.array(messageView), nextCursor: z.string().nullable() });
+export const messageCreated = z.object({ message: messageView, ticket: ticketView });
+
+export const eventView = z.object({
+  id: z.number().int(),
+  ticketId: z.uuid(),
+  type: z.string(),
+  actorKind: z.string(),
+  actorId: z.string().nullable(),
+  data: z.record(z.string(), z.unknown()),
+  createdAt: z.date(),
+});
+export const eventPage = z.object({ items: z.array(eventView), nextCursor: z.string().nullable() });
+
+export const pageQuery = z.object({ limit: limitSchema, cursor: z.string().max(500).optional() });
+
+export const mergeTicketBody = z.object({ targetTicketId: z.uuid() });
+export const mergeResult = z.object({ source: ticketView, target: ticketView });

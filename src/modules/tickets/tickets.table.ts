@@ -1,0 +1,63 @@
+import { sql } from 'drizzle-orm';
+import { bigint, index, integer, pgTable, text, uuid, type AnyPgColumn } from 'drizzle-orm/pg-core';
+import { createdAt, id, instant, tsvector, updatedAt } from '../../db/columns.js';
+import { agents } from '../agents/agents.table.js';
+import { customers } from '../customers/customers.table.js';
+import { teams } from '../teams/teams.table.js';
+
+export const tickets = pgTable(
+  'tickets',
+  {
+    id: id(),
+    /** The number customers quote ("[#1042]"); an identity column, so a sequence hands it out. */
+    number: bigint('number', { mode: 'number' }).notNull().generatedAlwaysAsIdentity({ startWith: 1000 }).unique(),
+    status: text('status').notNull(),
+    priority: text('priority').notNull(),
+    channel: text('channel').notNull(),
+    subject: text('subject').notNull(),
+    /** The complaint as first written; with the subject it feeds full-text search. */
+    description: text('description').notNull().default(''),
+    customerId: uuid('customer_id')
+      .notNull()
+      .references(() => customers.id),
+    assigneeId: uuid('assignee_id').references(() => agents.id, { onDelete: 'set null' }),
+    teamId: uuid('team_id').references(() => teams.id, { onDelete: 'set null' }),
+    language: text('language'),
+    tags: text('tags').array().notNull().default(sql`'{}'::text[]`),
+    firstAssignedAt: instant('first_assigned_at'),
+    firstResponseAt: instant('first_response_at'),
+    solvedAt: instant('solved_at'),
+    closedAt: instant('closed_at'),
+    reopenCount: integer('reopen_count').notNull().default(0),
+    handoffCount: integer('handoff_count').notNull().default(0),
+    escalationLevel: integer('escalation_level').notNull().default(0),
+    mergedIntoId: uuid('merged_into_id').references((): AnyPgColumn => tickets.id),
+    followUpOfId: uuid('follow_up_of_id').references((): AnyPgColumn => tickets.id),
+    /** Optimistic concurrency: every write bumps it; a write with a stale version is refused. */
+    version: integer('version').notNull().default(1),
+    // 'simple' configuration: complaints come in Hebrew, Polish, Arabic… and no single
+    // stemmer fits them all; exact-word matching works for every script.
+    search: tsvector('search')
+      .notNull()
+      .generatedAlwaysAs(sql`to_tsvector('simple', coalesce(subject, '') || ' ' || coalesce(description, ''))`),
+    createdAt: createdAt(),
+    updatedAt: updatedAt(),
+  },
+  (t) => [
+    // Keyset pagination walks (created_at, id); each filter has its own prefix so a filtered
+    // page is an index range scan, not a sort.
+    index('tickets_created_idx').on(t.createdAt, t.id),
+    index('tickets_updated_idx').on(t.updatedAt, t.id),
+    index('tickets_status_created_idx').on(t.status, t.createdAt, t.id),
+    index('tickets_channel_created_idx').on(t.channel, t.createdAt, t.id),
+    index('tickets_priority_created_idx').on(t.priority, t.createdAt, t.id),
+    index('tickets_language_created_idx').on(t.language, t.createdAt, t.id),
+    index('tickets_assignee_created_idx').on(t.assigneeId, t.createdAt, t.id),
+    index('tickets_team_created_idx').on(t.teamId, t.createdAt, t.id),
+    index('tickets_customer_created_idx').on(t.customerId, t.createdAt, t.id),
+    index('tickets_merged_into_id_idx').on(t.mergedIntoId),
+    index('tickets_follow_up_of_id_idx').on(t.followUpOfId),
+    index('tickets_search_idx').using('gin', t.search),
+    index('tickets_tags_idx').using('gin', t.tags),
+  ],
+);
