@@ -2,12 +2,24 @@ import { defineConfig } from 'vitest/config';
 
 export default defineConfig({
   test: {
-    include: ['tests/**/*.test.ts'],
-    globalSetup: ['tests/helpers/global-setup.ts'],
     testTimeout: 30_000,
     hookTimeout: 60_000,
-    // Each file gets its own database and Redis prefix, so files run in parallel safely.
-    fileParallelism: true,
     pool: 'forks',
+    projects: [
+      {
+        extends: true,
+        // Pure domain and parser tests: no database, no Redis, no global setup.
+        test: { name: 'unit', include: ['tests/unit/**/*.test.ts'] },
+      },
+      {
+        extends: true,
+        test: {
+          name: 'integration',
+          include: ['tests/integration/**/*.test.ts'],
+          // Each file gets its own database and Redis prefix, so files run in parallel safely.
+          globalSetup: ['tests/helpers/global-setup.ts'],
+        },
+      },
+    ],
   },
 });

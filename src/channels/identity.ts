@@ -78,13 +78,17 @@ const REFERENCE_BEFORE = new RegExp(
   'iu',
 );
 
+const PHONE_CUE_BEFORE =
+  /(?:tel|phone|telefon\p{L}*|mobile|cell|kom[oó]rk\p{L}*|whatsapp|טלפון|נייד|телефон\p{L}*|هاتف|جوال)\.?(?:\s*(?:no|nr|number|numer|is|:|\.|-))*\s*$/iu;
+
 function looksLikeTypedPhone(raw: string, before: string): boolean {
   const digits = raw.replace(/\D/g, '');
   // Shortest real subscriber numbers we care about (IL landline 02-xxx-xxxx, PL 9 digits) have 8+.
   if (digits.length < 8) return false;
   // Dates and times ("2024-11-30", "30.11.2024") pass as valid landlines in some countries.
   if (/^\d{1,4}[-./]\d{1,2}[-./]\d{1,4}$/.test(raw.trim())) return false;
-  return !REFERENCE_BEFORE.test(before);
+  // "tel. nr 601 234 567": an explicit phone word beats the reference word that follows it.
+  return PHONE_CUE_BEFORE.test(before) || !REFERENCE_BEFORE.test(before);
 }
 
 function toCountry(region: string): CountryCode | undefined {
