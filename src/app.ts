@@ -4,7 +4,7 @@ import rateLimit from '@fastify/rate-limit';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import Fastify, { type FastifyBaseLogger } from 'fastify';
-import { jsonSchemaTransform, serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
+import { jsonSchemaTransform, jsonSchemaTransformObject, serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
 import type { Dependencies } from './dependencies.js';
 import { bearerToken, createGuard } from './http/auth.js';
 import { installProblemHandlers } from './http/problem.js';
@@ -75,6 +75,8 @@ export async function buildApp(deps: Dependencies): Promise<App> {
       components: { securitySchemes: { bearerAuth: { type: 'http', scheme: 'bearer', description: 'An API key: cdk_<prefix>_<secret>' } } },
     },
     transform: jsonSchemaTransform,
+    // Schemas with a meta id (Problem, Ticket, Message) become components, referenced once.
+    transformObject: jsonSchemaTransformObject,
   });
   await app.register(swaggerUi, { routePrefix: '/docs' });
 

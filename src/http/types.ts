@@ -15,7 +15,8 @@ export const problemSchema = z
     code: z.string(),
     errors: z.array(z.object({ field: z.string(), message: z.string() })).optional(),
   })
-  .loose();
+  .loose()
+  .meta({ id: 'Problem', description: 'RFC 9457 problem details; errors[].field names the part of the request at fault' });
 
 /** Standard error answers, so every route documents what it refuses and why. */
 export const problemResponses = (...statuses: number[]) =>

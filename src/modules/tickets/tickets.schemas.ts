@@ -62,6 +62,11 @@ export const ifMatchHeaders = z.object({
     .optional(),
 });
 
+// Postgres has no year 0 (and JS would send one for "0000-…" or an offset that crosses it).
+const instantQuery = z.iso
+  .datetime({ offset: true })
+  .refine((value) => new Date(value).getUTCFullYear() >= 1, 'an instant in year 1 or later');
+
 export const SORTS = ['createdAt', '-createdAt', 'updatedAt', '-updatedAt'] as const;
 export type TicketSort = (typeof SORTS)[number];
 
@@ -75,10 +80,10 @@ export const listTicketsQuery = z.object({
   language: languageCode.optional(),
   tag: tag.optional(),
   q: z.string().trim().min(1).max(200).optional(),
-  createdFrom: z.iso.datetime({ offset: true }).optional(),
-  createdTo: z.iso.datetime({ offset: true }).optional(),
-  updatedFrom: z.iso.datetime({ offset: true }).optional(),
-  updatedTo: z.iso.datetime({ offset: true }).optional(),
+  createdFrom: instantQuery.optional(),
+  createdTo: instantQuery.optional(),
+  updatedFrom: instantQuery.optional(),
+  updatedTo: instantQuery.optional(),
   sort: z.enum(SORTS).default('-createdAt'),
   limit: limitSchema,
   cursor: z.string().max(500).optional(),
@@ -108,7 +113,7 @@ export const ticketView = z.object({
   mergedIntoId: z.uuid().nullable(),
   followUpOfId: z.uuid().nullable(),
   version: z.number().int(),
-});
+}).meta({ id: 'Ticket' });
 export type TicketView = z.infer<typeof ticketView>;
 
 export const ticketPage = z.object({ items: z.array(ticketView), nextCursor: z.string().nullable() });
@@ -156,7 +161,7 @@ export const messageView = z.object({
   deliveryError: z.string().nullable(),
   sentAt: z.date().nullable(),
   createdAt: z.date(),
-});
+}).meta({ id: 'Message' });
 export type MessageView = z.infer<typeof messageView>;
 
 export const messagePage = z.object({ items: z.array(messageView), nextCursor: z.string().nullable() });
