@@ -7,7 +7,7 @@ import Fastify, { type FastifyBaseLogger } from 'fastify';
 import { jsonSchemaTransform, jsonSchemaTransformObject, serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
 import type { Dependencies } from './dependencies.js';
 import { bearerToken, createGuard } from './http/auth.js';
-import { installProblemHandlers } from './http/problem.js';
+import { installProblemHandlers, problemOf, sendProblem } from './http/problem.js';
 import type { App } from './http/types.js';
 import { registerAgentRoutes } from './modules/agents/agents.routes.js';
 import { parseKey } from './modules/auth/api-keys.models.js';
@@ -35,7 +35,13 @@ export async function buildApp(deps: Dependencies): Promise<App> {
     trustProxy: true,
     genReqId: (req) => (typeof req.headers['x-request-id'] === 'string' && req.headers['x-request-id'].length <= 128 ? req.headers['x-request-id'] : randomUUID()),
     ajv: { customOptions: { coerceTypes: false } },
+    // Errors raised before routing (a malformed URL) answer problem+json like every other.
+    frameworkErrors: (error, request, reply) => {
+      void sendProblem(reply, problemOf(error, request));
+    },
   }).withTypeProvider<ZodTypeProvider>();
+  // The API takes JSON; a text/plain body is an unsupported media type, not a string.
+  app.removeContentTypeParser('text/plain');
 
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);

@@ -27,9 +27,11 @@ export const configSchema = z.object({
   NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
   PORT: z.coerce.number().int().min(0).max(65535).default(3000),
   HOST: z.string().min(1).default('0.0.0.0'),
-  DATABASE_URL: z.url().default('postgres://postgres@127.0.0.1:5432/complaint_desk'),
+  DATABASE_URL: z
+    .url({ protocol: /^postgres(ql)?$/, error: 'a postgres:// URL' })
+    .default('postgres://postgres@127.0.0.1:5432/complaint_desk'),
   DATABASE_POOL_MAX: positiveInt(20),
-  REDIS_URL: z.url().default('redis://127.0.0.1:6379'),
+  REDIS_URL: z.url({ protocol: /^rediss?$/, error: 'a redis:// URL' }).default('redis://127.0.0.1:6379'),
   /** Prefix of every BullMQ key, so several installs (or test files) share one Redis safely. */
   QUEUE_PREFIX: z
     .string()

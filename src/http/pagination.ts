@@ -13,14 +13,28 @@ export interface CursorKey {
 
 const cursorSchema = z.object({ v: z.union([z.string(), z.number()]), id: z.string() });
 
+/**
+ * The key shape each listing issues. A cursor is checked against its listing's shape when
+ * decoded, so a forged one (a non-uuid id, a "date" that is not one) is a 400 naming
+ * query.cursor, never a SQL error.
+ */
+export const cursorKeys = {
+  /** (an instant, a row uuid): tickets by createdAt/updatedAt, messages. */
+  instant: z.object({ v: z.iso.datetime().refine((v) => new Date(v).getUTCFullYear() >= 1), id: z.uuid() }),
+  /** (a row uuid, the same uuid): teams, agents. */
+  uuid: z.object({ v: z.string(), id: z.uuid() }),
+  /** (an identity number): ticket events. */
+  sequence: z.object({ v: z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER), id: z.string() }),
+};
+
 export function encodeCursor(key: CursorKey): string {
   return Buffer.from(JSON.stringify(key)).toString('base64url');
 }
 
-export function decodeCursor(cursor: string | undefined): CursorKey | undefined {
+export function decodeCursor<K extends CursorKey = CursorKey>(cursor: string | undefined, shape: z.ZodType<K> = cursorSchema as z.ZodType<K>): K | undefined {
   if (cursor === undefined) return undefined;
   try {
-    return cursorSchema.parse(JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')));
+    return shape.parse(JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')));
   } catch {
     throw badRequest('query.cursor', 'is not a cursor this API issued');
   }

@@ -2,7 +2,7 @@ import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from
 import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod';
 import { InvalidPayloadError } from '../channels/channel.errors.js';
 import { LifecycleError } from '../domain/ticket-lifecycle.js';
-import { AppError, type FieldProblem } from '../shared/errors.js';
+import { AppError, badRequest, type FieldProblem } from '../shared/errors.js';
 
 export const PROBLEM_CONTENT_TYPE = 'application/problem+json';
 
@@ -126,7 +126,45 @@ export function sendProblem(reply: FastifyReply, problem: Problem): FastifyReply
   return reply.status(problem.status).type(PROBLEM_CONTENT_TYPE).send(problem);
 }
 
+/**
+ * Where the first string holding U+0000 sits in a parsed body or query ("body.customer.name"),
+ * if any. Postgres text cannot store that character, so letting it through turns a client's
+ * mistake into a 500. Iterative, with paths built only on a hit, so a deeply nested body
+ * costs neither stack nor quadratic memory.
+ */
+export function findNulCharacter(root: unknown, rootPath: string): string | undefined {
+  interface Node {
+    value: unknown;
+    key: string;
+    parent: Node | undefined;
+  }
+  const pathOf = (node: Node): string => {
+    const keys: string[] = [];
+    for (let n: Node | undefined = node; n; n = n.parent) keys.push(n.key);
+    return keys.reverse().join('.');
+  };
+  const stack: Node[] = [{ value: root, key: rootPath, parent: undefined }];
+  while (stack.length > 0) {
+    const node = stack.pop()!;
+    const { value } = node;
+    if (typeof value === 'string') {
+      if (value.includes('\u0000')) return pathOf(node);
+    } else if (value !== null && typeof value === 'object' && !Buffer.isBuffer(value)) {
+      const entries = Array.isArray(value) ? value.map((v, i) => [String(i), v] as const) : Object.entries(value);
+      for (let i = entries.length - 1; i >= 0; i--) stack.push({ key: entries[i]![0], value: entries[i]![1], parent: node });
+    }
+  }
+  return undefined;
+}
+
 export function installProblemHandlers(app: FastifyInstance): void {
+  // API-key routes refuse U+0000 in any string with a 400 naming the field (webhooks, which
+  // carry no API key, decide for themselves what to do with provider payloads).
+  app.addHook('preValidation', async (request) => {
+    if (!request.principal) return;
+    const field = findNulCharacter(request.body, 'body') ?? findNulCharacter(request.query, 'query');
+    if (field) throw badRequest(field, 'must not contain the NUL character (U+0000)');
+  });
   app.setErrorHandler((error, request, reply) => {
     const problem = problemOf(error, request);
     if (problem.status >= 500) request.log.error({ err: error }, 'request failed');

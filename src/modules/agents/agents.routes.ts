@@ -2,7 +2,7 @@ import { and, asc, eq, gt } from 'drizzle-orm';
 import { z } from 'zod';
 import type { Database } from '../../db/client.js';
 import type { Guard } from '../../http/auth.js';
-import { decodeCursor, limitSchema, toPage } from '../../http/pagination.js';
+import { cursorKeys, decodeCursor, limitSchema, toPage } from '../../http/pagination.js';
 import { bearerSecurity, problemResponses, type App } from '../../http/types.js';
 import type { Clock } from '../../shared/clock.js';
 import { conflict, notFound } from '../../shared/errors.js';
@@ -64,7 +64,7 @@ export function registerAgentRoutes(app: App, deps: { db: Database; clock: Clock
     },
     handler: async (request) => {
       const { teamId, active, limit } = request.query;
-      const cursor = decodeCursor(request.query.cursor);
+      const cursor = decodeCursor(request.query.cursor, cursorKeys.uuid);
       const rows = await db
         .select()
         .from(agents)

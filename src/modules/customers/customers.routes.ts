@@ -77,8 +77,9 @@ export function registerCustomerRoutes(app: App, deps: { db: Database; clock: Cl
       response: { 200: customerView, ...problemResponses(404, 409) },
     },
     handler: async (request) => {
-      const sourceId = request.params.id;
-      const targetId = request.body.targetCustomerId;
+      // Postgres answers ids in lower case; "ABC…" and "abc…" are one customer.
+      const sourceId = request.params.id.toLowerCase();
+      const targetId = request.body.targetCustomerId.toLowerCase();
       if (sourceId === targetId) throw badRequest('body.targetCustomerId', 'a customer cannot be merged into itself');
       const now = clock.now();
       await db.transaction(async (tx) => {

@@ -2,7 +2,7 @@ import { asc, eq, gt } from 'drizzle-orm';
 import { z } from 'zod';
 import type { Database } from '../../db/client.js';
 import type { Guard } from '../../http/auth.js';
-import { decodeCursor, limitSchema, toPage } from '../../http/pagination.js';
+import { cursorKeys, decodeCursor, limitSchema, toPage } from '../../http/pagination.js';
 import { bearerSecurity, problemResponses, type App } from '../../http/types.js';
 import type { Clock } from '../../shared/clock.js';
 import { conflict, notFound } from '../../shared/errors.js';
@@ -41,7 +41,7 @@ export function registerTeamRoutes(app: App, deps: { db: Database; clock: Clock;
     onRequest: guard(STAFF),
     schema: { tags, summary: 'List teams', security: bearerSecurity, querystring: z.object({ limit: limitSchema, cursor: z.string().optional() }), response: { 200: teamPage, ...problemResponses() } },
     handler: async (request) => {
-      const cursor = decodeCursor(request.query.cursor);
+      const cursor = decodeCursor(request.query.cursor, cursorKeys.uuid);
       const rows = await db.select().from(teams).where(cursor ? gt(teams.id, cursor.id) : undefined).orderBy(asc(teams.id)).limit(request.query.limit + 1);
       return toPage(rows, request.query.limit, (r) => ({ v: r.id, id: r.id }), (r) => r);
     },

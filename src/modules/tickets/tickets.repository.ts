@@ -2,7 +2,7 @@ import { and, arrayContains, asc, desc, eq, gt, gte, inArray, isNull, lt, sql, t
 import type { Executor } from '../../db/client.js';
 import type { Priority, TicketStatus } from '../../domain/ticket-lifecycle.js';
 import type { Channel } from '../../channels/channel.types.js';
-import { decodeCursor, toPage, type Page } from '../../http/pagination.js';
+import { cursorKeys, decodeCursor, toPage, type Page } from '../../http/pagination.js';
 import { messages } from './messages.table.js';
 import { ticketEvents } from './ticket-events.table.js';
 import { tickets } from './tickets.table.js';
@@ -104,9 +104,9 @@ export async function listTickets(tx: Executor, query: ListTicketsQuery): Promis
     query.updatedFrom ? gte(tickets.updatedAt, new Date(query.updatedFrom)) : undefined,
     query.updatedTo ? lt(tickets.updatedAt, new Date(query.updatedTo)) : undefined,
   ];
-  const cursor = decodeCursor(query.cursor);
+  const cursor = decodeCursor(query.cursor, cursorKeys.instant);
   if (cursor) {
-    const at = new Date(String(cursor.v));
+    const at = new Date(cursor.v);
     // Row comparison walks the (sort column, id) index in one range scan.
     conditions.push(
       descending
@@ -125,14 +125,14 @@ export async function listTickets(tx: Executor, query: ListTicketsQuery): Promis
 }
 
 export async function listMessages(tx: Executor, ticketId: string, limit: number, cursorText?: string): Promise<Page<MessageView>> {
-  const cursor = decodeCursor(cursorText);
+  const cursor = decodeCursor(cursorText, cursorKeys.instant);
   const rows = await tx
     .select()
     .from(messages)
     .where(
       and(
         eq(messages.ticketId, ticketId),
-        cursor ? sql`(${messages.createdAt}, ${messages.id}) > (${new Date(String(cursor.v))}, ${cursor.id}::uuid)` : undefined,
+        cursor ? sql`(${messages.createdAt}, ${messages.id}) > (${new Date(cursor.v)}, ${cursor.id}::uuid)` : undefined,
       ),
     )
     .orderBy(asc(messages.createdAt), asc(messages.id))
@@ -141,11 +141,11 @@ export async function listMessages(tx: Executor, ticketId: string, limit: number
 }
 
 export async function listEvents(tx: Executor, ticketId: string, limit: number, cursorText?: string): Promise<Page<EventRow>> {
-  const cursor = decodeCursor(cursorText);
+  const cursor = decodeCursor(cursorText, cursorKeys.sequence);
   const rows = await tx
     .select()
     .from(ticketEvents)
-    .where(and(eq(ticketEvents.ticketId, ticketId), cursor ? gt(ticketEvents.id, Number(cursor.v)) : undefined))
+    .where(and(eq(ticketEvents.ticketId, ticketId), cursor ? gt(ticketEvents.id, cursor.v) : undefined))
     .orderBy(asc(ticketEvents.id))
     .limit(limit + 1);
   return toPage(rows, limit, (row) => ({ v: row.id, id: String(row.id) }), (row) => row);

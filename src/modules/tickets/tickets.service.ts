@@ -66,6 +66,8 @@ function combine(...transitions: Transition[]): Transition {
   );
 }
 
+const lowerId = <T extends string | null | undefined>(id: T): T => (typeof id === 'string' ? id.toLowerCase() : id) as T;
+
 export function parseIfMatch(header: string | undefined): number | undefined {
   if (header === undefined) return undefined;
   return Number(header.replace(/^W\//, '').replaceAll('"', ''));
@@ -150,7 +152,10 @@ export function createTicketService(deps: TicketServiceDeps) {
       });
     },
 
-    async update(id: string, input: UpdateTicketInput, ifMatch: number | undefined, principal: Principal): Promise<TicketView> {
+    async update(id: string, inputAsGiven: UpdateTicketInput, ifMatch: number | undefined, principal: Principal): Promise<TicketView> {
+      // Ids compared with stored ones must be in Postgres's (lower) case, or "ABC…" for the
+      // current assignee would count as a handoff.
+      const input = { ...inputAsGiven, assigneeId: lowerId(inputAsGiven.assigneeId), teamId: lowerId(inputAsGiven.teamId) };
       const expected = ifMatch ?? input.version;
       if (expected === undefined) {
         throw preconditionRequired('Send the version you read, as If-Match: "<version>" or a "version" field, so that no update is lost.');
@@ -247,16 +252,19 @@ export function createTicketService(deps: TicketServiceDeps) {
     },
 
     /** Moves the source's messages and timeline into the target, then closes the source. */
-    async merge(sourceId: string, targetId: string, principal: Principal): Promise<{ source: TicketView; target: TicketView }> {
+    async merge(sourceIdAsGiven: string, targetIdAsGiven: string, principal: Principal): Promise<{ source: TicketView; target: TicketView }> {
+      // Postgres answers ids in lower case; compare like with like ("ABC…" is the same ticket).
+      const sourceId = sourceIdAsGiven.toLowerCase();
+      const targetId = targetIdAsGiven.toLowerCase();
       if (sourceId === targetId) throw badRequest('body.targetTicketId', 'a ticket cannot be merged into itself');
       const now = clock.now();
       return inTicketTransaction(async (tx, changes) => {
         // Lock in id order so two opposite merges cannot deadlock.
         const [first, second] = [sourceId, targetId].sort();
-        const lockedA = await lockTicket(tx, first!);
-        const lockedB = await lockTicket(tx, second!);
-        const source = lockedA?.id === sourceId ? lockedA : lockedB;
-        const target = lockedA?.id === targetId ? lockedA : lockedB;
+        const locked = [await lockTicket(tx, first!), await lockTicket(tx, second!)];
+        // Matched by id: when one of them does not exist, the other must not stand in for it.
+        const source = locked.find((row) => row?.id === sourceId);
+        const target = locked.find((row) => row?.id === targetId);
         if (!source) throw notFound('Ticket', sourceId);
         if (!target) throw badRequest('body.targetTicketId', `no ticket with id ${targetId}`);
         if (target.status === 'closed') throw conflict('ticket-closed', `Ticket #${target.number} is closed; merge into an open ticket`);
