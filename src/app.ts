@@ -14,6 +14,7 @@ import { parseKey } from './modules/auth/api-keys.models.js';
 import { registerApiKeyRoutes } from './modules/auth/api-keys.routes.js';
 import { registerCustomerRoutes } from './modules/customers/customers.routes.js';
 import { registerHealthRoutes } from './modules/health/health.routes.js';
+import { registerWebhookRoutes } from './modules/intake/webhooks.routes.js';
 import { registerTeamRoutes } from './modules/teams/teams.routes.js';
 import { registerTicketRoutes } from './modules/tickets/tickets.routes.js';
 
@@ -93,6 +94,7 @@ export async function buildApp(deps: Dependencies): Promise<App> {
   registerTeamRoutes(app, { db: deps.db, clock: deps.clock, guard });
   registerAgentRoutes(app, { db: deps.db, clock: deps.clock, guard });
   registerApiKeyRoutes(app, { db: deps.db, apiKeys: deps.apiKeys, guard });
+  registerWebhookRoutes(app, { config, clock: deps.clock, intake: deps.intake, adapters: deps.inboundAdapters, guard });
 
   return app;
 }

@@ -3,7 +3,11 @@ import type pg from 'pg';
 import type { Logger } from 'pino';
 import type { Config } from './config.js';
 import { createDatabase, createPool, type Database } from './db/client.js';
+import { createInboundAdapters } from './channels/inbound-adapters.js';
+import type { InboundAdapter } from './channels/channel.adapter.js';
 import { createApiKeyService, type ApiKeyService } from './modules/auth/api-keys.service.js';
+import { createAttachmentStore } from './modules/intake/attachment-store.js';
+import { createIntakeService, type IntakeService } from './modules/intake/intake.service.js';
 import { TicketHooks } from './modules/tickets/tickets.hooks.js';
 import { createTicketService, type TicketService } from './modules/tickets/tickets.service.js';
 import { createProducerRedis } from './queues/redis.js';
@@ -25,6 +29,8 @@ export interface Dependencies {
   hooks: TicketHooks;
   apiKeys: ApiKeyService;
   tickets: TicketService;
+  intake: IntakeService;
+  inboundAdapters: InboundAdapter[];
   close(): Promise<void>;
 }
 
@@ -44,6 +50,14 @@ export function createDependencies(config: Config, overrides: DependencyOverride
   const hooks = new TicketHooks();
   const apiKeys = createApiKeyService({ db, clock });
   const tickets = createTicketService({ db, clock, logger, hooks, defaultPhoneRegion: config.DEFAULT_PHONE_REGION });
+  const intake = createIntakeService({
+    db,
+    clock,
+    logger,
+    hooks,
+    attachments: createAttachmentStore({ dir: config.ATTACHMENTS_DIR }),
+    crossChannelMergeHours: config.CROSS_CHANNEL_MERGE_HOURS,
+  });
 
   return {
     config,
@@ -55,6 +69,8 @@ export function createDependencies(config: Config, overrides: DependencyOverride
     hooks,
     apiKeys,
     tickets,
+    intake,
+    inboundAdapters: createInboundAdapters(config),
     async close() {
       redis.disconnect();
       await pool.end();

@@ -31,6 +31,8 @@ export const messages = pgTable(
     authorAgentId: uuid('author_agent_id').references(() => agents.id, { onDelete: 'set null' }),
     channel: text('channel').notNull(),
     providerMessageId: text('provider_message_id'),
+    /** Conversation, post or call this message belongs to, for threading the next one. */
+    threadKey: text('thread_key'),
     /** E-mail Message-ID we received or sent, for threading the next mail in the conversation. */
     messageIdHeader: text('message_id_header'),
     subject: text('subject'),
@@ -54,5 +56,6 @@ export const messages = pgTable(
     index('messages_ticket_created_idx').on(t.ticketId, t.createdAt, t.id),
     index('messages_message_id_header_idx').on(t.messageIdHeader).where(sql`${t.messageIdHeader} is not null`),
     index('messages_author_agent_id_idx').on(t.authorAgentId),
+    index('messages_thread_key_idx').on(t.threadKey, t.createdAt).where(sql`${t.threadKey} is not null`),
   ],
 );

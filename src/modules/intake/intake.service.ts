@@ -1,0 +1,246 @@
+import { createHash } from 'node:crypto';
+import { and, eq, sql } from 'drizzle-orm';
+import type { Logger } from 'pino';
+import type { NormalizedInbound } from '../../channels/channel.types.js';
+import { detectLanguage } from '../../channels/language.js';
+import type { Database, Executor } from '../../db/client.js';
+import { agentPublicReply, customerMessage, type DomainEvent, type Transition } from '../../domain/ticket-lifecycle.js';
+import type { Clock } from '../../shared/clock.js';
+import { findOrCreateCustomer } from '../customers/customers.repository.js';
+import { messages } from '../tickets/messages.table.js';
+import { appendEvents, type Actor, type NewEvent, type TicketRow } from '../tickets/tickets.repository.js';
+import type { TicketChange, TicketHooks } from '../tickets/tickets.hooks.js';
+import { lifecycleStateOf } from '../tickets/tickets.service.js';
+import { tickets } from '../tickets/tickets.table.js';
+import type { AttachmentStore } from './attachment-store.js';
+import { deadLetters, inboundPayloads } from './intake.table.js';
+import { findThread, threadKeyOf, type ThreadMatch } from './intake.threading.js';
+
+export interface RawPayload {
+  channel: string;
+  body: Buffer;
+  contentType: string | undefined;
+}
+
+export type MessageOutcome =
+  | { providerMessageId: string; result: 'created'; ticketId: string; ticketNumber: number; newTicket: boolean; threadedBy: ThreadMatch['by'] | null }
+  | { providerMessageId: string; result: 'duplicate' }
+  | { providerMessageId: string; result: 'stored-unthreaded'; reason: string };
+
+export interface IngestResult {
+  payloadId: string | null;
+  duplicatePayload: boolean;
+  messages: MessageOutcome[];
+  skipped: { reason: string; ref?: string | undefined }[];
+}
+
+export interface IntakeDeps {
+  db: Database;
+  clock: Clock;
+  logger: Logger;
+  hooks: TicketHooks;
+  attachments: AttachmentStore;
+  crossChannelMergeHours: number;
+}
+
+const SUBJECT_LENGTH = 120;
+const CUSTOMER: Actor = { kind: 'customer', id: null };
+
+/** A subject for channels that have none: the first line of the complaint, shortened. */
+export function subjectFrom(message: NormalizedInbound): string {
+  if (message.subject?.trim()) return message.subject.trim().slice(0, 500);
+  const firstLine = message.text.trim().split(/\r?\n/)[0]?.trim() ?? '';
+  if (!firstLine) return `${message.channel} message from ${message.sender.displayName ?? message.sender.address}`;
+  return firstLine.length > SUBJECT_LENGTH ? `${firstLine.slice(0, SUBJECT_LENGTH - 1)}…` : firstLine;
+}
+
+/**
+ * Takes a verified webhook's normalized messages into tickets. The raw payload, every
+ * message, customer, ticket and timeline event commit in ONE transaction before the webhook
+ * is answered 2xx: nothing we acknowledged can be lost, and a retry finds everything done.
+ */
+export function createIntakeService(deps: IntakeDeps) {
+  const { db, clock, logger, hooks } = deps;
+
+  async function ingestOne(tx: Executor, original: NormalizedInbound, now: Date, changes: TicketChange[]): Promise<MessageOutcome> {
+    const message = withoutNul(original);
+    // Serialize deliveries of the same message (a retry racing the original): the second
+    // waits here, then sees the first one's committed row and creates nothing.
+    await tx.execute(sql`select pg_advisory_xact_lock(hashtext(${message.channel}), hashtext(${message.providerMessageId}))`);
+    const [existing] = await tx
+      .select({ id: messages.id })
+      .from(messages)
+      .where(and(eq(messages.channel, message.channel), eq(messages.providerMessageId, message.providerMessageId)));
+    if (existing) return { providerMessageId: message.providerMessageId, result: 'duplicate' };
+
+    const language = message.language ?? detectLanguage(`${message.subject ?? ''}\n${message.text}`);
+    const { customerId } = await findOrCreateCustomer(tx, [message.sender, ...(message.otherIdentities ?? [])], {
+      name: message.sender.displayName,
+      language,
+      now,
+    });
+    const crossChannelSince = deps.crossChannelMergeHours > 0 ? new Date(now.getTime() - deps.crossChannelMergeHours * 3_600_000) : null;
+    const match = await findThread(tx, message, customerId, { crossChannelSince });
+
+    if (message.automated && !match) {
+      // An auto-reply or bounce with no ticket to attach to opens nothing; its raw payload
+      // is kept (inbound_payloads) so nothing is lost.
+      return { providerMessageId: message.providerMessageId, result: 'stored-unthreaded', reason: message.automated };
+    }
+
+    let ticket: TicketRow;
+    let newTicket = false;
+    const events: NewEvent[] = [];
+    let transition: Transition = { patch: {}, events: [] };
+    if (match && !message.automated) {
+      const reaction = customerMessage(lifecycleStateOf(match.ticket));
+      if ('followUp' in reaction) {
+        ticket = await openTicket(tx, message, customerId, language, now, match.ticket.id);
+        newTicket = true;
+        events.push({ type: 'created', data: { channel: message.channel, source: 'webhook', followUpOf: match.ticket.id } });
+      } else {
+        ticket = match.ticket;
+        transition = reaction;
+      }
+    } else if (match) {
+      ticket = match.ticket;
+    } else {
+      ticket = await openTicket(tx, message, customerId, language, now, null);
+      newTicket = true;
+      events.push({ type: 'created', data: { channel: message.channel, source: 'webhook', kind: message.kind } });
+    }
+
+    const [stored] = await tx
+      .insert(messages)
+      .values({
+        ticketId: ticket.id,
+        direction: 'inbound',
+        kind: message.kind === 'message' ? 'message' : message.kind === 'voicemail' ? 'voicemail' : 'call',
+        public: true,
+        authorKind: message.automated ? 'system' : 'customer',
+        channel: message.channel,
+        providerMessageId: message.providerMessageId,
+        threadKey: threadKeyOf(message),
+        messageIdHeader: message.messageIdHeader ?? null,
+        subject: message.subject ?? null,
+        bodyText: message.text,
+        bodyHtml: message.html ?? null,
+        language: language ?? null,
+        automated: message.automated ?? null,
+        sentAt: message.sentAt,
+        createdAt: now,
+      })
+      .returning({ id: messages.id });
+    const messageId = stored!.id;
+    if (message.attachments.length > 0) {
+      const saved = await deps.attachments.save(tx, messageId, message.attachments, now);
+      await tx.update(messages).set({ attachments: saved }).where(eq(messages.id, messageId));
+    }
+
+    if (message.kind === 'call_completed' && !message.automated) {
+      // An answered call is an interaction by us: it is the first response if none came yet.
+      transition = agentPublicReply({ ...lifecycleStateOf(ticket), ...transition.patch } as ReturnType<typeof lifecycleStateOf>, message.sentAt);
+    }
+    events.push(...messageEvents(message, messageId, match), ...transition.events);
+    const [updated] = await tx
+      .update(tickets)
+      .set({
+        ...transition.patch,
+        ...(ticket.language === null && language ? { language } : {}),
+        updatedAt: now,
+        version: sql`${tickets.version} + ${newTicket ? 0 : 1}`,
+      })
+      .where(eq(tickets.id, ticket.id))
+      .returning();
+    await appendEvents(tx, ticket.id, CUSTOMER, events, now);
+    const change = { ticket: updated!, events, now };
+    await hooks.inTransaction(tx, change);
+    changes.push(change);
+    return {
+      providerMessageId: message.providerMessageId,
+      result: 'created',
+      ticketId: ticket.id,
+      ticketNumber: ticket.number,
+      newTicket,
+      threadedBy: match?.by ?? null,
+    };
+  }
+
+  return {
+    async ingest(raw: RawPayload, parsed: { messages: NormalizedInbound[]; skipped: IngestResult['skipped'] }): Promise<IngestResult> {
+      const now = clock.now();
+      const sha256 = createHash('sha256').update(raw.body).digest('hex');
+      const changes: TicketChange[] = [];
+      const result = await db.transaction(async (tx) => {
+        const [payload] = await tx
+          .insert(inboundPayloads)
+          .values({ channel: raw.channel, sha256, contentType: raw.contentType ?? null, body: raw.body, receivedAt: now })
+          .onConflictDoNothing()
+          .returning({ id: inboundPayloads.id });
+        const outcomes: MessageOutcome[] = [];
+        for (const message of parsed.messages) outcomes.push(await ingestOne(tx, message, now, changes));
+        if (payload) {
+          await tx.update(inboundPayloads).set({ outcome: { messages: outcomes, skipped: parsed.skipped } }).where(eq(inboundPayloads.id, payload.id));
+        }
+        return { payloadId: payload?.id ?? null, duplicatePayload: !payload, messages: outcomes, skipped: parsed.skipped };
+      });
+      await hooks.afterCommit(changes, (error) => logger.error({ err: error }, 'intake hook failed after commit'));
+      return result;
+    },
+
+    /** Keeps a payload we refused as malformed, with the reason, in its own transaction. */
+    async deadLetter(raw: RawPayload, reason: string, field: string | null): Promise<void> {
+      await db.insert(deadLetters).values({ channel: raw.channel, reason, field, contentType: raw.contentType ?? null, body: raw.body, receivedAt: clock.now() });
+    },
+  };
+
+  async function openTicket(tx: Executor, message: NormalizedInbound, customerId: string, language: string | undefined, now: Date, followUpOfId: string | null): Promise<TicketRow> {
+    const [row] = await tx
+      .insert(tickets)
+      .values({
+        status: 'new',
+        priority: 'normal',
+        channel: message.channel,
+        subject: subjectFrom(message),
+        description: message.text.slice(0, 20_000),
+        customerId,
+        language: language ?? null,
+        followUpOfId,
+        createdAt: now,
+        updatedAt: now,
+      })
+      .returning();
+    return row!;
+  }
+}
+
+// Postgres text cannot hold U+0000, and some mailers and bots do send it.
+const stripNul = <T extends string | undefined>(value: T): T => (value === undefined ? value : (value.replaceAll('\u0000', '') as T));
+
+function withoutNul(message: NormalizedInbound): NormalizedInbound {
+  return {
+    ...message,
+    subject: stripNul(message.subject),
+    text: stripNul(message.text),
+    html: stripNul(message.html),
+    sender: { ...message.sender, displayName: stripNul(message.sender.displayName) },
+  };
+}
+
+/** The timeline entries for one inbound message; the SLA engine reads their types. */
+function messageEvents(message: NormalizedInbound, messageId: string, match: ThreadMatch | null): DomainEvent[] {
+  const data = { messageId, channel: message.channel, ...(match ? { threadedBy: match.by } : {}) };
+  if (message.automated) return [{ type: 'automated_message', data: { ...data, automated: message.automated } }];
+  switch (message.kind) {
+    case 'call_completed':
+      return [{ type: 'call_answered', data: { ...data, durationSec: message.call?.durationSec ?? null } }];
+    case 'call_missed':
+      return [{ type: 'call_missed', data }, { type: 'customer_message', data }];
+    case 'voicemail':
+      return [{ type: 'voicemail', data }, { type: 'customer_message', data }];
+    default:
+      return [{ type: 'customer_message', data }];
+  }
+}
+
+export type IntakeService = ReturnType<typeof createIntakeService>;
