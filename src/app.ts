@@ -15,6 +15,12 @@ import { registerApiKeyRoutes } from './modules/auth/api-keys.routes.js';
 import { registerCustomerRoutes } from './modules/customers/customers.routes.js';
 import { registerHealthRoutes } from './modules/health/health.routes.js';
 import { registerWebhookRoutes } from './modules/intake/webhooks.routes.js';
+import { registerCommitmentRoutes } from './modules/sla/commitments.routes.js';
+import { registerSlaConfigRoutes } from './modules/sla/sla-config.routes.js';
+import { registerSlaOpsRoutes } from './modules/sla/sla-ops.routes.js';
+import { createStreamHub } from './modules/sla/sla.stream.js';
+import { createSlaViews } from './modules/sla/sla.views.js';
+import { registerObservability } from './http/observability.js';
 import { registerTeamRoutes } from './modules/teams/teams.routes.js';
 import { registerTicketRoutes } from './modules/tickets/tickets.routes.js';
 
@@ -88,12 +94,19 @@ export async function buildApp(deps: Dependencies): Promise<App> {
   await app.register(swaggerUi, { routePrefix: '/docs' });
 
   const guard = createGuard(deps.apiKeys);
+  const stream = createStreamHub({ databaseUrl: config.DATABASE_URL, db: deps.db, logger: deps.logger });
+  app.addHook('onClose', async () => stream.close());
   registerHealthRoutes(app, deps);
-  registerTicketRoutes(app, { db: deps.db, tickets: deps.tickets, guard });
-  registerCustomerRoutes(app, { db: deps.db, clock: deps.clock, guard });
+  await registerObservability(app, { metrics: deps.metrics, queues: deps.queues, guard });
+  const slaOf = createSlaViews(deps);
+  registerTicketRoutes(app, { db: deps.db, tickets: deps.tickets, guard, slaOf });
+  registerCustomerRoutes(app, { db: deps.db, clock: deps.clock, guard, slaOf });
   registerTeamRoutes(app, { db: deps.db, clock: deps.clock, guard });
   registerAgentRoutes(app, { db: deps.db, clock: deps.clock, guard });
   registerApiKeyRoutes(app, { db: deps.db, apiKeys: deps.apiKeys, guard });
+  registerSlaConfigRoutes(app, { db: deps.db, clock: deps.clock, guard, policies: deps.policies, queues: deps.queues });
+  registerSlaOpsRoutes(app, { db: deps.db, clock: deps.clock, guard, stream });
+  registerCommitmentRoutes(app, { commitments: deps.commitments, guard });
   registerWebhookRoutes(app, { config, clock: deps.clock, intake: deps.intake, adapters: deps.inboundAdapters, guard });
 
   return app;

@@ -64,6 +64,18 @@ export const configSchema = z.object({
   /** A customer's message on another channel joins their open ticket if it is younger than this. */
   CROSS_CHANNEL_MERGE_HOURS: z.coerce.number().min(0).default(72),
   ATTACHMENTS_DIR: z.string().optional(),
+
+  // SLA engine and notifications (issue 4).
+  /** How often the reconciler sweeps for overdue clocks: the net under lost timer jobs. */
+  SLA_RECONCILE_INTERVAL_MS: z.coerce.number().int().min(200).default(5_000),
+  /** Concurrent timer jobs per worker process; each holds one Postgres connection briefly. */
+  SLA_WORKER_CONCURRENCY: positiveInt(16),
+  /** Escalation webhooks carry X-Complaint-Desk-Signature: sha256=<hex HMAC of the body>. */
+  NOTIFY_WEBHOOK_SECRET: optionalSecret,
+  SMTP_URL: optionalUrl,
+  EMAIL_FROM: z.string().default('complaint-desk <support@localhost>'),
+  /** Install the shipped SLA policies and business-hours calendar when none exist. */
+  INSTALL_DEFAULT_POLICIES: booleanFlag(true),
 });
 
 export type Config = z.infer<typeof configSchema>;

@@ -10,7 +10,14 @@ import { createAttachmentStore } from './modules/intake/attachment-store.js';
 import { createIntakeService, type IntakeService } from './modules/intake/intake.service.js';
 import { TicketHooks } from './modules/tickets/tickets.hooks.js';
 import { createTicketService, type TicketService } from './modules/tickets/tickets.service.js';
+import { createCommitmentService, type CommitmentService } from './modules/sla/commitments.service.js';
+import { createSlaHook } from './modules/sla/sla.hook.js';
+import { createSlaProcessor, type SlaProcessor } from './modules/sla/sla.processor.js';
+import { PolicyCache } from './modules/sla/sla.repository.js';
+import { createTimerScheduler, type TimerScheduler } from './modules/sla/sla.timers.js';
+import { closeQueues, createQueues, type Queues } from './queues/queues.js';
 import { createProducerRedis } from './queues/redis.js';
+import { createMetrics, type Metrics } from './shared/metrics.js';
 import { systemClock, type Clock } from './shared/clock.js';
 import { createLogger } from './shared/logger.js';
 
@@ -31,6 +38,12 @@ export interface Dependencies {
   tickets: TicketService;
   intake: IntakeService;
   inboundAdapters: InboundAdapter[];
+  queues: Queues;
+  metrics: Metrics;
+  policies: PolicyCache;
+  timers: TimerScheduler;
+  slaProcessor: SlaProcessor;
+  commitments: CommitmentService;
   close(): Promise<void>;
 }
 
@@ -47,7 +60,12 @@ export function createDependencies(config: Config, overrides: DependencyOverride
   const db = createDatabase(pool);
   const redis = createProducerRedis(config.REDIS_URL);
   redis.on('error', (error) => logger.warn({ err: error.message }, 'redis connection error'));
+  const queues = createQueues(redis, config.QUEUE_PREFIX);
+  const metrics = createMetrics();
+  const policies = new PolicyCache(db);
+  const timers = createTimerScheduler({ queues, clock });
   const hooks = new TicketHooks();
+  hooks.register(createSlaHook({ policies, timers, metrics }));
   const apiKeys = createApiKeyService({ db, clock });
   const tickets = createTicketService({ db, clock, logger, hooks, defaultPhoneRegion: config.DEFAULT_PHONE_REGION });
   const intake = createIntakeService({
@@ -71,7 +89,14 @@ export function createDependencies(config: Config, overrides: DependencyOverride
     tickets,
     intake,
     inboundAdapters: createInboundAdapters(config),
+    queues,
+    metrics,
+    policies,
+    timers,
+    slaProcessor: createSlaProcessor({ db, clock, logger, queues, policies, hooks, metrics }),
+    commitments: createCommitmentService({ db, clock, queues }),
     async close() {
+      await closeQueues(queues);
       redis.disconnect();
       await pool.end();
     },

@@ -2,6 +2,7 @@ import { buildApp } from './app.js';
 import { ConfigError, loadConfig, type Config } from './config.js';
 import { ensureDatabase, runMigrations } from './db/migrate.js';
 import { createDependencies } from './dependencies.js';
+import { installDefaultPolicies } from './modules/sla/sla.defaults.js';
 import { startWorkers, type RunningWorker } from './workers/index.js';
 
 /** Prepares the database (create if missing, migrate) and starts the roles this process runs. */
@@ -12,6 +13,7 @@ export async function start(config: Config) {
   await runMigrations(deps.pool);
   logger.info('migrations applied');
   if (config.ADMIN_API_KEY) await deps.apiKeys.ensureEnvAdmin(config.ADMIN_API_KEY);
+  if (config.INSTALL_DEFAULT_POLICIES && (await installDefaultPolicies(deps.db))) logger.info('installed the default SLA policies');
 
   const app = config.ROLE === 'worker' ? null : await buildApp(deps);
   if (app) await app.listen({ port: config.PORT, host: config.HOST });

@@ -3,6 +3,7 @@ export * from '../modules/agents/agents.table.js';
 export * from '../modules/auth/api-keys.table.js';
 export * from '../modules/customers/customers.table.js';
 export * from '../modules/intake/intake.table.js';
+export * from '../modules/sla/sla.table.js';
 export * from '../modules/teams/teams.table.js';
 export * from '../modules/tickets/messages.table.js';
 export * from '../modules/tickets/ticket-events.table.js';

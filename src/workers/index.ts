@@ -1,12 +1,101 @@
+import { Worker, type Job } from 'bullmq';
 import type { Dependencies } from '../dependencies.js';
+import { createNotificationSender } from '../modules/notifications/notification.sender.js';
+import { QUEUE_DEFS, parseJob } from '../queues/queues.js';
+import { createWorkerRedis } from '../queues/redis.js';
+import { recomputePolicyTickets, rescheduleAfterRedisLoss } from './sla-recovery.js';
 
 export interface RunningWorker {
   name: string;
   close(): Promise<void>;
 }
 
+export const RECONCILE_SCHEDULER_ID = 'sla-reconcile';
+
 /** Starts every background worker this process runs (ROLE=worker or all). */
 export async function startWorkers(deps: Dependencies): Promise<RunningWorker[]> {
-  deps.logger.info('workers started');
-  return [];
+  const { config, logger, slaProcessor } = deps;
+  const connection = createWorkerRedis(config.REDIS_URL);
+  connection.on('error', (error) => logger.warn({ err: error.message }, 'worker redis connection error'));
+  const prefix = config.QUEUE_PREFIX;
+  const notifications = createNotificationSender({ webhookSecret: config.NOTIFY_WEBHOOK_SECRET, smtpUrl: config.SMTP_URL, emailFrom: config.EMAIL_FROM, logger });
+
+  const workers: Worker[] = [];
+  const start = (name: string, processor: (job: Job) => Promise<unknown>, concurrency: number) => {
+    const worker = new Worker(name, processor, { connection, prefix, concurrency });
+    worker.on('error', (error) => logger.error({ err: error, queue: name }, 'worker error'));
+    worker.on('failed', (job, error) => logger.warn({ err: error.message, queue: name, jobId: job?.id, attempts: job?.attemptsMade }, 'job failed'));
+    workers.push(worker);
+  };
+
+  // Timers: many short transactions at once. Concurrency stays below the pool size so API
+  // requests in the same process still get connections.
+  start(
+    QUEUE_DEFS.slaTimers.name,
+    async (job) => {
+      if (job.name === 'warning' || job.name === 'breach') {
+        const { clockId, generation } = parseJob('slaTimers', job.name, job.data);
+        let result = await slaProcessor.fire(job.name, clockId, generation);
+        // Redis' clock and ours may differ by a few ms: a job that arrives early waits out
+        // the difference instead of leaving the deadline to the reconciler.
+        for (let i = 0; result === 'early' && i < 50; i++) {
+          await new Promise((resolve) => setTimeout(resolve, 20));
+          result = await slaProcessor.fire(job.name, clockId, generation);
+        }
+        return result;
+      }
+      return deps.commitments.processTimer(job.name, job.data);
+    },
+    config.SLA_WORKER_CONCURRENCY,
+  );
+  start(
+    QUEUE_DEFS.slaEscalations.name,
+    async (job) => {
+      const { breachId, level } = parseJob('slaEscalations', 'escalate', job.data);
+      return slaProcessor.escalate(breachId, level);
+    },
+    4,
+  );
+  start(
+    QUEUE_DEFS.notifications.name,
+    async (job) => {
+      if (job.name === 'webhook') return notifications.webhook(parseJob('notifications', 'webhook', job.data));
+      return notifications.email(parseJob('notifications', 'email', job.data));
+    },
+    8,
+  );
+  start(
+    QUEUE_DEFS.maintenance.name,
+    async (job) => {
+      if (job.name === 'sla-recompute') return recomputePolicyTickets(deps, parseJob('maintenance', 'sla-recompute', job.data).policyId);
+      await rescheduleAfterRedisLoss(deps, connection);
+      const swept = await slaProcessor.reconcile();
+      return { ...swept, commitments: await deps.commitments.reconcile() };
+    },
+    1,
+  );
+
+  // A FLUSHALL erases the job scheduler too, so each worker process re-declares it on a
+  // local timer (idempotent): the reconciler survives the very failure it exists for.
+  const declareScheduler = () =>
+    deps.queues.maintenance.queue
+      .upsertJobScheduler(RECONCILE_SCHEDULER_ID, { every: config.SLA_RECONCILE_INTERVAL_MS }, { name: 'sla-reconcile', data: {} })
+      .catch((error: unknown) => logger.warn({ err: error }, 'could not declare the reconciler schedule'));
+  await declareScheduler();
+  const watchdog = setInterval(() => void declareScheduler(), config.SLA_RECONCILE_INTERVAL_MS);
+  watchdog.unref();
+
+  logger.info({ queues: workers.map((w) => w.name) }, 'workers started');
+  return [
+    {
+      name: 'workers',
+      async close() {
+        clearInterval(watchdog);
+        // Worker.close waits for the jobs in flight to finish.
+        await Promise.all(workers.map((w) => w.close()));
+        notifications.close();
+        connection.disconnect();
+      },
+    },
+  ];
 }

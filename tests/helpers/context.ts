@@ -8,6 +8,7 @@ import { loadConfig, type Config } from '../../src/config.js';
 import { createDependencies, type Dependencies } from '../../src/dependencies.js';
 import type { App } from '../../src/http/types.js';
 import { ManualClock, type Clock } from '../../src/shared/clock.js';
+import { startWorkers, type RunningWorker } from '../../src/workers/index.js';
 
 export interface TestContext {
   config: Config;
@@ -16,6 +17,8 @@ export interface TestContext {
   clock: Clock;
   adminToken: string;
   databaseUrl: string;
+  /** Starts the BullMQ workers (SLA timers, escalations, notifications, reconciler) in-process. */
+  startWorkers(): Promise<RunningWorker[]>;
   close(): Promise<void>;
 }
 
@@ -64,6 +67,7 @@ export async function createTestContext(options: { clock?: Clock; env?: Record<s
   const app = await buildApp(deps);
   await app.ready();
   const admin = await deps.apiKeys.create({ name: 'test admin', role: 'admin' });
+  const workers: RunningWorker[] = [];
   return {
     config,
     deps,
@@ -71,7 +75,13 @@ export async function createTestContext(options: { clock?: Clock; env?: Record<s
     clock,
     adminToken: admin.token,
     databaseUrl: environment.databaseUrl,
+    async startWorkers() {
+      const started = await startWorkers(deps);
+      workers.push(...started);
+      return started;
+    },
     async close() {
+      await Promise.all(workers.map((w) => w.close()));
       await app.close();
       await deps.close();
       await environment.drop();

@@ -12,6 +12,8 @@ import { toTicketView } from '../tickets/tickets.repository.js';
 import { ticketView } from '../tickets/tickets.schemas.js';
 import { tickets } from '../tickets/tickets.table.js';
 import { actorOf } from '../tickets/tickets.service.js';
+import type { SlaViews } from '../sla/sla.views.js';
+import { withSla } from '../sla/sla.views.js';
 import { getCustomer, listIdentities, markCustomerMerged, moveIdentities } from './customers.repository.js';
 
 const tags = ['customers'];
@@ -40,7 +42,7 @@ const customerView = z.object({
 // The customer page shows the newest tickets; the full history is GET /v1/tickets?customerId=.
 const TICKETS_ON_CUSTOMER = 50;
 
-export function registerCustomerRoutes(app: App, deps: { db: Database; clock: Clock; guard: Guard }): void {
+export function registerCustomerRoutes(app: App, deps: { db: Database; clock: Clock; guard: Guard; slaOf: SlaViews }): void {
   const { db, clock, guard } = deps;
 
   async function load(id: string) {
@@ -56,7 +58,7 @@ export function registerCustomerRoutes(app: App, deps: { db: Database; clock: Cl
       createdAt: customer.createdAt,
       updatedAt: customer.updatedAt,
       identities: identities.map(({ customerId: _c, ...rest }) => rest),
-      tickets: rows.map(toTicketView),
+      tickets: await withSla(rows.map(toTicketView), deps.slaOf),
     };
   }
 

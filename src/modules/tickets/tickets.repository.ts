@@ -36,6 +36,7 @@ export function toTicketView(row: TicketRow): TicketView {
     mergedIntoId: row.mergedIntoId,
     followUpOfId: row.followUpOfId,
     version: row.version,
+    slaPolicyId: row.slaPolicyId,
   };
 }
 

@@ -20,13 +20,16 @@ import {
   ticketPage,
   ticketView,
   updateTicketBody,
+  type TicketView,
 } from './tickets.schemas.js';
 import { parseIfMatch, type TicketService } from './tickets.service.js';
+import { withSla as withSlaOf, type SlaViews } from '../sla/sla.views.js';
 
 const tags = ['tickets'];
 
-export function registerTicketRoutes(app: App, deps: { db: Database; tickets: TicketService; guard: Guard }): void {
+export function registerTicketRoutes(app: App, deps: { db: Database; tickets: TicketService; guard: Guard; slaOf: SlaViews }): void {
   const { db, tickets, guard } = deps;
+  const withSla = <T extends TicketView>(items: T[]) => withSlaOf(items, deps.slaOf);
 
   app.post('/v1/tickets', {
     onRequest: guard(STAFF_AND_INTEGRATIONS),
@@ -38,7 +41,8 @@ export function registerTicketRoutes(app: App, deps: { db: Database; tickets: Ti
       response: { 201: ticketView, ...problemResponses() },
     },
     handler: async (request, reply) => {
-      const ticket = await tickets.create(request.body, principalOf(request));
+      const [ticket] = await withSla([await tickets.create(request.body, principalOf(request))]);
+      if (!ticket) throw new Error('created ticket vanished');
       return reply.status(201).header('etag', `"${ticket.version}"`).header('location', `/v1/tickets/${ticket.id}`).send(ticket);
     },
   });
@@ -52,7 +56,10 @@ export function registerTicketRoutes(app: App, deps: { db: Database; tickets: Ti
       querystring: listTicketsQuery,
       response: { 200: ticketPage, ...problemResponses() },
     },
-    handler: async (request) => listTickets(db, request.query),
+    handler: async (request) => {
+      const page = await listTickets(db, request.query);
+      return { ...page, items: await withSla(page.items) };
+    },
   });
 
   app.get('/v1/tickets/:id', {
@@ -61,7 +68,8 @@ export function registerTicketRoutes(app: App, deps: { db: Database; tickets: Ti
     handler: async (request, reply) => {
       const row = await findTicket(db, request.params.id);
       if (!row) throw notFound('Ticket', request.params.id);
-      return reply.header('etag', `"${row.version}"`).send(toTicketView(row));
+      const [ticket] = await withSla([toTicketView(row)]);
+      return reply.header('etag', `"${row.version}"`).send(ticket!);
     },
   });
 
@@ -78,8 +86,9 @@ export function registerTicketRoutes(app: App, deps: { db: Database; tickets: Ti
       response: { 200: ticketView, ...problemResponses(404, 409, 412, 428) },
     },
     handler: async (request, reply) => {
-      const ticket = await tickets.update(request.params.id, request.body, parseIfMatch(request.headers['if-match']), principalOf(request));
-      return reply.header('etag', `"${ticket.version}"`).send(ticket);
+      const updated = await tickets.update(request.params.id, request.body, parseIfMatch(request.headers['if-match']), principalOf(request));
+      const [ticket] = await withSla([updated]);
+      return reply.header('etag', `"${ticket!.version}"`).send(ticket!);
     },
   });
 

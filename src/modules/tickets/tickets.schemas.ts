@@ -90,6 +90,18 @@ export const listTicketsQuery = z.object({
 });
 export type ListTicketsQuery = z.infer<typeof listTicketsQuery>;
 
+export const slaClockView = z
+  .object({
+    metric: z.string(),
+    state: z.enum(['running', 'paused', 'met', 'breached']),
+    startedAt: z.date(),
+    dueAt: z.date().nullable(),
+    warnedAt: z.date().nullable(),
+    breachedAt: z.date().nullable(),
+    remainingSec: z.number().nullable().describe('business seconds left; negative when overdue; null once met'),
+  })
+  .meta({ id: 'SlaClock' });
+
 export const ticketView = z.object({
   id: z.uuid(),
   number: z.number().int(),
@@ -113,6 +125,8 @@ export const ticketView = z.object({
   mergedIntoId: z.uuid().nullable(),
   followUpOfId: z.uuid().nullable(),
   version: z.number().int(),
+  slaPolicyId: z.uuid().nullable(),
+  sla: z.array(slaClockView).optional(),
 }).meta({ id: 'Ticket' });
 export type TicketView = z.infer<typeof ticketView>;
 

@@ -31,6 +31,8 @@ export const tickets = pgTable(
     reopenCount: integer('reopen_count').notNull().default(0),
     handoffCount: integer('handoff_count').notNull().default(0),
     escalationLevel: integer('escalation_level').notNull().default(0),
+    /** The SLA policy that matched at the last (re)evaluation; no FK: policies may be deleted. */
+    slaPolicyId: uuid('sla_policy_id'),
     mergedIntoId: uuid('merged_into_id').references((): AnyPgColumn => tickets.id),
     followUpOfId: uuid('follow_up_of_id').references((): AnyPgColumn => tickets.id),
     /** Optimistic concurrency: every write bumps it; a write with a stale version is refused. */

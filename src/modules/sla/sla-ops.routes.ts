@@ -1,0 +1,249 @@
+import { and, asc, desc, eq, gte, inArray, isNull, lte, sql } from 'drizzle-orm';
+import { z } from 'zod';
+import { CHANNELS } from '../../channels/channel.types.js';
+import type { Database } from '../../db/client.js';
+import { SLA_METRICS } from '../../domain/sla/sla.types.js';
+import type { Guard } from '../../http/auth.js';
+import { principalOf } from '../../http/auth.js';
+import { decodeCursor, limitSchema, toPage } from '../../http/pagination.js';
+import { bearerSecurity, problemResponses, type App } from '../../http/types.js';
+import type { Clock } from '../../shared/clock.js';
+import { badRequest, conflict, notFound } from '../../shared/errors.js';
+import { STAFF } from '../auth/api-keys.models.js';
+import { tickets } from '../tickets/tickets.table.js';
+import { publishStreamEvent } from './sla.repository.js';
+import type { StreamHub, StreamEvent } from './sla.stream.js';
+import { BREACH_STATES, breaches, slaClocks } from './sla.table.js';
+
+const tags = ['sla'];
+const csv = <T extends readonly [string, ...string[]]>(values: T) =>
+  z.string().transform((raw) => raw.split(',').map((v) => v.trim()).filter(Boolean)).pipe(z.array(z.enum(values)).min(1));
+
+const breachView = z
+  .object({
+    id: z.uuid(),
+    ticketId: z.uuid(),
+    ticketNumber: z.number().int(),
+    channel: z.string(),
+    metric: z.string(),
+    priority: z.string(),
+    severity: z.number().int(),
+    teamId: z.uuid().nullable(),
+    dueAt: z.date(),
+    breachedAt: z.date(),
+    escalationLevel: z.number().int(),
+    state: z.enum(BREACH_STATES),
+    acknowledgedBy: z.string().nullable(),
+    acknowledgedAt: z.date().nullable(),
+    ackNote: z.string().nullable(),
+    resolvedAt: z.date().nullable(),
+  })
+  .meta({ id: 'Breach' });
+
+const atRiskView = z.object({
+  clockId: z.uuid(),
+  ticketId: z.uuid(),
+  ticketNumber: z.number().int(),
+  channel: z.string(),
+  priority: z.string(),
+  assigneeId: z.uuid().nullable(),
+  teamId: z.uuid().nullable(),
+  metric: z.string(),
+  dueAt: z.date(),
+  remainingSec: z.number(),
+});
+
+const DURATION = /^(\d{1,6})(s|m|h|d)$/;
+const UNIT_SEC: Record<string, number> = { s: 1, m: 60, h: 3600, d: 86400 };
+
+const breachColumns = {
+  id: breaches.id,
+  ticketId: breaches.ticketId,
+  ticketNumber: tickets.number,
+  channel: breaches.channel,
+  metric: breaches.metric,
+  priority: tickets.priority,
+  severity: breaches.severity,
+  teamId: breaches.teamId,
+  dueAt: breaches.dueAt,
+  breachedAt: breaches.breachedAt,
+  escalationLevel: breaches.escalationLevel,
+  state: breaches.state,
+  acknowledgedBy: breaches.acknowledgedBy,
+  acknowledgedAt: breaches.acknowledgedAt,
+  ackNote: breaches.ackNote,
+  resolvedAt: breaches.resolvedAt,
+};
+
+const HEARTBEAT_MS = 15_000;
+
+export function registerSlaOpsRoutes(app: App, deps: { db: Database; clock: Clock; guard: Guard; stream: StreamHub }): void {
+  const { db, clock, guard } = deps;
+
+  app.get('/v1/sla/breaches', {
+    onRequest: guard(STAFF),
+    schema: {
+      tags,
+      summary: 'The breach queue: most severe first, then oldest',
+      security: bearerSecurity,
+      querystring: z.object({
+        state: csv(BREACH_STATES).default(['open']),
+        channel: csv(CHANNELS).optional(),
+        metric: csv([...SLA_METRICS, 'commitment'] as const).optional(),
+        teamId: z.uuid().optional(),
+        limit: limitSchema,
+        cursor: z.string().max(500).optional(),
+      }),
+      response: { 200: z.object({ items: z.array(breachView), nextCursor: z.string().nullable() }), ...problemResponses() },
+    },
+    handler: async (request) => {
+      const q = request.query;
+      const cursor = decodeCursor(q.cursor);
+      let after;
+      if (cursor) {
+        const [severity, at] = String(cursor.v).split('|');
+        const breachedAt = new Date(at ?? '');
+        if (!/^\d+$/.test(severity ?? '') || Number.isNaN(breachedAt.getTime()) || !z.uuid().safeParse(cursor.id).success) {
+          throw badRequest('query.cursor', 'is not a cursor this API issued');
+        }
+        // Severity descends, age ascends: the mixed-direction keyset written out.
+        after = sql`(${breaches.severity} < ${Number(severity)} or (${breaches.severity} = ${Number(severity)} and (${breaches.breachedAt}, ${breaches.id}) > (${breachedAt}, ${cursor.id}::uuid)))`;
+      }
+      const rows = await db
+        .select(breachColumns)
+        .from(breaches)
+        .innerJoin(tickets, eq(tickets.id, breaches.ticketId))
+        .where(
+          and(
+            inArray(breaches.state, q.state),
+            q.channel ? inArray(breaches.channel, q.channel) : undefined,
+            q.metric ? inArray(breaches.metric, q.metric) : undefined,
+            q.teamId ? eq(breaches.teamId, q.teamId) : undefined,
+            after,
+          ),
+        )
+        .orderBy(desc(breaches.severity), asc(breaches.breachedAt), asc(breaches.id))
+        .limit(q.limit + 1);
+      return toPage(
+        rows,
+        q.limit,
+        (r) => ({ v: `${r.severity}|${r.breachedAt.toISOString()}`, id: r.id }),
+        (r) => ({ ...r, state: r.state as (typeof BREACH_STATES)[number] }),
+      );
+    },
+  });
+
+  app.post('/v1/sla/breaches/:id/ack', {
+    onRequest: guard(STAFF),
+    schema: {
+      tags,
+      summary: 'Acknowledge a breach: someone is on it',
+      security: bearerSecurity,
+      params: z.object({ id: z.uuid() }),
+      body: z.object({ note: z.string().trim().max(2000).optional() }).optional(),
+      response: { 200: breachView, ...problemResponses(404, 409) },
+    },
+    handler: async (request) => {
+      const principal = principalOf(request);
+      const who = principal.agentId ?? principal.name;
+      const now = clock.now();
+      await db.transaction(async (tx) => {
+        const [breach] = await tx.select().from(breaches).where(eq(breaches.id, request.params.id)).for('update');
+        if (!breach) throw notFound('Breach', request.params.id);
+        if (breach.state === 'resolved') throw conflict('breach-resolved', 'The breach is already resolved');
+        if (breach.state === 'acknowledged') return;
+        await tx.update(breaches).set({ state: 'acknowledged', acknowledgedBy: who, acknowledgedAt: now, ackNote: request.body?.note ?? null }).where(eq(breaches.id, breach.id));
+        await publishStreamEvent(tx, 'acknowledged', { breachId: breach.id, ticketId: breach.ticketId, metric: breach.metric, acknowledgedBy: who }, now);
+      });
+      const [row] = await db.select(breachColumns).from(breaches).innerJoin(tickets, eq(tickets.id, breaches.ticketId)).where(eq(breaches.id, request.params.id));
+      return { ...row!, state: row!.state as (typeof BREACH_STATES)[number] };
+    },
+  });
+
+  app.get('/v1/sla/at-risk', {
+    onRequest: guard(STAFF),
+    schema: {
+      tags,
+      summary: 'Running clocks due soon (within=15m, 2h, 1d…), soonest first',
+      security: bearerSecurity,
+      querystring: z.object({
+        within: z.string().regex(DURATION, 'a duration such as 30s, 15m, 2h or 1d').default('15m'),
+        channel: csv(CHANNELS).optional(),
+        teamId: z.uuid().optional(),
+        limit: limitSchema,
+      }),
+      response: { 200: z.object({ items: z.array(atRiskView), nextCursor: z.null() }), ...problemResponses() },
+    },
+    handler: async (request) => {
+      const [, amount, unit] = DURATION.exec(request.query.within)!;
+      const now = clock.now();
+      const until = new Date(now.getTime() + Number(amount) * UNIT_SEC[unit!]! * 1000);
+      const rows = await db
+        .select({
+          clockId: slaClocks.id,
+          ticketId: tickets.id,
+          ticketNumber: tickets.number,
+          channel: tickets.channel,
+          priority: tickets.priority,
+          assigneeId: tickets.assigneeId,
+          teamId: tickets.teamId,
+          metric: slaClocks.metric,
+          dueAt: slaClocks.dueAt,
+        })
+        .from(slaClocks)
+        .innerJoin(tickets, eq(tickets.id, slaClocks.ticketId))
+        .where(
+          and(
+            eq(slaClocks.state, 'running'),
+            isNull(slaClocks.breachedAt),
+            gte(slaClocks.dueAt, now),
+            lte(slaClocks.dueAt, until),
+            request.query.channel ? inArray(tickets.channel, request.query.channel) : undefined,
+            request.query.teamId ? eq(tickets.teamId, request.query.teamId) : undefined,
+          ),
+        )
+        .orderBy(asc(slaClocks.dueAt))
+        .limit(request.query.limit);
+      return {
+        items: rows.map((r) => ({ ...r, dueAt: r.dueAt!, remainingSec: Math.round((r.dueAt!.getTime() - now.getTime()) / 1000) })),
+        nextCursor: null,
+      };
+    },
+  });
+
+  app.get('/v1/sla/stream', {
+    onRequest: guard(STAFF),
+    schema: {
+      tags,
+      summary: 'Server-sent events: warning, breach, escalation, acknowledged, resolved; resumable with Last-Event-ID',
+      security: bearerSecurity,
+      querystring: z.object({ lastEventId: z.coerce.number().int().min(0).optional() }),
+      headers: z.object({ 'last-event-id': z.string().regex(/^\d+$/, 'an event id').optional() }),
+    },
+    handler: async (request, reply) => {
+      const resumeFrom = request.headers['last-event-id'] !== undefined ? Number(request.headers['last-event-id']) : request.query.lastEventId;
+      reply.hijack();
+      const out = reply.raw;
+      out.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache, no-transform', connection: 'keep-alive', 'x-accel-buffering': 'no' });
+      out.write('retry: 3000\n\n');
+      let lastSent = resumeFrom ?? 0;
+      const send = (event: StreamEvent) => {
+        if (event.id <= lastSent) return;
+        lastSent = event.id;
+        out.write(`id: ${event.id}\nevent: ${event.type}\ndata: ${JSON.stringify({ ...event.data, at: event.createdAt })}\n\n`);
+      };
+      // Subscribe before replaying, buffering live events, so none falls between the two.
+      const buffered: StreamEvent[] = [];
+      let replaying = true;
+      const unsubscribe = await deps.stream.subscribe((event) => (replaying ? buffered.push(event) : send(event)));
+      if (resumeFrom !== undefined) for (const event of await deps.stream.replay(resumeFrom)) send(event);
+      replaying = false;
+      for (const event of buffered) send(event);
+      const heartbeat = setInterval(() => out.write(': ping\n\n'), HEARTBEAT_MS);
+      request.raw.on('close', () => {
+        clearInterval(heartbeat);
+        unsubscribe();
+      });
+    },
+  });
+}

@@ -1,0 +1,129 @@
+import { and, eq, inArray, ne } from 'drizzle-orm';
+import type { Executor } from '../../db/client.js';
+import { applySlaEvent } from '../../domain/sla/sla-clocks.js';
+import { matchPolicy } from '../../domain/sla/sla-policy.js';
+import type { SlaClock, SlaEvent, SlaTicket } from '../../domain/sla/sla.types.js';
+import type { TicketStatus } from '../../domain/ticket-lifecycle.js';
+import type { Channel } from '../../channels/channel.types.js';
+import type { TicketChange, TicketHook } from '../tickets/tickets.hooks.js';
+import type { NewEvent } from '../tickets/tickets.repository.js';
+import { tickets } from '../tickets/tickets.table.js';
+import { appendEvents } from '../tickets/tickets.repository.js';
+import type { Metrics } from '../../shared/metrics.js';
+import { lockClocksOfTicket, publishStreamEvent, saveClocks, severityOf, toDomainClock, type PolicyCache } from './sla.repository.js';
+import { breaches } from './sla.table.js';
+import type { ClockTimer, TimerScheduler } from './sla.timers.js';
+
+/** Which timeline events move which clocks. Everything else leaves the clocks alone. */
+export function slaEventsOf(events: NewEvent[], at: Date): SlaEvent[] {
+  const out: SlaEvent[] = [];
+  for (const event of events) {
+    switch (event.type) {
+      case 'created':
+        out.push({ type: 'ticket_created', at });
+        break;
+      case 'customer_message':
+        out.push({ type: 'customer_message', at });
+        break;
+      case 'agent_reply':
+      case 'call_answered':
+        out.push({ type: 'agent_response', at });
+        break;
+      case 'status_changed':
+        out.push({ type: 'status_changed', from: event.data?.from as TicketStatus, to: event.data?.to as TicketStatus, at });
+        break;
+      case 'priority_changed':
+      case 'team_changed':
+      case 'merged_from':
+      case 'sla_recomputed':
+        out.push({ type: 'policy_changed', at });
+        break;
+    }
+  }
+  return out;
+}
+
+/**
+ * Keeps SLA clocks in step with the ticket, inside the ticket's transaction: a reply and the
+ * clock it stops commit together. After commit it schedules the timers of changed clocks;
+ * if Redis is away then, the reconciler finds the clocks in Postgres.
+ */
+export function createSlaHook(deps: { policies: PolicyCache; timers: TimerScheduler; metrics?: Metrics }): TicketHook {
+  const pending = new WeakMap<TicketChange, ClockTimer[]>();
+  return {
+    async inTransaction(tx: Executor, change: TicketChange) {
+      const events = slaEventsOf(change.events, change.now);
+      if (events.length === 0) return;
+      const { ticket, now } = change;
+      const { policies } = await deps.policies.get();
+      const slaTicket: SlaTicket = { channel: ticket.channel as Channel, priority: ticket.priority as SlaTicket['priority'], teamId: ticket.teamId, status: ticket.status as TicketStatus };
+      const policy = matchPolicy(policies, slaTicket);
+      const rows = await lockClocksOfTicket(tx, ticket.id);
+      const before = rows.map(toDomainClock);
+      const policyId = policy?.id ?? null;
+      if (policyId !== ticket.slaPolicyId && !events.some((e) => e.type === 'ticket_created')) {
+        events.push({ type: 'policy_changed', at: now });
+      }
+      if (rows.length === 0 && !events.some((e) => e.type === 'ticket_created') && policy) {
+        // A ticket that predates every policy gets clocks when it next changes.
+        events.unshift({ type: 'ticket_created', at: now });
+      }
+      let clocks: SlaClock[] = before;
+      for (const event of events) clocks = applySlaEvent(clocks, event, policy, slaTicket);
+      const changed = clocks.filter((c) => !before.includes(c));
+      const saved = await saveClocks(tx, ticket.id, policyId, changed, now);
+      if (policyId !== ticket.slaPolicyId) await tx.update(tickets).set({ slaPolicyId: policyId }).where(eq(tickets.id, ticket.id));
+
+      // The engine counts a reply that came after the due time as a breach even when the
+      // timer had not fired yet (a slow queue must not turn a late answer into a met SLA):
+      // record that breach, already resolved, so reports and the queue's history see it.
+      const wasBreached = new Set(before.filter((c) => c.breachedAt).map((c) => c.metric));
+      for (const late of saved.filter((c) => c.breachedAt && c.stoppedAt && !wasBreached.has(c.metric as SlaClock['metric']))) {
+        const [breach] = await tx
+          .insert(breaches)
+          .values({
+            ticketId: ticket.id,
+            clockId: late.id,
+            clockStartedAt: late.startedAt,
+            policyId,
+            metric: late.metric,
+            channel: ticket.channel,
+            teamId: ticket.teamId,
+            severity: severityOf(ticket.priority),
+            dueAt: late.dueAt ?? late.breachedAt!,
+            breachedAt: late.breachedAt!,
+            state: 'resolved',
+            resolvedAt: now,
+          })
+          .onConflictDoNothing()
+          .returning({ id: breaches.id });
+        if (!breach) continue;
+        await appendEvents(tx, ticket.id, { kind: 'system', id: 'sla' }, [{ type: 'sla_breached', data: { metric: late.metric, dueAt: late.dueAt, breachId: breach.id, late: true } }], now);
+        await publishStreamEvent(tx, 'breach', { breachId: breach.id, ticketId: ticket.id, ticketNumber: ticket.number, channel: ticket.channel, metric: late.metric, dueAt: late.dueAt, breachedAt: late.breachedAt, resolved: true }, now);
+        deps.metrics?.slaBreaches.inc({ channel: ticket.channel, metric: late.metric });
+      }
+
+      // A breached clock that has now stopped (answered, solved) resolves its breach.
+      const stoppedBreached = saved.filter((c) => c.breachedAt && c.stoppedAt);
+      if (stoppedBreached.length > 0) {
+        const resolved = await tx
+          .update(breaches)
+          .set({ state: 'resolved', resolvedAt: now })
+          .where(and(inArray(breaches.clockId, stoppedBreached.map((c) => c.id)), ne(breaches.state, 'resolved')))
+          .returning({ id: breaches.id, metric: breaches.metric });
+        for (const b of resolved) {
+          await publishStreamEvent(tx, 'resolved', { breachId: b.id, ticketId: ticket.id, ticketNumber: ticket.number, metric: b.metric }, now);
+        }
+      }
+      pending.set(
+        change,
+        saved.filter((c) => c.state === 'running').map((c) => ({ clockId: c.id, generation: c.generation, warnDueAt: c.warnDueAt, dueAt: c.dueAt, warnedAt: c.warnedAt, breachedAt: c.breachedAt })),
+      );
+    },
+
+    async afterCommit(change: TicketChange) {
+      const timers = pending.get(change);
+      if (timers?.length) await deps.timers.schedule(timers);
+    },
+  };
+}

@@ -1,0 +1,29 @@
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+/** Prometheus metrics, one registry per process (tests build several apps in one process). */
+export function createMetrics() {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry });
+  return {
+    registry,
+    slaBreaches: new Counter({ name: 'complaint_desk_sla_breaches_total', help: 'SLA breaches recorded', labelNames: ['channel', 'metric'], registers: [registry] }),
+    slaWarnings: new Counter({ name: 'complaint_desk_sla_warnings_total', help: 'SLA warnings recorded', labelNames: ['channel', 'metric'], registers: [registry] }),
+    timerLateness: new Histogram({
+      name: 'complaint_desk_sla_timer_lateness_seconds',
+      help: 'When a breach was recorded minus when it was due',
+      labelNames: ['kind'],
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+      registers: [registry],
+    }),
+    queueDepth: new Gauge({ name: 'complaint_desk_queue_jobs', help: 'Jobs per queue and state', labelNames: ['queue', 'state'], registers: [registry] }),
+    httpDuration: new Histogram({
+      name: 'complaint_desk_http_request_duration_seconds',
+      help: 'HTTP request latency',
+      labelNames: ['method', 'route', 'status'],
+      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+      registers: [registry],
+    }),
+  };
+}
+
+export type Metrics = ReturnType<typeof createMetrics>;

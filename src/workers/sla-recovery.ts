@@ -1,0 +1,77 @@
+import { and, asc, eq, gt, ne, notInArray, sql } from 'drizzle-orm';
+import type { Redis } from 'ioredis';
+import type { Dependencies } from '../dependencies.js';
+import { escalationSchedule } from '../domain/sla/escalation.js';
+import { breaches, commitments, slaClocks } from '../modules/sla/sla.table.js';
+import type { TicketChange } from '../modules/tickets/tickets.hooks.js';
+import { appendEvents, lockTicket } from '../modules/tickets/tickets.repository.js';
+import { tickets } from '../modules/tickets/tickets.table.js';
+import { escalationJobId } from '../modules/sla/sla.processor.js';
+
+const BATCH = 2_000;
+
+/**
+ * Detects that Redis lost our jobs (FLUSHALL, a failover without persistence, a fresh
+ * Redis) by a marker key that only we write, and then schedules every future deadline again
+ * from Postgres. Deadlines already past are the reconciler's; deterministic job ids make a
+ * needless reschedule harmless.
+ */
+export async function rescheduleAfterRedisLoss(deps: Dependencies, redis: Redis): Promise<boolean> {
+  const marker = `${deps.config.QUEUE_PREFIX}:sla:epoch`;
+  if ((await redis.set(marker, new Date().toISOString(), 'NX')) !== 'OK') return false;
+  const now = deps.clock.now();
+  let clocks = 0;
+  let after = '00000000-0000-0000-0000-000000000000';
+  for (;;) {
+    const rows = await deps.db
+      .select({ id: slaClocks.id, generation: slaClocks.generation, dueAt: slaClocks.dueAt, warnDueAt: slaClocks.warnDueAt, warnedAt: slaClocks.warnedAt, breachedAt: slaClocks.breachedAt })
+      .from(slaClocks)
+      .where(and(eq(slaClocks.state, 'running'), gt(slaClocks.id, after), gt(slaClocks.dueAt, now)))
+      .orderBy(asc(slaClocks.id))
+      .limit(BATCH);
+    if (rows.length === 0) break;
+    await deps.timers.schedule(rows.map((r) => ({ clockId: r.id, ...r })));
+    clocks += rows.length;
+    after = rows[rows.length - 1]!.id;
+  }
+  const { byId } = await deps.policies.get();
+  const open = await deps.db.select().from(breaches).where(and(ne(breaches.state, 'resolved'), sql`${breaches.policyId} is not null`));
+  const escalations = open.flatMap((b) => {
+    const policy = byId.get(b.policyId!);
+    return (policy ? escalationSchedule(policy, b.breachedAt) : [])
+      .filter((s) => s.level > b.escalationLevel && s.dueAt > now)
+      .map((s) => ({ name: 'escalate' as const, data: { breachId: b.id, level: s.level }, opts: { jobId: escalationJobId(b.id, s.level), delay: s.dueAt.getTime() - now.getTime() } }));
+  });
+  if (escalations.length) await deps.queues.slaEscalations.addBulk(escalations);
+  const openCommitments = await deps.db.select().from(commitments).where(and(eq(commitments.state, 'open'), gt(commitments.dueAt, now)));
+  for (const c of openCommitments) await deps.commitments.schedule(c);
+  deps.logger.warn({ clocks, escalations: escalations.length, commitments: openCommitments.length }, 'redis had lost our jobs: deadlines rescheduled from postgres');
+  return true;
+}
+
+/**
+ * A policy (or its calendar) changed: every open ticket it governed re-matches the policies
+ * and recomputes its running clocks, one short transaction per ticket.
+ */
+export async function recomputePolicyTickets(deps: Dependencies, policyId: string): Promise<number> {
+  deps.policies.invalidate();
+  const rows = await deps.db
+    .select({ id: tickets.id })
+    .from(tickets)
+    .where(and(eq(tickets.slaPolicyId, policyId), notInArray(tickets.status, ['solved', 'closed'])));
+  for (const { id } of rows) {
+    const changes: TicketChange[] = [];
+    await deps.db.transaction(async (tx) => {
+      const ticket = await lockTicket(tx, id);
+      if (!ticket) return;
+      const now = deps.clock.now();
+      const events = [{ type: 'sla_recomputed', data: { policyId } }];
+      await appendEvents(tx, id, { kind: 'system', id: 'sla' }, events, now);
+      const change = { ticket, events, now };
+      await deps.hooks.inTransaction(tx, change);
+      changes.push(change);
+    });
+    await deps.hooks.afterCommit(changes, (error) => deps.logger.error({ err: error }, 'recompute hook failed'));
+  }
+  return rows.length;
+}
