@@ -21,6 +21,8 @@ import { registerSlaOpsRoutes } from './modules/sla/sla-ops.routes.js';
 import { createStreamHub } from './modules/sla/sla.stream.js';
 import { createSlaViews } from './modules/sla/sla.views.js';
 import { registerObservability } from './http/observability.js';
+import { registerDeliveryRoutes } from './modules/delivery/delivery.routes.js';
+import { createTemplateRenderer } from './modules/delivery/templates.js';
 import { registerTeamRoutes } from './modules/teams/teams.routes.js';
 import { registerTicketRoutes } from './modules/tickets/tickets.routes.js';
 
@@ -99,7 +101,7 @@ export async function buildApp(deps: Dependencies): Promise<App> {
   registerHealthRoutes(app, deps);
   await registerObservability(app, { metrics: deps.metrics, queues: deps.queues, guard });
   const slaOf = createSlaViews(deps);
-  registerTicketRoutes(app, { db: deps.db, tickets: deps.tickets, guard, slaOf });
+  registerTicketRoutes(app, { db: deps.db, tickets: deps.tickets, guard, slaOf, renderTemplate: createTemplateRenderer(deps.db) });
   registerCustomerRoutes(app, { db: deps.db, clock: deps.clock, guard, slaOf });
   registerTeamRoutes(app, { db: deps.db, clock: deps.clock, guard });
   registerAgentRoutes(app, { db: deps.db, clock: deps.clock, guard });
@@ -107,6 +109,7 @@ export async function buildApp(deps: Dependencies): Promise<App> {
   registerSlaConfigRoutes(app, { db: deps.db, clock: deps.clock, guard, policies: deps.policies, queues: deps.queues });
   registerSlaOpsRoutes(app, { db: deps.db, clock: deps.clock, guard, stream });
   registerCommitmentRoutes(app, { commitments: deps.commitments, guard });
+  registerDeliveryRoutes(app, { db: deps.db, clock: deps.clock, guard, delivery: deps.delivery, hooks: deps.hooks });
   registerWebhookRoutes(app, { config, clock: deps.clock, intake: deps.intake, adapters: deps.inboundAdapters, guard });
 
   return app;

@@ -76,6 +76,19 @@ export const configSchema = z.object({
   EMAIL_FROM: z.string().default('complaint-desk <support@localhost>'),
   /** Install the shipped SLA policies and business-hours calendar when none exist. */
   INSTALL_DEFAULT_POLICIES: booleanFlag(true),
+
+  // Delivery of replies (issue 5). Base URLs are settings so tests point them at local servers.
+  /** The domain of the Message-IDs we give our e-mail replies. */
+  EMAIL_MESSAGE_ID_DOMAIN: z.string().default('complaint-desk.local'),
+  FACEBOOK_GRAPH_URL: z.url().default('https://graph.facebook.com/v21.0'),
+  TWITTER_API_URL: z.url().default('https://api.x.com'),
+  /** An OAuth 2.0 user-context token of our X account (tweet.write, dm.write). */
+  TWITTER_BEARER_TOKEN: optionalSecret,
+  TWITTER_ACCESS_TOKEN: optionalSecret,
+  TWITTER_ACCESS_SECRET: optionalSecret,
+  /** Attempts before a reply goes dead; backoff is exponential with jitter between them. */
+  DELIVERY_MAX_ATTEMPTS: positiveInt(6),
+  DELIVERY_BACKOFF_MS: positiveInt(2_000),
 });
 
 export type Config = z.infer<typeof configSchema>;

@@ -10,6 +10,9 @@ import { createAttachmentStore } from './modules/intake/attachment-store.js';
 import { createIntakeService, type IntakeService } from './modules/intake/intake.service.js';
 import { TicketHooks } from './modules/tickets/tickets.hooks.js';
 import { createTicketService, type TicketService } from './modules/tickets/tickets.service.js';
+import { createDeliveryHook } from './modules/delivery/delivery.hook.js';
+import { createDeliveryService, type DeliveryService } from './modules/delivery/delivery.service.js';
+import { createOutboundSenders } from './channels/outbound-senders.js';
 import { createCommitmentService, type CommitmentService } from './modules/sla/commitments.service.js';
 import { createSlaHook } from './modules/sla/sla.hook.js';
 import { createSlaProcessor, type SlaProcessor } from './modules/sla/sla.processor.js';
@@ -44,6 +47,7 @@ export interface Dependencies {
   timers: TimerScheduler;
   slaProcessor: SlaProcessor;
   commitments: CommitmentService;
+  delivery: DeliveryService;
   close(): Promise<void>;
 }
 
@@ -66,6 +70,9 @@ export function createDependencies(config: Config, overrides: DependencyOverride
   const timers = createTimerScheduler({ queues, clock });
   const hooks = new TicketHooks();
   hooks.register(createSlaHook({ policies, timers, metrics }));
+  const deliverySettings = { maxAttempts: config.DELIVERY_MAX_ATTEMPTS, backoffMs: config.DELIVERY_BACKOFF_MS };
+  hooks.register(createDeliveryHook({ queues, messageIdDomain: config.EMAIL_MESSAGE_ID_DOMAIN, ...deliverySettings }));
+  const senders = createOutboundSenders(config);
   const apiKeys = createApiKeyService({ db, clock });
   const tickets = createTicketService({ db, clock, logger, hooks, defaultPhoneRegion: config.DEFAULT_PHONE_REGION });
   const intake = createIntakeService({
@@ -95,7 +102,9 @@ export function createDependencies(config: Config, overrides: DependencyOverride
     timers,
     slaProcessor: createSlaProcessor({ db, clock, logger, queues, policies, hooks, metrics }),
     commitments: createCommitmentService({ db, clock, queues }),
+    delivery: createDeliveryService({ db, clock, logger, queues, senders: senders.byChannel, ...deliverySettings }),
     async close() {
+      senders.close();
       await closeQueues(queues);
       redis.disconnect();
       await pool.end();

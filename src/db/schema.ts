@@ -2,6 +2,7 @@
 export * from '../modules/agents/agents.table.js';
 export * from '../modules/auth/api-keys.table.js';
 export * from '../modules/customers/customers.table.js';
+export * from '../modules/delivery/delivery.table.js';
 export * from '../modules/intake/intake.table.js';
 export * from '../modules/sla/sla.table.js';
 export * from '../modules/teams/teams.table.js';

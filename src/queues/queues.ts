@@ -27,6 +27,10 @@ export const QUEUE_DEFS = {
       email: z.object({ to: z.string(), subject: z.string(), text: z.string() }),
     },
   },
+  delivery: {
+    name: 'delivery',
+    jobs: { deliver: z.object({ outboxId: z.uuid() }) },
+  },
   maintenance: {
     name: 'maintenance',
     jobs: { 'sla-reconcile': z.object({}), 'sla-recompute': z.object({ policyId: z.uuid() }) },
@@ -66,6 +70,7 @@ export function createQueues(connection: Redis, prefix: string): Queues {
     slaTimers: make('slaTimers'),
     slaEscalations: make('slaEscalations'),
     notifications: make('notifications'),
+    delivery: make('delivery'),
     maintenance: make('maintenance'),
   };
 }

@@ -22,6 +22,11 @@ export const REDACT_PATHS = [
   'config.TWITTER_CONSUMER_SECRET',
   'config.TWILIO_AUTH_TOKEN',
   'config.MAILGUN_SIGNING_KEY',
+  'config.TWITTER_BEARER_TOKEN',
+  'config.TWITTER_ACCESS_TOKEN',
+  'config.TWITTER_ACCESS_SECRET',
+  'config.NOTIFY_WEBHOOK_SECRET',
+  'config.SMTP_URL',
 ];
 
 export function createLogger(options: { level: string; pretty: boolean }): Logger {

@@ -1,6 +1,7 @@
 import { Worker, type Job } from 'bullmq';
 import type { Dependencies } from '../dependencies.js';
 import { createNotificationSender } from '../modules/notifications/notification.sender.js';
+import { jitteredBackoff } from '../modules/delivery/delivery.jobs.js';
 import { QUEUE_DEFS, parseJob } from '../queues/queues.js';
 import { createWorkerRedis } from '../queues/redis.js';
 import { recomputePolicyTickets, rescheduleAfterRedisLoss } from './sla-recovery.js';
@@ -22,7 +23,12 @@ export async function startWorkers(deps: Dependencies): Promise<RunningWorker[]>
 
   const workers: Worker[] = [];
   const start = (name: string, processor: (job: Job) => Promise<unknown>, concurrency: number) => {
-    const worker = new Worker(name, processor, { connection, prefix, concurrency });
+    const worker = new Worker(name, processor, {
+      connection,
+      prefix,
+      concurrency,
+      settings: { backoffStrategy: (attemptsMade: number) => jitteredBackoff(attemptsMade, config.DELIVERY_BACKOFF_MS) },
+    });
     worker.on('error', (error) => logger.error({ err: error, queue: name }, 'worker error'));
     worker.on('failed', (job, error) => logger.warn({ err: error.message, queue: name, jobId: job?.id, attempts: job?.attemptsMade }, 'job failed'));
     workers.push(worker);
@@ -65,12 +71,23 @@ export async function startWorkers(deps: Dependencies): Promise<RunningWorker[]>
     8,
   );
   start(
+    QUEUE_DEFS.delivery.name,
+    async (job) => {
+      const { outboxId } = parseJob('delivery', 'deliver', job.data);
+      const outcome = await deps.delivery.deliver(outboxId, job.attemptsMade + 1);
+      // Throwing hands the retry (with jittered backoff) to BullMQ; the row already says 'failed'.
+      if (outcome === 'retry') throw new Error(`delivery of ${outboxId} failed; will retry`);
+      return outcome;
+    },
+    8,
+  );
+  start(
     QUEUE_DEFS.maintenance.name,
     async (job) => {
       if (job.name === 'sla-recompute') return recomputePolicyTickets(deps, parseJob('maintenance', 'sla-recompute', job.data).policyId);
       await rescheduleAfterRedisLoss(deps, connection);
       const swept = await slaProcessor.reconcile();
-      return { ...swept, commitments: await deps.commitments.reconcile() };
+      return { ...swept, commitments: await deps.commitments.reconcile(), deliveries: await deps.delivery.reconcile() };
     },
     1,
   );

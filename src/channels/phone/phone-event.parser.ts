@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import type { AttachmentMeta, NormalizedInbound } from '../channel.types.js';
+import { detectLanguage } from '../language.js';
 import { parsePayload } from '../signature.js';
 import { callerIdentity, formatDuration } from './twilio.parser.js';
 import type { PhoneParseResult } from './twilio.parser.js';
@@ -45,7 +46,7 @@ export function parsePhoneEvent(body: unknown, opts: PhoneEventParseOptions): Ph
   const duration = event.durationSec;
   const recordingUrl = event.recordingUrl;
 
-  const emit = (kind: NormalizedInbound['kind'], text: string): void => {
+  const emit = (kind: NormalizedInbound['kind'], text: string, language?: string): void => {
     out.messages.push({
       channel: 'phone',
       providerMessageId: id,
@@ -57,6 +58,7 @@ export function parsePhoneEvent(body: unknown, opts: PhoneEventParseOptions): Ph
       sentAt: event.at ? new Date(event.at) : opts.receivedAt,
       call: { durationSec: duration, recordingUrl, agentRef: event.agentId },
       providerData: { direction: outbound ? 'out' : 'in', from: event.from, to: event.to },
+      ...(language ? { language } : {}),
     });
   };
   const talked = (): string =>
@@ -79,9 +81,13 @@ export function parsePhoneEvent(body: unknown, opts: PhoneEventParseOptions): Ph
       if (outbound) out.skipped.push({ reason: 'outbound_unanswered', ref: id });
       else emit('call_missed', `Missed call from ${who}`);
       break;
-    case 'voicemail':
-      emit('voicemail', event.transcript?.trim() || `Voicemail from ${who}${duration ? ` (${formatDuration(duration)})` : ''}`);
+    case 'voicemail': {
+      // A transcript is the caller's own words, so it tells their language; our placeholder does not.
+      const transcript = event.transcript?.trim();
+      if (transcript) emit('voicemail', transcript, detectLanguage(transcript));
+      else emit('voicemail', `Voicemail from ${who}${duration ? ` (${formatDuration(duration)})` : ''}`);
       break;
+    }
   }
   return out;
 }

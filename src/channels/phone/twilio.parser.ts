@@ -1,6 +1,7 @@
 import type { AttachmentMeta, InboundKind, NormalizedInbound, SenderIdentity } from '../channel.types.js';
 import { InvalidPayloadError } from '../channel.errors.js';
 import { normalizePhone } from '../identity.js';
+import { detectLanguage } from '../language.js';
 
 export interface PhoneParseResult {
   messages: NormalizedInbound[];
@@ -62,11 +63,14 @@ export function parseTwilioVoice(params: Record<string, string>, opts: TwilioPar
       out.skipped.push({ reason: 'transcription_failed', ref: `tr:${sid}` });
       return out;
     }
+    const transcript = params['TranscriptionText'].trim();
     emit({
       providerMessageId: `tr:${sid}`,
       kind: 'voicemail',
-      text: params['TranscriptionText'].trim(),
+      text: transcript,
       call: { recordingUrl: params['RecordingUrl'] },
+      // The caller's own words: the only phone text that tells their language (the rest is ours).
+      language: detectLanguage(transcript),
     });
     return out;
   }

@@ -1,12 +1,13 @@
 import { createHash } from 'node:crypto';
-import { and, eq, sql } from 'drizzle-orm';
+import { and, eq, or, sql } from 'drizzle-orm';
 import type { Logger } from 'pino';
-import type { NormalizedInbound } from '../../channels/channel.types.js';
+import type { NormalizedInbound, SenderIdentity } from '../../channels/channel.types.js';
 import { detectLanguage } from '../../channels/language.js';
 import type { Database, Executor } from '../../db/client.js';
 import { agentPublicReply, customerMessage, type DomainEvent, type Transition } from '../../domain/ticket-lifecycle.js';
 import type { Clock } from '../../shared/clock.js';
-import { findOrCreateCustomer } from '../customers/customers.repository.js';
+import { findOrCreateCustomer, resolveMerged } from '../customers/customers.repository.js';
+import { customerIdentities } from '../customers/customers.table.js';
 import { messages } from '../tickets/messages.table.js';
 import { appendEvents, type Actor, type NewEvent, type TicketRow } from '../tickets/tickets.repository.js';
 import type { TicketChange, TicketHooks } from '../tickets/tickets.hooks.js';
@@ -44,6 +45,12 @@ export interface IntakeDeps {
 }
 
 const SUBJECT_LENGTH = 120;
+/**
+ * Characters of subject and text the language detector reads. A few thousand decide the language
+ * as well as the whole text, and tinyld is slow on long input (≈1.3 s of blocked event loop for a
+ * 100 KB e-mail body, and e-mail bodies may be 25 MB).
+ */
+const LANGUAGE_SAMPLE = 4_000;
 const CUSTOMER: Actor = { kind: 'customer', id: null };
 
 /** A subject for channels that have none: the first line of the complaint, shortened. */
@@ -62,23 +69,25 @@ export function subjectFrom(message: NormalizedInbound): string {
 export function createIntakeService(deps: IntakeDeps) {
   const { db, clock, logger, hooks } = deps;
 
-  async function ingestOne(tx: Executor, original: NormalizedInbound, now: Date, changes: TicketChange[]): Promise<MessageOutcome> {
-    const message = withoutNul(original);
-    // Serialize deliveries of the same message (a retry racing the original): the second
-    // waits here, then sees the first one's committed row and creates nothing.
-    await tx.execute(sql`select pg_advisory_xact_lock(hashtext(${message.channel}), hashtext(${message.providerMessageId}))`);
+  async function ingestOne(tx: Executor, message: NormalizedInbound, now: Date, changes: TicketChange[]): Promise<MessageOutcome> {
+    // The caller holds this message's advisory lock (see lockMessages): a delivery racing
+    // this one waits for our commit, then sees the committed row and creates nothing.
     const [existing] = await tx
       .select({ id: messages.id })
       .from(messages)
       .where(and(eq(messages.channel, message.channel), eq(messages.providerMessageId, message.providerMessageId)));
     if (existing) return { providerMessageId: message.providerMessageId, result: 'duplicate' };
 
-    const language = message.language ?? detectLanguage(`${message.subject ?? ''}\n${message.text}`);
-    const { customerId } = await findOrCreateCustomer(tx, [message.sender, ...(message.otherIdentities ?? [])], {
-      name: message.sender.displayName,
-      language,
-      now,
-    });
+    // Only what a customer wrote tells their language. Call records and an untranscribed
+    // voicemail carry our own English placeholder ("Missed call from …"); adapters that have
+    // the caller's words (a transcript) detect on those themselves.
+    const language = message.language ?? (message.kind === 'message' ? detectLanguage(`${message.subject ?? ''}\n${message.text}`.slice(0, LANGUAGE_SAMPLE)) : undefined);
+    const identities = [message.sender, ...(message.otherIdentities ?? [])];
+    // Robots (auto-replies, bounces, bulk mail) are not customers: they may join a ticket the
+    // message names, but never create a customer record or link identities.
+    const customerId = message.automated
+      ? await knownCustomer(tx, identities)
+      : (await findOrCreateCustomer(tx, identities, { name: message.sender.displayName, language, now })).customerId;
     const crossChannelSince = deps.crossChannelMergeHours > 0 ? new Date(now.getTime() - deps.crossChannelMergeHours * 3_600_000) : null;
     const match = await findThread(tx, message, customerId, { crossChannelSince });
 
@@ -95,7 +104,7 @@ export function createIntakeService(deps: IntakeDeps) {
     if (match && !message.automated) {
       const reaction = customerMessage(lifecycleStateOf(match.ticket));
       if ('followUp' in reaction) {
-        ticket = await openTicket(tx, message, customerId, language, now, match.ticket.id);
+        ticket = await openTicket(tx, message, customerId!, language, now, match.ticket.id);
         newTicket = true;
         events.push({ type: 'created', data: { channel: message.channel, source: 'webhook', followUpOf: match.ticket.id } });
       } else {
@@ -105,7 +114,7 @@ export function createIntakeService(deps: IntakeDeps) {
     } else if (match) {
       ticket = match.ticket;
     } else {
-      ticket = await openTicket(tx, message, customerId, language, now, null);
+      ticket = await openTicket(tx, message, customerId!, language, now, null);
       newTicket = true;
       events.push({ type: 'created', data: { channel: message.channel, source: 'webhook', kind: message.kind } });
     }
@@ -119,6 +128,8 @@ export function createIntakeService(deps: IntakeDeps) {
         public: true,
         authorKind: message.automated ? 'system' : 'customer',
         channel: message.channel,
+        senderKind: message.sender.kind,
+        senderAddress: message.sender.address,
         providerMessageId: message.providerMessageId,
         threadKey: threadKeyOf(message),
         messageIdHeader: message.messageIdHeader ?? null,
@@ -139,7 +150,10 @@ export function createIntakeService(deps: IntakeDeps) {
 
     if (message.kind === 'call_completed' && !message.automated) {
       // An answered call is an interaction by us: it is the first response if none came yet.
-      transition = agentPublicReply({ ...lifecycleStateOf(ticket), ...transition.patch } as ReturnType<typeof lifecycleStateOf>, message.sentAt);
+      // It comes on top of the customer having called (a pending ticket wakes up, a solved one
+      // reopens), so both transitions apply; replacing the first one lost those.
+      const reply = agentPublicReply({ ...lifecycleStateOf(ticket), ...transition.patch } as ReturnType<typeof lifecycleStateOf>, message.sentAt);
+      transition = { patch: { ...transition.patch, ...reply.patch }, events: [...transition.events, ...reply.events] };
     }
     events.push(...messageEvents(message, messageId, match), ...transition.events);
     const [updated] = await tx
@@ -170,6 +184,8 @@ export function createIntakeService(deps: IntakeDeps) {
     async ingest(raw: RawPayload, parsed: { messages: NormalizedInbound[]; skipped: IngestResult['skipped'] }): Promise<IngestResult> {
       const now = clock.now();
       const sha256 = createHash('sha256').update(raw.body).digest('hex');
+      const list = parsed.messages.map(withoutNul);
+      const skipped = withoutNul(parsed.skipped);
       const changes: TicketChange[] = [];
       const result = await db.transaction(async (tx) => {
         const [payload] = await tx
@@ -177,12 +193,13 @@ export function createIntakeService(deps: IntakeDeps) {
           .values({ channel: raw.channel, sha256, contentType: raw.contentType ?? null, body: raw.body, receivedAt: now })
           .onConflictDoNothing()
           .returning({ id: inboundPayloads.id });
+        await lockMessages(tx, list);
         const outcomes: MessageOutcome[] = [];
-        for (const message of parsed.messages) outcomes.push(await ingestOne(tx, message, now, changes));
+        for (const message of list) outcomes.push(await ingestOne(tx, message, now, changes));
         if (payload) {
-          await tx.update(inboundPayloads).set({ outcome: { messages: outcomes, skipped: parsed.skipped } }).where(eq(inboundPayloads.id, payload.id));
+          await tx.update(inboundPayloads).set({ outcome: { messages: outcomes, skipped } }).where(eq(inboundPayloads.id, payload.id));
         }
-        return { payloadId: payload?.id ?? null, duplicatePayload: !payload, messages: outcomes, skipped: parsed.skipped };
+        return { payloadId: payload?.id ?? null, duplicatePayload: !payload, messages: outcomes, skipped };
       });
       await hooks.afterCommit(changes, (error) => logger.error({ err: error }, 'intake hook failed after commit'));
       return result;
@@ -214,17 +231,43 @@ export function createIntakeService(deps: IntakeDeps) {
   }
 }
 
-// Postgres text cannot hold U+0000, and some mailers and bots do send it.
-const stripNul = <T extends string | undefined>(value: T): T => (value === undefined ? value : (value.replaceAll('\u0000', '') as T));
+/**
+ * Serializes deliveries of the same message (a retry racing the original). All of a payload's
+ * locks are taken up front in one canonical order: taken message by message, two deliveries
+ * carrying the same messages in different orders (A,B and B,A) deadlock, and one is answered 500.
+ */
+async function lockMessages(tx: Executor, list: NormalizedInbound[]): Promise<void> {
+  const byKey = new Map(list.map((m) => [`${m.channel}\u0000${m.providerMessageId}`, m]));
+  for (const key of [...byKey.keys()].sort()) {
+    const m = byKey.get(key)!;
+    await tx.execute(sql`select pg_advisory_xact_lock(hashtext(${m.channel}), hashtext(${m.providerMessageId}))`);
+  }
+}
 
-function withoutNul(message: NormalizedInbound): NormalizedInbound {
-  return {
-    ...message,
-    subject: stripNul(message.subject),
-    text: stripNul(message.text),
-    html: stripNul(message.html),
-    sender: { ...message.sender, displayName: stripNul(message.sender.displayName) },
-  };
+/**
+ * Postgres text and jsonb cannot hold U+0000, and some mailers and bots do send it: in a body,
+ * but also in a Message-ID, an attachment's filename or a provider id. It is dropped from every
+ * string of the message (bytes in Buffers are left alone), the same way on every delivery, so a
+ * retry still finds the same keys. Left in, it fails the transaction: a 500 on every retry.
+ */
+function withoutNul<T>(value: T): T {
+  if (typeof value === 'string') return (value.includes('\u0000') ? value.replaceAll('\u0000', '') : value) as T;
+  if (Array.isArray(value)) return value.map(withoutNul) as T;
+  if (value !== null && typeof value === 'object' && !(value instanceof Date) && !Buffer.isBuffer(value)) {
+    return Object.fromEntries(Object.entries(value).map(([key, v]) => [key, withoutNul(v)])) as T;
+  }
+  return value;
+}
+
+/** The customer these identities already belong to, if any; creates nothing. */
+async function knownCustomer(tx: Executor, identities: SenderIdentity[]): Promise<string | null> {
+  const [row] = await tx
+    .select({ customerId: customerIdentities.customerId })
+    .from(customerIdentities)
+    .where(or(...identities.map((i) => and(eq(customerIdentities.kind, i.kind), eq(customerIdentities.address, i.address)))))
+    .orderBy(customerIdentities.createdAt)
+    .limit(1);
+  return row ? resolveMerged(tx, row.customerId) : null;
 }
 
 /** The timeline entries for one inbound message; the SLA engine reads their types. */

@@ -30,6 +30,9 @@ export const messages = pgTable(
     authorKind: text('author_kind').notNull(),
     authorAgentId: uuid('author_agent_id').references(() => agents.id, { onDelete: 'set null' }),
     channel: text('channel').notNull(),
+    /** Inbound: the identity that wrote (kind and normalized address), where a reply goes back. */
+    senderKind: text('sender_kind'),
+    senderAddress: text('sender_address'),
     providerMessageId: text('provider_message_id'),
     /** Conversation, post or call this message belongs to, for threading the next one. */
     threadKey: text('thread_key'),

@@ -11,6 +11,7 @@ import {
   eventPage,
   ifMatchHeaders,
   listTicketsQuery,
+  logCallBody,
   mergeResult,
   mergeTicketBody,
   messageCreated,
@@ -27,7 +28,9 @@ import { withSla as withSlaOf, type SlaViews } from '../sla/sla.views.js';
 
 const tags = ['tickets'];
 
-export function registerTicketRoutes(app: App, deps: { db: Database; tickets: TicketService; guard: Guard; slaOf: SlaViews }): void {
+type RenderTemplate = (ticketId: string, templateId: string, agentId: string | null) => Promise<{ body: string }>;
+
+export function registerTicketRoutes(app: App, deps: { db: Database; tickets: TicketService; guard: Guard; slaOf: SlaViews; renderTemplate: RenderTemplate }): void {
   const { db, tickets, guard } = deps;
   const withSla = <T extends TicketView>(items: T[]) => withSlaOf(items, deps.slaOf);
 
@@ -103,9 +106,26 @@ export function registerTicketRoutes(app: App, deps: { db: Database; tickets: Ti
       response: { 201: messageCreated, ...problemResponses(404, 409) },
     },
     handler: async (request, reply) => {
-      const result = await tickets.addMessage(request.params.id, request.body, principalOf(request));
+      const principal = principalOf(request);
+      const { templateId, ...input } = request.body;
+      const body = templateId ? (await deps.renderTemplate(request.params.id, templateId, principal.agentId ?? input.authorAgentId ?? null)).body : input.body!;
+      const result = await tickets.addMessage(request.params.id, { ...input, body }, principal);
       return reply.status(201).send(result);
     },
+  });
+
+  app.post('/v1/tickets/:id/calls', {
+    onRequest: guard(STAFF),
+    schema: {
+      tags,
+      summary: 'Log a call with the customer (a callback): resolved, no_answer or follow_up',
+      description: 'An answered call (resolved or follow_up) is a response to the customer: it stops the first-response clock.',
+      security: bearerSecurity,
+      params: ticketIdParams,
+      body: logCallBody,
+      response: { 201: messageCreated, ...problemResponses(404, 409) },
+    },
+    handler: async (request, reply) => reply.status(201).send(await tickets.logCall(request.params.id, request.body, principalOf(request))),
   });
 
   app.get('/v1/tickets/:id/messages', {

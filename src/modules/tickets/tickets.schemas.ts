@@ -135,14 +135,25 @@ export const ticketPage = z.object({ items: z.array(ticketView), nextCursor: z.s
 export const DIRECTIONS = ['inbound', 'outbound', 'internal'] as const;
 
 export const createMessageBody = z.object({
-  body: z.string().trim().min(1).max(100_000),
+  body: z.string().trim().min(1).max(100_000).optional(),
+  /** Reply with a saved template instead of a body, in the customer's language where one exists. */
+  templateId: z.uuid().optional(),
   html: z.string().max(500_000).optional(),
   public: z.boolean(),
   /** Set the ticket's status in the same step, as agents do when they reply and solve. */
   status: z.enum(TICKET_STATUSES).optional(),
   /** For supervisor/admin keys not tied to an agent: who wrote it. */
   authorAgentId: z.uuid().optional(),
+}).refine((b) => (b.body === undefined) !== (b.templateId === undefined), { message: 'give exactly one of body and templateId', path: ['body'] });
+
+export const CALL_OUTCOMES = ['resolved', 'no_answer', 'follow_up'] as const;
+export const logCallBody = z.object({
+  outcome: z.enum(CALL_OUTCOMES),
+  durationSec: z.number().int().min(0).max(86_400).default(0),
+  note: z.string().trim().max(20_000).optional(),
+  status: z.enum(TICKET_STATUSES).optional(),
 });
+export type LogCallInput = z.infer<typeof logCallBody>;
 
 export const attachmentView = z.object({
   id: z.string(),

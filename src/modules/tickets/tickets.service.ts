@@ -29,7 +29,7 @@ import {
   type NewEvent,
   type TicketRow,
 } from './tickets.repository.js';
-import type { CreateTicketInput, MessageView, TicketView, UpdateTicketInput } from './tickets.schemas.js';
+import type { CreateTicketInput, LogCallInput, MessageView, TicketView, UpdateTicketInput } from './tickets.schemas.js';
 
 export interface TicketServiceDeps {
   db: Database;
@@ -247,6 +247,45 @@ export function createTicketService(deps: TicketServiceDeps) {
           : { type: 'note_added', data: { messageId: message!.id } };
         const actor: Actor = authorAgentId ? { kind: 'agent', id: authorAgentId } : actorOf(principal);
         await record(tx, changes, updated, actor, [messageEvent, ...transition.events], now);
+        return { message: toMessageView(message!), ticket: toTicketView(updated) };
+      });
+    },
+
+    /**
+     * A call an agent made or took, logged by hand. An answered call (resolved, follow_up)
+     * is a response to the customer, like a public reply; a call nobody answered is not.
+     */
+    async logCall(id: string, input: LogCallInput, principal: Principal): Promise<{ message: MessageView; ticket: TicketView }> {
+      const now = clock.now();
+      return inTicketTransaction(async (tx, changes) => {
+        const row = await lockTicket(tx, id);
+        if (!row) throw notFound('Ticket', id);
+        if (row.status === 'closed') throw conflict('ticket-closed', 'A closed ticket takes no more calls; open a follow-up ticket');
+        const answered = input.outcome !== 'no_answer';
+        const state = lifecycleStateOf(row);
+        const steps: Transition[] = answered ? [agentPublicReply(state, now)] : [];
+        const afterCall = { ...state, ...steps[0]?.patch } as LifecycleState;
+        if (input.status !== undefined) steps.push(changeStatus(afterCall, input.status, now));
+        const transition = combine(...steps);
+        const summary = `Call ${input.outcome.replace('_', ' ')}${input.durationSec ? ` (${input.durationSec} s)` : ''}`;
+        const [message] = await tx
+          .insert(messages)
+          .values({
+            ticketId: row.id,
+            direction: 'outbound',
+            kind: 'call',
+            public: true,
+            authorKind: 'agent',
+            authorAgentId: principal.agentId,
+            channel: 'phone',
+            bodyText: input.note ? `${summary}: ${input.note}` : summary,
+            createdAt: now,
+          })
+          .returning();
+        const updated = await applyPatch(tx, row, transition, {}, now);
+        const callEvent: NewEvent = { type: 'call_logged', data: { messageId: message!.id, outcome: input.outcome, durationSec: input.durationSec } };
+        const events: NewEvent[] = [callEvent, ...(answered ? [{ type: 'call_answered', data: { messageId: message!.id, logged: true } }] : []), ...transition.events];
+        await record(tx, changes, updated, actorOf(principal), events, now);
         return { message: toMessageView(message!), ticket: toTicketView(updated) };
       });
     },
