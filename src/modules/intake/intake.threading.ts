@@ -37,7 +37,8 @@ async function ticketOfMessage(tx: Executor, where: SQL | undefined): Promise<Ti
 export async function findThread(
   tx: Executor,
   message: NormalizedInbound,
-  customerId: string,
+  /** Null for automated mail from an unknown sender: only the steps that need no customer run. */
+  customerId: string | null,
   options: { crossChannelSince: Date | null },
 ): Promise<ThreadMatch | null> {
   const referenced = message.thread.referencedMessageIds ?? [];
@@ -45,7 +46,7 @@ export async function findThread(
     const ticket = await ticketOfMessage(tx, inArray(messages.messageIdHeader, referenced));
     if (ticket) return { ticket, by: 'message-id' };
   }
-  if (message.thread.ticketNumber !== undefined) {
+  if (message.thread.ticketNumber !== undefined && customerId) {
     const [ticket] = await tx.select().from(tickets).where(and(eq(tickets.number, message.thread.ticketNumber), eq(tickets.customerId, customerId)));
     if (ticket) return { ticket, by: 'ticket-number' };
   }
@@ -58,7 +59,7 @@ export async function findThread(
     const ticket = await ticketOfMessage(tx, and(eq(messages.channel, message.channel), eq(messages.providerMessageId, message.thread.inReplyToProviderId)));
     if (ticket) return { ticket, by: 'reply-to' };
   }
-  if (options.crossChannelSince) {
+  if (options.crossChannelSince && customerId) {
     const [ticket] = await tx
       .select()
       .from(tickets)
