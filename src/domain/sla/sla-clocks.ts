@@ -110,6 +110,11 @@ function freshClock(metric: SlaMetric, targetSec: number, rules: Rules, at: Date
  * Stops a clock at `at`, folding the current stretch into usedSec. A clock still 'running' past its
  * due time has breached even if the breach timer has not run yet (a queue backlog must not turn a
  * late reply into a met SLA), so it stops as breached at its due time.
+ *
+ * A paused clock has no due time; it is late when its target was lowered below the time it had
+ * already used (a policy change while waiting on the customer). Like a resume, which would make it
+ * due at once, the stop is where that budget comes due: it stops breached with dueAt = breachedAt
+ * = `at`, since breached clocks always keep a due time.
  */
 function stop(clock: SlaClock, calendar: BusinessCalendar, at: Date): SlaClock {
   if (isStopped(clock)) return clock;
@@ -117,7 +122,10 @@ function stop(clock: SlaClock, calendar: BusinessCalendar, at: Date): SlaClock {
   const stopped = { usedSec, resumedAt: null, pausedAt: null, stoppedAt: at };
   if (clock.state === 'breached') return revise(clock, stopped);
   const late = clock.dueAt ? at.getTime() > clock.dueAt.getTime() : usedSec > clock.targetSec;
-  if (late) return revise(clock, { ...stopped, state: 'breached', breachedAt: clock.dueAt ?? at });
+  if (late) {
+    const dueAt = clock.dueAt ?? at;
+    return revise(clock, { ...stopped, state: 'breached', dueAt, breachedAt: dueAt });
+  }
   return revise(clock, { ...stopped, state: 'met', dueAt: null, warnDueAt: null });
 }
 

@@ -391,6 +391,46 @@ describe('applySlaEvent: solve and reopen', () => {
     expect(remainingSec(resolution, after(6 * HOUR), ALWAYS_OPEN)).toBe(-2 * HOUR);
   });
 
+  it('stops breached, with a due time, a paused clock whose lowered target is already used up', () => {
+    // The property test's counterexample (seed 1054060833): paused with 61 s used, the policy
+    // drops the target to 60 s, and the pending ticket is solved.
+    const a = policy({ id: 'a', calendar: OFFICE, targets: { resolution: 62 }, warnAt: 0.05 });
+    const b = policy({ id: 'b', calendar: OFFICE, targets: { resolution: 60 }, warnAt: 0.05 });
+    let clocks = apply(startClocks(a, T0), reply(T0), a);
+    clocks = apply(clocks, status('open', 'pending', after(61)), a, ticket('pending'));
+    clocks = apply(clocks, policyChanged(after(61)), b, ticket('pending'));
+    const paused = clockOf(clocks, 'resolution');
+    expect(paused).toMatchObject({ state: 'paused', targetSec: 60, usedSec: 61, dueAt: null });
+    clocks = apply(clocks, status('pending', 'solved', after(61)), b, ticket('solved'));
+    expect(clockOf(clocks, 'resolution')).toEqual({
+      ...paused,
+      state: 'breached',
+      usedSec: 61,
+      pausedAt: null,
+      resumedAt: null,
+      stoppedAt: after(61),
+      // Breached clocks keep a due time: the budget comes due where it is found spent, as on a resume.
+      dueAt: after(61),
+      breachedAt: after(61),
+      warnDueAt: null,
+      generation: paused.generation + 1,
+    });
+    expect(remainingSec(clockOf(clocks, 'resolution'), after(2 * HOUR), OFFICE)).toBe(-1);
+
+    // The same when no policy applies any more: nothing is owed from now on, but the breach stands.
+    const dropped = apply(startClocks(b, T0), status('open', 'pending', after(30)), b, ticket('pending'));
+    const short = policy({ calendar: OFFICE, targets: { resolution: 20 } });
+    const lowered = apply(dropped, policyChanged(after(40)), short, ticket('pending'));
+    const unmatched = apply(lowered, policyChanged(after(50)), null, ticket('pending'));
+    expect(clockOf(unmatched, 'resolution')).toMatchObject({
+      state: 'breached',
+      usedSec: 30,
+      dueAt: after(50),
+      breachedAt: after(50),
+      stoppedAt: after(50),
+    });
+  });
+
   it('does nothing on closing an already solved ticket', () => {
     const solved = apply(startClocks(twentyFourSeven, T0), status('open', 'solved', after(HOUR)), twentyFourSeven);
     const closed = apply(solved, status('solved', 'closed', after(2 * HOUR)), twentyFourSeven);
