@@ -22,6 +22,8 @@ import { createStreamHub } from './modules/sla/sla.stream.js';
 import { createSlaViews } from './modules/sla/sla.views.js';
 import { registerObservability } from './http/observability.js';
 import { registerDeliveryRoutes } from './modules/delivery/delivery.routes.js';
+import { registerCsatRoutes } from './modules/csat/csat.routes.js';
+import { registerKpiRoutes } from './modules/reports/kpi.routes.js';
 import { createTemplateRenderer } from './modules/delivery/templates.js';
 import { registerTeamRoutes } from './modules/teams/teams.routes.js';
 import { registerTicketRoutes } from './modules/tickets/tickets.routes.js';
@@ -109,6 +111,8 @@ export async function buildApp(deps: Dependencies): Promise<App> {
   registerSlaConfigRoutes(app, { db: deps.db, clock: deps.clock, guard, policies: deps.policies, queues: deps.queues });
   registerSlaOpsRoutes(app, { db: deps.db, clock: deps.clock, guard, stream });
   registerCommitmentRoutes(app, { commitments: deps.commitments, guard });
+  registerCsatRoutes(app, { csat: deps.csat });
+  registerKpiRoutes(app, { db: deps.db, clock: deps.clock, guard });
   registerDeliveryRoutes(app, { db: deps.db, clock: deps.clock, guard, delivery: deps.delivery, hooks: deps.hooks });
   registerWebhookRoutes(app, { config, clock: deps.clock, intake: deps.intake, adapters: deps.inboundAdapters, guard });
 

@@ -31,6 +31,10 @@ export const configSchema = z.object({
     .url({ protocol: /^postgres(ql)?$/, error: 'a postgres:// URL' })
     .default('postgres://postgres@127.0.0.1:5432/complaint_desk'),
   DATABASE_POOL_MAX: positiveInt(20),
+  /** How long a request waits for a pool connection before failing, instead of hanging. */
+  DATABASE_ACQUIRE_TIMEOUT_MS: positiveInt(10_000),
+  /** Postgres ends a transaction left idle this long, so a stuck client cannot hold locks forever. */
+  DATABASE_IDLE_IN_TRANSACTION_TIMEOUT_MS: positiveInt(60_000),
   REDIS_URL: z.url({ protocol: /^rediss?$/, error: 'a redis:// URL' }).default('redis://127.0.0.1:6379'),
   /** Prefix of every BullMQ key, so several installs (or test files) share one Redis safely. */
   QUEUE_PREFIX: z
@@ -89,6 +93,15 @@ export const configSchema = z.object({
   /** Attempts before a reply goes dead; backoff is exponential with jitter between them. */
   DELIVERY_MAX_ATTEMPTS: positiveInt(6),
   DELIVERY_BACKOFF_MS: positiveInt(2_000),
+
+  // FCR, CSAT and KPIs (issue 6).
+  /** A reopen within this window after solving means the first contact did not resolve it. */
+  FCR_REOPEN_WINDOW_HOURS: z.coerce.number().positive().default(168),
+  /** 'message': a separate message on the customer's channel when a ticket is solved; 'off'. */
+  CSAT_OFFER: z.enum(['message', 'off']).default('message'),
+  CSAT_TOKEN_TTL_DAYS: z.coerce.number().positive().default(14),
+  /** How often KPI targets are evaluated against their rolling windows. */
+  KPI_EVALUATE_INTERVAL_MS: z.coerce.number().int().min(1_000).default(60_000),
 });
 
 export type Config = z.infer<typeof configSchema>;

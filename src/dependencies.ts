@@ -10,7 +10,9 @@ import { createAttachmentStore } from './modules/intake/attachment-store.js';
 import { createIntakeService, type IntakeService } from './modules/intake/intake.service.js';
 import { TicketHooks } from './modules/tickets/tickets.hooks.js';
 import { createTicketService, type TicketService } from './modules/tickets/tickets.service.js';
+import { createCsatHook, createCsatService, type CsatService } from './modules/csat/csat.service.js';
 import { createDeliveryHook } from './modules/delivery/delivery.hook.js';
+import { createFcrHook, createFcrSettler, type FcrSettler } from './modules/fcr/fcr.hook.js';
 import { createDeliveryService, type DeliveryService } from './modules/delivery/delivery.service.js';
 import { createOutboundSenders } from './channels/outbound-senders.js';
 import { createCommitmentService, type CommitmentService } from './modules/sla/commitments.service.js';
@@ -48,6 +50,8 @@ export interface Dependencies {
   slaProcessor: SlaProcessor;
   commitments: CommitmentService;
   delivery: DeliveryService;
+  fcr: FcrSettler;
+  csat: CsatService;
   close(): Promise<void>;
 }
 
@@ -59,7 +63,7 @@ export interface DependencyOverrides {
 export function createDependencies(config: Config, overrides: DependencyOverrides = {}): Dependencies {
   const logger = overrides.logger ?? createLogger({ level: config.LOG_LEVEL, pretty: config.LOG_PRETTY });
   const clock = overrides.clock ?? systemClock;
-  const pool = createPool(config.DATABASE_URL, config.DATABASE_POOL_MAX);
+  const pool = createPool(config.DATABASE_URL, config.DATABASE_POOL_MAX, { acquireMs: config.DATABASE_ACQUIRE_TIMEOUT_MS, idleInTransactionMs: config.DATABASE_IDLE_IN_TRANSACTION_TIMEOUT_MS });
   pool.on('error', (error) => logger.error({ err: error }, 'idle postgres client failed'));
   const db = createDatabase(pool);
   const redis = createProducerRedis(config.REDIS_URL);
@@ -70,6 +74,11 @@ export function createDependencies(config: Config, overrides: DependencyOverride
   const timers = createTimerScheduler({ queues, clock });
   const hooks = new TicketHooks();
   hooks.register(createSlaHook({ policies, timers, metrics }));
+  hooks.register(createFcrHook({ queues, windowMs: config.FCR_REOPEN_WINDOW_HOURS * 3_600_000 }));
+  // Before the delivery hook: the survey message it adds on solve goes out through the outbox.
+  hooks.register(
+    createCsatHook({ publicBaseUrl: config.PUBLIC_BASE_URL ?? `http://localhost:${config.PORT}`, ttlMs: config.CSAT_TOKEN_TTL_DAYS * 86_400_000, offer: config.CSAT_OFFER === 'message' }),
+  );
   const deliverySettings = { maxAttempts: config.DELIVERY_MAX_ATTEMPTS, backoffMs: config.DELIVERY_BACKOFF_MS };
   hooks.register(createDeliveryHook({ queues, messageIdDomain: config.EMAIL_MESSAGE_ID_DOMAIN, ...deliverySettings }));
   const senders = createOutboundSenders(config);
@@ -102,6 +111,8 @@ export function createDependencies(config: Config, overrides: DependencyOverride
     timers,
     slaProcessor: createSlaProcessor({ db, clock, logger, queues, policies, hooks, metrics }),
     commitments: createCommitmentService({ db, clock, queues }),
+    fcr: createFcrSettler({ db, clock }),
+    csat: createCsatService({ db, clock }),
     delivery: createDeliveryService({ db, clock, logger, queues, senders: senders.byChannel, ...deliverySettings }),
     async close() {
       senders.close();

@@ -10,8 +10,16 @@ export type Executor = Database | Parameters<Parameters<Database['transaction']>
 // event ids) stay far below 2^53, so numbers are safe and far friendlier in JSON.
 pg.types.setTypeParser(pg.types.builtins.INT8, (value) => Number(value));
 
-export function createPool(url: string, max: number): pg.Pool {
-  return new pg.Pool({ connectionString: url, max, idleTimeoutMillis: 30_000 });
+export function createPool(url: string, max: number, timeouts: { acquireMs?: number; idleInTransactionMs?: number } = {}): pg.Pool {
+  return new pg.Pool({
+    connectionString: url,
+    max,
+    idleTimeoutMillis: 30_000,
+    // Waiting forever for a connection turns pool exhaustion into a silent hang; an error is
+    // answered, logged and retried by the provider.
+    connectionTimeoutMillis: timeouts.acquireMs ?? 10_000,
+    ...(timeouts.idleInTransactionMs ? { idle_in_transaction_session_timeout: timeouts.idleInTransactionMs } : {}),
+  });
 }
 
 export function createDatabase(pool: pg.Pool): Database {

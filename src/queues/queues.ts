@@ -33,7 +33,7 @@ export const QUEUE_DEFS = {
   },
   maintenance: {
     name: 'maintenance',
-    jobs: { 'sla-reconcile': z.object({}), 'sla-recompute': z.object({ policyId: z.uuid() }) },
+    jobs: { 'sla-reconcile': z.object({}), 'sla-recompute': z.object({ policyId: z.uuid() }), 'fcr-settle': z.object({ ticketId: z.uuid() }), 'kpi-evaluate': z.object({}) },
   },
 } as const;
 

@@ -3,6 +3,7 @@ import type { Dependencies } from '../dependencies.js';
 import { createNotificationSender } from '../modules/notifications/notification.sender.js';
 import { jitteredBackoff } from '../modules/delivery/delivery.jobs.js';
 import { QUEUE_DEFS, parseJob } from '../queues/queues.js';
+import { evaluateKpiTargets } from '../modules/reports/kpi-targets.service.js';
 import { createWorkerRedis } from '../queues/redis.js';
 import { recomputePolicyTickets, rescheduleAfterRedisLoss } from './sla-recovery.js';
 
@@ -12,6 +13,7 @@ export interface RunningWorker {
 }
 
 export const RECONCILE_SCHEDULER_ID = 'sla-reconcile';
+export const KPI_EVALUATE_SCHEDULER_ID = 'kpi-evaluate';
 
 /** Starts every background worker this process runs (ROLE=worker or all). */
 export async function startWorkers(deps: Dependencies): Promise<RunningWorker[]> {
@@ -84,10 +86,13 @@ export async function startWorkers(deps: Dependencies): Promise<RunningWorker[]>
   start(
     QUEUE_DEFS.maintenance.name,
     async (job) => {
+      // KPI targets (issue 6): raise and clear alarms.
+      if (job.name === 'kpi-evaluate') return evaluateKpiTargets(deps.db, deps.clock.now());
       if (job.name === 'sla-recompute') return recomputePolicyTickets(deps, parseJob('maintenance', 'sla-recompute', job.data).policyId);
+      if (job.name === 'fcr-settle') return deps.fcr.settle([parseJob('maintenance', 'fcr-settle', job.data).ticketId]);
       await rescheduleAfterRedisLoss(deps, connection);
       const swept = await slaProcessor.reconcile();
-      return { ...swept, commitments: await deps.commitments.reconcile(), deliveries: await deps.delivery.reconcile() };
+      return { ...swept, commitments: await deps.commitments.reconcile(), deliveries: await deps.delivery.reconcile(), fcrSettled: await deps.fcr.settle() };
     },
     1,
   );
@@ -99,7 +104,13 @@ export async function startWorkers(deps: Dependencies): Promise<RunningWorker[]>
       .upsertJobScheduler(RECONCILE_SCHEDULER_ID, { every: config.SLA_RECONCILE_INTERVAL_MS }, { name: 'sla-reconcile', data: {} })
       .catch((error: unknown) => logger.warn({ err: error }, 'could not declare the reconciler schedule'));
   await declareScheduler();
-  const watchdog = setInterval(() => void declareScheduler(), config.SLA_RECONCILE_INTERVAL_MS);
+  // KPI targets (issue 6): a second scheduler on the maintenance queue, re-declared by the same watchdog.
+  const declareKpiScheduler = () =>
+    deps.queues.maintenance.queue
+      .upsertJobScheduler(KPI_EVALUATE_SCHEDULER_ID, { every: config.KPI_EVALUATE_INTERVAL_MS }, { name: 'kpi-evaluate', data: {} })
+      .catch((error: unknown) => logger.warn({ err: error }, 'could not declare the KPI evaluation schedule'));
+  await declareKpiScheduler();
+  const watchdog = setInterval(() => void Promise.all([declareScheduler(), declareKpiScheduler()]), config.SLA_RECONCILE_INTERVAL_MS);
   watchdog.unref();
 
   logger.info({ queues: workers.map((w) => w.name) }, 'workers started');

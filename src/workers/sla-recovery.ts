@@ -45,7 +45,10 @@ export async function rescheduleAfterRedisLoss(deps: Dependencies, redis: Redis)
   if (escalations.length) await deps.queues.slaEscalations.addBulk(escalations);
   const openCommitments = await deps.db.select().from(commitments).where(and(eq(commitments.state, 'open'), gt(commitments.dueAt, now)));
   for (const c of openCommitments) await deps.commitments.schedule(c);
-  deps.logger.warn({ clocks, escalations: escalations.length, commitments: openCommitments.length }, 'redis had lost our jobs: deadlines rescheduled from postgres');
+  const rescheduled = { clocks, escalations: escalations.length, commitments: openCommitments.length };
+  // A fresh Redis (first start, a new prefix) is normal; rescheduled deadlines are worth a warning.
+  if (clocks + escalations.length + openCommitments.length > 0) deps.logger.warn(rescheduled, 'redis had lost our jobs: deadlines rescheduled from postgres');
+  else deps.logger.info('redis marker set: no deadlines needed rescheduling');
   return true;
 }
 

@@ -32,9 +32,11 @@ export async function findOrCreateCustomer(
   profile: { name?: string | undefined; language?: string | undefined; now: Date },
 ): Promise<{ customerId: string; created: boolean }> {
   const unique = dedupeIdentities(identities);
-  const existingId = await findCustomerIdByIdentities(tx, unique);
+  const known = await knownIdentities(tx, unique);
+  const existingId = known[0] ? (known[0].mergedIntoId ? await resolveMerged(tx, known[0].mergedIntoId) : known[0].customerId) : null;
   if (existingId) {
-    await linkIdentities(tx, existingId, unique, profile.now);
+    // A returning customer whose every identity is already linked needs no insert.
+    if (known.length < unique.length) await linkIdentities(tx, existingId, unique, profile.now);
     return { customerId: existingId, created: false };
   }
   const [customer] = await tx
@@ -51,6 +53,17 @@ export async function findOrCreateCustomer(
     }
   }
   return { customerId, created: true };
+}
+
+/** The stored identities among these, oldest first, with their customer's merge link. */
+async function knownIdentities(tx: Executor, identities: SenderIdentity[]) {
+  if (identities.length === 0) return [];
+  return tx
+    .select({ customerId: customerIdentities.customerId, mergedIntoId: customers.mergedIntoId })
+    .from(customerIdentities)
+    .innerJoin(customers, eq(customers.id, customerIdentities.customerId))
+    .where(or(...identities.map((i) => and(eq(customerIdentities.kind, i.kind), eq(customerIdentities.address, i.address)))))
+    .orderBy(customerIdentities.createdAt);
 }
 
 async function findCustomerIdByIdentities(tx: Executor, identities: SenderIdentity[]): Promise<string | null> {

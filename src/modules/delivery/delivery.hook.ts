@@ -17,7 +17,8 @@ export function createDeliveryHook(deps: { queues: Queues; messageIdDomain: stri
   const pending = new WeakMap<TicketChange, { id: string; generation: number }[]>();
   return {
     async inTransaction(tx: Executor, change: TicketChange) {
-      const replies = change.events.filter((e) => e.type === 'agent_reply');
+      // Agent replies and system messages to the customer (a satisfaction survey) go out alike.
+      const replies = change.events.filter((e) => e.type === 'agent_reply' || e.type === 'survey_offered');
       if (replies.length === 0) return;
       const created: { id: string; generation: number }[] = [];
       for (const reply of replies) {

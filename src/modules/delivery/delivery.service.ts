@@ -2,7 +2,7 @@ import { and, eq, inArray, lt, sql } from 'drizzle-orm';
 import type { Logger } from 'pino';
 import { PermanentSendError, type ChannelSender } from '../../channels/channel.sender.js';
 import type { Channel } from '../../channels/channel.types.js';
-import type { Database } from '../../db/client.js';
+import type { Database, Executor } from '../../db/client.js';
 import type { Queues } from '../../queues/queues.js';
 import type { Clock } from '../../shared/clock.js';
 import { conflict, notFound } from '../../shared/errors.js';
@@ -30,73 +30,90 @@ export interface DeliveryDeps {
 export function createDeliveryService(deps: DeliveryDeps) {
   const { db, clock } = deps;
 
-  async function finish(id: string, state: OutboxState, fields: { error?: string; providerMessageId?: string; attempts: number }, event: { type: string; data: Record<string, unknown> }) {
+  /** Records an attempt's outcome, in the transaction that holds the row's lock. */
+  async function finish(tx: Executor, id: string, state: OutboxState, fields: { error?: string; providerMessageId?: string; attempts: number }, event: { type: string; data: Record<string, unknown> }) {
     const now = clock.now();
-    await db.transaction(async (tx) => {
-      const [row] = await tx
-        .update(outbox)
-        .set({ state, lastError: fields.error ?? null, providerMessageId: fields.providerMessageId ?? null, sentAt: state === 'sent' ? now : null, updatedAt: now })
-        .where(eq(outbox.id, id))
-        .returning();
-      if (!row) return;
-      await tx
-        .update(messages)
-        .set({
-          deliveryState: state,
-          deliveryAttempts: fields.attempts,
-          deliveryError: fields.error ?? null,
-          ...(fields.providerMessageId ? { providerMessageId: fields.providerMessageId, sentAt: now } : {}),
-        })
-        .where(eq(messages.id, row.messageId));
-      await appendEvents(tx, row.ticketId, DELIVERY, [{ type: event.type, data: { messageId: row.messageId, outboxId: id, channel: row.channel, ...event.data } }], now);
-    });
+    const [row] = await tx
+      .update(outbox)
+      .set({ state, attempts: fields.attempts, lastError: fields.error ?? null, providerMessageId: fields.providerMessageId ?? null, sentAt: state === 'sent' ? now : null, updatedAt: now })
+      .where(eq(outbox.id, id))
+      .returning();
+    if (!row) return;
+    await tx
+      .update(messages)
+      .set({
+        deliveryState: state,
+        deliveryAttempts: fields.attempts,
+        deliveryError: fields.error ?? null,
+        ...(fields.providerMessageId ? { providerMessageId: fields.providerMessageId, sentAt: now } : {}),
+      })
+      .where(eq(messages.id, row.messageId));
+    await appendEvents(tx, row.ticketId, DELIVERY, [{ type: event.type, data: { messageId: row.messageId, outboxId: id, channel: row.channel, ...event.data } }], now);
   }
 
   return {
     /**
      * Sends one reply. The row, not the job, is the truth: a row already sent is never sent
-     * again, whichever job (a retry, a reconciler re-enqueue, a duplicate) arrives.
+     * again, whichever job (a retry, a reconciler re-enqueue, a duplicate) arrives. The row
+     * stays locked while the provider is called, so a second job that arrives meanwhile (the
+     * automatic retry after a manual one, a re-enqueue after Redis lost the job) skips it
+     * instead of sending a second copy. A worker that dies mid-send drops its connection and
+     * with it the lock: the row is still queued, and the reconciler hands it on.
      */
     async deliver(outboxId: string, attemptNumber: number): Promise<DeliveryOutcome> {
-      const [claimed] = await db
-        .update(outbox)
-        .set({ attempts: sql`${outbox.attempts} + 1`, updatedAt: clock.now() })
-        .where(and(eq(outbox.id, outboxId), inArray(outbox.state, ['queued', 'failed'])))
-        .returning();
-      if (!claimed?.payload) return 'skipped';
-      const sender = deps.senders[claimed.channel as Channel];
-      if (!sender) {
-        await finish(outboxId, 'dead', { error: `No ${claimed.channel} sender is configured`, attempts: claimed.attempts }, { type: 'delivery_dead', data: { reason: 'not-configured' } });
-        return 'dead';
-      }
-      try {
-        const result = await sender.send({ ...claimed.payload, outboxId });
-        await finish(outboxId, 'sent', { providerMessageId: result.providerMessageId, attempts: claimed.attempts }, { type: 'delivered', data: { providerMessageId: result.providerMessageId, parts: 1 + (result.extraProviderMessageIds?.length ?? 0) } });
-        return 'sent';
-      } catch (error) {
-        const message = error instanceof Error ? error.message : String(error);
-        if (error instanceof PermanentSendError || attemptNumber >= deps.maxAttempts) {
-          await finish(outboxId, 'dead', { error: message, attempts: claimed.attempts }, { type: 'delivery_dead', data: { error: message, ...(error instanceof PermanentSendError ? { code: error.code } : {}) } });
+      return db.transaction(async (tx) => {
+        const [claimed] = await tx
+          .select()
+          .from(outbox)
+          .where(and(eq(outbox.id, outboxId), inArray(outbox.state, ['queued', 'failed'])))
+          .for('update', { skipLocked: true });
+        if (!claimed?.payload) return 'skipped';
+        const attempts = claimed.attempts + 1;
+        const sender = deps.senders[claimed.channel as Channel];
+        if (!sender) {
+          await finish(tx, outboxId, 'dead', { error: `No ${claimed.channel} sender is configured`, attempts }, { type: 'delivery_dead', data: { reason: 'not-configured' } });
           return 'dead';
         }
-        await finish(outboxId, 'failed', { error: message, attempts: claimed.attempts }, { type: 'delivery_failed', data: { error: message, attempt: attemptNumber } });
-        return 'retry';
-      }
+        try {
+          const result = await sender.send({ ...claimed.payload, outboxId });
+          await finish(tx, outboxId, 'sent', { providerMessageId: result.providerMessageId, attempts }, { type: 'delivered', data: { providerMessageId: result.providerMessageId, parts: 1 + (result.extraProviderMessageIds?.length ?? 0) } });
+          return 'sent';
+        } catch (error) {
+          const message = error instanceof Error ? error.message : String(error);
+          if (error instanceof PermanentSendError || attemptNumber >= deps.maxAttempts) {
+            await finish(tx, outboxId, 'dead', { error: message, attempts }, { type: 'delivery_dead', data: { error: message, ...(error instanceof PermanentSendError ? { code: error.code } : {}) } });
+            return 'dead';
+          }
+          await finish(tx, outboxId, 'failed', { error: message, attempts }, { type: 'delivery_failed', data: { error: message, attempt: attemptNumber } });
+          return 'retry';
+        }
+      });
     },
 
     /** Replays a dead (or failed) reply: a fresh job id, the attempt budget anew. */
     async retry(outboxId: string) {
-      const [row] = await db
-        .update(outbox)
-        .set({ state: 'queued', attempts: 0, lastError: null, generation: sql`${outbox.generation} + 1`, updatedAt: clock.now() })
-        .where(and(eq(outbox.id, outboxId), inArray(outbox.state, ['dead', 'failed']), sql`${outbox.payload} is not null`))
-        .returning();
-      if (!row) {
-        const [exists] = await db.select({ state: outbox.state, payload: outbox.payload }).from(outbox).where(eq(outbox.id, outboxId));
-        if (!exists) throw notFound('Outbox entry', outboxId);
-        throw conflict('not-retryable', exists.payload ? `The reply is ${exists.state}; only failed or dead replies are retried` : 'The reply has no address to be sent to');
-      }
-      await db.update(messages).set({ deliveryState: 'queued', deliveryError: null }).where(eq(messages.id, row.messageId));
+      const row = await db.transaction(async (tx) => {
+        // A row locked by a send in flight is not waited for (that can take a provider timeout).
+        const [candidate] = await tx
+          .select({ id: outbox.id })
+          .from(outbox)
+          .where(and(eq(outbox.id, outboxId), inArray(outbox.state, ['dead', 'failed']), sql`${outbox.payload} is not null`))
+          .for('update', { skipLocked: true });
+        if (!candidate) {
+          const [exists] = await tx.select({ state: outbox.state, payload: outbox.payload }).from(outbox).where(eq(outbox.id, outboxId));
+          if (!exists) throw notFound('Outbox entry', outboxId);
+          if (!exists.payload) throw conflict('not-retryable', 'The reply has no address to be sent to');
+          if (exists.state === 'dead' || exists.state === 'failed') throw conflict('not-retryable', 'The reply is being sent right now');
+          throw conflict('not-retryable', `The reply is ${exists.state}; only failed or dead replies are retried`);
+        }
+        const [updated] = await tx
+          .update(outbox)
+          .set({ state: 'queued', attempts: 0, lastError: null, generation: sql`${outbox.generation} + 1`, updatedAt: clock.now() })
+          .where(eq(outbox.id, outboxId))
+          .returning();
+        await tx.update(messages).set({ deliveryState: 'queued', deliveryError: null }).where(eq(messages.id, updated!.messageId));
+        return updated!;
+      });
       await deps.queues.delivery.add('deliver', { outboxId }, { jobId: deliveryJobId(row.id, row.generation), ...deliveryJobOptions(deps) });
       return row;
     },

@@ -29,7 +29,9 @@ export function createTemplateRenderer(db: Database) {
     if (!ticket) return { body: chosen.body, language: chosen.language };
     let version = chosen;
     for (const language of [ticket.language, ticket.customerLanguage]) {
-      if (!language || language === chosen.language) continue;
+      if (!language) continue;
+      // Already in the best language known: the ticket's outranks the customer's profile.
+      if (language === chosen.language) break;
       const [localized] = await db.select().from(templates).where(and(eq(templates.name, chosen.name), eq(templates.language, language)));
       if (localized) {
         version = localized;

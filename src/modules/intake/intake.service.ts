@@ -156,16 +156,20 @@ export function createIntakeService(deps: IntakeDeps) {
       transition = { patch: { ...transition.patch, ...reply.patch }, events: [...transition.events, ...reply.events] };
     }
     events.push(...messageEvents(message, messageId, match), ...transition.events);
-    const [updated] = await tx
-      .update(tickets)
-      .set({
-        ...transition.patch,
-        ...(ticket.language === null && language ? { language } : {}),
-        updatedAt: now,
-        version: sql`${tickets.version} + ${newTicket ? 0 : 1}`,
-      })
-      .where(eq(tickets.id, ticket.id))
-      .returning();
+    // A ticket opened just now already holds everything unless an answered call moved it.
+    const unchanged = newTicket && Object.keys(transition.patch).length === 0;
+    const [updated] = unchanged
+      ? [ticket]
+      : await tx
+          .update(tickets)
+          .set({
+            ...transition.patch,
+            ...(ticket.language === null && language ? { language } : {}),
+            updatedAt: now,
+            version: sql`${tickets.version} + ${newTicket ? 0 : 1}`,
+          })
+          .where(eq(tickets.id, ticket.id))
+          .returning();
     await appendEvents(tx, ticket.id, CUSTOMER, events, now);
     const change = { ticket: updated!, events, now };
     await hooks.inTransaction(tx, change);
@@ -188,17 +192,15 @@ export function createIntakeService(deps: IntakeDeps) {
       const skipped = withoutNul(parsed.skipped);
       const changes: TicketChange[] = [];
       const result = await db.transaction(async (tx) => {
-        const [payload] = await tx
-          .insert(inboundPayloads)
-          .values({ channel: raw.channel, sha256, contentType: raw.contentType ?? null, body: raw.body, receivedAt: now })
-          .onConflictDoNothing()
-          .returning({ id: inboundPayloads.id });
         await lockMessages(tx, list);
         const outcomes: MessageOutcome[] = [];
         for (const message of list) outcomes.push(await ingestOne(tx, message, now, changes));
-        if (payload) {
-          await tx.update(inboundPayloads).set({ outcome: { messages: outcomes, skipped } }).where(eq(inboundPayloads.id, payload.id));
-        }
+        // Written last, with what became of it, in the same transaction as its messages.
+        const [payload] = await tx
+          .insert(inboundPayloads)
+          .values({ channel: raw.channel, sha256, contentType: raw.contentType ?? null, body: raw.body, outcome: { messages: outcomes, skipped }, receivedAt: now })
+          .onConflictDoNothing()
+          .returning({ id: inboundPayloads.id });
         return { payloadId: payload?.id ?? null, duplicatePayload: !payload, messages: outcomes, skipped };
       });
       await hooks.afterCommit(changes, (error) => logger.error({ err: error }, 'intake hook failed after commit'));
@@ -238,10 +240,14 @@ export function createIntakeService(deps: IntakeDeps) {
  */
 async function lockMessages(tx: Executor, list: NormalizedInbound[]): Promise<void> {
   const byKey = new Map(list.map((m) => [`${m.channel}\u0000${m.providerMessageId}`, m]));
-  for (const key of [...byKey.keys()].sort()) {
-    const m = byKey.get(key)!;
-    await tx.execute(sql`select pg_advisory_xact_lock(hashtext(${m.channel}), hashtext(${m.providerMessageId}))`);
-  }
+  const ordered = [...byKey.keys()].sort().map((key) => byKey.get(key)!);
+  if (ordered.length === 0) return;
+  // One statement takes every lock, left to right in the sorted order.
+  const locks = sql.join(
+    ordered.map((m) => sql`pg_advisory_xact_lock(hashtext(${m.channel}), hashtext(${m.providerMessageId}))`),
+    sql`, `,
+  );
+  await tx.execute(sql`select ${locks}`);
 }
 
 /**

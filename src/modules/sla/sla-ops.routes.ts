@@ -135,6 +135,11 @@ export function registerSlaOpsRoutes(app: App, deps: { db: Database; clock: Cloc
 
   app.post('/v1/sla/breaches/:id/ack', {
     onRequest: guard(STAFF),
+    // The body is optional and the usual ack is a bare POST, but Fastify validates a missing
+    // body as null, which the schema refuses (a 400 for every bodiless ack): read it as {}.
+    preValidation: async (request) => {
+      if (request.body === null || request.body === undefined) request.body = {};
+    },
     schema: {
       tags,
       summary: 'Acknowledge a breach: someone is on it',

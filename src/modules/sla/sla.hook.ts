@@ -55,7 +55,8 @@ export function createSlaHook(deps: { policies: PolicyCache; timers: TimerSchedu
       const events = slaEventsOf(change.events, change.now);
       if (events.length === 0) return;
       const { ticket, now } = change;
-      const { policies } = await deps.policies.get();
+      // Through the transaction: see PolicyCache on why a caller holding a connection must not wait for the pool.
+      const { policies } = await deps.policies.get(tx);
       const slaTicket: SlaTicket = { channel: ticket.channel as Channel, priority: ticket.priority as SlaTicket['priority'], teamId: ticket.teamId, status: ticket.status as TicketStatus };
       const policy = matchPolicy(policies, slaTicket);
       const rows = await lockClocksOfTicket(tx, ticket.id);
@@ -72,7 +73,11 @@ export function createSlaHook(deps: { policies: PolicyCache; timers: TimerSchedu
       for (const event of events) clocks = applySlaEvent(clocks, event, policy, slaTicket);
       const changed = clocks.filter((c) => !before.includes(c));
       const saved = await saveClocks(tx, ticket.id, policyId, changed, now);
-      if (policyId !== ticket.slaPolicyId) await tx.update(tickets).set({ slaPolicyId: policyId }).where(eq(tickets.id, ticket.id));
+      if (policyId !== ticket.slaPolicyId) {
+        await tx.update(tickets).set({ slaPolicyId: policyId }).where(eq(tickets.id, ticket.id));
+        // The change's row is the one the caller answers with (POST/PATCH): keep it in step.
+        ticket.slaPolicyId = policyId;
+      }
 
       // The engine counts a reply that came after the due time as a breach even when the
       // timer had not fired yet (a slow queue must not turn a late answer into a met SLA):

@@ -60,7 +60,7 @@ export function createSlaProcessor(deps: SlaProcessorDeps) {
         await tx.update(slaClocks).set({ warnedAt: warned.warnedAt, updatedAt: now }).where(eq(slaClocks.id, clockId));
         await appendEvents(tx, ticket.id, SYSTEM, [{ type: 'sla_warning', data: { metric: current.metric, dueAt: current.dueAt } }], now);
         await publishStreamEvent(tx, 'warning', { ...base, warnedAt: now }, now);
-        metrics.slaWarnings.inc({ channel: ticket.channel, metric: current.metric });
+        lateness = { seconds: (now.getTime() - (current.warnDueAt ?? now).getTime()) / 1000, channel: ticket.channel, metric: current.metric };
         return 'fired';
       }
       const breached = markBreached(current, now);
@@ -84,16 +84,18 @@ export function createSlaProcessor(deps: SlaProcessorDeps) {
       if (!breach) return 'stale';
       await appendEvents(tx, ticket.id, SYSTEM, [{ type: 'sla_breached', data: { metric: current.metric, dueAt: current.dueAt, breachId: breach.id } }], now);
       await publishStreamEvent(tx, 'breach', { ...base, breachId: breach.id, breachedAt: now }, now);
-      const policy = row.policyId ? (await deps.policies.get()).byId.get(row.policyId) : undefined;
+      const policy = row.policyId ? (await deps.policies.get(tx)).byId.get(row.policyId) : undefined;
       for (const step of policy ? escalationSchedule(policy, now) : []) {
         scheduled.push({ breachId: breach.id, level: step.level, delay: Math.max(0, step.dueAt.getTime() - now.getTime()) });
       }
       lateness = { seconds: (now.getTime() - (current.dueAt ?? now).getTime()) / 1000, channel: ticket.channel, metric: current.metric };
       return 'fired';
     });
+    // Counted once committed, for warnings as for breaches: the histogram's `kind` label
+    // shows whether each kind fires on time.
     if (lateness) {
       const l = lateness as { seconds: number; channel: string; metric: string };
-      metrics.slaBreaches.inc({ channel: l.channel, metric: l.metric });
+      (kind === 'breach' ? metrics.slaBreaches : metrics.slaWarnings).inc({ channel: l.channel, metric: l.metric });
       metrics.timerLateness.observe({ kind }, l.seconds);
     }
     if (scheduled.length > 0) {
@@ -109,6 +111,13 @@ export function createSlaProcessor(deps: SlaProcessorDeps) {
    * ticket answered or solved meanwhile resolved the breach, which cancels what is left.
    */
   async function escalate(breachId: string, level: number): Promise<'escalated' | 'stale'> {
+    // Levels run in order: a level whose job comes before its predecessor's (a backlog, a failed
+    // attempt) runs the predecessor first, which would otherwise find a higher escalationLevel
+    // and be skipped for good. Outside the transaction below: it locks the same breach row.
+    if (level > 1) {
+      const [current] = await db.select({ level: breaches.escalationLevel }).from(breaches).where(eq(breaches.id, breachId));
+      if (current && current.level < level - 1) await escalate(breachId, level - 1);
+    }
     const now = clock.now();
     const changes: TicketChange[] = [];
     const notify: { kind: 'agent'; agentId: string; role: string }[] = [];
@@ -117,7 +126,7 @@ export function createSlaProcessor(deps: SlaProcessorDeps) {
     const result = await db.transaction(async (tx) => {
       const [breach] = await tx.select().from(breaches).where(eq(breaches.id, breachId)).for('update');
       if (!breach || breach.state === 'resolved' || breach.escalationLevel >= level) return 'stale' as const;
-      const policy = breach.policyId ? (await deps.policies.get()).byId.get(breach.policyId) : undefined;
+      const policy = breach.policyId ? (await deps.policies.get(tx)).byId.get(breach.policyId) : undefined;
       const step = policy ? escalationSchedule(policy, breach.breachedAt).find((s) => s.level === level) : undefined;
       if (!step) return 'stale' as const;
       const ticket = await lockTicket(tx, breach.ticketId);

@@ -103,30 +103,49 @@ export async function loadPolicies(tx: Executor): Promise<LoadedPolicies> {
 /**
  * Policies change rarely and are read on every ticket change: each process keeps them for a
  * few seconds, and the process that edits them drops its copy at once.
+ *
+ * A caller inside a transaction passes it, and a reload then runs on the connection it already
+ * holds. It must never wait for the pool: when every pooled connection is a transaction waiting
+ * for the cache (a burst of ticket changes or timer jobs after a policy change, or at the TTL),
+ * a reload through the pool would wait forever and the whole process would hang.
  */
 export class PolicyCache {
-  #loaded: Promise<LoadedPolicies> | null = null;
-  #loadedAt = 0;
+  #cached: { value: LoadedPolicies; at: number } | null = null;
+  #loading: Promise<LoadedPolicies> | null = null;
+  /** Bumped by invalidate(): a load that started before it must not be cached as fresh. */
+  #generation = 0;
 
   constructor(
     private readonly db: Executor,
     private readonly ttlMs = 5_000,
   ) {}
 
-  get(): Promise<LoadedPolicies> {
-    const now = Date.now();
-    if (!this.#loaded || now - this.#loadedAt > this.ttlMs) {
-      this.#loadedAt = now;
-      this.#loaded = loadPolicies(this.db).catch((error) => {
-        this.#loaded = null;
-        throw error;
+  get(tx?: Executor): Promise<LoadedPolicies> {
+    const cached = this.#cached;
+    if (cached && Date.now() - cached.at <= this.ttlMs) return Promise.resolve(cached.value);
+    // In a transaction: load on its own connection rather than share a load that needs the pool.
+    if (tx) return this.#load(tx);
+    if (!this.#loading) {
+      const loading = this.#load(this.db).finally(() => {
+        if (this.#loading === loading) this.#loading = null;
       });
+      this.#loading = loading;
     }
-    return this.#loaded;
+    return this.#loading;
   }
 
   invalidate(): void {
-    this.#loaded = null;
+    this.#generation++;
+    this.#cached = null;
+    this.#loading = null;
+  }
+
+  async #load(executor: Executor): Promise<LoadedPolicies> {
+    const generation = this.#generation;
+    const at = Date.now();
+    const value = await loadPolicies(executor);
+    if (generation === this.#generation && (!this.#cached || this.#cached.at < at)) this.#cached = { value, at };
+    return value;
   }
 }
 

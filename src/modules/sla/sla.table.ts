@@ -62,6 +62,8 @@ export const slaClocks = pgTable(
     // keep them small however many met clocks pile up.
     index('sla_clocks_running_due_idx').on(t.dueAt).where(sql`${t.state} = 'running'`),
     index('sla_clocks_running_warn_idx').on(t.warnDueAt).where(sql`${t.state} = 'running' and ${t.warnedAt} is null`),
+    // KPI report (issue 6): clocks stopped in a date range.
+    index('sla_clocks_stopped_idx').on(t.stoppedAt).where(sql`${t.stoppedAt} is not null`),
   ],
 );
 
@@ -103,6 +105,8 @@ export const breaches = pgTable(
     index('breaches_policy_id_idx').on(t.policyId),
     index('breaches_queue_idx').on(t.state, t.severity.desc(), t.breachedAt, t.id),
     index('breaches_team_queue_idx').on(t.teamId, t.state, t.severity.desc(), t.breachedAt),
+    // KPI report (issue 6): breaches in a date range.
+    index('breaches_breached_at_idx').on(t.breachedAt),
   ],
 );
 
@@ -129,6 +133,8 @@ export const commitments = pgTable(
     index('commitments_ticket_id_idx').on(t.ticketId),
     index('commitments_created_by_idx').on(t.createdByAgentId),
     index('commitments_open_due_idx').on(t.dueAt).where(sql`${t.state} = 'open'`),
+    // KPI report (issue 6): commitments due in a date range, whatever their state.
+    index('commitments_due_idx').on(t.dueAt),
   ],
 );
 

@@ -9,7 +9,10 @@ import type { NewEvent, TicketRow } from './tickets.repository.js';
  */
 export interface TicketChange {
   ticket: TicketRow;
-  /** The timeline events this change recorded, in order. */
+  /**
+   * The timeline events this change recorded, in order. A hook that records events of its
+   * own (a survey offered on solve) appends them here for the hooks registered after it.
+   */
   events: NewEvent[];
   now: Date;
 }

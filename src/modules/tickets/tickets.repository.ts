@@ -37,6 +37,7 @@ export function toTicketView(row: TicketRow): TicketView {
     followUpOfId: row.followUpOfId,
     version: row.version,
     slaPolicyId: row.slaPolicyId,
+    fcrState: row.fcrState as TicketView['fcrState'],
   };
 }
 

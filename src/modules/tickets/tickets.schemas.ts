@@ -126,6 +126,7 @@ export const ticketView = z.object({
   followUpOfId: z.uuid().nullable(),
   version: z.number().int(),
   slaPolicyId: z.uuid().nullable(),
+  fcrState: z.enum(['pending', 'yes', 'no']).describe('first-contact resolution: pending until the reopen window after solving closes'),
   sla: z.array(slaClockView).optional(),
 }).meta({ id: 'Ticket' });
 export type TicketView = z.infer<typeof ticketView>;

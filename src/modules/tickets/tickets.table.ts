@@ -31,6 +31,9 @@ export const tickets = pgTable(
     reopenCount: integer('reopen_count').notNull().default(0),
     handoffCount: integer('handoff_count').notNull().default(0),
     escalationLevel: integer('escalation_level').notNull().default(0),
+    /** First-contact resolution: pending until the reopen window after solving closes, then yes or no. */
+    fcrState: text('fcr_state').notNull().default('pending'),
+    fcrSettlesAt: instant('fcr_settles_at'),
     /** The SLA policy that matched at the last (re)evaluation; no FK: policies may be deleted. */
     slaPolicyId: uuid('sla_policy_id'),
     mergedIntoId: uuid('merged_into_id').references((): AnyPgColumn => tickets.id),
@@ -60,6 +63,10 @@ export const tickets = pgTable(
     index('tickets_merged_into_id_idx').on(t.mergedIntoId),
     index('tickets_follow_up_of_id_idx').on(t.followUpOfId),
     index('tickets_search_idx').using('gin', t.search),
+    index('tickets_fcr_settle_idx').on(t.fcrSettlesAt).where(sql`${t.fcrState} = 'pending' and ${t.fcrSettlesAt} is not null`),
     index('tickets_tags_idx').using('gin', t.tags),
+    // KPI report (issue 6): tickets first answered / solved in a date range.
+    index('tickets_first_response_at_idx').on(t.firstResponseAt).where(sql`${t.firstResponseAt} is not null`),
+    index('tickets_solved_at_idx').on(t.solvedAt).where(sql`${t.solvedAt} is not null`),
   ],
 );

@@ -1,0 +1,94 @@
+import { and, eq, inArray, isNotNull, lte, sql } from 'drizzle-orm';
+import type { Database, Executor } from '../../db/client.js';
+import { fcrOnReopen, fcrOnSolve, fcrSettle, type FcrState } from '../../domain/fcr.js';
+import type { Queues } from '../../queues/queues.js';
+import type { Clock } from '../../shared/clock.js';
+import type { TicketChange, TicketHook } from '../tickets/tickets.hooks.js';
+import { appendEvents } from '../tickets/tickets.repository.js';
+import { ticketEvents } from '../tickets/ticket-events.table.js';
+import { tickets } from '../tickets/tickets.table.js';
+
+/** Interactions are the timeline's agent replies and answered calls (inbound or logged). */
+const INTERACTIONS = ['agent_reply', 'call_answered'];
+
+export const fcrJobId = (ticketId: string) => `fcr-${ticketId}`;
+
+async function factsOf(tx: Executor, ticketId: string) {
+  const [row] = await tx
+    .select({
+      interactions: sql<number>`count(*)::int`,
+      agents: sql<number>`count(distinct ${ticketEvents.actorId}) filter (where ${ticketEvents.actorKind} = 'agent')::int`,
+    })
+    .from(ticketEvents)
+    .where(and(eq(ticketEvents.ticketId, ticketId), inArray(ticketEvents.type, INTERACTIONS)));
+  return { interactions: row?.interactions ?? 0, interactingAgents: row?.agents ?? 0 };
+}
+
+/**
+ * Keeps tickets.fcr_state in step: decided at the first solve (no, or pending until the
+ * reopen window closes), made no by a reopen inside the window, settled to yes by a delayed
+ * job when the window closes (and by the sweep below if that job was lost).
+ */
+export function createFcrHook(deps: { queues: Queues; windowMs: number }): TicketHook {
+  const toSchedule = new WeakMap<TicketChange, Date>();
+  return {
+    async inTransaction(tx, change) {
+      const { ticket, now } = change;
+      const solved = change.events.some((e) => e.type === 'status_changed' && e.data?.to === 'solved');
+      const reopened = change.events.some((e) => e.type === 'reopened');
+      if (reopened) {
+        const next = fcrOnReopen(ticket.fcrState as FcrState, ticket.fcrSettlesAt, now);
+        if (next !== ticket.fcrState) {
+          await tx.update(tickets).set({ fcrState: next }).where(eq(tickets.id, ticket.id));
+          await appendEvents(tx, ticket.id, { kind: 'system', id: 'fcr' }, [{ type: 'fcr_settled', data: { state: next, reason: 'reopened within the window' } }], now);
+        }
+      }
+      // Only the first solve decides: a ticket solved again after a reopen is already "no".
+      if (solved && ticket.fcrState === 'pending' && ticket.fcrSettlesAt === null) {
+        const facts = await factsOf(tx, ticket.id);
+        const decision = fcrOnSolve({ ...facts, handoffCount: ticket.handoffCount, reopenCount: ticket.reopenCount }, ticket.solvedAt ?? now, deps.windowMs);
+        if (decision.state === 'no') {
+          await tx.update(tickets).set({ fcrState: 'no', fcrSettlesAt: ticket.solvedAt ?? now }).where(eq(tickets.id, ticket.id));
+          await appendEvents(tx, ticket.id, { kind: 'system', id: 'fcr' }, [{ type: 'fcr_settled', data: { state: 'no', reason: decision.reason } }], now);
+        } else {
+          await tx.update(tickets).set({ fcrSettlesAt: decision.settlesAt }).where(eq(tickets.id, ticket.id));
+          toSchedule.set(change, decision.settlesAt);
+        }
+      }
+    },
+
+    async afterCommit(change) {
+      const settlesAt = toSchedule.get(change);
+      if (!settlesAt) return;
+      const delay = Math.max(0, settlesAt.getTime() - change.now.getTime());
+      await deps.queues.maintenance.add('fcr-settle', { ticketId: change.ticket.id }, { jobId: fcrJobId(change.ticket.id), delay });
+    },
+  };
+}
+
+/** Settles one ticket (the delayed job) or every due one (the sweep): same rule, same SQL. */
+export function createFcrSettler(deps: { db: Database; clock: Clock }) {
+  async function settle(ticketIds?: string[]): Promise<number> {
+    const now = deps.clock.now();
+    return deps.db.transaction(async (tx) => {
+      const due = await tx
+        .select({ id: tickets.id, state: tickets.fcrState, settlesAt: tickets.fcrSettlesAt, status: tickets.status })
+        .from(tickets)
+        .where(and(eq(tickets.fcrState, 'pending'), isNotNull(tickets.fcrSettlesAt), lte(tickets.fcrSettlesAt, now), ticketIds ? inArray(tickets.id, ticketIds) : undefined))
+        .limit(1000)
+        .for('update', { skipLocked: true });
+      let settled = 0;
+      for (const t of due) {
+        const next = fcrSettle(t.state as FcrState, t.settlesAt, now, t.status === 'solved' || t.status === 'closed');
+        if (next === t.state) continue;
+        await tx.update(tickets).set({ fcrState: next }).where(eq(tickets.id, t.id));
+        await appendEvents(tx, t.id, { kind: 'system', id: 'fcr' }, [{ type: 'fcr_settled', data: { state: next, reason: 'reopen window closed' } }], now);
+        settled++;
+      }
+      return settled;
+    });
+  }
+  return { settle };
+}
+
+export type FcrSettler = ReturnType<typeof createFcrSettler>;

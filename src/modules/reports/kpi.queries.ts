@@ -1,0 +1,325 @@
+import { sql, type SQL } from 'drizzle-orm';
+import type { Executor } from '../../db/client.js';
+import { SLA_METRICS, type SlaMetric } from '../../domain/sla/sla.types.js';
+
+/**
+ * The KPI report as ONE aggregate query. Every source (tickets, SLA clocks, breaches, CSAT
+ * surveys, commitments) contributes rows to a `facts` CTE: (group key, kind, values); a single
+ * GROUP BY GROUPING SETS ((grp), ()) then computes every figure per group and for the total
+ * with FILTER clauses (percentile_cont for medians and p90). Nothing is counted in JS.
+ *
+ * Each fact falls in [from, to) by its own instant and is grouped by the attributes of the
+ * row it comes from; see README "## KPIs" for the exact definitions.
+ */
+
+export const GROUP_BYS = ['channel', 'team', 'agent', 'language', 'priority', 'day', 'week'] as const;
+export type GroupBy = (typeof GROUP_BYS)[number];
+
+export interface KpiQuery {
+  from: Date;
+  to: Date;
+  /** null: only the total row (the KPI evaluator). */
+  groupBy: GroupBy | null;
+  /** IANA zone for day/week buckets. */
+  tz: string;
+  channels?: readonly string[] | undefined;
+  teamId?: string | undefined;
+  /** "Now" for commitments: an open commitment is overdue once its due time has passed. */
+  now: Date;
+}
+
+export interface Distribution {
+  count: number;
+  median: number | null;
+  p90: number | null;
+  avg: number | null;
+}
+export interface SlaFigure {
+  met: number;
+  breached: number;
+  compliance: number | null;
+}
+export interface KpiFigures {
+  createdCount: number;
+  solvedCount: number;
+  backlogAtEnd: number;
+  firstResponse: { calendar: Distribution; business: Distribution };
+  resolution: { calendar: Distribution; business: Distribution };
+  sla: Record<SlaMetric, SlaFigure>;
+  breaches: number;
+  fcr: { yes: number; no: number; rate: number | null };
+  csat: { average: number | null; offered: number; responded: number; responseRate: number | null };
+  reopenRate: number | null;
+  handoffsPerTicket: number | null;
+  commitments: { kept: number; broken: number; overdue: number; keptRate: number | null };
+}
+export interface KpiRow extends KpiFigures {
+  group: { key: string | null; label: string };
+}
+export interface KpiReport {
+  rows: KpiRow[];
+  total: KpiRow;
+}
+
+type Source = 'ticket' | 'breach' | 'survey';
+
+/** Where each source keeps the attribute a group or a filter reads (t = tickets). */
+const COLUMNS: Record<Source, { channel: string; team: string; agent: string; language: string; priority: string }> = {
+  // Tickets, clocks and commitments: the ticket's current attributes.
+  ticket: { channel: 't.channel', team: 't.team_id', agent: 't.assignee_id', language: 't.language', priority: 't.priority' },
+  // A breach keeps the channel and team it breached in.
+  breach: { channel: 'b.channel', team: 'b.team_id', agent: 't.assignee_id', language: 't.language', priority: 't.priority' },
+  // A survey keeps who solved the ticket, the team, channel and language at solving.
+  survey: { channel: 's.channel', team: 's.team_id', agent: 's.agent_id', language: 's.language', priority: 't.priority' },
+};
+
+const TIME_UNITS = { day: '1 day', week: '1 week' } as const;
+const isTime = (g: GroupBy | null): g is 'day' | 'week' => g === 'day' || g === 'week';
+
+const METRIC_COLUMNS = SLA_METRICS.map((m) => ({ metric: m, met: `sla_${m}_met`, breached: `sla_${m}_breached` }));
+
+export async function queryKpis(db: Executor, q: KpiQuery): Promise<KpiReport> {
+  const from = sql`${q.from.toISOString()}::timestamptz`;
+  const to = sql`${q.to.toISOString()}::timestamptz`;
+  const tz = sql`${q.tz}::text`;
+  const groupBy = q.groupBy;
+
+  /** The group key of a fact from `source` that happened at `at` (an SQL expression). */
+  const dim = (source: Source, at: string): SQL => {
+    if (groupBy === null) return sql`null::text`;
+    if (isTime(groupBy)) return sql`to_char(date_trunc(${sql.raw(`'${groupBy}'`)}, ${sql.raw(at)} at time zone ${tz}), 'YYYY-MM-DD')`;
+    return sql`${sql.raw(COLUMNS[source][groupBy])}::text`;
+  };
+  const filters = (source: Source): SQL => {
+    const parts: SQL[] = [];
+    if (q.channels?.length) parts.push(sql`and ${sql.raw(COLUMNS[source].channel)} in (${sql.join(q.channels.map((c) => sql`${c}`), sql`, `)})`);
+    if (q.teamId) parts.push(sql`and ${sql.raw(COLUMNS[source].team)} = ${q.teamId}::uuid`);
+    return sql.join(parts, sql` `);
+  };
+  const inRange = (column: string) => sql`${sql.raw(column)} >= ${from} and ${sql.raw(column)} < ${to}`;
+  const notDoneAt = (at: SQL) => sql`t.created_at < ${at} and (t.solved_at is null or t.solved_at >= ${at}) and (t.closed_at is null or t.closed_at >= ${at})`;
+
+  // Columns of a fact: grp, kind, cal (calendar seconds), biz (business seconds), num, flag, s1, s2.
+  const branches: SQL[] = [
+    sql`select ${dim('ticket', 't.created_at')}, 'created', null::float8, null::float8, null::float8, null::boolean, null::text, null::text
+        from tickets t where ${inRange('t.created_at')} ${filters('ticket')}`,
+    sql`select ${dim('ticket', 't.first_response_at')}, 'first_response', extract(epoch from t.first_response_at - t.created_at)::float8, c.used_sec, null, null, null, null
+        from tickets t
+        left join sla_clocks c on c.ticket_id = t.id and c.metric = 'first_response' and c.stopped_at is not null and c.state in ('met', 'breached')
+        where ${inRange('t.first_response_at')} ${filters('ticket')}`,
+    sql`select ${dim('ticket', 't.solved_at')}, 'solved', extract(epoch from t.solved_at - t.created_at)::float8, c.used_sec, t.handoff_count::float8, t.reopen_count > 0, t.fcr_state, null
+        from tickets t
+        left join sla_clocks c on c.ticket_id = t.id and c.metric = 'resolution' and c.stopped_at is not null and c.state in ('met', 'breached')
+        where ${inRange('t.solved_at')} ${filters('ticket')}`,
+    sql`select ${dim('ticket', 'c.stopped_at')}, 'clock', null, null, null, null, c.metric, c.state
+        from sla_clocks c join tickets t on t.id = c.ticket_id
+        where ${inRange('c.stopped_at')} and c.state in ('met', 'breached') ${filters('ticket')}`,
+    sql`select ${dim('breach', 'b.breached_at')}, 'breach', null, null, null, null, b.metric, null
+        from breaches b join tickets t on t.id = b.ticket_id
+        where ${inRange('b.breached_at')} ${filters('breach')}`,
+    sql`select ${dim('survey', 's.offered_at')}, 'survey', null, null, s.score::float8, s.responded_at is not null and s.score is not null, null, null
+        from csat_surveys s join tickets t on t.id = s.ticket_id
+        where ${inRange('s.offered_at')} ${filters('survey')}`,
+    sql`select ${dim('ticket', 'm.due_at')}, 'commitment', null, null, null, null,
+          case when m.state in ('kept', 'broken') then m.state when m.due_at < ${q.now.toISOString()}::timestamptz then 'overdue' else 'open' end, null
+        from commitments m join tickets t on t.id = m.ticket_id
+        where ${inRange('m.due_at')} ${filters('ticket')}`,
+  ];
+  let buckets = sql``;
+  if (isTime(groupBy)) {
+    // Local bucket starts in tz; each bucket's backlog is taken at its end (the last one ends at `to`).
+    const unit = sql.raw(`'${groupBy}'`);
+    const step = sql.raw(`interval '${TIME_UNITS[groupBy]}'`);
+    buckets = sql`buckets as (
+        select b as s, least((b + ${step}) at time zone ${tz}, ${to}) as e
+        from generate_series(date_trunc(${unit}, ${from} at time zone ${tz}), ${to} at time zone ${tz}, ${step}) b
+        where b < ${to} at time zone ${tz}
+      ),`;
+    branches.push(
+      sql`select to_char(bk.s, 'YYYY-MM-DD'), 'bucket', null, null, null, null, null, null from buckets bk`,
+      sql`select to_char(bk.s, 'YYYY-MM-DD'), 'backlog', null, null, null, bk.e = ${to}, null, null
+          from buckets bk join tickets t on ${notDoneAt(sql`bk.e`)}
+          where t.created_at < ${to} and (t.solved_at is null or t.solved_at >= ${from}) and (t.closed_at is null or t.closed_at >= ${from}) ${filters('ticket')}`,
+    );
+  } else {
+    branches.push(sql`select ${dim('ticket', 't.created_at')}, 'backlog', null, null, null, true, null, null
+        from tickets t where ${notDoneAt(to)} ${filters('ticket')}`);
+  }
+
+  const dist = (kind: string, column: 'cal' | 'biz', name: string) =>
+    sql.raw(`count(${column}) filter (where kind = '${kind}') as ${name}_n,
+      percentile_cont(0.5) within group (order by ${column}) filter (where kind = '${kind}') as ${name}_median,
+      percentile_cont(0.9) within group (order by ${column}) filter (where kind = '${kind}') as ${name}_p90,
+      avg(${column}) filter (where kind = '${kind}') as ${name}_avg`);
+  const slaCounts = sql.raw(
+    METRIC_COLUMNS.map(
+      (m) => `count(*) filter (where kind = 'clock' and s1 = '${m.metric}' and s2 = 'met') as ${m.met},
+        count(*) filter (where kind = 'clock' and s1 = '${m.metric}' and s2 = 'breached') as ${m.breached}`,
+    ).join(',\n'),
+  );
+  const ratio = (num: string, den: string) => sql.raw(`${num}::float8 / nullif(${den}, 0)`);
+  const slaRatios = sql.raw(METRIC_COLUMNS.map((m) => `${m.met}::float8 / nullif(${m.met} + ${m.breached}, 0) as sla_${m.metric}_compliance`).join(',\n'));
+
+  const grouping = groupBy === null ? sql`grouping sets (())` : sql`grouping sets ((grp), ())`;
+  const isTotal = groupBy === null ? sql`true` : sql`grouping(grp) = 1`;
+  const key = groupBy === null ? sql`null::text` : sql`grp`;
+
+  const statement = sql`
+    with ${buckets}
+    facts (grp, kind, cal, biz, num, flag, s1, s2) as (
+      ${sql.join(branches, sql`\nunion all\n`)}
+    ),
+    agg as (
+      select ${isTotal} as is_total, ${key} as key,
+        count(*) filter (where kind = 'created') as created_count,
+        count(*) filter (where kind = 'solved') as solved_count,
+        count(*) filter (where kind = 'backlog') as backlog_all,
+        count(*) filter (where kind = 'backlog' and flag) as backlog_final,
+        ${dist('first_response', 'cal', 'frt_cal')},
+        ${dist('first_response', 'biz', 'frt_biz')},
+        ${dist('solved', 'cal', 'res_cal')},
+        ${dist('solved', 'biz', 'res_biz')},
+        ${slaCounts},
+        count(*) filter (where kind = 'breach') as breaches,
+        count(*) filter (where kind = 'solved' and s1 = 'yes') as fcr_yes,
+        count(*) filter (where kind = 'solved' and s1 = 'no') as fcr_no,
+        avg(num) filter (where kind = 'survey' and flag) as csat_average,
+        count(*) filter (where kind = 'survey') as csat_offered,
+        count(*) filter (where kind = 'survey' and flag) as csat_responded,
+        count(*) filter (where kind = 'solved' and flag) as reopened,
+        avg(num) filter (where kind = 'solved') as handoffs_per_ticket,
+        count(*) filter (where kind = 'commitment' and s1 = 'kept') as commitments_kept,
+        count(*) filter (where kind = 'commitment' and s1 = 'broken') as commitments_broken,
+        count(*) filter (where kind = 'commitment' and s1 = 'overdue') as commitments_overdue
+      from facts
+      group by ${grouping}
+    )
+    select agg.*, ${labelOf(groupBy)} as label,
+      -- The total of a time grouping is the backlog at \`to\`, not the sum over buckets.
+      case when is_total then backlog_final else backlog_all end as backlog_at_end,
+      ${slaRatios},
+      ${ratio('fcr_yes', 'fcr_yes + fcr_no')} as fcr_rate,
+      ${ratio('csat_responded', 'csat_offered')} as csat_response_rate,
+      ${ratio('reopened', 'solved_count')} as reopen_rate,
+      ${ratio('commitments_kept', 'commitments_kept + commitments_broken + commitments_overdue')} as commitments_kept_rate
+    from agg
+    order by is_total, key nulls last`;
+
+  let result;
+  try {
+    result = await db.execute(statement);
+  } catch (error) {
+    // 22023: a zone name Postgres' tzdata does not know (the route validates against ICU first).
+    if ((error as { code?: string }).code === '22023' || (error as { cause?: { code?: string } }).cause?.code === '22023') throw new UnknownTimeZoneError(q.tz);
+    throw error;
+  }
+  const rows = (result.rows as Record<string, unknown>[]).map(toRow);
+  const total = rows.find((r) => r.isTotal)!;
+  return { rows: rows.filter((r) => !r.isTotal).map(stripTotal), total: stripTotal(total) };
+}
+
+export class UnknownTimeZoneError extends Error {
+  constructor(readonly zone: string) {
+    super(`unknown time zone ${zone}`);
+  }
+}
+
+function labelOf(groupBy: GroupBy | null): SQL {
+  switch (groupBy) {
+    case null:
+      return sql`'Total'`;
+    case 'team':
+      return sql`case when is_total then 'Total' when key is null then '(no team)' else coalesce((select name from teams where id = key::uuid), key) end`;
+    case 'agent':
+      return sql`case when is_total then 'Total' when key is null then '(unassigned)' else coalesce((select name from agents where id = key::uuid), key) end`;
+    case 'language':
+      return sql`case when is_total then 'Total' else coalesce(key, '(unknown)') end`;
+    case 'week':
+      return sql`case when is_total then 'Total' else to_char(key::date, 'IYYY-"W"IW') end`;
+    default:
+      return sql`case when is_total then 'Total' else key end`;
+  }
+}
+
+const num = (v: unknown): number | null => (v === null || v === undefined ? null : Number(v));
+const int = (v: unknown): number => Number(v ?? 0);
+const distribution = (r: Record<string, unknown>, name: string): Distribution => ({
+  count: int(r[`${name}_n`]),
+  median: num(r[`${name}_median`]),
+  p90: num(r[`${name}_p90`]),
+  avg: num(r[`${name}_avg`]),
+});
+
+function toRow(r: Record<string, unknown>): KpiRow & { isTotal: boolean } {
+  return {
+    isTotal: r.is_total === true,
+    group: { key: (r.key as string | null) ?? null, label: String(r.label) },
+    createdCount: int(r.created_count),
+    solvedCount: int(r.solved_count),
+    backlogAtEnd: int(r.backlog_at_end),
+    firstResponse: { calendar: distribution(r, 'frt_cal'), business: distribution(r, 'frt_biz') },
+    resolution: { calendar: distribution(r, 'res_cal'), business: distribution(r, 'res_biz') },
+    sla: Object.fromEntries(
+      METRIC_COLUMNS.map((m) => [m.metric, { met: int(r[m.met]), breached: int(r[m.breached]), compliance: num(r[`sla_${m.metric}_compliance`]) }]),
+    ) as Record<SlaMetric, SlaFigure>,
+    breaches: int(r.breaches),
+    fcr: { yes: int(r.fcr_yes), no: int(r.fcr_no), rate: num(r.fcr_rate) },
+    csat: { average: num(r.csat_average), offered: int(r.csat_offered), responded: int(r.csat_responded), responseRate: num(r.csat_response_rate) },
+    reopenRate: num(r.reopen_rate),
+    handoffsPerTicket: num(r.handoffs_per_ticket),
+    commitments: { kept: int(r.commitments_kept), broken: int(r.commitments_broken), overdue: int(r.commitments_overdue), keptRate: num(r.commitments_kept_rate) },
+  };
+}
+
+function stripTotal(row: KpiRow & { isTotal: boolean }): KpiRow {
+  const { isTotal: _isTotal, ...rest } = row;
+  return rest;
+}
+
+// ---- flattening, for CSV ------------------------------------------------------------------------
+
+/** One row as flat columns ("firstResponse.calendar.median"), in a fixed order. */
+export function flattenRow(row: KpiRow): Record<string, string | number | null> {
+  const out: Record<string, string | number | null> = {};
+  const walk = (value: unknown, path: string) => {
+    if (value !== null && typeof value === 'object') {
+      for (const [k, v] of Object.entries(value)) walk(v, path ? `${path}.${k}` : k);
+    } else {
+      out[path] = value as string | number | null;
+    }
+  };
+  walk(row, '');
+  return out;
+}
+
+const csvField = (value: string | number | null): string => {
+  if (value === null) return '';
+  const text = String(value);
+  return /[",\r\n]/.test(text) ? `"${text.replaceAll('"', '""')}"` : text;
+};
+
+/** RFC 4180: CRLF line ends, fields quoted when they hold a comma, a quote or a line break. */
+export function toCsv(rows: KpiRow[]): string {
+  const flat = rows.map(flattenRow);
+  const header = Object.keys(flat[0] ?? flattenRow(emptyRow()));
+  return [header.map(csvField).join(','), ...flat.map((r) => header.map((h) => csvField(r[h] ?? null)).join(','))].map((line) => `${line}\r\n`).join('');
+}
+
+function emptyRow(): KpiRow {
+  const d: Distribution = { count: 0, median: null, p90: null, avg: null };
+  return {
+    group: { key: null, label: '' },
+    createdCount: 0,
+    solvedCount: 0,
+    backlogAtEnd: 0,
+    firstResponse: { calendar: d, business: d },
+    resolution: { calendar: d, business: d },
+    sla: Object.fromEntries(SLA_METRICS.map((m) => [m, { met: 0, breached: 0, compliance: null }])) as Record<SlaMetric, SlaFigure>,
+    breaches: 0,
+    fcr: { yes: 0, no: 0, rate: null },
+    csat: { average: null, offered: 0, responded: 0, responseRate: null },
+    reopenRate: null,
+    handoffsPerTicket: null,
+    commitments: { kept: 0, broken: 0, overdue: 0, keptRate: null },
+  };
+}

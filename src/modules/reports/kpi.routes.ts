@@ -1,0 +1,131 @@
+import type { FastifyRequest } from 'fastify';
+import { IANAZone } from 'luxon';
+import { z } from 'zod';
+import { CHANNELS } from '../../channels/channel.types.js';
+import type { Database } from '../../db/client.js';
+import { SLA_METRICS } from '../../domain/sla/sla.types.js';
+import type { Guard } from '../../http/auth.js';
+import { bearerSecurity, problemResponses, type App } from '../../http/types.js';
+import type { Clock } from '../../shared/clock.js';
+import { badRequest } from '../../shared/errors.js';
+import { MANAGERS } from '../auth/api-keys.models.js';
+import { registerKpiTargetRoutes } from './kpi-targets.routes.js';
+import { GROUP_BYS, queryKpis, toCsv, UnknownTimeZoneError } from './kpi.queries.js';
+
+const tags = ['reports'];
+const MAX_RANGE_MS = 366 * 86_400_000;
+
+const csvList = <T extends readonly [string, ...string[]]>(values: T) =>
+  z.string().transform((raw) => raw.split(',').map((v) => v.trim()).filter(Boolean)).pipe(z.array(z.enum(values)).min(1));
+
+const distribution = z.object({ count: z.number().int(), median: z.number().nullable(), p90: z.number().nullable(), avg: z.number().nullable() });
+const timing = z.object({ calendar: distribution, business: distribution });
+const slaFigure = z.object({ met: z.number().int(), breached: z.number().int(), compliance: z.number().nullable() });
+
+const kpiRow = z
+  .object({
+    group: z.object({ key: z.string().nullable(), label: z.string() }),
+    createdCount: z.number().int(),
+    solvedCount: z.number().int(),
+    backlogAtEnd: z.number().int(),
+    firstResponse: timing,
+    resolution: timing,
+    sla: z.object(Object.fromEntries(SLA_METRICS.map((m) => [m, slaFigure])) as Record<(typeof SLA_METRICS)[number], typeof slaFigure>),
+    breaches: z.number().int(),
+    fcr: z.object({ yes: z.number().int(), no: z.number().int(), rate: z.number().nullable() }),
+    csat: z.object({ average: z.number().nullable(), offered: z.number().int(), responded: z.number().int(), responseRate: z.number().nullable() }),
+    reopenRate: z.number().nullable(),
+    handoffsPerTicket: z.number().nullable(),
+    commitments: z.object({ kept: z.number().int(), broken: z.number().int(), overdue: z.number().int(), keptRate: z.number().nullable() }),
+  })
+  .meta({ id: 'KpiRow', description: 'KPIs of one group (or the total); ratios are null without a denominator, durations in seconds' });
+
+export const kpiReportSchema = z.object({
+  from: z.string(),
+  to: z.string(),
+  groupBy: z.enum(GROUP_BYS),
+  tz: z.string(),
+  rows: z.array(kpiRow),
+  total: kpiRow,
+});
+
+const reportQuery = z
+  .object({
+    from: z.iso.datetime({ offset: true, error: 'an ISO 8601 date-time with a zone, e.g. 2026-01-01T00:00:00Z' }),
+    to: z.iso.datetime({ offset: true, error: 'an ISO 8601 date-time with a zone, e.g. 2026-02-01T00:00:00Z' }),
+    groupBy: z.enum(GROUP_BYS).default('channel'),
+    tz: z
+      .string()
+      .max(64)
+      .refine((zone) => IANAZone.isValidZone(zone), 'an IANA time zone such as Europe/Warsaw')
+      .default('UTC'),
+    channel: csvList(CHANNELS).optional(),
+    teamId: z.uuid().optional(),
+  })
+  .superRefine((q, ctx) => {
+    const from = Date.parse(q.from);
+    const to = Date.parse(q.to);
+    if (Number.isNaN(from) || Number.isNaN(to)) return;
+    if (to <= from) ctx.addIssue({ code: 'custom', path: ['to'], message: 'must be after from' });
+    else if (to - from > MAX_RANGE_MS) ctx.addIssue({ code: 'custom', path: ['to'], message: 'the range from..to must not exceed 366 days' });
+  });
+
+/** Whether the client prefers CSV: text/csv listed with a q at least that of JSON (or JSON absent). */
+export function wantsCsv(request: FastifyRequest): boolean {
+  const accept = request.headers.accept;
+  if (!accept) return false;
+  const q = (type: string): number => {
+    for (const part of accept.split(',')) {
+      const [media, ...params] = part.trim().toLowerCase().split(';');
+      if (media?.trim() !== type) continue;
+      const qParam = params.map((p) => p.trim()).find((p) => p.startsWith('q='));
+      return qParam ? Number(qParam.slice(2)) || 0 : 1;
+    }
+    return -1;
+  };
+  const csv = q('text/csv');
+  return csv > 0 && csv >= q('application/json');
+}
+
+export function registerKpiRoutes(app: App, deps: { db: Database; clock: Clock; guard: Guard }): void {
+  const { db, clock, guard } = deps;
+
+  app.get('/v1/reports/kpis', {
+    onRequest: guard(MANAGERS),
+    schema: {
+      tags,
+      summary: 'KPIs over [from, to) per channel, team, agent, language, priority, day or week, with a total row',
+      description:
+        'Answers JSON, or CSV (one line per group, then the total; flattened column names) when the Accept header prefers text/csv. ' +
+        'Durations are seconds; ratios are null when they have no denominator. See the README section "KPIs" for the definitions.',
+      security: bearerSecurity,
+      querystring: reportQuery,
+      response: { 200: kpiReportSchema, ...problemResponses() },
+    },
+    handler: async (request, reply) => {
+      const q = request.query;
+      const from = new Date(q.from);
+      const to = new Date(q.to);
+      let report;
+      try {
+        report = await queryKpis(db, { from, to, groupBy: q.groupBy, tz: q.tz, channels: q.channel, teamId: q.teamId, now: clock.now() });
+      } catch (error) {
+        if (error instanceof UnknownTimeZoneError) throw badRequest('query.tz', 'is not a time zone the database knows');
+        throw error;
+      }
+      if (wantsCsv(request)) {
+        const name = `kpis-${q.groupBy}-${from.toISOString().slice(0, 10)}-${to.toISOString().slice(0, 10)}.csv`;
+        // The route's serializer is for JSON; this payload is already text.
+        return reply
+          .type('text/csv; charset=utf-8')
+          .header('content-disposition', `attachment; filename="${name}"`)
+          .header('vary', 'Accept')
+          .serializer((payload: unknown) => payload as string)
+          .send(toCsv([...report.rows, report.total]) as never);
+      }
+      return reply.header('vary', 'Accept').send({ from: from.toISOString(), to: to.toISOString(), groupBy: q.groupBy, tz: q.tz, ...report });
+    },
+  });
+
+  registerKpiTargetRoutes(app, { db, clock, guard });
+}
