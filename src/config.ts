@@ -30,7 +30,8 @@ export const configSchema = z.object({
   DATABASE_URL: z
     .url({ protocol: /^postgres(ql)?$/, error: 'a postgres:// URL' })
     .default('postgres://postgres@127.0.0.1:5432/complaint_desk'),
-  DATABASE_POOL_MAX: positiveInt(20),
+  /** Per process; ROLE=all shares it between API requests, SLA timers (short) and deliveries (held during the send). */
+  DATABASE_POOL_MAX: positiveInt(30),
   /** How long a request waits for a pool connection before failing, instead of hanging. */
   DATABASE_ACQUIRE_TIMEOUT_MS: positiveInt(10_000),
   /** Postgres ends a transaction left idle this long, so a stuck client cannot hold locks forever. */

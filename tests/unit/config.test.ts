@@ -21,7 +21,7 @@ describe('loadConfig', () => {
       PORT: 3000,
       HOST: '0.0.0.0',
       DATABASE_URL: 'postgres://postgres@127.0.0.1:5432/complaint_desk',
-      DATABASE_POOL_MAX: 20,
+      DATABASE_POOL_MAX: 30,
       REDIS_URL: 'redis://127.0.0.1:6379',
       QUEUE_PREFIX: 'cd',
       LOG_LEVEL: 'info',
