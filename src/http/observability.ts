@@ -5,6 +5,7 @@ import type { Metrics } from '../shared/metrics.js';
 import type { Queues } from '../queues/queues.js';
 import { ADMINS, MANAGERS } from '../modules/auth/api-keys.models.js';
 import type { Guard } from './auth.js';
+import { problemOf, sendProblem } from './problem.js';
 import type { App } from './types.js';
 
 const JOB_STATES = ['waiting', 'delayed', 'active', 'failed'] as const;
@@ -34,11 +35,22 @@ export async function registerObservability(app: App, deps: { metrics: Metrics; 
   const serverAdapter = new FastifyAdapter();
   serverAdapter.setBasePath('/admin/queues');
   createBullBoard({ queues: Object.values(queues).map((q) => new BullMQAdapter(q.queue)), serverAdapter });
+  const adminOnly = deps.guard(ADMINS);
   await app.register(
     async (scope) => {
-      scope.addHook('onRequest', deps.guard(ADMINS));
+      // Bull Board installs its own error handler, which would render a refused key as a
+      // 500: the guard answers the problem itself instead of throwing into it.
+      scope.addHook('onRequest', async (request, reply) => {
+        try {
+          await adminOnly.call(scope, request, reply, () => undefined);
+        } catch (error) {
+          return sendProblem(reply, problemOf(error, request));
+        }
+      });
       await scope.register(serverAdapter.registerPlugin(), { prefix: '/' });
     },
     { prefix: '/admin/queues' },
   );
+  // The dashboard lives at /admin/queues/; the bare path redirects there.
+  app.get('/admin/queues', { schema: { hide: true } }, (_request, reply) => reply.redirect('/admin/queues/', 308));
 }
