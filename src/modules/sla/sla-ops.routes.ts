@@ -231,10 +231,12 @@ export function registerSlaOpsRoutes(app: App, deps: { db: Database; clock: Cloc
       const out = reply.raw;
       out.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache, no-transform', connection: 'keep-alive', 'x-accel-buffering': 'no' });
       out.write('retry: 3000\n\n');
-      let lastSent = resumeFrom ?? 0;
+      // Events can arrive out of id order (see sla.stream.ts): dedupe by id, not by "higher".
+      const sent = new Set<number>();
       const send = (event: StreamEvent) => {
-        if (event.id <= lastSent) return;
-        lastSent = event.id;
+        if (sent.has(event.id)) return;
+        sent.add(event.id);
+        if (sent.size > 10_000) for (const id of [...sent].slice(0, 5_000)) sent.delete(id);
         out.write(`id: ${event.id}\nevent: ${event.type}\ndata: ${JSON.stringify({ ...event.data, at: event.createdAt })}\n\n`);
       };
       // Subscribe before replaying, buffering live events, so none falls between the two.

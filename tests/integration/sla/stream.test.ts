@@ -86,16 +86,10 @@ describe('the SLA operations stream (SSE)', () => {
     await resumed.close();
   });
 
-  // BUG (src/modules/sla/sla.stream.ts, sla-ops.routes.ts): stream ids come from an identity
-  // column, assigned at INSERT, but rows become visible at COMMIT. When two transactions publish
-  // (two workers breaching at once) and the lower-numbered one commits second, the hub has
-  // already moved its high-water mark (lastId) past it, and the SSE route's per-client lastSent
-  // has too: the event is never delivered live, and a client resuming with Last-Event-ID
-  // (ids only go up) does not get it either. Not a small fix: serializing publishers with a lock
-  // held to commit deadlocks (the ack route locks a breach then publishes; the ticket hook
-  // publishes a late breach then updates breaches); it needs commit-ordered ids or a gap-aware
-  // hub and route.
-  it.fails('delivers an event whose transaction commits after a later-numbered one', async () => {
+  // Stream ids are assigned at INSERT but rows appear at COMMIT: when the lower-numbered of
+  // two publishing transactions commits second, its event must still reach connected clients
+  // (the hub reads from a low watermark and dedupes by id; see sla.stream.ts).
+  it('delivers an event whose transaction commits after a later-numbered one', async () => {
     const live = await open();
     const marker = unique('race');
     const publish = (n: number) => (tx: Executor) => publishStreamEvent(tx, 'test', { marker, n }, new Date());
