@@ -5,9 +5,9 @@ import type { Guard } from '../../http/auth.js';
 import { cursorKeys, decodeCursor, limitSchema, toPage } from '../../http/pagination.js';
 import { bearerSecurity, problemResponses, type App } from '../../http/types.js';
 import type { Clock } from '../../shared/clock.js';
-import { conflict, notFound } from '../../shared/errors.js';
+import { notFound } from '../../shared/errors.js';
 import { MANAGERS, STAFF } from '../auth/api-keys.models.js';
-import { isUniqueViolation } from '../teams/teams.routes.js';
+import { uniqueOrConflict } from '../../db/unique.js';
 import { requireTeam } from './agents.repository.js';
 import { agents } from './agents.table.js';
 
@@ -35,7 +35,6 @@ const agentPage = z.object({ items: z.array(agentView), nextCursor: z.string().n
 
 export function registerAgentRoutes(app: App, deps: { db: Database; clock: Clock; guard: Guard }): void {
   const { db, clock, guard } = deps;
-  const duplicate = (email: string | undefined) => conflict('duplicate', `An agent with e-mail ${email} exists`);
 
   app.post('/v1/agents', {
     onRequest: guard(MANAGERS),
@@ -43,13 +42,10 @@ export function registerAgentRoutes(app: App, deps: { db: Database; clock: Clock
     handler: async (request, reply) => {
       if (request.body.teamId) await requireTeam(db, request.body.teamId, 'body.teamId');
       const now = clock.now();
-      try {
+      return uniqueOrConflict(async () => {
         const [row] = await db.insert(agents).values({ ...request.body, teamId: request.body.teamId ?? null, createdAt: now, updatedAt: now }).returning();
         return reply.status(201).send(row!);
-      } catch (error) {
-        if (isUniqueViolation(error)) throw duplicate(request.body.email);
-        throw error;
-      }
+      }, `An agent with e-mail ${request.body.email} exists`);
     },
   });
 
@@ -90,14 +86,11 @@ export function registerAgentRoutes(app: App, deps: { db: Database; clock: Clock
     schema: { tags, summary: 'Change an agent', security: bearerSecurity, params: idParams, body: agentBody.partial(), response: { 200: agentView, ...problemResponses(404, 409) } },
     handler: async (request) => {
       if (request.body.teamId) await requireTeam(db, request.body.teamId, 'body.teamId');
-      try {
+      return uniqueOrConflict(async () => {
         const [row] = await db.update(agents).set({ ...request.body, updatedAt: clock.now() }).where(eq(agents.id, request.params.id)).returning();
         if (!row) throw notFound('Agent', request.params.id);
         return row;
-      } catch (error) {
-        if (isUniqueViolation(error)) throw duplicate(request.body.email);
-        throw error;
-      }
+      }, `An agent with e-mail ${request.body.email} exists`);
     },
   });
 

@@ -6,9 +6,9 @@ import type { Guard } from '../../http/auth.js';
 import { decodeCursor, limitSchema, toPage } from '../../http/pagination.js';
 import { bearerSecurity, problemResponses, type App } from '../../http/types.js';
 import type { Clock } from '../../shared/clock.js';
-import { badRequest, conflict, notFound } from '../../shared/errors.js';
+import { badRequest, notFound } from '../../shared/errors.js';
 import { STAFF } from '../auth/api-keys.models.js';
-import { isUniqueViolation } from '../teams/teams.routes.js';
+import { uniqueOrConflict } from '../../db/unique.js';
 import type { TicketHooks } from '../tickets/tickets.hooks.js';
 import type { DeliveryService } from './delivery.service.js';
 import { OUTBOX_STATES, outbox, templates } from './delivery.table.js';
@@ -102,13 +102,10 @@ export function registerDeliveryRoutes(app: App, deps: { db: Database; clock: Cl
     schema: { tags: ['delivery'], summary: 'Create a canned reply (one row per language); variables {{customer.name}}, {{ticket.number}}, {{ticket.subject}}, {{agent.name}}', security: bearerSecurity, body: templateBody, response: { 201: templateView, ...problemResponses(409) } },
     handler: async (request, reply) => {
       const now = clock.now();
-      try {
+      return uniqueOrConflict(async () => {
         const [row] = await db.insert(templates).values({ ...request.body, subject: request.body.subject ?? null, createdAt: now, updatedAt: now }).returning();
         return reply.status(201).send(row!);
-      } catch (error) {
-        if (isUniqueViolation(error)) throw conflict('duplicate', `Template "${request.body.name}" exists in ${request.body.language}`);
-        throw error;
-      }
+      }, `Template "${request.body.name}" exists in ${request.body.language}`);
     },
   });
   app.get('/v1/templates', {
@@ -136,14 +133,11 @@ export function registerDeliveryRoutes(app: App, deps: { db: Database; clock: Cl
     onRequest: guard(STAFF),
     schema: { tags: ['delivery'], summary: 'Change a template', security: bearerSecurity, params: idParams, body: templateBody.partial(), response: { 200: templateView, ...problemResponses(404, 409) } },
     handler: async (request) => {
-      try {
+      return uniqueOrConflict(async () => {
         const [row] = await db.update(templates).set({ ...request.body, updatedAt: clock.now() }).where(eq(templates.id, request.params.id)).returning();
         if (!row) throw notFound('Template', request.params.id);
         return row;
-      } catch (error) {
-        if (isUniqueViolation(error)) throw conflict('duplicate', 'A template with that name and language exists');
-        throw error;
-      }
+      }, 'A template with that name and language exists');
     },
   });
   app.delete('/v1/templates/:id', {

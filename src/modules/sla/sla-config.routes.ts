@@ -9,7 +9,7 @@ import type { Queues } from '../../queues/queues.js';
 import type { Clock } from '../../shared/clock.js';
 import { badRequest, conflict, notFound } from '../../shared/errors.js';
 import { MANAGERS, STAFF } from '../auth/api-keys.models.js';
-import { isUniqueViolation } from '../teams/teams.routes.js';
+import { uniqueOrConflict } from '../../db/unique.js';
 import type { PolicyCache } from './sla.repository.js';
 import { calendars, slaPolicies } from './sla.table.js';
 
@@ -53,13 +53,10 @@ export function registerSlaConfigRoutes(app: App, deps: { db: Database; clock: C
     schema: { tags: ['sla'], summary: 'Create a business-hours calendar', security: bearerSecurity, body: calendarBody, response: { 201: calendarView, ...problemResponses(409) } },
     handler: async (request, reply) => {
       const now = clock.now();
-      try {
+      return uniqueOrConflict(async () => {
         const [row] = await db.insert(calendars).values({ ...request.body, createdAt: now, updatedAt: now }).returning();
         return reply.status(201).send(row!);
-      } catch (error) {
-        if (isUniqueViolation(error)) throw conflict('duplicate', `A calendar named "${request.body.name}" exists`);
-        throw error;
-      }
+      }, `A calendar named "${request.body.name}" exists`);
     },
   });
   app.get('/v1/calendars', {
@@ -106,14 +103,11 @@ export function registerSlaConfigRoutes(app: App, deps: { db: Database; clock: C
     handler: async (request, reply) => {
       await requireCalendar(request.body.calendarId);
       const now = clock.now();
-      try {
+      return uniqueOrConflict(async () => {
         const [row] = await db.insert(slaPolicies).values({ ...request.body, calendarId: request.body.calendarId ?? null, createdAt: now, updatedAt: now }).returning();
         deps.policies.invalidate();
         return reply.status(201).send(row!);
-      } catch (error) {
-        if (isUniqueViolation(error)) throw conflict('duplicate', `A policy named "${request.body.name}" exists`);
-        throw error;
-      }
+      }, `A policy named "${request.body.name}" exists`);
     },
   });
   app.get('/v1/sla/policies', {
@@ -135,7 +129,7 @@ export function registerSlaConfigRoutes(app: App, deps: { db: Database; clock: C
     schema: { tags: ['sla'], summary: 'Replace an SLA policy; running clocks under it are recomputed', security: bearerSecurity, params: idParams, body: slaPolicyInputSchema, response: { 200: policyView, ...problemResponses(404, 409) } },
     handler: async (request) => {
       await requireCalendar(request.body.calendarId);
-      try {
+      return uniqueOrConflict(async () => {
         const [row] = await db
           .update(slaPolicies)
           .set({ ...request.body, calendarId: request.body.calendarId ?? null, updatedAt: clock.now() })
@@ -144,10 +138,7 @@ export function registerSlaConfigRoutes(app: App, deps: { db: Database; clock: C
         if (!row) throw notFound('SLA policy', request.params.id);
         await policiesChanged(row.id);
         return row;
-      } catch (error) {
-        if (isUniqueViolation(error)) throw conflict('duplicate', `A policy named "${request.body.name}" exists`);
-        throw error;
-      }
+      }, `A policy named "${request.body.name}" exists`);
     },
   });
   app.delete('/v1/sla/policies/:id', {

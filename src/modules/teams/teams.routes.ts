@@ -1,11 +1,12 @@
 import { asc, eq, gt } from 'drizzle-orm';
 import { z } from 'zod';
 import type { Database } from '../../db/client.js';
+import { uniqueOrConflict } from '../../db/unique.js';
 import type { Guard } from '../../http/auth.js';
 import { cursorKeys, decodeCursor, limitSchema, toPage } from '../../http/pagination.js';
 import { bearerSecurity, problemResponses, type App } from '../../http/types.js';
 import type { Clock } from '../../shared/clock.js';
-import { conflict, notFound } from '../../shared/errors.js';
+import { notFound } from '../../shared/errors.js';
 import { requireAgent } from '../agents/agents.repository.js';
 import { MANAGERS, STAFF } from '../auth/api-keys.models.js';
 import { teams } from './teams.table.js';
@@ -16,7 +17,6 @@ const teamBody = z.object({ name: z.string().trim().min(1).max(200), leadAgentId
 const teamView = z.object({ id: z.uuid(), name: z.string(), leadAgentId: z.uuid().nullable(), createdAt: z.date(), updatedAt: z.date() });
 const teamPage = z.object({ items: z.array(teamView), nextCursor: z.string().nullable() });
 
-const isUniqueViolation = (error: unknown) => (error as { cause?: { code?: string }; code?: string }).cause?.code === '23505' || (error as { code?: string }).code === '23505';
 
 export function registerTeamRoutes(app: App, deps: { db: Database; clock: Clock; guard: Guard }): void {
   const { db, clock, guard } = deps;
@@ -27,13 +27,10 @@ export function registerTeamRoutes(app: App, deps: { db: Database; clock: Clock;
     handler: async (request, reply) => {
       if (request.body.leadAgentId) await requireAgent(db, request.body.leadAgentId, 'body.leadAgentId');
       const now = clock.now();
-      try {
+      return uniqueOrConflict(async () => {
         const [row] = await db.insert(teams).values({ name: request.body.name, leadAgentId: request.body.leadAgentId ?? null, createdAt: now, updatedAt: now }).returning();
         return reply.status(201).send(row!);
-      } catch (error) {
-        if (isUniqueViolation(error)) throw conflict('duplicate', `A team named "${request.body.name}" exists`);
-        throw error;
-      }
+      }, `A team named "${request.body.name}" exists`);
     },
   });
 
@@ -62,14 +59,11 @@ export function registerTeamRoutes(app: App, deps: { db: Database; clock: Clock;
     schema: { tags, summary: 'Rename a team or change its lead', security: bearerSecurity, params: idParams, body: teamBody.partial(), response: { 200: teamView, ...problemResponses(404, 409) } },
     handler: async (request) => {
       if (request.body.leadAgentId) await requireAgent(db, request.body.leadAgentId, 'body.leadAgentId');
-      try {
+      return uniqueOrConflict(async () => {
         const [row] = await db.update(teams).set({ ...request.body, updatedAt: clock.now() }).where(eq(teams.id, request.params.id)).returning();
         if (!row) throw notFound('Team', request.params.id);
         return row;
-      } catch (error) {
-        if (isUniqueViolation(error)) throw conflict('duplicate', `A team named "${request.body.name}" exists`);
-        throw error;
-      }
+      }, `A team named "${request.body.name}" exists`);
     },
   });
 
@@ -84,4 +78,3 @@ export function registerTeamRoutes(app: App, deps: { db: Database; clock: Clock;
   });
 }
 
-export { isUniqueViolation };
