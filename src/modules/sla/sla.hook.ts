@@ -59,7 +59,9 @@ export function createSlaHook(deps: { policies: PolicyCache; timers: TimerSchedu
       const { policies } = await deps.policies.get(tx);
       const slaTicket: SlaTicket = { channel: ticket.channel as Channel, priority: ticket.priority as SlaTicket['priority'], teamId: ticket.teamId, status: ticket.status as TicketStatus };
       const policy = matchPolicy(policies, slaTicket);
-      const rows = await lockClocksOfTicket(tx, ticket.id);
+      // A ticket created in this very change has no clocks yet: no need to read (and lock) them.
+      const isNew = change.events.some((e) => e.type === 'created');
+      const rows = isNew ? [] : await lockClocksOfTicket(tx, ticket.id);
       const before = rows.map(toDomainClock);
       const policyId = policy?.id ?? null;
       if (policyId !== ticket.slaPolicyId && !events.some((e) => e.type === 'ticket_created')) {
