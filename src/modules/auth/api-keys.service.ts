@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { and, desc, eq, isNull, lt, or, sql } from 'drizzle-orm';
 import type { Database } from '../../db/client.js';
 import type { Clock } from '../../shared/clock.js';
@@ -40,23 +41,50 @@ const view = (row: Row): ApiKeyView => ({
 // turn every read into a write, so it is refreshed at most once a minute per key.
 const LAST_USED_RESOLUTION_MS = 60_000;
 
+// Every request authenticates; a verified key is remembered briefly so a busy agent desk does
+// not cost a database round trip per call. Revoking clears this process's cache at once;
+// other processes notice within the TTL.
+const VERIFIED_TTL_MS = 5_000;
+const VERIFIED_MAX = 10_000;
+
 export function createApiKeyService(deps: { db: Database; clock: Clock }) {
   const { db, clock } = deps;
+  const verified = new Map<string, { principal: Principal; until: number }>();
+  const cacheKey = (token: string) => createHash('sha256').update(token).digest('hex');
+
+  /** Looks the key up by its public prefix and checks the secret against the salted hash. */
+  async function verify(token: string): Promise<Principal | null> {
+    const { prefix, secret } = parseKey(token);
+    const [row] = await db.select().from(apiKeys).where(eq(apiKeys.prefix, prefix)).limit(1);
+    if (!row || row.revokedAt || !secretMatches(secret, row.salt, row.hash)) return null;
+    const now = clock.now();
+    if (!row.lastUsedAt || now.getTime() - row.lastUsedAt.getTime() > LAST_USED_RESOLUTION_MS) {
+      void db
+        .update(apiKeys)
+        .set({ lastUsedAt: now })
+        .where(and(eq(apiKeys.id, row.id), or(isNull(apiKeys.lastUsedAt), lt(apiKeys.lastUsedAt, new Date(now.getTime() - LAST_USED_RESOLUTION_MS)))))
+        .catch(() => undefined);
+    }
+    return { keyId: row.id, name: row.name, role: row.role as Role, agentId: row.agentId };
+  }
+
   return {
     async authenticate(token: string): Promise<Principal | null> {
-      const { prefix, secret } = parseKey(token);
-      const [row] = await db.select().from(apiKeys).where(eq(apiKeys.prefix, prefix)).limit(1);
-      if (!row || row.revokedAt || !secretMatches(secret, row.salt, row.hash)) return null;
-      const now = clock.now();
-      if (!row.lastUsedAt || now.getTime() - row.lastUsedAt.getTime() > LAST_USED_RESOLUTION_MS) {
-        void db
-          .update(apiKeys)
-          .set({ lastUsedAt: now })
-          .where(and(eq(apiKeys.id, row.id), or(isNull(apiKeys.lastUsedAt), lt(apiKeys.lastUsedAt, new Date(now.getTime() - LAST_USED_RESOLUTION_MS)))))
-          .catch(() => undefined);
+      const key = cacheKey(token);
+      const hit = verified.get(key);
+      if (hit && hit.until > Date.now()) return hit.principal;
+      const principal = await verify(token);
+      if (principal) {
+        if (verified.size >= VERIFIED_MAX) verified.clear();
+        verified.set(key, { principal, until: Date.now() + VERIFIED_TTL_MS });
       }
-      return { keyId: row.id, name: row.name, role: row.role as Role, agentId: row.agentId };
+      return principal;
     },
+
+    forgetVerified(): void {
+      verified.clear();
+    },
+
 
     /** Creates a key; the token is returned here once and never stored. */
     async create(input: { name: string; role: Role; agentId?: string | null | undefined }): Promise<ApiKeyView & { token: string }> {
@@ -71,6 +99,7 @@ export function createApiKeyService(deps: { db: Database; clock: Clock }) {
 
     /** Makes ADMIN_API_KEY a working admin key (and follows it when the variable changes). */
     async ensureEnvAdmin(secret: string): Promise<void> {
+      verified.clear();
       const salt = newSalt();
       await db
         .insert(apiKeys)
@@ -84,6 +113,7 @@ export function createApiKeyService(deps: { db: Database; clock: Clock }) {
     },
 
     async revoke(id: string): Promise<ApiKeyView> {
+      verified.clear();
       const [row] = await db
         .update(apiKeys)
         .set({ revokedAt: sql`coalesce(${apiKeys.revokedAt}, ${clock.now()})` })
