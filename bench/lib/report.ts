@@ -7,6 +7,7 @@ export type Verdict = 'ok' | 'FAIL' | 'info' | 'not built yet' | 'ERROR';
 /** A target as data (so latest.json carries it), checked against the product figure or the ratio. */
 export type Target =
   | { kind: 'ratio-at-least'; value: number }
+  | { kind: 'ratio-at-most'; value: number }
   | { kind: 'below'; value: number; unit: string }
   | { kind: 'equals'; value: number | string };
 
@@ -39,6 +40,8 @@ export function targetText(target: Target | null): string {
   switch (target.kind) {
     case 'ratio-at-least':
       return `ratio >= ${target.value}`;
+    case 'ratio-at-most':
+      return `ratio <= ${target.value}`;
     case 'below':
       return `< ${target.value} ${target.unit}`;
     case 'equals':
@@ -50,6 +53,8 @@ function meets(target: Target, product: number | string, ratio: number | null): 
   switch (target.kind) {
     case 'ratio-at-least':
       return ratio !== null && ratio >= target.value;
+    case 'ratio-at-most':
+      return ratio !== null && ratio <= target.value;
     case 'below':
       return typeof product === 'number' && product < target.value;
     case 'equals':
