@@ -21,7 +21,7 @@ const REPEATS = { quick: { sequential: 50, load: 100, warmup: 5 }, full: { seque
  * sequential runs (HTTP, pg) stays within about this long; the note says so. Fast queries
  * keep REPEATS.
  */
-const SEQUENTIAL_BUDGET_MS = { quick: 5_000, full: 20_000 } as const;
+const SEQUENTIAL_BUDGET_MS = { quick: 5_000, full: 10_000 } as const;
 /** Distinct tickets the single-ticket reads rotate over. */
 const SAMPLE_TICKETS = { quick: 50, full: 200 } as const;
 
@@ -100,7 +100,7 @@ async function measureCase(
     const perRequestMs = Math.max(0.1, warmup.summary().p50);
     const fits = Math.floor(SEQUENTIAL_BUDGET_MS[context.mode] / perRequestMs);
     const full = REPEATS[context.mode];
-    const repeats = fits >= full.sequential ? full : { ...full, sequential: Math.max(20, fits), load: Math.max(50, Math.min(full.load, 2 * fits)) };
+    const repeats = fits >= full.sequential ? full : { ...full, sequential: Math.max(20, fits), load: Math.max(50, Math.min(full.load, fits)) };
     const reduced = repeats !== full ? `fewer requests for a slow query: ${repeats.sequential} sequential, ${repeats.load} at ${LOAD_CONNECTIONS} connections` : undefined;
     await sequentialGets({ url: service.url, paths, headers, count: repeats.warmup, signal: context.signal });
 
