@@ -73,8 +73,11 @@ export const configSchema = z.object({
   // SLA engine and notifications (issue 4).
   /** How often the reconciler sweeps for overdue clocks: the net under lost timer jobs. */
   SLA_RECONCILE_INTERVAL_MS: z.coerce.number().int().min(200).default(5_000),
-  /** Concurrent timer jobs per worker process; each holds one Postgres connection briefly. */
-  SLA_WORKER_CONCURRENCY: positiveInt(16),
+  /**
+   * Timer jobs in flight per worker process. A job only waits for its batch (jobs due together
+   * share one transaction, at most 4 at once), so this can be high without holding connections.
+   */
+  SLA_WORKER_CONCURRENCY: positiveInt(200),
   /** Escalation webhooks carry X-Complaint-Desk-Signature: sha256=<hex HMAC of the body>. */
   NOTIFY_WEBHOOK_SECRET: optionalSecret,
   SMTP_URL: optionalUrl,

@@ -119,8 +119,6 @@ async function runBaseline(context: BenchContext, windowMs: number, n: number): 
  */
 const SERVICE_ENV: Record<string, string> = {
   SLA_RECONCILE_INTERVAL_MS: '1000',
-  SLA_WORKER_CONCURRENCY: '32',
-  DATABASE_POOL_MAX: '40',
   ...(process.env.BENCH_TIMERS_ENV ? (JSON.parse(process.env.BENCH_TIMERS_ENV) as Record<string, string>) : {}),
 };
 /**

@@ -2,7 +2,6 @@ import { and, asc, eq, isNull, lte, ne, sql } from 'drizzle-orm';
 import type { Logger } from 'pino';
 import type { Database, Executor } from '../../db/client.js';
 import { escalationSchedule, planActions } from '../../domain/sla/escalation.js';
-import { isDue, markBreached, markWarned } from '../../domain/sla/sla-clocks.js';
 import { assign, type Priority } from '../../domain/ticket-lifecycle.js';
 import type { Queues } from '../../queues/queues.js';
 import type { Clock } from '../../shared/clock.js';
@@ -13,7 +12,9 @@ import type { TicketChange, TicketHooks } from '../tickets/tickets.hooks.js';
 import { appendEvents, lockTicket, type Actor, type NewEvent } from '../tickets/tickets.repository.js';
 import { lifecycleStateOf } from '../tickets/tickets.service.js';
 import { tickets } from '../tickets/tickets.table.js';
-import { clockColumns, publishStreamEvent, severityOf, toDomainClock, type PolicyCache } from './sla.repository.js';
+import { createCoalescer } from '../../shared/coalescer.js';
+import { escalationJobId, fireTimers, type FireRequest, type FireResult, type TimerKind } from './sla.firing.js';
+import { publishStreamEvent, severityOf, type PolicyCache } from './sla.repository.js';
 import { breaches, slaClocks } from './sla.table.js';
 
 const SYSTEM: Actor = { kind: 'system', id: 'sla' };
@@ -28,82 +29,26 @@ export interface SlaProcessorDeps {
   metrics: Metrics;
 }
 
-export type FireResult = 'fired' | 'stale' | 'early';
+export { escalationJobId, type FireResult };
 
-export const escalationJobId = (breachId: string, level: number) => `esc-${breachId}-${level}`;
+/** Timer jobs due together are fired together: up to this many clocks per transaction. */
+const FIRE_BATCH = 500;
+/** Batches in flight at once per process; each holds one pool connection. */
+const FIRE_IN_FLIGHT = 4;
+/** A reconciler run fires at most this many batches per kind, so one run cannot hold the maintenance queue for long. */
+const MAX_SWEEP_ROUNDS = 20;
 
 /**
  * Acts on SLA deadlines. Every path (a timer job, the reconciler, a duplicate job on another
- * worker) goes through fire(): lock the clock row, re-check it against the engine, act once.
+ * worker) goes through fireTimers(): lock the clocks, re-check them against the engine, act
+ * once. Timer jobs running at the same moment share one transaction (see createCoalescer).
  */
 export function createSlaProcessor(deps: SlaProcessorDeps) {
-  const { db, clock, logger, queues, metrics } = deps;
+  const { db, clock, logger, queues } = deps;
+  const firing = createCoalescer<FireRequest, FireResult>((requests) => fireTimers(deps, requests), { maxBatch: FIRE_BATCH, maxInFlight: FIRE_IN_FLIGHT });
 
-  async function fire(kind: 'warning' | 'breach', clockId: string, generation: number): Promise<FireResult> {
-    const now = clock.now();
-    const scheduled: { breachId: string; level: number; delay: number }[] = [];
-    let lateness: { seconds: number; channel: string; metric: string } | null = null;
-    const result = await db.transaction(async (tx): Promise<FireResult> => {
-      const [row] = await tx.select().from(slaClocks).where(eq(slaClocks.id, clockId)).for('update');
-      if (!row) return 'stale';
-      const current = toDomainClock(row);
-      if (!isDue(current, kind, now, generation)) {
-        const dueAt = kind === 'warning' ? current.warnDueAt : current.dueAt;
-        const early = current.state === 'running' && current.generation === generation && dueAt && dueAt > now;
-        return early ? 'early' : 'stale';
-      }
-      const [ticket] = await tx.select().from(tickets).where(eq(tickets.id, row.ticketId));
-      if (!ticket) return 'stale';
-      const base = { ticketId: ticket.id, ticketNumber: ticket.number, channel: ticket.channel, metric: current.metric, dueAt: current.dueAt };
-      if (kind === 'warning') {
-        const warned = markWarned(current, now);
-        await tx.update(slaClocks).set({ warnedAt: warned.warnedAt, updatedAt: now }).where(eq(slaClocks.id, clockId));
-        await appendEvents(tx, ticket.id, SYSTEM, [{ type: 'sla_warning', data: { metric: current.metric, dueAt: current.dueAt } }], now);
-        await publishStreamEvent(tx, 'warning', { ...base, warnedAt: now }, now);
-        lateness = { seconds: (now.getTime() - (current.warnDueAt ?? now).getTime()) / 1000, channel: ticket.channel, metric: current.metric };
-        return 'fired';
-      }
-      const breached = markBreached(current, now);
-      await tx.update(slaClocks).set({ ...clockColumns(breached), updatedAt: now }).where(eq(slaClocks.id, clockId));
-      const [breach] = await tx
-        .insert(breaches)
-        .values({
-          ticketId: ticket.id,
-          clockId,
-          clockStartedAt: current.startedAt,
-          policyId: row.policyId,
-          metric: current.metric,
-          channel: ticket.channel,
-          teamId: ticket.teamId,
-          severity: severityOf(ticket.priority),
-          dueAt: current.dueAt ?? now,
-          breachedAt: now,
-        })
-        .onConflictDoNothing()
-        .returning();
-      if (!breach) return 'stale';
-      await appendEvents(tx, ticket.id, SYSTEM, [{ type: 'sla_breached', data: { metric: current.metric, dueAt: current.dueAt, breachId: breach.id } }], now);
-      await publishStreamEvent(tx, 'breach', { ...base, breachId: breach.id, breachedAt: now }, now);
-      const policy = row.policyId ? (await deps.policies.get(tx)).byId.get(row.policyId) : undefined;
-      for (const step of policy ? escalationSchedule(policy, now) : []) {
-        scheduled.push({ breachId: breach.id, level: step.level, delay: Math.max(0, step.dueAt.getTime() - now.getTime()) });
-      }
-      lateness = { seconds: (now.getTime() - (current.dueAt ?? now).getTime()) / 1000, channel: ticket.channel, metric: current.metric };
-      return 'fired';
-    });
-    // Counted once committed, for warnings as for breaches: the histogram's `kind` label
-    // shows whether each kind fires on time.
-    if (lateness) {
-      const l = lateness as { seconds: number; channel: string; metric: string };
-      (kind === 'breach' ? metrics.slaBreaches : metrics.slaWarnings).inc({ channel: l.channel, metric: l.metric });
-      metrics.timerLateness.observe({ kind }, l.seconds);
-    }
-    if (scheduled.length > 0) {
-      await queues.slaEscalations
-        .addBulk(scheduled.map((s) => ({ name: 'escalate' as const, data: { breachId: s.breachId, level: s.level }, opts: { jobId: escalationJobId(s.breachId, s.level), delay: s.delay } })))
-        .catch((error) => logger.warn({ err: error }, 'could not schedule escalations; the reconciler will run them'));
-    }
-    return result;
+  function fire(kind: TimerKind, clockId: string, generation: number): Promise<FireResult> {
+    return firing.request({ kind, clockId, generation });
   }
 
   /**
@@ -124,13 +69,18 @@ export function createSlaProcessor(deps: SlaProcessorDeps) {
     const external: ({ kind: 'webhook'; url: string } | { kind: 'email'; address: string })[] = [];
     let payload: Record<string, unknown> = {};
     const result = await db.transaction(async (tx) => {
+      // The ticket first, then the breach: the order of every ticket change (which resolves
+      // breaches), so an escalation and a reply never wait on each other in a cycle.
+      const [target] = await tx.select({ ticketId: breaches.ticketId }).from(breaches).where(eq(breaches.id, breachId));
+      if (!target) return 'stale' as const;
+      const ticket = await lockTicket(tx, target.ticketId);
+      if (!ticket) return 'stale' as const;
       const [breach] = await tx.select().from(breaches).where(eq(breaches.id, breachId)).for('update');
-      if (!breach || breach.state === 'resolved' || breach.escalationLevel >= level) return 'stale' as const;
+      // A merge moved the breach meanwhile: the reconciler runs the level on its new ticket.
+      if (!breach || breach.ticketId !== ticket.id || breach.state === 'resolved' || breach.escalationLevel >= level) return 'stale' as const;
       const policy = breach.policyId ? (await deps.policies.get(tx)).byId.get(breach.policyId) : undefined;
       const step = policy ? escalationSchedule(policy, breach.breachedAt).find((s) => s.level === level) : undefined;
       if (!step) return 'stale' as const;
-      const ticket = await lockTicket(tx, breach.ticketId);
-      if (!ticket) return 'stale' as const;
       const teamLeadId = ticket.teamId ? ((await tx.select({ lead: teams.leadAgentId }).from(teams).where(eq(teams.id, ticket.teamId)))[0]?.lead ?? null) : null;
       const plan = planActions(step.actions, { assigneeId: ticket.assigneeId, teamId: ticket.teamId, teamLeadId, priority: ticket.priority as Priority });
       const events: NewEvent[] = [{ type: 'escalated', data: { breachId, level, metric: breach.metric, skipped: plan.skipped.map((s) => s.reason) } }];
@@ -182,26 +132,31 @@ export function createSlaProcessor(deps: SlaProcessorDeps) {
    * The net under everything: clocks past due with no breach (Redis flushed, a worker killed
    * mid-job, a failed schedule) are fired here, in batches, oldest first.
    */
-  async function reconcile(batchSize = 500): Promise<{ breaches: number; warnings: number; escalations: number }> {
+  async function reconcile(batchSize = FIRE_BATCH): Promise<{ breaches: number; warnings: number; escalations: number }> {
     const now = clock.now();
-    const overdue = await db
-      .select({ id: slaClocks.id, generation: slaClocks.generation })
-      .from(slaClocks)
-      .where(and(eq(slaClocks.state, 'running'), lte(slaClocks.dueAt, now), isNull(slaClocks.breachedAt)))
-      .orderBy(asc(slaClocks.dueAt))
-      .limit(batchSize);
-    let breached = 0;
-    for (const c of overdue) if ((await fire('breach', c.id, c.generation)) === 'fired') breached++;
-    const warnDue = await db
-      .select({ id: slaClocks.id, generation: slaClocks.generation })
-      .from(slaClocks)
-      .where(and(eq(slaClocks.state, 'running'), isNull(slaClocks.warnedAt), lte(slaClocks.warnDueAt, now)))
-      .orderBy(asc(slaClocks.warnDueAt))
-      .limit(batchSize);
-    let warned = 0;
-    for (const c of warnDue) if ((await fire('warning', c.id, c.generation)) === 'fired') warned++;
+    const breached = await sweep('breach', now, batchSize);
+    const warned = await sweep('warning', now, batchSize);
     const escalations = await reconcileEscalations(now, batchSize);
     return { breaches: breached, warnings: warned, escalations };
+  }
+
+  /** Fires every timer of `kind` due by `now`, oldest first, a batch per transaction (bounded per run). */
+  async function sweep(kind: TimerKind, now: Date, batchSize: number): Promise<number> {
+    const due = kind === 'breach' ? slaClocks.dueAt : slaClocks.warnDueAt;
+    const done = kind === 'breach' ? slaClocks.breachedAt : slaClocks.warnedAt;
+    let fired = 0;
+    for (let round = 0; round < MAX_SWEEP_ROUNDS; round++) {
+      const rows = await db
+        .select({ id: slaClocks.id, generation: slaClocks.generation })
+        .from(slaClocks)
+        .where(and(eq(slaClocks.state, 'running'), lte(due, now), isNull(done)))
+        .orderBy(asc(due))
+        .limit(batchSize);
+      const results = await fireTimers(deps, rows.map((c) => ({ kind, clockId: c.id, generation: c.generation })));
+      fired += results.filter((r) => r === 'fired').length;
+      if (rows.length < batchSize) break;
+    }
+    return fired;
   }
 
   async function reconcileEscalations(now: Date, batchSize: number): Promise<number> {

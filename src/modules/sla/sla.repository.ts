@@ -71,8 +71,9 @@ export async function saveClocks(tx: Executor, ticketId: string, policyId: strin
     .returning();
 }
 
+/** In id order, like the timer worker's batches (sla.firing.ts), so the two never deadlock. */
 export async function lockClocksOfTicket(tx: Executor, ticketId: string): Promise<ClockRow[]> {
-  return tx.select().from(slaClocks).where(eq(slaClocks.ticketId, ticketId)).for('update');
+  return tx.select().from(slaClocks).where(eq(slaClocks.ticketId, ticketId)).orderBy(asc(slaClocks.id)).for('update');
 }
 
 export const severityOf = (priority: string): number => Math.max(0, PRIORITIES.indexOf(priority as Priority));

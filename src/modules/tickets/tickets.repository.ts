@@ -80,8 +80,13 @@ export async function findTicket(tx: Executor, id: string): Promise<TicketRow | 
 }
 
 /** Reads the ticket and locks its row until the transaction ends: writers queue up here. */
+/**
+ * FOR NO KEY UPDATE, not FOR UPDATE: a ticket change never touches the ticket's key, and this
+ * lock does not block the foreign-key checks of rows that reference the ticket (a timer worker
+ * inserting a breach or a timeline event while holding a clock lock the change waits for).
+ */
 export async function lockTicket(tx: Executor, id: string): Promise<TicketRow | undefined> {
-  const [row] = await tx.select().from(tickets).where(eq(tickets.id, id)).for('update');
+  const [row] = await tx.select().from(tickets).where(eq(tickets.id, id)).for('no key update');
   return row;
 }
 

@@ -1,0 +1,121 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { fireTimers, type FireRequest } from '../../../src/modules/sla/sla.firing.js';
+import { createTeam, createTicket, manualClock } from '../../helpers/api.js';
+import { createTestContext, type TestContext } from '../../helpers/context.js';
+import { createPolicy, eventRows, reply, SECOND } from '../../helpers/sla.js';
+
+/**
+ * Set-based firing (sla.firing.ts): many timers, duplicates and stale jobs in one transaction,
+ * and batches racing each other and ticket changes over the same clocks. ManualClock; the
+ * tests call fireTimers themselves (no BullMQ worker runs in this file).
+ */
+let ctx: TestContext;
+beforeAll(async () => {
+  ctx = await createTestContext();
+});
+afterAll(async () => ctx?.close());
+
+const firingDeps = () => ({ ...ctx.deps, clock: ctx.clock });
+
+async function ticketsWithClocks(count: number) {
+  const team = await createTeam(ctx);
+  await createPolicy(ctx, { match: { teamIds: [team.id] }, targets: { firstResponse: 60, resolution: 3600 }, warnAt: 0.5 });
+  const ids: string[] = [];
+  for (let i = 0; i < count; i++) ids.push((await createTicket(ctx, { teamId: team.id })).id);
+  const { rows } = await ctx.deps.pool.query<{ id: string; ticket_id: string; metric: string; generation: number }>(
+    'select id, ticket_id, metric, generation from sla_clocks where ticket_id = any($1) order by ticket_id, metric',
+    [ids],
+  );
+  const clocks = (metric: string) => rows.filter((r) => r.metric === metric);
+  return { ids, firstResponse: clocks('first_response'), resolution: clocks('resolution') };
+}
+
+describe('firing timers in batches', () => {
+  it('fires each due timer once, answers duplicates, stale generations and early jobs, and records everything', async () => {
+    const clock = manualClock(ctx);
+    clock.set('2026-03-02T10:00:00Z');
+    const { ids, firstResponse, resolution } = await ticketsWithClocks(12);
+    clock.advance(61 * SECOND);
+
+    const requests: FireRequest[] = [
+      // Breaches listed before warnings: the batch still warns first.
+      ...firstResponse.map((c) => ({ kind: 'breach' as const, clockId: c.id, generation: c.generation })),
+      ...firstResponse.map((c) => ({ kind: 'warning' as const, clockId: c.id, generation: c.generation })),
+      ...firstResponse.map((c) => ({ kind: 'breach' as const, clockId: c.id, generation: c.generation })),
+      { kind: 'breach', clockId: firstResponse[0]!.id, generation: firstResponse[0]!.generation + 1 },
+      ...resolution.map((c) => ({ kind: 'breach' as const, clockId: c.id, generation: c.generation })),
+      { kind: 'breach', clockId: '00000000-0000-4000-8000-000000000000', generation: 1 },
+    ];
+    const results = await fireTimers(firingDeps(), requests);
+    const n = firstResponse.length;
+    expect(results.slice(0, n)).toEqual(Array(n).fill('fired'));
+    expect(results.slice(n, 2 * n)).toEqual(Array(n).fill('fired'));
+    expect(results.slice(2 * n, 3 * n)).toEqual(Array(n).fill('stale'));
+    expect(results[3 * n]).toBe('stale');
+    expect(results.slice(3 * n + 1, 4 * n + 1)).toEqual(Array(n).fill('early'));
+    expect(results[4 * n + 1]).toBe('stale');
+
+    const breaches = await ctx.deps.pool.query<{ clock_id: string; metric: string; channel: string; severity: number; due_at: Date; breached_at: Date }>(
+      'select clock_id, metric, channel, severity, due_at, breached_at from breaches where ticket_id = any($1)',
+      [ids],
+    );
+    expect(breaches.rows.map((b) => b.clock_id).sort()).toEqual(firstResponse.map((c) => c.id).sort());
+    for (const b of breaches.rows) {
+      expect(b).toMatchObject({ metric: 'first_response', channel: 'email' });
+      expect(b.breached_at.getTime() - b.due_at.getTime()).toBe(1 * SECOND);
+    }
+    const clocks = await ctx.deps.pool.query<{ state: string; warned: boolean; breached: boolean; n: number }>(
+      `select state, warned_at is not null as warned, breached_at is not null as breached, count(*)::int as n
+         from sla_clocks where ticket_id = any($1) group by 1, 2, 3 order by 1`,
+      [ids],
+    );
+    expect(clocks.rows).toEqual([
+      { state: 'breached', warned: true, breached: true, n },
+      { state: 'running', warned: false, breached: false, n },
+    ]);
+    for (const id of ids) {
+      const timeline = (await eventRows(ctx, id)).filter((e) => e.type.startsWith('sla_'));
+      expect(timeline.map((e) => e.type)).toEqual(['sla_warning', 'sla_breached']);
+      expect(timeline[1]!.data).toMatchObject({ metric: 'first_response', breachId: expect.any(String) });
+    }
+    const stream = await ctx.deps.pool.query<{ type: string; n: number }>(
+      `select type, count(*)::int as n from sla_stream_events where data->>'ticketId' = any($1) group by type order by type`,
+      [ids],
+    );
+    expect(stream.rows).toEqual([
+      { type: 'breach', n },
+      { type: 'warning', n },
+    ]);
+  });
+
+  it('lets batches race each other and replies over the same clocks without deadlock: one breach per clock', async () => {
+    const clock = manualClock(ctx);
+    clock.set('2026-03-03T10:00:00Z');
+    const { ids, firstResponse } = await ticketsWithClocks(16);
+    clock.advance(61 * SECOND);
+    const requests = firstResponse.map((c) => ({ kind: 'breach' as const, clockId: c.id, generation: c.generation }));
+
+    // Two batches in opposite request order, and replies that lock each ticket and then its clocks.
+    const [a, b] = await Promise.all([
+      fireTimers(firingDeps(), requests),
+      fireTimers(firingDeps(), [...requests].reverse()),
+      ...ids.filter((_, i) => i % 2 === 0).map((id) => reply(ctx, id)),
+    ]);
+    const firedByBatches = requests.filter((_, i) => a![i] === 'fired' || b!.at(-1 - i) === 'fired').length;
+    // No clock fired by both batches.
+    expect(requests.some((_, i) => a![i] === 'fired' && b!.at(-1 - i) === 'fired')).toBe(false);
+
+    const perClock = await ctx.deps.pool.query<{ clock_id: string; n: number }>(
+      'select clock_id, count(*)::int as n from breaches where ticket_id = any($1) group by clock_id',
+      [ids],
+    );
+    expect(perClock.rows).toHaveLength(firstResponse.length);
+    expect(perClock.rows.every((r) => r.n === 1)).toBe(true);
+    // A reply that got its ticket's clock first records the (late) breach itself; the batches fired the rest.
+    const byReplies = await ctx.deps.pool.query<{ n: number }>(
+      `select count(*)::int as n from breaches where ticket_id = any($1) and state = 'resolved' and resolved_at = breached_at`,
+      [ids],
+    );
+    expect(firedByBatches + byReplies.rows[0]!.n).toBeGreaterThanOrEqual(firstResponse.length);
+  });
+});
