@@ -5,7 +5,7 @@ import { jitteredBackoff } from '../modules/delivery/delivery.jobs.js';
 import { QUEUE_DEFS, parseJob } from '../queues/queues.js';
 import { evaluateKpiTargets } from '../modules/reports/kpi-targets.service.js';
 import { createWorkerRedis } from '../queues/redis.js';
-import { recomputePolicyTickets, rescheduleAfterRedisLoss } from './sla-recovery.js';
+import { recomputePolicyTickets, redisLostOurJobs, rescheduleAfterRedisLoss } from './sla-recovery.js';
 
 export interface RunningWorker {
   name: string;
@@ -14,6 +14,8 @@ export interface RunningWorker {
 
 export const RECONCILE_SCHEDULER_ID = 'sla-reconcile';
 export const KPI_EVALUATE_SCHEDULER_ID = 'kpi-evaluate';
+/** How often each worker process asks whether Redis lost our jobs (one EXISTS). */
+const REDIS_LOSS_CHECK_MS = 100;
 
 /** Starts every background worker this process runs (ROLE=worker or all). */
 export async function startWorkers(deps: Dependencies): Promise<RunningWorker[]> {
@@ -113,12 +115,32 @@ export async function startWorkers(deps: Dependencies): Promise<RunningWorker[]>
   const watchdog = setInterval(() => void Promise.all([declareScheduler(), declareKpiScheduler()]), config.SLA_RECONCILE_INTERVAL_MS);
   watchdog.unref();
 
+  // A Redis that lost our jobs is noticed within REDIS_LOSS_CHECK_MS, not at the next reconcile
+  // tick (whose own schedule went with the jobs): the process that sets the marker again
+  // reschedules every future deadline, then fires those that came due meanwhile.
+  let recovering = false;
+  const lossWatch = setInterval(() => {
+    if (recovering) return;
+    recovering = true;
+    void (async () => {
+      if (!(await redisLostOurJobs(deps, connection))) return;
+      // What came due since the loss is fired beside the rescheduling, not after it.
+      const [rescheduled] = await Promise.all([rescheduleAfterRedisLoss(deps, connection), slaProcessor.reconcile()]);
+      if (!rescheduled) return;
+      await Promise.all([declareScheduler(), declareKpiScheduler(), slaProcessor.reconcile()]);
+    })()
+      .catch((error: unknown) => logger.warn({ err: error }, 'recovery after a redis loss failed; the reconciler will retry'))
+      .finally(() => (recovering = false));
+  }, REDIS_LOSS_CHECK_MS);
+  lossWatch.unref();
+
   logger.info({ queues: workers.map((w) => w.name) }, 'workers started');
   return [
     {
       name: 'workers',
       async close() {
         clearInterval(watchdog);
+        clearInterval(lossWatch);
         // Worker.close waits for the jobs in flight to finish.
         await Promise.all(workers.map((w) => w.close()));
         notifications.close();

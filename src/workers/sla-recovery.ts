@@ -8,7 +8,12 @@ import { appendEvents, lockTicket } from '../modules/tickets/tickets.repository.
 import { tickets } from '../modules/tickets/tickets.table.js';
 import { escalationJobId } from '../modules/sla/sla.processor.js';
 
-const BATCH = 2_000;
+/**
+ * Batches double from FIRST_BATCH up to BATCH: the nearest deadlines are back in Redis within
+ * milliseconds, and each batch is added before the deadlines of the next one come due.
+ */
+const FIRST_BATCH = 100;
+const BATCH = 4_000;
 
 /**
  * Detects that Redis lost our jobs (FLUSHALL, a failover without persistence, a fresh
@@ -16,23 +21,35 @@ const BATCH = 2_000;
  * from Postgres. Deadlines already past are the reconciler's; deterministic job ids make a
  * needless reschedule harmless.
  */
+export const redisMarkerKey = (prefix: string) => `${prefix}:sla:epoch`;
+
+/** Cheap enough to ask often: has Redis lost our jobs since the marker was set? */
+export async function redisLostOurJobs(deps: Dependencies, redis: Redis): Promise<boolean> {
+  return (await redis.exists(redisMarkerKey(deps.config.QUEUE_PREFIX))) === 0;
+}
+
 export async function rescheduleAfterRedisLoss(deps: Dependencies, redis: Redis): Promise<boolean> {
-  const marker = `${deps.config.QUEUE_PREFIX}:sla:epoch`;
+  const marker = redisMarkerKey(deps.config.QUEUE_PREFIX);
   if ((await redis.set(marker, new Date().toISOString(), 'NX')) !== 'OK') return false;
   const now = deps.clock.now();
   let clocks = 0;
-  let after = '00000000-0000-0000-0000-000000000000';
+  let batch = FIRST_BATCH;
+  // Nearest deadlines first (keyset over due time, then id): the clocks due during the
+  // recovery itself get their jobs before those due in an hour.
+  let after: { dueAt: Date; id: string } = { dueAt: now, id: 'ffffffff-ffff-ffff-ffff-ffffffffffff' };
   for (;;) {
     const rows = await deps.db
       .select({ id: slaClocks.id, generation: slaClocks.generation, dueAt: slaClocks.dueAt, warnDueAt: slaClocks.warnDueAt, warnedAt: slaClocks.warnedAt, breachedAt: slaClocks.breachedAt })
       .from(slaClocks)
-      .where(and(eq(slaClocks.state, 'running'), gt(slaClocks.id, after), gt(slaClocks.dueAt, now)))
-      .orderBy(asc(slaClocks.id))
-      .limit(BATCH);
+      .where(and(eq(slaClocks.state, 'running'), sql`(${slaClocks.dueAt}, ${slaClocks.id}) > (${after.dueAt}, ${after.id}::uuid)`))
+      .orderBy(asc(slaClocks.dueAt), asc(slaClocks.id))
+      .limit(batch);
     if (rows.length === 0) break;
     await deps.timers.schedule(rows.map((r) => ({ clockId: r.id, ...r })));
     clocks += rows.length;
-    after = rows[rows.length - 1]!.id;
+    batch = Math.min(BATCH, batch * 2);
+    const last = rows[rows.length - 1]!;
+    after = { dueAt: last.dueAt!, id: last.id };
   }
   const { byId } = await deps.policies.get();
   const open = await deps.db.select().from(breaches).where(and(ne(breaches.state, 'resolved'), sql`${breaches.policyId} is not null`));
