@@ -135,14 +135,33 @@ export async function queryKpis(db: Executor, q: KpiQuery): Promise<KpiReport> {
         from generate_series(date_trunc(${unit}, ${from} at time zone ${tz}), ${to} at time zone ${tz}, ${step}) b
         where b < ${to} at time zone ${tz}
       ),`;
+    // Backlog at each bucket's end without joining every bucket to every ticket (30 buckets x
+    // 1M tickets): open at `from`, plus tickets created, minus tickets done (solved or closed,
+    // whichever came first), summed bucket by bucket. A ticket is done no earlier than created.
+    const doneAt = sql`least(t.solved_at, t.closed_at)`;
+    const bucketOf = (at: SQL) => sql`to_char(date_trunc(${unit}, ${at} at time zone ${tz}), 'YYYY-MM-DD')`;
+    buckets = sql`${buckets}
+      moves (s, d) as (
+        select ${bucketOf(sql`t.created_at`)}, 1 from tickets t where ${inRange('t.created_at')} ${filters('ticket')}
+        union all
+        select ${bucketOf(doneAt)}, -1 from tickets t
+         where ((t.solved_at >= ${from} and t.solved_at < ${to}) or (t.closed_at >= ${from} and t.closed_at < ${to}))
+           and ${doneAt} >= ${from} and ${doneAt} < ${to} ${filters('ticket')}
+      ),
+      open_at_from as (
+        select count(*) as n from tickets t
+         where t.created_at < ${from} and (t.solved_at is null or t.solved_at >= ${from}) and (t.closed_at is null or t.closed_at >= ${from}) ${filters('ticket')}
+      ),
+      backlog (s, n, last) as (
+        select to_char(bk.s, 'YYYY-MM-DD'), (select n from open_at_from) + sum(coalesce(m.d, 0)) over (order by bk.s), bk.e = ${to}
+          from buckets bk left join (select s, sum(d) as d from moves group by s) m on m.s = to_char(bk.s, 'YYYY-MM-DD')
+      ),`;
     branches.push(
       sql`select to_char(bk.s, 'YYYY-MM-DD'), 'bucket', null, null, null, null, null, null from buckets bk`,
-      sql`select to_char(bk.s, 'YYYY-MM-DD'), 'backlog', null, null, null, bk.e = ${to}, null, null
-          from buckets bk join tickets t on ${notDoneAt(sql`bk.e`)}
-          where t.created_at < ${to} and (t.solved_at is null or t.solved_at >= ${from}) and (t.closed_at is null or t.closed_at >= ${from}) ${filters('ticket')}`,
+      sql`select s, 'backlog', null, null, n::float8, last, null, null from backlog`,
     );
   } else {
-    branches.push(sql`select ${dim('ticket', 't.created_at')}, 'backlog', null, null, null, true, null, null
+    branches.push(sql`select ${dim('ticket', 't.created_at')}, 'backlog', null, null, 1, true, null, null
         from tickets t where ${notDoneAt(to)} ${filters('ticket')}`);
   }
 
@@ -173,8 +192,9 @@ export async function queryKpis(db: Executor, q: KpiQuery): Promise<KpiReport> {
       select ${isTotal} as is_total, ${key} as key,
         count(*) filter (where kind = 'created') as created_count,
         count(*) filter (where kind = 'solved') as solved_count,
-        count(*) filter (where kind = 'backlog') as backlog_all,
-        count(*) filter (where kind = 'backlog' and flag) as backlog_final,
+        -- A backlog fact carries its count: one per open ticket, or one per time bucket.
+        coalesce(sum(num) filter (where kind = 'backlog'), 0) as backlog_all,
+        coalesce(sum(num) filter (where kind = 'backlog' and flag), 0) as backlog_final,
         ${dist('first_response', 'cal', 'frt_cal')},
         ${dist('first_response', 'biz', 'frt_biz')},
         ${dist('solved', 'cal', 'res_cal')},
