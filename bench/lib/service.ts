@@ -123,7 +123,9 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
   const inherited = Object.fromEntries(
     ['PATH', 'HOME', 'TMPDIR', 'LANG', 'TZ'].flatMap((key) => (process.env[key] === undefined ? [] : [[key, process.env[key]!]])),
   );
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
+  // BENCH_SERVICE_NODE_ARGS adds Node options to the service only (e.g. '--cpu-prof --cpu-prof-dir=/tmp/prof').
+  const nodeArgs = process.env.BENCH_SERVICE_NODE_ARGS?.split(/\s+/).filter(Boolean) ?? [];
+  const child = spawn(process.execPath, [...nodeArgs, '--import', 'tsx', 'src/main.ts'], {
     cwd: PROJECT_ROOT,
     env: {
       ...inherited,

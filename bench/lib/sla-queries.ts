@@ -1,4 +1,4 @@
-import { and, asc, desc, eq, gte, inArray, isNull, lte } from 'drizzle-orm';
+import { and, asc, eq, gte, inArray, isNull, lte, sql } from 'drizzle-orm';
 import type { Database } from '../../src/db/client.js';
 import { breaches, slaClocks } from '../../src/modules/sla/sla.table.js';
 import { tickets } from '../../src/modules/tickets/tickets.table.js';
@@ -35,7 +35,7 @@ export async function breachQueuePage(db: Database, query: { channel?: string[];
     .from(breaches)
     .innerJoin(tickets, eq(tickets.id, breaches.ticketId))
     .where(and(inArray(breaches.state, ['open']), query.channel ? inArray(breaches.channel, query.channel) : undefined))
-    .orderBy(desc(breaches.severity), asc(breaches.breachedAt), asc(breaches.id))
+    .orderBy(sql`${breaches.severity} desc nulls last`, asc(breaches.breachedAt), asc(breaches.id))
     .limit(limit + 1);
 }
 

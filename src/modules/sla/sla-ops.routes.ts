@@ -1,4 +1,4 @@
-import { and, asc, desc, eq, gte, inArray, isNull, lte, sql } from 'drizzle-orm';
+import { and, asc, eq, gte, inArray, isNull, lte, sql } from 'drizzle-orm';
 import { z } from 'zod';
 import { CHANNELS } from '../../channels/channel.types.js';
 import type { Database } from '../../db/client.js';
@@ -122,7 +122,9 @@ export function registerSlaOpsRoutes(app: App, deps: { db: Database; clock: Cloc
             after,
           ),
         )
-        .orderBy(desc(breaches.severity), asc(breaches.breachedAt), asc(breaches.id))
+        // NULLS LAST like breaches_queue_idx (drizzle's .desc() index): otherwise the planner cannot walk
+        // the index and sorts every open breach (severity is never null, so the order is the same).
+        .orderBy(sql`${breaches.severity} desc nulls last`, asc(breaches.breachedAt), asc(breaches.id))
         .limit(q.limit + 1);
       return toPage(
         rows,
