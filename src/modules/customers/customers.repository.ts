@@ -1,4 +1,5 @@
-import { and, eq, inArray, or, sql } from 'drizzle-orm';
+import { randomUUID } from 'node:crypto';
+import { and, eq, inArray, or, sql, type WithSubquery } from 'drizzle-orm';
 import type { SenderIdentity } from '../../channels/channel.types.js';
 import type { Executor } from '../../db/client.js';
 import { customerIdentities, customers } from './customers.table.js';
@@ -39,13 +40,17 @@ export async function findOrCreateCustomer(
     if (known.length < unique.length) await linkIdentities(tx, existingId, unique, profile.now);
     return { customerId: existingId, created: false };
   }
-  const [customer] = await tx
+  // The customer and its identities in one statement: the new row's id is chosen here.
+  const customerId = randomUUID();
+  const newCustomer = tx
     .insert(customers)
-    .values({ name: profile.name ?? null, language: profile.language ?? null, createdAt: profile.now, updatedAt: profile.now })
-    .returning({ id: customers.id });
-  const customerId = customer!.id;
-  const inserted = await linkIdentities(tx, customerId, unique, profile.now);
-  if (unique.length > 0 && inserted === 0) {
+    .values({ id: customerId, name: profile.name ?? null, language: profile.language ?? null, createdAt: profile.now, updatedAt: profile.now });
+  if (unique.length === 0) {
+    await newCustomer;
+    return { customerId, created: true };
+  }
+  const inserted = await linkIdentities(tx, customerId, unique, profile.now, tx.$with('new_customer').as(newCustomer.returning({ id: customers.id })));
+  if (inserted === 0) {
     const winner = await findCustomerIdByIdentities(tx, unique);
     if (winner) {
       await tx.delete(customers).where(eq(customers.id, customerId));
@@ -78,9 +83,10 @@ async function findCustomerIdByIdentities(tx: Executor, identities: SenderIdenti
   return found ? resolveMerged(tx, found) : null;
 }
 
-async function linkIdentities(tx: Executor, customerId: string, identities: SenderIdentity[], now: Date): Promise<number> {
+/** `withCustomer`: the insert of the customer itself, run as a CTE of the same statement. */
+async function linkIdentities(tx: Executor, customerId: string, identities: SenderIdentity[], now: Date, withCustomer?: WithSubquery): Promise<number> {
   if (identities.length === 0) return 0;
-  const inserted = await tx
+  const inserted = await (withCustomer ? tx.with(withCustomer) : tx)
     .insert(customerIdentities)
     .values(
       identities.map((i) => ({

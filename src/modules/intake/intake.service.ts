@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { and, eq, or, sql } from 'drizzle-orm';
 import type { Logger } from 'pino';
 import type { NormalizedInbound, SenderIdentity } from '../../channels/channel.types.js';
@@ -9,7 +9,8 @@ import type { Clock } from '../../shared/clock.js';
 import { findOrCreateCustomer, resolveMerged } from '../customers/customers.repository.js';
 import { customerIdentities } from '../customers/customers.table.js';
 import { messages } from '../tickets/messages.table.js';
-import { appendEvents, type Actor, type NewEvent, type TicketRow } from '../tickets/tickets.repository.js';
+import { eventsInsert, type Actor, type NewEvent, type TicketRow } from '../tickets/tickets.repository.js';
+import { ticketEvents } from '../tickets/ticket-events.table.js';
 import type { TicketChange, TicketHooks } from '../tickets/tickets.hooks.js';
 import { lifecycleStateOf } from '../tickets/tickets.service.js';
 import { tickets } from '../tickets/tickets.table.js';
@@ -85,11 +86,12 @@ export function createIntakeService(deps: IntakeDeps) {
     const identities = [message.sender, ...(message.otherIdentities ?? [])];
     // Robots (auto-replies, bounces, bulk mail) are not customers: they may join a ticket the
     // message names, but never create a customer record or link identities.
-    const customerId = message.automated
-      ? await knownCustomer(tx, identities)
-      : (await findOrCreateCustomer(tx, identities, { name: message.sender.displayName, language, now })).customerId;
+    const customer = message.automated
+      ? { customerId: await knownCustomer(tx, identities), created: false }
+      : await findOrCreateCustomer(tx, identities, { name: message.sender.displayName, language, now });
+    const customerId = customer.customerId;
     const crossChannelSince = deps.crossChannelMergeHours > 0 ? new Date(now.getTime() - deps.crossChannelMergeHours * 3_600_000) : null;
-    const match = await findThread(tx, message, customerId, { crossChannelSince });
+    const match = await findThread(tx, message, customerId, { crossChannelSince, customerIsNew: customer.created });
 
     if (message.automated && !match) {
       // An auto-reply or bounce with no ticket to attach to opens nothing; its raw payload
@@ -119,9 +121,22 @@ export function createIntakeService(deps: IntakeDeps) {
       events.push({ type: 'created', data: { channel: message.channel, source: 'webhook', kind: message.kind } });
     }
 
-    const [stored] = await tx
+    const messageId = randomUUID();
+    if (message.kind === 'call_completed' && !message.automated) {
+      // An answered call is an interaction by us: it is the first response if none came yet.
+      // It comes on top of the customer having called (a pending ticket wakes up, a solved one
+      // reopens), so both transitions apply; replacing the first one lost those.
+      const reply = agentPublicReply({ ...lifecycleStateOf(ticket), ...transition.patch } as ReturnType<typeof lifecycleStateOf>, message.sentAt);
+      transition = { patch: { ...transition.patch, ...reply.patch }, events: [...transition.events, ...reply.events] };
+    }
+    events.push(...messageEvents(message, messageId, match), ...transition.events);
+
+    // The message and its timeline events in one statement (the events as a CTE).
+    await tx
+      .with(tx.$with('timeline').as(eventsInsert(tx, ticket.id, CUSTOMER, events, now).returning({ id: ticketEvents.id })))
       .insert(messages)
       .values({
+        id: messageId,
         ticketId: ticket.id,
         direction: 'inbound',
         kind: message.kind === 'message' ? 'message' : message.kind === 'voicemail' ? 'voicemail' : 'call',
@@ -140,22 +155,12 @@ export function createIntakeService(deps: IntakeDeps) {
         automated: message.automated ?? null,
         sentAt: message.sentAt,
         createdAt: now,
-      })
-      .returning({ id: messages.id });
-    const messageId = stored!.id;
+      });
     if (message.attachments.length > 0) {
       const saved = await deps.attachments.save(tx, messageId, message.attachments, now);
       await tx.update(messages).set({ attachments: saved }).where(eq(messages.id, messageId));
     }
 
-    if (message.kind === 'call_completed' && !message.automated) {
-      // An answered call is an interaction by us: it is the first response if none came yet.
-      // It comes on top of the customer having called (a pending ticket wakes up, a solved one
-      // reopens), so both transitions apply; replacing the first one lost those.
-      const reply = agentPublicReply({ ...lifecycleStateOf(ticket), ...transition.patch } as ReturnType<typeof lifecycleStateOf>, message.sentAt);
-      transition = { patch: { ...transition.patch, ...reply.patch }, events: [...transition.events, ...reply.events] };
-    }
-    events.push(...messageEvents(message, messageId, match), ...transition.events);
     // A ticket opened just now already holds everything unless an answered call moved it.
     const unchanged = newTicket && Object.keys(transition.patch).length === 0;
     const [updated] = unchanged
@@ -170,7 +175,6 @@ export function createIntakeService(deps: IntakeDeps) {
           })
           .where(eq(tickets.id, ticket.id))
           .returning();
-    await appendEvents(tx, ticket.id, CUSTOMER, events, now);
     const change = { ticket: updated!, events, now };
     await hooks.inTransaction(tx, change);
     changes.push(change);

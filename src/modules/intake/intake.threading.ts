@@ -1,4 +1,4 @@
-import { and, desc, eq, gte, inArray, ne, notInArray, type SQL } from 'drizzle-orm';
+import { and, eq, gte, inArray, ne, notInArray, sql, type SQL } from 'drizzle-orm';
 import type { NormalizedInbound } from '../../channels/channel.types.js';
 import type { Executor } from '../../db/client.js';
 import { messages } from '../tickets/messages.table.js';
@@ -11,17 +11,6 @@ export type ThreadMatch = { ticket: TicketRow; by: 'message-id' | 'ticket-number
 export function threadKeyOf(message: NormalizedInbound): string | null {
   if (message.thread.callId) return `call:${message.thread.callId}`;
   return message.thread.conversationKey ?? null;
-}
-
-async function ticketOfMessage(tx: Executor, where: SQL | undefined): Promise<TicketRow | undefined> {
-  const [row] = await tx
-    .select({ ticket: tickets })
-    .from(messages)
-    .innerJoin(tickets, eq(tickets.id, messages.ticketId))
-    .where(where)
-    .orderBy(desc(messages.createdAt))
-    .limit(1);
-  return row?.ticket;
 }
 
 /**
@@ -39,41 +28,40 @@ export async function findThread(
   message: NormalizedInbound,
   /** Null for automated mail from an unknown sender: only the steps that need no customer run. */
   customerId: string | null,
-  options: { crossChannelSince: Date | null },
+  /** customerIsNew: created in this transaction, so it has no tickets to continue by number or across channels. */
+  options: { crossChannelSince: Date | null; customerIsNew?: boolean },
 ): Promise<ThreadMatch | null> {
+  // Every applicable step is one candidate of a single query (one round trip, not five),
+  // ranked in the order above; message-based steps take their thread's latest message.
+  const candidates: SQL[] = [];
+  const latestMessage = (rank: number, by: ThreadMatch['by'], where: SQL | undefined) =>
+    sql`(select ${messages.ticketId}, ${rank}::int, ${by}::text from ${messages} where ${where} order by ${messages.createdAt} desc limit 1)`;
   const referenced = message.thread.referencedMessageIds ?? [];
-  if (referenced.length > 0) {
-    const ticket = await ticketOfMessage(tx, inArray(messages.messageIdHeader, referenced));
-    if (ticket) return { ticket, by: 'message-id' };
-  }
-  if (message.thread.ticketNumber !== undefined && customerId) {
-    const [ticket] = await tx.select().from(tickets).where(and(eq(tickets.number, message.thread.ticketNumber), eq(tickets.customerId, customerId)));
-    if (ticket) return { ticket, by: 'ticket-number' };
+  if (referenced.length > 0) candidates.push(latestMessage(1, 'message-id', inArray(messages.messageIdHeader, referenced)));
+  const knownCustomer = customerId !== null && !options.customerIsNew;
+  if (message.thread.ticketNumber !== undefined && knownCustomer) {
+    candidates.push(sql`(select ${tickets.id}, 2, 'ticket-number'::text from ${tickets} where ${and(eq(tickets.number, message.thread.ticketNumber), eq(tickets.customerId, customerId))})`);
   }
   const threadKey = threadKeyOf(message);
-  if (threadKey) {
-    const ticket = await ticketOfMessage(tx, and(eq(messages.threadKey, threadKey), eq(messages.channel, message.channel)));
-    if (ticket) return { ticket, by: message.thread.callId ? 'call' : 'conversation' };
-  }
+  if (threadKey) candidates.push(latestMessage(3, message.thread.callId ? 'call' : 'conversation', and(eq(messages.threadKey, threadKey), eq(messages.channel, message.channel))));
   if (message.thread.inReplyToProviderId) {
-    const ticket = await ticketOfMessage(tx, and(eq(messages.channel, message.channel), eq(messages.providerMessageId, message.thread.inReplyToProviderId)));
-    if (ticket) return { ticket, by: 'reply-to' };
+    candidates.push(latestMessage(4, 'reply-to', and(eq(messages.channel, message.channel), eq(messages.providerMessageId, message.thread.inReplyToProviderId))));
   }
-  if (options.crossChannelSince && customerId) {
-    const [ticket] = await tx
-      .select()
-      .from(tickets)
-      .where(
-        and(
-          eq(tickets.customerId, customerId),
-          notInArray(tickets.status, ['solved', 'closed']),
-          ne(tickets.channel, message.channel),
-          gte(tickets.updatedAt, options.crossChannelSince),
-        ),
-      )
-      .orderBy(desc(tickets.updatedAt))
-      .limit(1);
-    if (ticket) return { ticket, by: 'cross-channel' };
+  if (options.crossChannelSince && knownCustomer) {
+    const open = and(
+      eq(tickets.customerId, customerId),
+      notInArray(tickets.status, ['solved', 'closed']),
+      ne(tickets.channel, message.channel),
+      gte(tickets.updatedAt, options.crossChannelSince),
+    );
+    candidates.push(sql`(select ${tickets.id}, 5, 'cross-channel'::text from ${tickets} where ${open} order by ${tickets.updatedAt} desc limit 1)`);
   }
-  return null;
+  if (candidates.length === 0) return null;
+  const [row] = await tx
+    .select({ ticket: tickets, by: sql<ThreadMatch['by']>`candidate.by` })
+    .from(tickets)
+    .innerJoin(sql`(${sql.join(candidates, sql` union all `)}) as candidate (ticket_id, rank, by)`, sql`candidate.ticket_id = ${tickets.id}`)
+    .orderBy(sql`candidate.rank`)
+    .limit(1);
+  return row ? { ticket: row.ticket, by: row.by } : null;
 }

@@ -74,9 +74,12 @@ export function createSlaHook(deps: { policies: PolicyCache; timers: TimerSchedu
       let clocks: SlaClock[] = before;
       for (const event of events) clocks = applySlaEvent(clocks, event, policy, slaTicket);
       const changed = clocks.filter((c) => !before.includes(c));
-      const saved = await saveClocks(tx, ticket.id, policyId, changed, now);
-      if (policyId !== ticket.slaPolicyId) {
-        await tx.update(tickets).set({ slaPolicyId: policyId }).where(eq(tickets.id, ticket.id));
+      const policyMoved = policyId !== ticket.slaPolicyId;
+      const setPolicy = () => tx.update(tickets).set({ slaPolicyId: policyId }).where(eq(tickets.id, ticket.id));
+      // The ticket's policy is set in the statement that saves its clocks when there are any.
+      const saved = await saveClocks(tx, ticket.id, policyId, changed, now, policyMoved ? tx.$with('set_policy').as(setPolicy().returning({ id: tickets.id })) : undefined);
+      if (policyMoved) {
+        if (changed.length === 0) await setPolicy();
         // The change's row is the one the caller answers with (POST/PATCH): keep it in step.
         ticket.slaPolicyId = policyId;
       }

@@ -1,4 +1,4 @@
-import { asc, eq, sql } from 'drizzle-orm';
+import { asc, eq, sql, type WithSubquery } from 'drizzle-orm';
 import type { Executor } from '../../db/client.js';
 import type { BusinessCalendar, CalendarDefinition } from '../../domain/calendar.js';
 import type { ClockStateName, SlaClock, SlaMetric, SlaPolicy } from '../../domain/sla/sla.types.js';
@@ -43,10 +43,13 @@ export function clockColumns(clock: SlaClock) {
   };
 }
 
-/** Writes the clocks the engine changed; one row per (ticket, metric). */
-export async function saveClocks(tx: Executor, ticketId: string, policyId: string | null, clocks: SlaClock[], now: Date): Promise<ClockRow[]> {
+/**
+ * Writes the clocks the engine changed; one row per (ticket, metric). `alongside`: another
+ * write (a CTE) that runs in the same statement, saving a round trip.
+ */
+export async function saveClocks(tx: Executor, ticketId: string, policyId: string | null, clocks: SlaClock[], now: Date, alongside?: WithSubquery): Promise<ClockRow[]> {
   if (clocks.length === 0) return [];
-  return tx
+  return (alongside ? tx.with(alongside) : tx)
     .insert(slaClocks)
     .values(clocks.map((c) => ({ ticketId, policyId, ...clockColumns(c), updatedAt: now })))
     .onConflictDoUpdate({

@@ -170,7 +170,12 @@ export interface Actor {
 
 export async function appendEvents(tx: Executor, ticketId: string, actor: Actor, events: NewEvent[], at: Date): Promise<void> {
   if (events.length === 0) return;
-  await tx.insert(ticketEvents).values(
+  await eventsInsert(tx, ticketId, actor, events, at);
+}
+
+/** The insert of appendEvents, not yet run: to be awaited, or run as a CTE of another write. */
+export function eventsInsert(tx: Executor, ticketId: string, actor: Actor, events: NewEvent[], at: Date) {
+  return tx.insert(ticketEvents).values(
     events.map((e) => ({ ticketId, type: e.type, actorKind: actor.kind, actorId: actor.id, data: e.data ?? {}, createdAt: at })),
   );
 }

@@ -143,6 +143,20 @@ describe('e-mail threading', () => {
     expect(polish.map((t) => t.id)).toContain(complaint.ticketId);
   });
 
+  it('prefers the strongest evidence when a message names two tickets: Message-ID over [#number]', async () => {
+    const from = `${unique('both')}@example.com`;
+    const firstId = `<${unique('a')}@mail.example.com>`;
+    const a = onlyTicket(webhookResult(await postEmail(ctx, rawEmail({ from, messageId: firstId, subject: 'Kettle leaks' })), { created: 1 }));
+    const b = onlyTicket(webhookResult(await postEmail(ctx, rawEmail({ from, subject: 'Toaster burns' })), { created: 1 }));
+    // Answers A's thread while quoting B's number in the subject: the header wins.
+    const mixed = rawEmail({ from, subject: `Re: [#${b.number}] Kettle leaks`, inReplyTo: firstId });
+    expect(onlyTicket(webhookResult(await postEmail(ctx, mixed), { created: 1 }))).toEqual({ ...a, newTicket: false });
+    expect(await lastEventData(a.ticketId, 'customer_message')).toMatchObject({ threadedBy: 'message-id' });
+    // Without the header, the number decides.
+    const numbered = rawEmail({ from, subject: `Re: [#${b.number}] Toaster burns` });
+    expect(onlyTicket(webhookResult(await postEmail(ctx, numbered), { created: 1 }))).toEqual({ ...b, newTicket: false });
+  });
+
   it('threads by a [#number] subject token only for the sender’s own ticket', async () => {
     const owner = `${unique('owner')}@example.com`;
     const opened = onlyTicket(webhookResult(await postEmail(ctx, rawEmail({ from: owner, subject: 'Refund missing' })), { created: 1 }));
