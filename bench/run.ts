@@ -8,7 +8,7 @@ import { BENCHMARKS } from './benchmarks/index.js';
 import type { BenchContext, Mode } from './lib/bench.js';
 import { createBenchEnvironment } from './lib/environment.js';
 import { crashed, type Row } from './lib/report.js';
-import { childPids, PROJECT_ROOT, startService, stopChildren } from './lib/service.js';
+import { buildService, childPids, PROJECT_ROOT, startService, stopChildren } from './lib/service.js';
 import { renderTable } from './lib/table.js';
 
 const USAGE = `npm run bench -- [--quick] [--only name,...] [--size name=N ...]
@@ -153,6 +153,8 @@ let software: { postgres: string; redis: string } | undefined;
 try {
   software = await versions();
   log('setup', `${cli.mode} run of ${selected.map((b) => b.name).join(', ')}; Postgres ${software.postgres}, Redis ${software.redis}, load average ${loadAtStart.map((l) => l.toFixed(1)).join(' ')}`);
+  log('setup', 'building the service (npm run build)');
+  buildService();
   log('setup', `migrating ${env.templateName}; Redis prefix ${env.queuePrefix}`);
   await env.create();
 

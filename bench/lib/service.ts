@@ -1,4 +1,4 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { closeSync, openSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
@@ -111,11 +111,18 @@ export function logTail(file: string, lines = 20): string {
 }
 
 /**
- * Starts the service as the product runs it, in a child process (`node --import tsx
- * src/main.ts`), on a free port on 127.0.0.1, and waits for /readyz. The child's stdout and
+ * Starts the service as the product runs it (`npm start`: the compiled build, see
+ * buildService), in a child process, on a free port on 127.0.0.1, and waits for /readyz. The child's stdout and
  * stderr go to bench/results/service-<label>.log. Only a few variables are inherited from this
  * shell, so a developer's own .env secrets cannot change what is measured.
  */
+/** Compiles src/ into dist/ as `npm start` does (its prestart), once per bench run. */
+export function buildService(): void {
+  const tsc = `${PROJECT_ROOT}node_modules/typescript/bin/tsc`;
+  const result = spawnSync(process.execPath, [tsc, '-p', 'tsconfig.build.json'], { cwd: PROJECT_ROOT, stdio: 'inherit' });
+  if (result.status !== 0) throw new Error(`the build failed (tsc exited ${result.status})`);
+}
+
 export async function startService(options: ServiceOptions): Promise<RunningService> {
   const port = await freePort();
   const logFile = `${PROJECT_ROOT}bench/results/service-${options.label}.log`;
@@ -125,7 +132,7 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
   );
   // BENCH_SERVICE_NODE_ARGS adds Node options to the service only (e.g. '--cpu-prof --cpu-prof-dir=/tmp/prof').
   const nodeArgs = process.env.BENCH_SERVICE_NODE_ARGS?.split(/\s+/).filter(Boolean) ?? [];
-  const child = spawn(process.execPath, [...nodeArgs, '--import', 'tsx', 'src/main.ts'], {
+  const child = spawn(process.execPath, [...nodeArgs, '--enable-source-maps', 'dist/main.js'], {
     cwd: PROJECT_ROOT,
     env: {
       ...inherited,
