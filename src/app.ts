@@ -4,7 +4,8 @@ import rateLimit from '@fastify/rate-limit';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import Fastify, { type FastifyBaseLogger } from 'fastify';
-import { jsonSchemaTransform, jsonSchemaTransformObject, serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
+import { jsonSchemaTransform, jsonSchemaTransformObject, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
+import { responseSerializerCompiler } from './http/serializer.js';
 import type { Dependencies } from './dependencies.js';
 import { bearerToken, createGuard } from './http/auth.js';
 import { installProblemHandlers, problemOf, sendProblem } from './http/problem.js';
@@ -55,7 +56,7 @@ export async function buildApp(deps: Dependencies): Promise<App> {
   app.removeContentTypeParser('text/plain');
 
   app.setValidatorCompiler(validatorCompiler);
-  app.setSerializerCompiler(serializerCompiler);
+  app.setSerializerCompiler(responseSerializerCompiler(config.NODE_ENV === 'production' ? 'trusted' : 'strict'));
   app.decorateRequest('principal', null);
   installProblemHandlers(app);
 
