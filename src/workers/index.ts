@@ -5,7 +5,7 @@ import { jitteredBackoff } from '../modules/delivery/delivery.jobs.js';
 import { QUEUE_DEFS, parseJob } from '../queues/queues.js';
 import { evaluateKpiTargets } from '../modules/reports/kpi-targets.service.js';
 import { createWorkerRedis } from '../queues/redis.js';
-import { recomputePolicyTickets, redisLostOurJobs, rescheduleAfterRedisLoss } from './sla-recovery.js';
+import { recomputePolicyTickets, recoverFromRedisLoss, redisLostOurJobs, rescheduleAfterRedisLoss } from './sla-recovery.js';
 
 export interface RunningWorker {
   name: string;
@@ -124,10 +124,8 @@ export async function startWorkers(deps: Dependencies): Promise<RunningWorker[]>
     recovering = true;
     void (async () => {
       if (!(await redisLostOurJobs(deps, connection))) return;
-      // What came due since the loss is fired beside the rescheduling, not after it.
-      const [rescheduled] = await Promise.all([rescheduleAfterRedisLoss(deps, connection), slaProcessor.reconcile()]);
-      if (!rescheduled) return;
-      await Promise.all([declareScheduler(), declareKpiScheduler(), slaProcessor.reconcile()]);
+      const rescheduled = await recoverFromRedisLoss(deps, connection);
+      if (rescheduled) await Promise.all([declareScheduler(), declareKpiScheduler(), slaProcessor.reconcile()]);
     })()
       .catch((error: unknown) => logger.warn({ err: error }, 'recovery after a redis loss failed; the reconciler will retry'))
       .finally(() => (recovering = false));

@@ -28,6 +28,31 @@ export async function redisLostOurJobs(deps: Dependencies, redis: Redis): Promis
   return (await redis.exists(redisMarkerKey(deps.config.QUEUE_PREFIX))) === 0;
 }
 
+/** While deadlines are being put back into Redis, what comes due is fired from Postgres this often. */
+const RECOVERY_SWEEP_MS = 50;
+
+/**
+ * Redis lost our jobs: reschedule every future deadline, and meanwhile fire what comes due
+ * straight from Postgres. Putting tens of thousands of delayed jobs back keeps Redis busy for
+ * seconds, during which the jobs it does hold run late (full bench: ~0.9 s p99 with 49k clocks
+ * rescheduled); the sweeps do not wait for Redis. True if this process did the rescheduling.
+ */
+export async function recoverFromRedisLoss(deps: Dependencies, redis: Redis): Promise<boolean> {
+  let rescheduling = true;
+  const sweeping = (async () => {
+    while (rescheduling) {
+      await deps.slaProcessor.sweepDue();
+      await new Promise((resolve) => setTimeout(resolve, RECOVERY_SWEEP_MS));
+    }
+  })();
+  try {
+    return await rescheduleAfterRedisLoss(deps, redis);
+  } finally {
+    rescheduling = false;
+    await sweeping;
+  }
+}
+
 export async function rescheduleAfterRedisLoss(deps: Dependencies, redis: Redis): Promise<boolean> {
   const marker = redisMarkerKey(deps.config.QUEUE_PREFIX);
   if ((await redis.set(marker, new Date().toISOString(), 'NX')) !== 'OK') return false;

@@ -176,7 +176,13 @@ export function createSlaProcessor(deps: SlaProcessorDeps) {
     return count;
   }
 
-  return { fire, escalate, reconcile };
+  /** Fires every warning and breach due by now, from Postgres (no timer job needed). */
+  async function sweepDue(): Promise<number> {
+    const now = clock.now();
+    return (await sweep('breach', now, FIRE_BATCH)) + (await sweep('warning', now, FIRE_BATCH));
+  }
+
+  return { fire, escalate, reconcile, sweepDue };
 }
 
 async function enqueueNotifications(
