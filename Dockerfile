@@ -10,7 +10,7 @@ RUN npm run build
 
 FROM node:20-bookworm-slim
 WORKDIR /app
-ENV NODE_ENV=production
+ENV NODE_ENV=production HEAP_LIMIT_MB=512
 COPY package.json package-lock.json ./
 RUN npm ci --omit=dev --no-audit --no-fund
 COPY --from=build /app/dist ./dist
@@ -18,4 +18,5 @@ COPY migrations ./migrations
 USER node
 EXPOSE 3000
 HEALTHCHECK --interval=10s --timeout=3s --retries=3 CMD node -e "fetch('http://127.0.0.1:'+(process.env.PORT||3000)+'/healthz').then(r=>process.exit(r.ok?0:1)).catch(()=>process.exit(1))"
-CMD ["node", "--enable-source-maps", "dist/main.js"]
+# Shell form: HEAP_LIMIT_MB can be changed per container.
+CMD exec node --enable-source-maps --max-old-space-size="$HEAP_LIMIT_MB" dist/main.js

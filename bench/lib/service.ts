@@ -132,7 +132,8 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
   );
   // BENCH_SERVICE_NODE_ARGS adds Node options to the service only (e.g. '--cpu-prof --cpu-prof-dir=/tmp/prof').
   const nodeArgs = process.env.BENCH_SERVICE_NODE_ARGS?.split(/\s+/).filter(Boolean) ?? [];
-  const child = spawn(process.execPath, [...nodeArgs, '--enable-source-maps', 'dist/main.js'], {
+  // The flags of `npm start` (package.json), with its default heap limit.
+  const child = spawn(process.execPath, ['--enable-source-maps', `--max-old-space-size=${process.env.HEAP_LIMIT_MB ?? 512}`, ...nodeArgs, 'dist/main.js'], {
     cwd: PROJECT_ROOT,
     env: {
       ...inherited,
