@@ -170,6 +170,7 @@ export async function fireTimers(deps: FiringDeps, requests: FireRequest[]): Pro
 
 type LockedRow = { clock: typeof slaClocks.$inferSelect; ticket: { number: number; channel: string; teamId: string | null; priority: string } };
 
+/** The columns markWarned and markBreached change; the batch UPDATE writes exactly these. */
 function stateOf(clock: SlaClock) {
   return { state: clock.state, warned_at: clock.warnedAt, breached_at: clock.breachedAt };
 }
