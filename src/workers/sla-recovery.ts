@@ -13,7 +13,7 @@ import { escalationJobId } from '../modules/sla/sla.processor.js';
  * milliseconds, and each batch is added before the deadlines of the next one come due.
  */
 const FIRST_BATCH = 100;
-const BATCH = 4_000;
+const BATCH = 1_000;
 
 /**
  * Detects that Redis lost our jobs (FLUSHALL, a failover without persistence, a fresh
