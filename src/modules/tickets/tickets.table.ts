@@ -68,5 +68,9 @@ export const tickets = pgTable(
     // KPI report (issue 6): tickets first answered / solved in a date range.
     index('tickets_first_response_at_idx').on(t.firstResponseAt).where(sql`${t.firstResponseAt} is not null`),
     index('tickets_solved_at_idx').on(t.solvedAt).where(sql`${t.solvedAt} is not null`),
+    // KPI backlog by day/week: tickets closed in a date range (solved ones come from solved_at).
+    index('tickets_closed_at_idx').on(t.closedAt).where(sql`${t.closedAt} is not null`),
+    // A policy change recomputes the open tickets it governs (workers/sla-recovery.ts).
+    index('tickets_sla_policy_id_idx').on(t.slaPolicyId),
   ],
 );

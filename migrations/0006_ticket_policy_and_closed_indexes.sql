@@ -1,0 +1,2 @@
+CREATE INDEX "tickets_closed_at_idx" ON "tickets" USING btree ("closed_at") WHERE "tickets"."closed_at" is not null;--> statement-breakpoint
+CREATE INDEX "tickets_sla_policy_id_idx" ON "tickets" USING btree ("sla_policy_id");
