@@ -71,17 +71,18 @@ describe('createCoalescer', () => {
     expect(most).toBe(3);
   });
 
-  it('retries a failed batch one request at a time, so only the poisonous request fails', async () => {
+  it('retries a failed batch in halves, so only the poisonous request fails', async () => {
     const runner = gatedRunner();
-    runner.poison(2);
+    runner.poison(6);
     const coalescer = createCoalescer(runner.run, { maxBatch: 10, maxInFlight: 1 });
-    const settled = Promise.allSettled([1, 2, 3].map((n) => coalescer.request(n)));
+    const requests = [1, 2, 3, 4, 5, 6, 7, 8];
+    const settled = Promise.allSettled(requests.map((n) => coalescer.request(n)));
     await runner.releaseAll();
     const results = await settled;
-    expect(results.map((r) => r.status)).toEqual(['fulfilled', 'rejected', 'fulfilled']);
+    expect(results.map((r) => r.status)).toEqual(requests.map((n) => (n === 6 ? 'rejected' : 'fulfilled')));
     expect(results[0]).toMatchObject({ value: 10 });
-    expect(results[1]).toMatchObject({ reason: new Error('poisoned by 2') });
-    expect(runner.calls).toEqual([[1, 2, 3], [1], [2], [3]]);
+    expect(results[5]).toMatchObject({ reason: new Error('poisoned by 6') });
+    expect(runner.calls).toEqual([requests, [1, 2, 3, 4], [5, 6, 7, 8], [5, 6], [5], [6], [7, 8]]);
   });
 
   it('rejects every request of a batch whose runner answers the wrong number of results, after retrying each', async () => {
