@@ -118,17 +118,17 @@ export async function startWorkers(deps: Dependencies): Promise<RunningWorker[]>
   // A Redis that lost our jobs is noticed within REDIS_LOSS_CHECK_MS, not at the next reconcile
   // tick (whose own schedule went with the jobs): the process that sets the marker again
   // reschedules every future deadline, then fires those that came due meanwhile.
-  let recovering = false;
+  /** The check (and recovery) in flight, if any: close() waits for it. */
+  let recovering: Promise<void> | null = null;
   const lossWatch = setInterval(() => {
     if (recovering) return;
-    recovering = true;
-    void (async () => {
+    recovering = (async () => {
       if (!(await redisLostOurJobs(deps, connection))) return;
       const rescheduled = await recoverFromRedisLoss(deps, connection);
       if (rescheduled) await Promise.all([declareScheduler(), declareKpiScheduler(), slaProcessor.reconcile()]);
     })()
       .catch((error: unknown) => logger.warn({ err: error }, 'recovery after a redis loss failed; the reconciler will retry'))
-      .finally(() => (recovering = false));
+      .finally(() => (recovering = null));
   }, REDIS_LOSS_CHECK_MS);
   lossWatch.unref();
 
@@ -139,6 +139,8 @@ export async function startWorkers(deps: Dependencies): Promise<RunningWorker[]>
       async close() {
         clearInterval(watchdog);
         clearInterval(lossWatch);
+        // A recovery half done would go on writing to Redis and Postgres after we close them.
+        await recovering;
         // Worker.close waits for the jobs in flight to finish.
         await Promise.all(workers.map((w) => w.close()));
         notifications.close();

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it, inject } from 'vitest';
+import { Redis } from 'ioredis';
 import { seedDemo, SeedRefusedError, type SeedSummary } from '../../../scripts/seed-demo.js';
 import { buildApp } from '../../../src/app.js';
 import { loadConfig } from '../../../src/config.js';
@@ -19,12 +20,13 @@ const NOW = new Date('2026-03-01T00:00:00Z');
 const OPTIONS = { databaseUrl, tickets: 200, customers: 40, days: 10, seed: 7, now: NOW };
 
 let summary: SeedSummary;
+const queuePrefix = `cdtest${randomBytes(4).toString('hex')}`;
 let deps: Dependencies | undefined;
 let app: App | undefined;
 
 beforeAll(async () => {
   summary = await seedDemo(OPTIONS);
-  const config = loadConfig({ DATABASE_URL: databaseUrl, REDIS_URL: inject('redisUrl'), QUEUE_PREFIX: `cdtest${randomBytes(4).toString('hex')}`, LOG_LEVEL: 'silent', RATE_LIMIT_PER_MINUTE: '0', NODE_ENV: 'test' });
+  const config = loadConfig({ DATABASE_URL: databaseUrl, REDIS_URL: inject('redisUrl'), QUEUE_PREFIX: queuePrefix, LOG_LEVEL: 'silent', RATE_LIMIT_PER_MINUTE: '0', NODE_ENV: 'test' });
   deps = createDependencies(config, { logger: pino({ level: 'silent' }) });
   app = await buildApp(deps);
   await app.ready();
@@ -37,6 +39,11 @@ afterAll(async () => {
   await client.connect();
   await client.query(`drop database if exists ${name} with (force)`);
   await client.end();
+  // The service's queues wrote their meta keys under this file's prefix: the Redis is shared.
+  const redis = new Redis(inject('redisUrl'));
+  const keys = await redis.keys(`${queuePrefix}:*`);
+  if (keys.length > 0) await redis.del(...keys);
+  redis.disconnect();
 });
 
 describe('seed:demo', () => {
