@@ -138,19 +138,17 @@ export async function queryKpis(db: Executor, q: KpiQuery): Promise<KpiReport> {
     // Backlog at each bucket's end without joining every bucket to every ticket (30 buckets x
     // 1M tickets): open at `from`, plus tickets created, minus tickets done (solved or closed,
     // whichever came first), summed bucket by bucket. A ticket is done no earlier than created.
-    const doneAt = sql`least(t.solved_at, t.closed_at)`;
-    const bucketOf = (at: SQL) => sql`to_char(date_trunc(${unit}, ${at} at time zone ${tz}), 'YYYY-MM-DD')`;
+    const doneAt = 'least(t.solved_at, t.closed_at)';
     buckets = sql`${buckets}
       moves (s, d) as (
-        select ${bucketOf(sql`t.created_at`)}, 1 from tickets t where ${inRange('t.created_at')} ${filters('ticket')}
+        select ${dim('ticket', 't.created_at')}, 1 from tickets t where ${inRange('t.created_at')} ${filters('ticket')}
         union all
-        select ${bucketOf(doneAt)}, -1 from tickets t
+        select ${dim('ticket', doneAt)}, -1 from tickets t
          where ((t.solved_at >= ${from} and t.solved_at < ${to}) or (t.closed_at >= ${from} and t.closed_at < ${to}))
-           and ${doneAt} >= ${from} and ${doneAt} < ${to} ${filters('ticket')}
+           and ${inRange(doneAt)} ${filters('ticket')}
       ),
       open_at_from as (
-        select count(*) as n from tickets t
-         where t.created_at < ${from} and (t.solved_at is null or t.solved_at >= ${from}) and (t.closed_at is null or t.closed_at >= ${from}) ${filters('ticket')}
+        select count(*) as n from tickets t where ${notDoneAt(from)} ${filters('ticket')}
       ),
       backlog (s, n, last) as (
         select to_char(bk.s, 'YYYY-MM-DD'), (select n from open_at_from) + sum(coalesce(m.d, 0)) over (order by bk.s), bk.e = ${to}
