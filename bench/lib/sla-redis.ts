@@ -7,7 +7,7 @@ import type { Redis } from 'ioredis';
  * wipe of the run's prefix (what FLUSHALL does to the service, without touching other users
  * of the shared Redis), and the warning the service logs once the recovery is done.
  */
-export const recoveryMarkerKey = (queuePrefix: string) => `${queuePrefix}:sla:epoch`;
+export { redisMarkerKey as recoveryMarkerKey } from '../../src/workers/sla-recovery.js';
 
 /** Deletes every key of the prefix with SCAN + DEL (never FLUSHALL: the Redis is shared). */
 export async function wipePrefix(redis: Redis, queuePrefix: string): Promise<number> {

@@ -5,7 +5,7 @@ import { jitteredBackoff } from '../modules/delivery/delivery.jobs.js';
 import { QUEUE_DEFS, parseJob } from '../queues/queues.js';
 import { evaluateKpiTargets } from '../modules/reports/kpi-targets.service.js';
 import { createWorkerRedis } from '../queues/redis.js';
-import { recomputePolicyTickets, recoverFromRedisLoss, redisLostOurJobs, rescheduleAfterRedisLoss } from './sla-recovery.js';
+import { recomputePolicyTickets, recoverFromRedisLoss, redisLostOurJobs } from './sla-recovery.js';
 
 export interface RunningWorker {
   name: string;
@@ -92,7 +92,8 @@ export async function startWorkers(deps: Dependencies): Promise<RunningWorker[]>
       if (job.name === 'kpi-evaluate') return evaluateKpiTargets(deps.db, deps.clock.now());
       if (job.name === 'sla-recompute') return recomputePolicyTickets(deps, parseJob('maintenance', 'sla-recompute', job.data).policyId);
       if (job.name === 'fcr-settle') return deps.fcr.settle([parseJob('maintenance', 'fcr-settle', job.data).ticketId]);
-      await rescheduleAfterRedisLoss(deps, connection);
+      // A Redis that lost our jobs is the loss watch's (below), not this job's: it may run in
+      // any worker process and notices within REDIS_LOSS_CHECK_MS.
       const swept = await slaProcessor.reconcile();
       return { ...swept, commitments: await deps.commitments.reconcile(), deliveries: await deps.delivery.reconcile(), fcrSettled: await deps.fcr.settle() };
     },

@@ -132,16 +132,19 @@ export function createSlaProcessor(deps: SlaProcessorDeps) {
    * The net under everything: clocks past due with no breach (Redis flushed, a worker killed
    * mid-job, a failed schedule) are fired here, in batches, oldest first.
    */
-  async function reconcile(batchSize = FIRE_BATCH): Promise<{ breaches: number; warnings: number; escalations: number }> {
+  async function reconcile(): Promise<{ breaches: number; warnings: number; escalations: number }> {
     const now = clock.now();
-    const breached = await sweep('breach', now, batchSize);
-    const warned = await sweep('warning', now, batchSize);
-    const escalations = await reconcileEscalations(now, batchSize);
-    return { breaches: breached, warnings: warned, escalations };
+    const fired = await sweepDue(now);
+    return { ...fired, escalations: await reconcileEscalations(now, FIRE_BATCH) };
+  }
+
+  /** Fires every breach and warning due by `now`, from Postgres (no timer job needed). */
+  async function sweepDue(now = clock.now()): Promise<{ breaches: number; warnings: number }> {
+    return { breaches: await sweep('breach', now), warnings: await sweep('warning', now) };
   }
 
   /** Fires every timer of `kind` due by `now`, oldest first, a batch per transaction (bounded per run). */
-  async function sweep(kind: TimerKind, now: Date, batchSize: number): Promise<number> {
+  async function sweep(kind: TimerKind, now: Date): Promise<number> {
     const due = kind === 'breach' ? slaClocks.dueAt : slaClocks.warnDueAt;
     const done = kind === 'breach' ? slaClocks.breachedAt : slaClocks.warnedAt;
     let fired = 0;
@@ -151,10 +154,10 @@ export function createSlaProcessor(deps: SlaProcessorDeps) {
         .from(slaClocks)
         .where(and(eq(slaClocks.state, 'running'), lte(due, now), isNull(done)))
         .orderBy(asc(due))
-        .limit(batchSize);
+        .limit(FIRE_BATCH);
       const results = await fireTimers(deps, rows.map((c) => ({ kind, clockId: c.id, generation: c.generation })));
       fired += results.filter((r) => r === 'fired').length;
-      if (rows.length < batchSize) break;
+      if (rows.length < FIRE_BATCH) break;
     }
     return fired;
   }
@@ -174,12 +177,6 @@ export function createSlaProcessor(deps: SlaProcessorDeps) {
       if (next && next.dueAt <= now && (await escalate(b.id, next.level)) === 'escalated') count++;
     }
     return count;
-  }
-
-  /** Fires every warning and breach due by now, from Postgres (no timer job needed). */
-  async function sweepDue(): Promise<number> {
-    const now = clock.now();
-    return (await sweep('breach', now, FIRE_BATCH)) + (await sweep('warning', now, FIRE_BATCH));
   }
 
   return { fire, escalate, reconcile, sweepDue };
