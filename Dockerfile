@@ -1,6 +1,8 @@
 # One image for both roles; ROLE=api or ROLE=worker picks what a container runs.
 # Build stage: compile TypeScript with the dev dependencies; the runtime image has neither.
-FROM node:20-bookworm-slim AS build
+# Node 26 is the active LTS line (Node 20 reached its end of life in April 2026); the code is
+# kept working on Node 20 through 24 as well (package.json engines), which is what CI runs.
+FROM node:26-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
@@ -8,7 +10,7 @@ COPY tsconfig.json tsconfig.build.json ./
 COPY src ./src
 RUN npm run build
 
-FROM node:20-bookworm-slim
+FROM node:26-slim
 WORKDIR /app
 ENV NODE_ENV=production HEAP_LIMIT_MB=512
 COPY package.json package-lock.json ./
