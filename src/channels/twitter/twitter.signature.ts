@@ -1,6 +1,19 @@
 import { hmacDigest, hmacEquals, stripSignaturePrefix } from '../signature.js';
 
 /**
+ * What a crc_token from X looks like: a short run of base64/base64url characters. X documents
+ * no exact format, so the bound is generous. Its purpose is to keep the CRC answer from being a
+ * signing oracle: the answer is HMAC(consumer secret, token), which is exactly the signature of
+ * a POST whose body is that token. No body made only of these characters is a JSON object, so
+ * no signature obtained here can pass for a webhook delivery.
+ */
+export const CRC_TOKEN_PATTERN = /^[A-Za-z0-9_\-+/=]{1,128}$/;
+
+export function isCrcTokenShaped(value: string): boolean {
+  return CRC_TOKEN_PATTERN.test(value);
+}
+
+/**
  * Answer to X's GET ?crc_token=… challenge. Base64 of the raw digest, not hex: the hex form is
  * the classic mistake and makes X stop delivering events.
  */

@@ -3,7 +3,7 @@ import { z } from 'zod';
 import type { InboundAdapter, InboundRequest } from '../../channels/channel.adapter.js';
 import { InvalidPayloadError } from '../../channels/channel.errors.js';
 import { facebookVerifyChallenge } from '../../channels/facebook/facebook.signature.js';
-import { twitterCrcResponse } from '../../channels/twitter/twitter.signature.js';
+import { CRC_TOKEN_PATTERN, twitterCrcResponse } from '../../channels/twitter/twitter.signature.js';
 import type { Config } from '../../config.js';
 import type { Guard } from '../../http/auth.js';
 import { problemResponses, type App } from '../../http/types.js';
@@ -123,7 +123,11 @@ export function registerWebhookRoutes(
     schema: {
       tags,
       summary: 'X (Twitter) CRC challenge: response_token = sha256= base64 HMAC-SHA256(consumer secret, crc_token)',
-      querystring: z.object({ crc_token: z.string().min(1).max(512) }),
+      // Only token-shaped values are signed: anything else would make this a signing oracle
+      // for forged POST bodies (see CRC_TOKEN_PATTERN).
+      querystring: z.object({
+        crc_token: z.string().regex(CRC_TOKEN_PATTERN, 'must be 1 to 128 base64 or base64url characters, as X sends'),
+      }),
       response: { 200: z.object({ response_token: z.string() }), ...problemResponses(503) },
     },
     handler: async (request) => {

@@ -35,6 +35,26 @@ describe('the CRC challenge', () => {
   it('answers 400 without a crc_token', async () => {
     expectProblem(await ctx.app.inject({ method: 'GET', url: '/webhooks/twitter' }), 400, { field: 'query.crc_token' });
   });
+
+  it('accepts the extra nonce X may send alongside the token', async () => {
+    const res = await ctx.app.inject({ method: 'GET', url: '/webhooks/twitter?crc_token=NjM5ODk5Yzk-Ou_Mz0=&nonce=MTUzNTk3' });
+    expect(res.statusCode, res.body).toBe(200);
+  });
+
+  it('is not a signing oracle: a JSON body as crc_token is refused, and its would-be signature forges nothing', async () => {
+    const forged = JSON.stringify(twitterDm({ senderId: userId(), text: 'Forged DM through the CRC oracle' }));
+    const res = await ctx.app.inject({ method: 'GET', url: `/webhooks/twitter?crc_token=${encodeURIComponent(forged)}` });
+    expectProblem(res, 400, { field: 'query.crc_token' });
+    expect(res.body).not.toContain('sha256=');
+    // What the oracle used to hand out: posting the body with it must not create a ticket.
+    // (Without the fix this signature came from the CRC answer and the POST created a DM ticket.)
+    const stolen = res.json<{ response_token?: string }>().response_token ?? 'sha256=';
+    expectProblem(await postTwitter(ctx, forged, { signature: stolen }), 401);
+    expect(await messagesWithProviderId(ctx, 'twitter', `dm:${JSON.parse(forged).direct_message_events[0].id}`)).toEqual([]);
+    for (const token of ['{"a":1}', 'a'.repeat(129), 'has space', 'new\nline', '']) {
+      expectProblem(await ctx.app.inject({ method: 'GET', url: `/webhooks/twitter?crc_token=${encodeURIComponent(token)}` }), 400, { field: 'query.crc_token' });
+    }
+  });
 });
 
 describe('x-twitter-webhooks-signature', () => {
