@@ -3,6 +3,7 @@ import { parseAddressHeader, simpleParser } from 'mailparser';
 import type { AddressObject, Attachment, EmailAddress, HeaderLines } from 'mailparser';
 import { InvalidPayloadError } from '../channel.errors.js';
 import type { AttachmentMeta, AutomatedKind, NormalizedInbound, SenderIdentity } from '../channel.types.js';
+import { plausibleDate } from '../provider-date.js';
 import { detectAutomated } from './email.automated.js';
 import { extractTicketNumber, normalizeMessageIds } from './email.threading.js';
 
@@ -106,12 +107,12 @@ export function cleanMessageId(value: string | undefined): string | undefined {
 
 /**
  * mailparser turns an unparseable Date into "now", which would pass for a real timestamp, so
- * the raw header is read again: an empty or unparseable one falls back to receipt time.
+ * the raw header is read again: an empty, unparseable or absurd one (year 99999) falls back to
+ * receipt time.
  */
 export function dateHeader(value: string | undefined, fallback: Date): Date {
   if (!value?.trim()) return fallback;
-  const date = new Date(value.trim());
-  return Number.isNaN(date.getTime()) ? fallback : date;
+  return plausibleDate(new Date(value.trim()), fallback);
 }
 
 function rawHeader(lines: HeaderLines, key: string): string | undefined {

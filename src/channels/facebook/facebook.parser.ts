@@ -3,6 +3,7 @@ import type { AttachmentMeta, NormalizedInbound, SenderIdentity } from '../chann
 import { InvalidPayloadError } from '../channel.errors.js';
 import { extractIdentitiesFromText } from '../identity.js';
 import { detectLanguage } from '../language.js';
+import { plausibleDate } from '../provider-date.js';
 import { parsePayload } from '../signature.js';
 
 export interface SkippedEvent {
@@ -168,7 +169,7 @@ function handleMessagingEvent(
     },
     text,
     attachments,
-    sentAt: msDate(event.timestamp) ?? opts.receivedAt,
+    sentAt: plausibleDate(msDate(event.timestamp), opts.receivedAt),
     language: detectLanguage(text),
     providerData: {
       pageId,
@@ -229,7 +230,7 @@ function handleChange(
     },
     text,
     attachments,
-    sentAt: secondsDate(comment.created_time) ?? opts.receivedAt,
+    sentAt: plausibleDate(secondsDate(comment.created_time), opts.receivedAt),
     language: detectLanguage(text),
     providerData: { pageId, postId: comment.post_id, feedComment: true },
   });

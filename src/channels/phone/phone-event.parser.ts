@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import type { AttachmentMeta, NormalizedInbound } from '../channel.types.js';
 import { detectLanguage } from '../language.js';
+import { plausibleDate } from '../provider-date.js';
 import { parsePayload } from '../signature.js';
 import { callerIdentity, formatDuration } from './twilio.parser.js';
 import type { PhoneParseResult } from './twilio.parser.js';
@@ -55,7 +56,7 @@ export function parsePhoneEvent(body: unknown, opts: PhoneEventParseOptions): Ph
       thread: { callId: event.callId },
       text,
       attachments: recordingUrl ? [recordingAttachmentFor(recordingUrl, event.callId)] : [],
-      sentAt: event.at ? new Date(event.at) : opts.receivedAt,
+      sentAt: plausibleDate(event.at ? new Date(event.at) : undefined, opts.receivedAt),
       call: { durationSec: duration, recordingUrl, agentRef: event.agentId },
       providerData: { direction: outbound ? 'out' : 'in', from: event.from, to: event.to },
       ...(language ? { language } : {}),

@@ -2,6 +2,7 @@ import type { AttachmentMeta, InboundKind, NormalizedInbound, SenderIdentity } f
 import { InvalidPayloadError } from '../channel.errors.js';
 import { normalizePhone } from '../identity.js';
 import { detectLanguage } from '../language.js';
+import { plausibleDate } from '../provider-date.js';
 
 export interface PhoneParseResult {
   messages: NormalizedInbound[];
@@ -39,7 +40,7 @@ export function parseTwilioVoice(params: Record<string, string>, opts: TwilioPar
     // Child legs (<Dial>) carry the parent's SID; recordings always name the parent.
     thread: { callId: params['ParentCallSid'] || callSid },
     attachments: [] as AttachmentMeta[],
-    sentAt: rfc2822(params['Timestamp']) ?? opts.receivedAt,
+    sentAt: plausibleDate(rfc2822(params['Timestamp']), opts.receivedAt),
     providerData: compact({
       accountSid: params['AccountSid'],
       direction,

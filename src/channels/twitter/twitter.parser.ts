@@ -3,6 +3,7 @@ import type { AttachmentMeta, NormalizedInbound, SenderIdentity } from '../chann
 import { InvalidPayloadError } from '../channel.errors.js';
 import { extractIdentitiesFromText } from '../identity.js';
 import { detectLanguage } from '../language.js';
+import { plausibleDate } from '../provider-date.js';
 import { parsePayload } from '../signature.js';
 
 export interface TwitterParseResult {
@@ -111,7 +112,7 @@ export function parseTwitterWebhook(body: unknown, opts: TwitterParseOptions): T
       thread: { conversationKey: `xdm:${forUser}:${create.sender_id}` },
       text,
       attachments: media.flatMap(mediaAttachment),
-      sentAt: msString(event.created_timestamp) ?? opts.receivedAt,
+      sentAt: plausibleDate(msString(event.created_timestamp), opts.receivedAt),
       language: detectLanguage(text),
       providerData: { forUserId: forUser, recipientId: create.target?.recipient_id, sourceAppId: create.source_app_id },
     });
@@ -143,7 +144,7 @@ export function parseTwitterWebhook(body: unknown, opts: TwitterParseOptions): T
       },
       text,
       attachments: media.flatMap(mediaAttachment),
-      sentAt: msString(tweet.timestamp_ms) ?? opts.receivedAt,
+      sentAt: plausibleDate(msString(tweet.timestamp_ms), opts.receivedAt),
       language: detectLanguage(text),
       providerData: {
         forUserId: forUser,
