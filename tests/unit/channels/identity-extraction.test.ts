@@ -20,7 +20,9 @@ function referenceExtract(text: string, region: 'PL' | 'IL'): SenderIdentity[] {
   const seen = new Set<string>();
   const add = (at: number, identity: SenderIdentity) => {
     const key = `${identity.kind}:${identity.address}`;
-    if (!seen.has(key)) (seen.add(key), found.push({ at, identity }));
+    if (seen.has(key)) return;
+    seen.add(key);
+    found.push({ at, identity });
   };
   let masked = text;
   for (const m of referenceEmails(text)) {
