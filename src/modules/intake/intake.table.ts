@@ -1,4 +1,4 @@
-import { customType, index, integer, jsonb, pgTable, text, uniqueIndex, uuid } from 'drizzle-orm/pg-core';
+import { customType, index, integer, jsonb, pgTable, primaryKey, text, uniqueIndex, uuid } from 'drizzle-orm/pg-core';
 import { createdAt, id, instant } from '../../db/columns.js';
 import { messages } from '../tickets/messages.table.js';
 
@@ -22,6 +22,25 @@ export const inboundPayloads = pgTable(
     receivedAt: instant('received_at').notNull(),
   },
   (t) => [uniqueIndex('inbound_payloads_channel_sha_uq').on(t.channel, t.sha256), index('inbound_payloads_received_idx').on(t.receivedAt)],
+);
+
+/**
+ * Signature tokens already seen (Mailgun signs timestamp + token, not the content), with a digest
+ * of the content each first came with. A token is accepted again only with the same content: a
+ * provider's redelivery passes (and is deduplicated downstream), a captured signature replayed
+ * with other content is refused. Rows are pruned once their signature is too old to verify
+ * anyway; kept in Postgres, not Redis, so that losing Redis cannot reopen the replay window.
+ */
+export const webhookTokens = pgTable(
+  'webhook_tokens',
+  {
+    channel: text('channel').notNull(),
+    token: text('token').notNull(),
+    contentDigest: text('content_digest').notNull(),
+    /** After this, the signature fails its age check, so the row is no longer needed. */
+    expiresAt: instant('expires_at').notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.channel, t.token] }), index('webhook_tokens_expires_idx').on(t.expiresAt)],
 );
 
 /** Payloads we could not accept (malformed), kept with the reason instead of dropped. */
