@@ -1,4 +1,5 @@
-import { index, pgTable, text, uniqueIndex, uuid, type AnyPgColumn } from 'drizzle-orm/pg-core';
+import { sql } from 'drizzle-orm';
+import { check, index, pgTable, text, uniqueIndex, uuid, type AnyPgColumn } from 'drizzle-orm/pg-core';
 import { createdAt, id, updatedAt } from '../../db/columns.js';
 
 export const customers = pgTable(
@@ -15,10 +16,20 @@ export const customers = pgTable(
   (t) => [index('customers_merged_into_id_idx').on(t.mergedIntoId)],
 );
 
+export const IDENTITY_STATUSES = ['verified', 'suggested'] as const;
+export type IdentityStatus = (typeof IDENTITY_STATUSES)[number];
+
 /**
  * One row per way we know a customer: an e-mail address, a phone number, a Facebook
- * page-scoped id, an X user id. Unique on (kind, address) so one person is one customer per
- * channel, and a second channel's identity links to the same customer.
+ * page-scoped id, an X user id.
+ *
+ * `verified`: the customer wrote from it (the provider vouches for the sender), or an agent
+ * entered or confirmed it. Unique on (kind, address) among verified rows, so one person is one
+ * customer per channel; only verified rows find a customer at intake or receive a reply.
+ * `suggested`: an address the customer merely claimed (typed into a message, a Reply-To). A
+ * claim is not proof: anyone can type someone else's address. It links nothing until an agent
+ * confirms it (POST /v1/customers/:id/identities/:identityId/confirm). Many customers may
+ * claim one address; one customer holds each address once.
  */
 export const customerIdentities = pgTable(
   'customer_identities',
@@ -31,10 +42,12 @@ export const customerIdentities = pgTable(
     address: text('address').notNull(),
     displayName: text('display_name'),
     handle: text('handle'),
+    status: text('status').$type<IdentityStatus>().notNull().default('verified'),
     createdAt: createdAt(),
   },
   (t) => [
-    uniqueIndex('customer_identities_kind_address_uq').on(t.kind, t.address),
-    index('customer_identities_customer_id_idx').on(t.customerId),
+    uniqueIndex('customer_identities_verified_kind_address_uq').on(t.kind, t.address).where(sql`${t.status} = 'verified'`),
+    uniqueIndex('customer_identities_customer_kind_address_uq').on(t.customerId, t.kind, t.address),
+    check('customer_identities_status_ck', sql`${t.status} in ('verified', 'suggested')`),
   ],
 );
