@@ -88,6 +88,12 @@ export const configSchema = z.object({
   // Delivery of replies (issue 5). Base URLs are settings so tests point them at local servers.
   /** The domain of the Message-IDs we give our e-mail replies. */
   EMAIL_MESSAGE_ID_DOMAIN: z.string().default('complaint-desk.local'),
+  /**
+   * How old a Mailgun signature may be. Mailgun retries for 8 hours and may resend the original
+   * signature, so the window covers that; replays within it are stopped by the token cache
+   * (webhook_tokens: a token is accepted again only with the same content).
+   */
+  MAILGUN_SIGNATURE_MAX_AGE_SEC: positiveInt(9 * 3600),
   FACEBOOK_GRAPH_URL: z.url().default('https://graph.facebook.com/v21.0'),
   TWITTER_API_URL: z.url().default('https://api.x.com'),
   /** An OAuth 2.0 user-context token of our X account (tweet.write, dm.write). */

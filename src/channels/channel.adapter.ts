@@ -31,6 +31,21 @@ export interface InboundAdapter {
   verify(request: InboundRequest): Promise<boolean>;
   /** Throws InvalidPayloadError for malformed input (answered 400 and dead-lettered). */
   parse(request: InboundRequest): Promise<ParsedInbound>;
+  /**
+   * For providers whose signature does not cover the content (Mailgun signs timestamp + token):
+   * the verified token and a digest of the content, so the route can refuse the token when it
+   * comes back with other content. Called only after verify() succeeded.
+   */
+  deliveryToken?(request: InboundRequest): Promise<DeliveryToken>;
+}
+
+export interface DeliveryToken {
+  token: string;
+  /** Stable across a provider's redeliveries of the same content (not the raw bytes: a
+   * multipart body may be re-encoded with a new boundary). */
+  contentDigest: string;
+  /** When the signature stops passing its age check: the token need not be kept after that. */
+  expiresAt: Date;
 }
 
 export function headerValue(request: InboundRequest, name: string): string | undefined {

@@ -2,7 +2,7 @@ import type { Config } from '../config.js';
 import { headerValue, type InboundAdapter, type InboundRequest } from './channel.adapter.js';
 import { InvalidPayloadError } from './channel.errors.js';
 import { parseEmail } from './email/email.parser.js';
-import { parseMailgunForm, verifyMailgunSignature, type MailgunAttachment } from './email/mailgun.js';
+import { mailgunContentDigest, parseMailgunForm, verifyMailgunSignature, type MailgunAttachment } from './email/mailgun.js';
 import { parseFacebookWebhook } from './facebook/facebook.parser.js';
 import { verifyFacebookSignature } from './facebook/facebook.signature.js';
 import { parsePhoneEvent } from './phone/phone-event.parser.js';
@@ -75,7 +75,16 @@ export function createInboundAdapters(config: Config): InboundAdapter[] {
           { timestamp: fields.timestamp ?? '', token: fields.token ?? '', signature: fields.signature ?? '' },
           config.MAILGUN_SIGNING_KEY ?? '',
           request.receivedAt,
+          config.MAILGUN_SIGNATURE_MAX_AGE_SEC,
         );
+      },
+      deliveryToken: async (request) => {
+        const { fields, files } = await formOf(request);
+        return {
+          token: fields.token ?? '',
+          contentDigest: mailgunContentDigest(fields, files),
+          expiresAt: new Date((Number(fields.timestamp) + config.MAILGUN_SIGNATURE_MAX_AGE_SEC) * 1000),
+        };
       },
       parse: async (request) => {
         const { fields, files } = await formOf(request);

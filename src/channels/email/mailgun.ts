@@ -33,15 +33,16 @@ export interface MailgunSignatureFields {
 const MAX_FUTURE_SKEW_SEC = 60;
 
 /**
- * hex(HMAC-SHA256(signing key, timestamp + token)) compared in constant time. The age bound
- * limits replays of a captured request; a per-token replay cache, if wanted, belongs to the
- * caller, which has storage.
+ * hex(HMAC-SHA256(signing key, timestamp + token)) compared in constant time, and the signature
+ * no older than maxAgeSec. The signature does not cover the content, so this alone lets a
+ * captured signature carry other content: the webhook route also claims the token
+ * (mailgunContentDigest, webhook_tokens), and the token cache makes the replay protection.
  */
 export function verifyMailgunSignature(
   fields: MailgunSignatureFields,
   signingKey: string,
   now: Date,
-  maxAgeSec = 900,
+  maxAgeSec: number,
 ): boolean {
   const { timestamp, token, signature } = fields;
   if (typeof timestamp !== 'string' || typeof token !== 'string' || typeof signature !== 'string') return false;
@@ -190,6 +191,14 @@ function toMeta(a: MailgunAttachment): AttachmentMeta {
     content: a.content,
     checksum: createHash('sha256').update(a.content).digest('hex'),
   };
+}
+
+/**
+ * What a Mailgun signature token is bound to: every field but the signature block, and the
+ * attachments' bytes. A redelivery of the same message digests the same whatever its encoding.
+ */
+export function mailgunContentDigest(fields: Record<string, string>, attachments: MailgunAttachment[]): string {
+  return createHash('sha256').update(stableFormDigest(fields, attachments.map(toMeta))).digest('hex');
 }
 
 /** The same message re-posted by a Mailgun retry hashes the same; the signature fields are left out. */

@@ -1,6 +1,7 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { and, eq, or, sql } from 'drizzle-orm';
 import type { Logger } from 'pino';
+import type { DeliveryToken } from '../../channels/channel.adapter.js';
 import type { NormalizedInbound, SenderIdentity } from '../../channels/channel.types.js';
 import { detectLanguage } from '../../channels/language.js';
 import type { Database, Executor } from '../../db/client.js';
@@ -17,6 +18,8 @@ import { tickets } from '../tickets/tickets.table.js';
 import type { AttachmentStore } from './attachment-store.js';
 import { deadLetters, inboundPayloads } from './intake.table.js';
 import { findThread, threadKeyOf, type ThreadMatch } from './intake.threading.js';
+import { claimDeliveryToken } from './delivery-tokens.js';
+import { escapedText, storable } from './storable.js';
 
 export interface RawPayload {
   channel: string;
@@ -192,8 +195,8 @@ export function createIntakeService(deps: IntakeDeps) {
     async ingest(raw: RawPayload, parsed: { messages: NormalizedInbound[]; skipped: IngestResult['skipped'] }): Promise<IngestResult> {
       const now = clock.now();
       const sha256 = createHash('sha256').update(raw.body).digest('hex');
-      const list = parsed.messages.map(withoutNul);
-      const skipped = withoutNul(parsed.skipped);
+      const list = parsed.messages.map(storable);
+      const skipped = storable(parsed.skipped);
       const changes: TicketChange[] = [];
       const result = await db.transaction(async (tx) => {
         await lockMessages(tx, list);
@@ -202,7 +205,7 @@ export function createIntakeService(deps: IntakeDeps) {
         // Written last, with what became of it, in the same transaction as its messages.
         const [payload] = await tx
           .insert(inboundPayloads)
-          .values({ channel: raw.channel, sha256, contentType: raw.contentType ?? null, body: raw.body, outcome: { messages: outcomes, skipped }, receivedAt: now })
+          .values({ channel: raw.channel, sha256, contentType: raw.contentType === undefined ? null : escapedText(raw.contentType), body: raw.body, outcome: { messages: outcomes, skipped }, receivedAt: now })
           .onConflictDoNothing()
           .returning({ id: inboundPayloads.id });
         return { payloadId: payload?.id ?? null, duplicatePayload: !payload, messages: outcomes, skipped };
@@ -211,9 +214,25 @@ export function createIntakeService(deps: IntakeDeps) {
       return result;
     },
 
-    /** Keeps a payload we refused as malformed, with the reason, in its own transaction. */
+    /** See claimDeliveryToken: false when a signature token comes back with other content. */
+    claimDeliveryToken(channel: string, token: DeliveryToken): Promise<boolean> {
+      return claimDeliveryToken(db, channel, token, clock.now());
+    },
+
+    /**
+     * Keeps a payload we refused as malformed, with the reason, in its own transaction. The body
+     * stays raw bytes (bytea); the texts quote provider input, so they are escaped first: a NUL
+     * in an error message must not fail the one insert that keeps the payload.
+     */
     async deadLetter(raw: RawPayload, reason: string, field: string | null): Promise<void> {
-      await db.insert(deadLetters).values({ channel: raw.channel, reason, field, contentType: raw.contentType ?? null, body: raw.body, receivedAt: clock.now() });
+      await db.insert(deadLetters).values({
+        channel: raw.channel,
+        reason: escapedText(reason),
+        field: field === null ? null : escapedText(field),
+        contentType: raw.contentType === undefined ? null : escapedText(raw.contentType),
+        body: raw.body,
+        receivedAt: clock.now(),
+      });
     },
   };
 
@@ -252,21 +271,6 @@ async function lockMessages(tx: Executor, list: NormalizedInbound[]): Promise<vo
     sql`, `,
   );
   await tx.execute(sql`select ${locks}`);
-}
-
-/**
- * Postgres text and jsonb cannot hold U+0000, and some mailers and bots do send it: in a body,
- * but also in a Message-ID, an attachment's filename or a provider id. It is dropped from every
- * string of the message (bytes in Buffers are left alone), the same way on every delivery, so a
- * retry still finds the same keys. Left in, it fails the transaction: a 500 on every retry.
- */
-function withoutNul<T>(value: T): T {
-  if (typeof value === 'string') return (value.includes('\u0000') ? value.replaceAll('\u0000', '') : value) as T;
-  if (Array.isArray(value)) return value.map(withoutNul) as T;
-  if (value !== null && typeof value === 'object' && !(value instanceof Date) && !Buffer.isBuffer(value)) {
-    return Object.fromEntries(Object.entries(value).map(([key, v]) => [key, withoutNul(v)])) as T;
-  }
-  return value;
 }
 
 /** The customer these identities already belong to, if any; creates nothing. */

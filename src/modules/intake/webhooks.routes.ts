@@ -55,7 +55,7 @@ export function registerWebhookRoutes(
             ? 'Authenticated by an integration API key (Authorization: Bearer).'
             : `Authenticated by the provider's signature; 503 until ${adapter.requiredSetting} is set.`,
           ...(API_KEY_PATHS.has(adapter.path) ? { security: [{ bearerAuth: [] }] } : {}),
-          response: adapter.path === 'phone/twilio' ? problemResponses(413, 415, 503) : { 200: webhookResult, ...problemResponses(413, 415, 503) },
+          response: adapter.path === 'phone/twilio' ? problemResponses(413, 415, 422, 503) : { 200: webhookResult, ...problemResponses(413, 415, 422, 503) },
         },
         handler: async (request, reply) => receive(adapter, request, reply),
       });
@@ -76,18 +76,42 @@ export function registerWebhookRoutes(
       receivedAt: clock.now(),
     };
     if (!(await adapter.verify(inbound))) throw unauthorized(`The ${adapter.path} signature is missing or does not match.`);
+    if (adapter.deliveryToken && !(await intake.claimDeliveryToken(adapter.channel, await adapter.deliveryToken(inbound)))) {
+      // A valid signature already used for other content: a captured one replayed on a forged
+      // body. Nothing is stored; a redelivery of the same content is not refused (see claimDeliveryToken).
+      request.log.warn({ channel: adapter.channel }, 'webhook signature token replayed with other content');
+      throw new AppError(403, 'signature-replayed', 'Forbidden', 'This signature token was already used for other content.', [
+        { field: 'body.token', message: 'already used for other content' },
+      ]);
+    }
     const raw = { channel: adapter.channel, body: rawBody, contentType: inbound.contentType };
     let parsed;
     try {
       parsed = await adapter.parse(inbound);
     } catch (error) {
-      if (!(error instanceof InvalidPayloadError)) throw error;
+      if (!(error instanceof InvalidPayloadError)) {
+        // A parser that throws anything else met input it was not written for: the same bytes
+        // will fail the same way on every retry. Kept for replay after a fix; still a 500.
+        await intake.deadLetter(raw, `parser failed: ${(error as Error).message ?? String(error)}`, null);
+        throw error;
+      }
       // Malformed input is kept with the reason and refused with a 4xx, so the provider's
       // retries are not spent on a payload that will never parse.
       await intake.deadLetter(raw, error.message, error.field);
       throw error;
     }
-    const result = await intake.ingest(raw, parsed);
+    let result;
+    try {
+      result = await intake.ingest(raw, parsed);
+    } catch (error) {
+      if (!isDataException(error)) throw error;
+      // Postgres refused a value (class 22: out of range, bad encoding…). Deterministic: every
+      // retry would fail the same way and the payload would be lost after the last one. It is
+      // kept as a dead letter and refused with a 422 instead.
+      await intake.deadLetter(raw, `refused by the database: ${(error as Error).message}`, null);
+      request.log.error({ err: error, channel: adapter.channel }, 'webhook payload refused by the database: dead-lettered');
+      throw new AppError(422, 'unprocessable-payload', 'Unprocessable payload', 'The payload holds a value the database cannot store; it was kept as a dead letter.');
+    }
     request.log.info({ channel: adapter.channel, outcomes: result.messages.map((m) => m.result) }, 'webhook ingested');
     if (adapter.path === 'phone/twilio') return reply.type('text/xml').send(TWIML_EMPTY);
     const created = result.messages.filter((m) => m.result === 'created');
@@ -135,6 +159,14 @@ export function registerWebhookRoutes(
       return twitterCrcResponse(request.query.crc_token, config.TWITTER_CONSUMER_SECRET);
     },
   });
+}
+
+/** A Postgres data exception (SQLSTATE class 22), wrapped or not by drizzle. */
+function isDataException(error: unknown): boolean {
+  for (let e = error as { code?: unknown; cause?: unknown } | undefined, depth = 0; e && depth < 4; e = e.cause as typeof e, depth++) {
+    if (typeof e.code === 'string' && /^22[0-9A-Z]{3}$/.test(e.code)) return true;
+  }
+  return false;
 }
 
 /** The URL the provider signed: behind a proxy only PUBLIC_BASE_URL knows the outside name. */

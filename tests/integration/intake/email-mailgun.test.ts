@@ -73,15 +73,66 @@ describe('the Mailgun signature', () => {
     ];
     for (const fields of cases) expectProblem(await postMailgun(ctx, fields), 401, { code: 'unauthorized' });
 
-    // 16 minutes later the same (otherwise valid) request is a replay.
-    clock.advance(16 * MINUTE);
+    // Past MAILGUN_SIGNATURE_MAX_AGE_SEC (9 h: Mailgun retries for 8) the signature is stale.
+    clock.advance(9 * 60 * MINUTE + MINUTE);
     expectProblem(await postMailgun(ctx, good), 401);
-    clock.advance(-16 * MINUTE);
+    clock.advance(-(9 * 60 * MINUTE + MINUTE));
     // Signed two minutes in the future: refused too.
     const future = String(Number(good.timestamp) + 120);
     expectProblem(await postMailgun(ctx, { ...good, timestamp: future, signature: mailgunSignature(future, good.token!) }), 401);
     expect(await count(ctx, "customer_identities where address = 'forger@example.com'")).toBe(0);
     expect(await count(ctx, "dead_letters where channel = 'email'")).toBe(0);
+  });
+
+  it('refuses a signature replayed with other content (403), creating and storing nothing', async () => {
+    // Defect 4: Mailgun signs timestamp + token, not the content, so a captured signature block
+    // used to carry any forged mail. Each token is now accepted only with its first content.
+    const original = parsedMail({ from: 'victim.mg@example.com', messageId: `<${unique('orig')}@example.com>` });
+    webhookResult(await postMailgun(ctx, original), { created: 1 });
+    const payloadsBefore = await count(ctx, "inbound_payloads where channel = 'email'");
+    const forgeries = [
+      { ...original, from: 'attacker.mg@example.com', sender: 'attacker.mg@example.com', 'body-plain': 'Send the refund to my account instead.', 'message-headers': JSON.stringify([['From', 'attacker.mg@example.com']]) },
+      { ...original, 'body-plain': 'Cancel everything.' },
+      { ...original, 'body-mime': 'From: attacker.mg@example.com\r\n\r\nforged' },
+    ];
+    for (const forged of forgeries) expectProblem(await postMailgun(ctx, forged), 403, { code: 'signature-replayed', field: 'body.token' });
+    // The same with an attachment added (multipart) is other content too.
+    expectProblem(await postMailgun(ctx, original, [{ field: 'attachment-1', filename: 'x.pdf', type: 'application/pdf', content: Buffer.from('%PDF-1.4') }]), 403);
+    expect(await count(ctx, "customer_identities where address = 'attacker.mg@example.com'")).toBe(0);
+    expect(await count(ctx, "inbound_payloads where channel = 'email'")).toBe(payloadsBefore);
+    expect(await count(ctx, "dead_letters where channel = 'email' and encode(body, 'escape') like '%attacker%'")).toBe(0);
+  });
+
+  it('accepts a redelivery of the same content with the same signature block hours later, and creates nothing twice', async () => {
+    // Mailgun retries for 8 hours; its documentation does not say whether a retry is re-signed,
+    // and third-party references say it resends the original block: both must work.
+    const clock = manualClock(ctx);
+    const messageId = `<${unique('redeliver')}@example.com>`;
+    const fields = parsedMail({ from: 'redeliver.mg@example.com', messageId });
+    const png = Buffer.from('89504e470d0a1a0a', 'hex');
+    webhookResult(await postMailgun(ctx, fields, [{ field: 'attachment-1', filename: 'a.png', type: 'image/png', content: png }]), { created: 1 });
+    clock.advance(4 * 60 * MINUTE); // Mailgun's last retry comes 7.5 h after the first attempt
+    try {
+      // Re-encoded (a new multipart boundary): the same content all the same.
+      webhookResult(await postMailgun(ctx, fields, [{ field: 'attachment-1', filename: 'a.png', type: 'image/png', content: png }]), { created: 0, duplicates: 1 });
+    } finally {
+      clock.advance(-4 * 60 * MINUTE);
+    }
+    expect(await messagesWithProviderId(ctx, 'email', messageId)).toHaveLength(1);
+  });
+
+  it('prunes tokens whose signature is too old to verify anyway', async () => {
+    const clock = manualClock(ctx);
+    const fields = parsedMail({ from: 'prune.mg@example.com', messageId: `<${unique('prune')}@example.com>` });
+    webhookResult(await postMailgun(ctx, fields), { created: 1 });
+    expect(await count(ctx, 'webhook_tokens where token = $1', [fields.token])).toBe(1);
+    clock.advance(10 * 60 * MINUTE);
+    try {
+      webhookResult(await postMailgun(ctx, parsedMail({ from: 'prune.mg@example.com', messageId: `<${unique('prune')}@example.com>` })), { created: 1 });
+      expect(await count(ctx, 'webhook_tokens where token = $1', [fields.token])).toBe(0);
+    } finally {
+      clock.advance(-10 * 60 * MINUTE);
+    }
   });
 
   it('needs no API key: the signature is the authentication', async () => {
@@ -169,18 +220,19 @@ describe('Mailgun payloads', () => {
   });
 
   it('refuses a form without from/sender or with broken message-headers: 400 naming the field, dead-lettered', async () => {
-    const good = parsedMail({ from: 'broken@example.com' });
+    // Each case is its own delivery (its own signature token): a token is bound to one content.
+    const good = () => parsedMail({ from: 'broken@example.com' });
     const cases: [Record<string, string>, string][] = [
-      [Object.fromEntries(Object.entries(good).filter(([k]) => k !== 'from')), 'from'],
-      [Object.fromEntries(Object.entries(good).filter(([k]) => k !== 'sender')), 'sender'],
-      [{ ...good, 'message-headers': '{"not":"pairs"}' }, 'message-headers'],
+      [Object.fromEntries(Object.entries(good()).filter(([k]) => k !== 'from')), 'from'],
+      [Object.fromEntries(Object.entries(good()).filter(([k]) => k !== 'sender')), 'sender'],
+      [{ ...good(), 'message-headers': '{"not":"pairs"}' }, 'message-headers'],
     ];
     for (const [fields, field] of cases) {
       expectProblem(await postMailgun(ctx, fields), 400, { code: 'invalid-payload', field });
       const [letter] = await query<{ reason: string; content_type: string; body: Buffer }>(ctx, "select reason, content_type, body from dead_letters where field = $1 and channel = 'email'", [field]);
       expect(letter!.content_type).toBe('application/x-www-form-urlencoded');
       expect(letter!.reason.length).toBeGreaterThan(0);
-      expect(new URLSearchParams(letter!.body.toString()).get('token')).toBe(good.token);
+      expect(new URLSearchParams(letter!.body.toString()).get('token')).toBe(fields.token);
     }
   });
 });

@@ -15,42 +15,42 @@ const at = (offsetSec: number) => new Date((Number(VECTOR.timestamp) + offsetSec
 
 describe('verifyMailgunSignature', () => {
   it('accepts the documented test vector', () => {
-    expect(verifyMailgunSignature(VECTOR, KEY, at(30))).toBe(true);
+    expect(verifyMailgunSignature(VECTOR, KEY, at(30), 900)).toBe(true);
   });
 
   it('accepts an upper-case hex signature', () => {
-    expect(verifyMailgunSignature({ ...VECTOR, signature: VECTOR.signature.toUpperCase() }, KEY, at(0))).toBe(true);
+    expect(verifyMailgunSignature({ ...VECTOR, signature: VECTOR.signature.toUpperCase() }, KEY, at(0), 900)).toBe(true);
   });
 
   it('rejects a tampered token, timestamp or signature, and the wrong key', () => {
-    expect(verifyMailgunSignature({ ...VECTOR, token: `${VECTOR.token.slice(0, -1)}1` }, KEY, at(0))).toBe(false);
-    expect(verifyMailgunSignature({ ...VECTOR, timestamp: '1718030452' }, KEY, at(0))).toBe(false);
-    expect(verifyMailgunSignature({ ...VECTOR, signature: `0${VECTOR.signature.slice(1)}` }, KEY, at(0))).toBe(false);
-    expect(verifyMailgunSignature(VECTOR, 'key-other', at(0))).toBe(false);
+    expect(verifyMailgunSignature({ ...VECTOR, token: `${VECTOR.token.slice(0, -1)}1` }, KEY, at(0), 900)).toBe(false);
+    expect(verifyMailgunSignature({ ...VECTOR, timestamp: '1718030452' }, KEY, at(0), 900)).toBe(false);
+    expect(verifyMailgunSignature({ ...VECTOR, signature: `0${VECTOR.signature.slice(1)}` }, KEY, at(0), 900)).toBe(false);
+    expect(verifyMailgunSignature(VECTOR, 'key-other', at(0), 900)).toBe(false);
   });
 
   it('rejects a timestamp older than the allowed age, or from the future', () => {
-    expect(verifyMailgunSignature(VECTOR, KEY, at(901))).toBe(false);
+    expect(verifyMailgunSignature(VECTOR, KEY, at(901), 900)).toBe(false);
     expect(verifyMailgunSignature(VECTOR, KEY, at(60), 30)).toBe(false);
-    expect(verifyMailgunSignature(VECTOR, KEY, at(-3600))).toBe(false);
+    expect(verifyMailgunSignature(VECTOR, KEY, at(-3600), 900)).toBe(false);
   });
 
   it('returns false, without throwing, for malformed signatures and fields', () => {
     for (const signature of ['', 'abc', `${VECTOR.signature}00`, VECTOR.signature.slice(2), 'zz'.repeat(32)]) {
-      expect(verifyMailgunSignature({ ...VECTOR, signature }, KEY, at(0))).toBe(false);
+      expect(verifyMailgunSignature({ ...VECTOR, signature }, KEY, at(0), 900)).toBe(false);
     }
-    expect(verifyMailgunSignature({ ...VECTOR, timestamp: 'soon' }, KEY, at(0))).toBe(false);
-    expect(verifyMailgunSignature({ ...VECTOR, token: '' }, KEY, at(0))).toBe(false);
-    expect(verifyMailgunSignature(VECTOR, '', at(0))).toBe(false);
+    expect(verifyMailgunSignature({ ...VECTOR, timestamp: 'soon' }, KEY, at(0), 900)).toBe(false);
+    expect(verifyMailgunSignature({ ...VECTOR, token: '' }, KEY, at(0), 900)).toBe(false);
+    expect(verifyMailgunSignature(VECTOR, '', at(0), 900)).toBe(false);
     const missing = { timestamp: VECTOR.timestamp, token: VECTOR.token } as unknown as typeof VECTOR;
-    expect(verifyMailgunSignature(missing, KEY, at(0))).toBe(false);
+    expect(verifyMailgunSignature(missing, KEY, at(0), 900)).toBe(false);
   });
 
   it('verifies a freshly signed request', () => {
     const timestamp = String(Math.floor(RECEIVED_AT.getTime() / 1000));
     const token = 'f'.repeat(50);
     const signature = createHmac('sha256', 'k').update(timestamp + token).digest('hex');
-    expect(verifyMailgunSignature({ timestamp, token, signature }, 'k', RECEIVED_AT)).toBe(true);
+    expect(verifyMailgunSignature({ timestamp, token, signature }, 'k', RECEIVED_AT, 900)).toBe(true);
   });
 });
 
