@@ -99,8 +99,9 @@ export async function buildApp(deps: Dependencies): Promise<App> {
   await app.register(swaggerUi, { routePrefix: '/docs' });
 
   const guard = createGuard(deps.apiKeys);
-  const stream = createStreamHub({ databaseUrl: config.DATABASE_URL, db: deps.db, logger: deps.logger });
-  app.addHook('onClose', async () => stream.close());
+  const stream = createStreamHub({ databaseUrl: config.DATABASE_URL, db: deps.db, logger: deps.logger, link: deps.links.postgres });
+  // preClose, not onClose: open event streams must end before the server waits for its connections.
+  app.addHook('preClose', async () => stream.close());
   registerHealthRoutes(app, deps);
   await registerObservability(app, { metrics: deps.metrics, queues: deps.queues, guard });
   const slaOf = createSlaViews(deps);

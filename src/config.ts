@@ -48,6 +48,10 @@ export const configSchema = z.object({
   ROLE: z.enum(['api', 'worker', 'all']).default('all'),
   /** Requests per minute per API key (or per IP for unauthenticated routes); 0 turns it off. */
   RATE_LIMIT_PER_MINUTE: z.coerce.number().int().min(0).default(1200),
+  /** The longest an API-side Redis command (adding a job) waits for an answer from a Redis that accepts connections but does not reply. */
+  REDIS_COMMAND_TIMEOUT_MS: positiveInt(5_000),
+  /** The longest a producer waits for the Redis connection while it is first being opened; once Redis is known to be away, producers fail at once. */
+  REDIS_READY_WAIT_MS: positiveInt(2_000),
   /** Seconds the process waits for in-flight work on SIGTERM before it exits anyway. */
   SHUTDOWN_GRACE_SEC: positiveInt(25),
   BODY_LIMIT_BYTES: positiveInt(1_048_576),

@@ -21,7 +21,8 @@ import { createSlaProcessor, type SlaProcessor } from './modules/sla/sla.process
 import { PolicyCache } from './modules/sla/sla.repository.js';
 import { createTimerScheduler, type TimerScheduler } from './modules/sla/sla.timers.js';
 import { closeQueues, createQueues, type Queues } from './queues/queues.js';
-import { createProducerRedis } from './queues/redis.js';
+import { createProducerRedis, trackRedis } from './queues/redis.js';
+import { createLinks, type Links } from './shared/link-state.js';
 import { createMetrics, type Metrics } from './shared/metrics.js';
 import { systemClock, type Clock } from './shared/clock.js';
 import { createLogger } from './shared/logger.js';
@@ -38,6 +39,8 @@ export interface Dependencies {
   pool: pg.Pool;
   db: Database;
   redis: Redis;
+  /** Whether Postgres and Redis are reachable, as their connections last reported. */
+  links: Links;
   hooks: TicketHooks;
   apiKeys: ApiKeyService;
   tickets: TicketService;
@@ -63,12 +66,17 @@ export interface DependencyOverrides {
 export function createDependencies(config: Config, overrides: DependencyOverrides = {}): Dependencies {
   const logger = overrides.logger ?? createLogger({ level: config.LOG_LEVEL, pretty: config.LOG_PRETTY });
   const clock = overrides.clock ?? systemClock;
-  const pool = createPool(config.DATABASE_URL, config.DATABASE_POOL_MAX, { acquireMs: config.DATABASE_ACQUIRE_TIMEOUT_MS, idleInTransactionMs: config.DATABASE_IDLE_IN_TRANSACTION_TIMEOUT_MS });
-  pool.on('error', (error) => logger.error({ err: error }, 'idle postgres client failed'));
+  // One log line per change of state of Postgres or Redis, never one per retry (link-state.ts).
+  const links = createLinks(logger);
+  const pool = createPool(
+    config.DATABASE_URL,
+    config.DATABASE_POOL_MAX,
+    { acquireMs: config.DATABASE_ACQUIRE_TIMEOUT_MS, idleInTransactionMs: config.DATABASE_IDLE_IN_TRANSACTION_TIMEOUT_MS },
+    { onConnectionError: (error) => links.postgres.lost(error), onConnect: () => links.postgres.restored() },
+  );
   const db = createDatabase(pool);
-  const redis = createProducerRedis(config.REDIS_URL);
-  redis.on('error', (error) => logger.warn({ err: error.message }, 'redis connection error'));
-  const queues = createQueues(redis, config.QUEUE_PREFIX);
+  const redis = trackRedis(createProducerRedis(config.REDIS_URL, { commandTimeoutMs: config.REDIS_COMMAND_TIMEOUT_MS }), links.redis);
+  const queues = createQueues(redis, config.QUEUE_PREFIX, { link: links.redis, logger, readyWaitMs: config.REDIS_READY_WAIT_MS });
   const metrics = createMetrics();
   const policies = new PolicyCache(db);
   const timers = createTimerScheduler({ queues, clock });
@@ -100,6 +108,7 @@ export function createDependencies(config: Config, overrides: DependencyOverride
     pool,
     db,
     redis,
+    links,
     hooks,
     apiKeys,
     tickets,

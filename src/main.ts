@@ -2,6 +2,7 @@ import { buildApp } from './app.js';
 import { ConfigError, loadConfig, type Config } from './config.js';
 import { ensureDatabase, runMigrations } from './db/migrate.js';
 import { createDependencies } from './dependencies.js';
+import { describeError } from './shared/link-state.js';
 import { installDefaultPolicies } from './modules/sla/sla.defaults.js';
 import { startWorkers, type RunningWorker } from './workers/index.js';
 
@@ -9,17 +10,12 @@ import { startWorkers, type RunningWorker } from './workers/index.js';
 export async function start(config: Config) {
   const deps = createDependencies(config);
   const { logger } = deps;
-  await ensureDatabase(config.DATABASE_URL, logger);
-  await runMigrations(deps.pool);
-  logger.info('migrations applied');
-  if (config.ADMIN_API_KEY) await deps.apiKeys.ensureEnvAdmin(config.ADMIN_API_KEY);
-  if (config.INSTALL_DEFAULT_POLICIES && (await installDefaultPolicies(deps.db))) logger.info('installed the default SLA policies');
+  let app: Awaited<ReturnType<typeof buildApp>> | null = null;
+  const workers: RunningWorker[] = [];
 
-  const app = config.ROLE === 'worker' ? null : await buildApp(deps);
-  if (app) await app.listen({ port: config.PORT, host: config.HOST });
-  const workers: RunningWorker[] = config.ROLE === 'api' ? [] : await startWorkers(deps);
-  logger.info({ role: config.ROLE, port: app ? config.PORT : undefined }, 'complaint-desk started');
-
+  // Installed before anything that can wait (Postgres, Redis, migrations): a SIGTERM during a
+  // start that hangs on an unreachable dependency still stops the process, and stops only
+  // what was started.
   let stopping = false;
   async function stop(signal: string) {
     if (stopping) return;
@@ -30,15 +26,33 @@ export async function start(config: Config) {
       process.exit(1);
     }, config.SHUTDOWN_GRACE_SEC * 1000);
     force.unref();
-    // Fastify's close stops accepting connections and waits for in-flight requests.
-    await app?.close();
-    await Promise.all(workers.map((w) => w.close()));
-    await deps.close();
+    try {
+      // Fastify's close ends open event streams (preClose), stops accepting connections and
+      // waits for in-flight requests.
+      await app?.close();
+      await Promise.all(workers.map((w) => w.close()));
+      await deps.close();
+    } catch (error) {
+      logger.error({ err: error }, 'error while shutting down');
+      process.exit(1);
+    }
     logger.info('stopped');
     process.exit(0);
   }
   process.once('SIGTERM', () => void stop('SIGTERM'));
   process.once('SIGINT', () => void stop('SIGINT'));
+
+  await ensureDatabase(config.DATABASE_URL, logger);
+  await runMigrations(deps.pool);
+  logger.info('migrations applied');
+  if (config.ADMIN_API_KEY) await deps.apiKeys.ensureEnvAdmin(config.ADMIN_API_KEY);
+  if (config.INSTALL_DEFAULT_POLICIES && (await installDefaultPolicies(deps.db))) logger.info('installed the default SLA policies');
+  if (stopping) return { app, deps, workers };
+
+  app = config.ROLE === 'worker' ? null : await buildApp(deps);
+  if (app) await app.listen({ port: config.PORT, host: config.HOST });
+  if (config.ROLE !== 'api' && !stopping) workers.push(...(await startWorkers(deps)));
+  logger.info({ role: config.ROLE, port: app ? config.PORT : undefined }, 'complaint-desk started');
   return { app, deps, workers };
 }
 
@@ -49,6 +63,7 @@ try {
     console.error(error.message);
     process.exit(2);
   }
-  console.error('complaint-desk failed to start:', error);
+  // One JSON line like every other log line (no stack dump): what failed and why.
+  process.stderr.write(`${JSON.stringify({ level: 60, time: Date.now(), msg: 'complaint-desk failed to start', reason: describeError(error) })}\n`);
   process.exit(1);
 }

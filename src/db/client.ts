@@ -10,8 +10,15 @@ export type Executor = Database | Parameters<Parameters<Database['transaction']>
 // event ids) stay far below 2^53, so numbers are safe and far friendlier in JSON.
 pg.types.setTypeParser(pg.types.builtins.INT8, (value) => Number(value));
 
-export function createPool(url: string, max: number, timeouts: { acquireMs?: number; idleInTransactionMs?: number } = {}): pg.Pool {
-  return new pg.Pool({
+export interface PoolEvents {
+  /** A pooled client's connection failed (terminated backend, Postgres restart, network cut). */
+  onConnectionError?(error: Error): void;
+  /** A new connection was opened: Postgres answers again. */
+  onConnect?(): void;
+}
+
+export function createPool(url: string, max: number, timeouts: { acquireMs?: number; idleInTransactionMs?: number } = {}, events: PoolEvents = {}): pg.Pool {
+  const pool = new pg.Pool({
     connectionString: url,
     max,
     idleTimeoutMillis: 30_000,
@@ -20,6 +27,18 @@ export function createPool(url: string, max: number, timeouts: { acquireMs?: num
     connectionTimeoutMillis: timeouts.acquireMs ?? 10_000,
     ...(timeouts.idleInTransactionMs ? { idle_in_transaction_session_timeout: timeouts.idleInTransactionMs } : {}),
   });
+  const onError = (error: Error) => events.onConnectionError?.(error);
+  // pg-pool listens for errors only on idle clients. A client checked out (a transaction)
+  // whose backend is terminated emits 'error' with no listener, which ends the process: every
+  // client gets a listener of its own for its whole life. The failed query rejects on its
+  // own, and pg-pool drops the dead client at release (it is no longer queryable); the next
+  // checkout opens a fresh connection.
+  pool.on('connect', (client) => {
+    client.on('error', onError);
+    events.onConnect?.();
+  });
+  pool.on('error', onError);
+  return pool;
 }
 
 export function createDatabase(pool: pg.Pool): Database {

@@ -3,6 +3,10 @@ import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod';
 import { InvalidPayloadError } from '../channels/channel.errors.js';
 import { LifecycleError } from '../domain/ticket-lifecycle.js';
 import { AppError, badRequest, type FieldProblem } from '../shared/errors.js';
+import { describeError, unavailableDependency } from '../shared/link-state.js';
+
+/** Seconds a client is asked to wait when Postgres or Redis is unreachable. */
+const DEPENDENCY_RETRY_AFTER_SEC = 5;
 
 export const PROBLEM_CONTENT_TYPE = 'application/problem+json';
 
@@ -111,6 +115,12 @@ export function problemOf(error: unknown, request: FastifyRequest): Problem {
     const code = status === 429 ? 'rate-limited' : 'client-error';
     return { type: `urn:complaint-desk:problem:${code}`, title: fastifyError.name ?? 'Client error', status, detail: fastifyError.message, code, ...base };
   }
+  // Postgres or Redis unreachable (a terminated backend, a restart, a failover): the client
+  // is told to come back shortly (Retry-After is set by the handler) rather than given a 500.
+  const dependency = unavailableDependency(error);
+  if (dependency) {
+    return { type: 'urn:complaint-desk:problem:dependency-unavailable', title: 'Service unavailable', status: 503, detail: `${dependency} is unreachable; retry shortly`, code: 'dependency-unavailable', ...base };
+  }
   // A 5xx never leaks its message: it may carry SQL, paths or secrets.
   return {
     type: 'urn:complaint-desk:problem:internal',
@@ -167,7 +177,11 @@ export function installProblemHandlers(app: FastifyInstance): void {
   });
   app.setErrorHandler((error, request, reply) => {
     const problem = problemOf(error, request);
-    if (problem.status >= 500) request.log.error({ err: error }, 'request failed');
+    if (problem.code === 'dependency-unavailable') {
+      // The outage itself is logged once by its link (link-state.ts); a line per refused request, without a stack.
+      request.log.warn({ code: problem.code, reason: describeError(error) }, 'request refused: dependency unavailable');
+      void reply.header('retry-after', String(DEPENDENCY_RETRY_AFTER_SEC));
+    } else if (problem.status >= 500) request.log.error({ err: error }, 'request failed');
     else request.log.info({ code: problem.code, status: problem.status }, 'request refused');
     return sendProblem(reply, problem);
   });

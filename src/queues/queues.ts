@@ -1,5 +1,8 @@
 import { Queue, type JobsOptions } from 'bullmq';
 import type { Redis } from 'ioredis';
+import type { Logger } from 'pino';
+import { DependencyUnavailableError, type LinkState } from '../shared/link-state.js';
+import { redisErrorHandler } from './redis.js';
 import { z } from 'zod';
 
 /**
@@ -42,17 +45,55 @@ export type QueueKey = keyof Defs;
 export type JobName<Q extends QueueKey> = keyof Defs[Q]['jobs'] & string;
 export type JobData<Q extends QueueKey, N extends JobName<Q>> = z.infer<Defs[Q]['jobs'][N] & z.ZodType>;
 
+/** How a producer treats a Redis that is not connected: see `whenRedisReady`. */
+export interface ProducerGuard {
+  connection: Redis;
+  link: LinkState;
+  /** The longest a producer waits for a connection still being opened (process start). */
+  readyWaitMs: number;
+}
+
+/**
+ * Resolves when the producer connection can take a command. A Redis known to be away fails at
+ * once (the caller answers or lets the reconciler repair); a connection still being opened
+ * (the first moments of the process) is waited for, but never longer than `readyWaitMs`.
+ */
+export async function whenRedisReady(guard: ProducerGuard): Promise<void> {
+  const { connection, link } = guard;
+  if (connection.status === 'ready') return;
+  const unavailable = () => new DependencyUnavailableError('redis', `Redis is unavailable (connection ${connection.status})`);
+  if (!link.up || connection.status === 'end') throw unavailable();
+  await new Promise<void>((resolve, reject) => {
+    const done = (error?: Error) => {
+      clearTimeout(timer);
+      connection.off('ready', onReady);
+      connection.off('error', onError);
+      if (error) reject(error);
+      else resolve();
+    };
+    const onReady = () => done();
+    const onError = () => done(unavailable());
+    const timer = setTimeout(() => done(unavailable()), guard.readyWaitMs);
+    timer.unref();
+    connection.on('ready', onReady);
+    connection.on('error', onError);
+  });
+}
+
 export class TypedQueue<Q extends QueueKey> {
   constructor(
     readonly key: Q,
     readonly queue: Queue,
+    private readonly guard?: ProducerGuard,
   ) {}
 
-  add<N extends JobName<Q>>(name: N, data: JobData<Q, N>, options?: JobsOptions) {
+  async add<N extends JobName<Q>>(name: N, data: JobData<Q, N>, options?: JobsOptions) {
+    if (this.guard) await whenRedisReady(this.guard);
     return this.queue.add(name, data, options);
   }
 
-  addBulk<N extends JobName<Q>>(jobs: { name: N; data: JobData<Q, N>; opts?: JobsOptions }[]) {
+  async addBulk<N extends JobName<Q>>(jobs: { name: N; data: JobData<Q, N>; opts?: JobsOptions }[]) {
+    if (this.guard) await whenRedisReady(this.guard);
     return this.queue.addBulk(jobs);
   }
 }
@@ -63,9 +104,21 @@ export type Queues = { [Q in QueueKey]: TypedQueue<Q> };
 // when a clock is rescheduled to the same generation after a Redis loss.
 const DEFAULT_JOB_OPTIONS: JobsOptions = { removeOnComplete: true, removeOnFail: { count: 1000 } };
 
-export function createQueues(connection: Redis, prefix: string): Queues {
-  const make = <Q extends QueueKey>(key: Q) =>
-    new TypedQueue(key, new Queue(QUEUE_DEFS[key].name, { connection, prefix, defaultJobOptions: DEFAULT_JOB_OPTIONS }));
+/**
+ * The queues as producers see them. BullMQ's Queue otherwise waits, with no bound, for its
+ * connection to be ready before its first command: started while Redis is away, every
+ * producer (and the request behind it) would hang. With skipWaitingForReady (and no
+ * version probe, whose INFO would fail the same way) each command goes straight to the
+ * connection, which refuses at once while disconnected (enableOfflineQueue: false).
+ * Every Queue has an 'error' listener: BullMQ prints an unheard error to stderr as a stack.
+ */
+export function createQueues(connection: Redis, prefix: string, options: { link: LinkState; logger: Logger; readyWaitMs?: number }): Queues {
+  const guard: ProducerGuard = { connection, link: options.link, readyWaitMs: options.readyWaitMs ?? 2_000 };
+  const make = <Q extends QueueKey>(key: Q) => {
+    const queue = new Queue(QUEUE_DEFS[key].name, { connection, prefix, defaultJobOptions: DEFAULT_JOB_OPTIONS, skipWaitingForReady: true, skipVersionCheck: true });
+    queue.on('error', redisErrorHandler(options.link, (error) => options.logger.error({ err: error, queue: queue.name }, 'queue error')));
+    return new TypedQueue(key, queue, guard);
+  };
   return {
     slaTimers: make('slaTimers'),
     slaEscalations: make('slaEscalations'),

@@ -1,14 +1,46 @@
 import { Redis } from 'ioredis';
+import { reconnectDelay, unavailableDependency, type LinkState } from '../shared/link-state.js';
 
 /**
  * Two kinds of Redis connection, as BullMQ's production guide asks: producers (the API) fail
  * fast when Redis is away instead of queueing commands in memory; workers and blocking
  * consumers retry forever (maxRetriesPerRequest: null) so they resume once Redis is back.
+ * `commandTimeoutMs` bounds a producer's wait on a Redis that accepts connections but does
+ * not answer (paused, overloaded): no request waits on Redis for longer than that.
  */
-export function createProducerRedis(url: string): Redis {
-  return new Redis(url, { enableOfflineQueue: false, maxRetriesPerRequest: 1, lazyConnect: false });
+export function createProducerRedis(url: string, options: { commandTimeoutMs?: number } = {}): Redis {
+  return new Redis(url, {
+    enableOfflineQueue: false,
+    maxRetriesPerRequest: 1,
+    lazyConnect: false,
+    retryStrategy: (attempt) => reconnectDelay(attempt),
+    ...(options.commandTimeoutMs ? { commandTimeout: options.commandTimeoutMs } : {}),
+  });
 }
 
 export function createWorkerRedis(url: string): Redis {
-  return new Redis(url, { maxRetriesPerRequest: null, enableReadyCheck: false });
+  return new Redis(url, { maxRetriesPerRequest: null, enableReadyCheck: false, retryStrategy: (attempt) => reconnectDelay(attempt) });
+}
+
+/**
+ * Reports a connection's state changes to the Redis link: every connection of the process
+ * has an 'error' listener (ioredis prints a stack to stderr for an error nobody listens to),
+ * and retries are silent — the link logs once when Redis goes away and once when it is back.
+ */
+export function trackRedis(connection: Redis, link: LinkState): Redis {
+  connection.on('error', (error: Error) => link.lost(error));
+  connection.on('close', () => {
+    // 'close' also ends a deliberate disconnect (shutdown): only an unexpected one is a loss.
+    if (connection.status !== 'end' && !(connection as unknown as { manuallyClosing?: boolean }).manuallyClosing) link.lost(new Error('connection closed'));
+  });
+  connection.on('ready', () => link.restored());
+  return connection;
+}
+
+/**
+ * For 'error' events of BullMQ objects, which talk only to Redis: a connection failure
+ * (whatever its code) goes to the Redis link, anything else is logged as it comes.
+ */
+export function redisErrorHandler(link: LinkState, other: (error: Error) => void): (error: Error) => void {
+  return (error) => (unavailableDependency(error) ? link.lost(error) : other(error));
 }

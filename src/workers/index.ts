@@ -4,7 +4,8 @@ import { createNotificationSender } from '../modules/notifications/notification.
 import { jitteredBackoff } from '../modules/delivery/delivery.jobs.js';
 import { QUEUE_DEFS, parseJob } from '../queues/queues.js';
 import { evaluateKpiTargets } from '../modules/reports/kpi-targets.service.js';
-import { createWorkerRedis } from '../queues/redis.js';
+import { createWorkerRedis, redisErrorHandler, trackRedis } from '../queues/redis.js';
+import { dependencyErrorHandler } from '../shared/link-state.js';
 import { recomputePolicyTickets, recoverFromRedisLoss, redisLostOurJobs } from './sla-recovery.js';
 
 export interface RunningWorker {
@@ -20,8 +21,10 @@ const REDIS_LOSS_CHECK_MS = 100;
 /** Starts every background worker this process runs (ROLE=worker or all). */
 export async function startWorkers(deps: Dependencies): Promise<RunningWorker[]> {
   const { config, logger, slaProcessor } = deps;
-  const connection = createWorkerRedis(config.REDIS_URL);
-  connection.on('error', (error) => logger.warn({ err: error.message }, 'worker redis connection error'));
+  // Errors of every connection, Worker and schedule declaration go to the Redis link: one log
+  // line when Redis goes away and one when it is back, however long it retries meanwhile.
+  const redisLink = deps.links.redis;
+  const connection = trackRedis(createWorkerRedis(config.REDIS_URL), redisLink);
   const prefix = config.QUEUE_PREFIX;
   const notifications = createNotificationSender({ webhookSecret: config.NOTIFY_WEBHOOK_SECRET, smtpUrl: config.SMTP_URL, emailFrom: config.EMAIL_FROM, logger });
 
@@ -33,7 +36,7 @@ export async function startWorkers(deps: Dependencies): Promise<RunningWorker[]>
       concurrency,
       settings: { backoffStrategy: (attemptsMade: number) => jitteredBackoff(attemptsMade, config.DELIVERY_BACKOFF_MS) },
     });
-    worker.on('error', (error) => logger.error({ err: error, queue: name }, 'worker error'));
+    worker.on('error', redisErrorHandler(redisLink, (error) => logger.error({ err: error, queue: name }, 'worker error')));
     worker.on('failed', (job, error) => logger.warn({ err: error.message, queue: name, jobId: job?.id, attempts: job?.attemptsMade }, 'job failed'));
     workers.push(worker);
   };
@@ -105,13 +108,13 @@ export async function startWorkers(deps: Dependencies): Promise<RunningWorker[]>
   const declareScheduler = () =>
     deps.queues.maintenance.queue
       .upsertJobScheduler(RECONCILE_SCHEDULER_ID, { every: config.SLA_RECONCILE_INTERVAL_MS }, { name: 'sla-reconcile', data: {} })
-      .catch((error: unknown) => logger.warn({ err: error }, 'could not declare the reconciler schedule'));
+      .catch(redisErrorHandler(redisLink, (error) => logger.warn({ err: error }, 'could not declare the reconciler schedule')));
   await declareScheduler();
   // KPI targets (issue 6): a second scheduler on the maintenance queue, re-declared by the same watchdog.
   const declareKpiScheduler = () =>
     deps.queues.maintenance.queue
       .upsertJobScheduler(KPI_EVALUATE_SCHEDULER_ID, { every: config.KPI_EVALUATE_INTERVAL_MS }, { name: 'kpi-evaluate', data: {} })
-      .catch((error: unknown) => logger.warn({ err: error }, 'could not declare the KPI evaluation schedule'));
+      .catch(redisErrorHandler(redisLink, (error) => logger.warn({ err: error }, 'could not declare the KPI evaluation schedule')));
   await declareKpiScheduler();
   const watchdog = setInterval(() => void Promise.all([declareScheduler(), declareKpiScheduler()]), config.SLA_RECONCILE_INTERVAL_MS);
   watchdog.unref();
@@ -128,7 +131,7 @@ export async function startWorkers(deps: Dependencies): Promise<RunningWorker[]>
       const rescheduled = await recoverFromRedisLoss(deps, connection);
       if (rescheduled) await Promise.all([declareScheduler(), declareKpiScheduler(), slaProcessor.reconcile()]);
     })()
-      .catch((error: unknown) => logger.warn({ err: error }, 'recovery after a redis loss failed; the reconciler will retry'))
+      .catch(dependencyErrorHandler(deps.links, (error) => logger.warn({ err: error }, 'recovery after a redis loss failed; the reconciler will retry')))
       .finally(() => (recovering = null));
   }, REDIS_LOSS_CHECK_MS);
   lossWatch.unref();

@@ -76,6 +76,8 @@ const breachColumns = {
 };
 
 const HEARTBEAT_MS = 15_000;
+/** How soon a client told to reconnect at shutdown tries again (the SSE retry field). */
+const SHUTDOWN_RETRY_MS = 1_000;
 
 export function registerSlaOpsRoutes(app: App, deps: { db: Database; clock: Clock; guard: Guard; stream: StreamHub }): void {
   const { db, clock, guard } = deps;
@@ -236,7 +238,7 @@ export function registerSlaOpsRoutes(app: App, deps: { db: Database; clock: Cloc
       // Events can arrive out of id order (see sla.stream.ts): dedupe by id, not by "higher".
       const sent = new Set<number>();
       const send = (event: StreamEvent) => {
-        if (sent.has(event.id)) return;
+        if (sent.has(event.id) || out.writableEnded) return;
         sent.add(event.id);
         if (sent.size > 10_000) for (const id of [...sent].slice(0, 5_000)) sent.delete(id);
         out.write(`id: ${event.id}\nevent: ${event.type}\ndata: ${JSON.stringify({ ...event.data, at: event.createdAt })}\n\n`);
@@ -244,11 +246,19 @@ export function registerSlaOpsRoutes(app: App, deps: { db: Database; clock: Cloc
       // Subscribe before replaying, buffering live events, so none falls between the two.
       const buffered: StreamEvent[] = [];
       let replaying = true;
-      const unsubscribe = await deps.stream.subscribe((event) => (replaying ? buffered.push(event) : send(event)));
+      let heartbeat: NodeJS.Timeout | undefined;
+      // At shutdown the hub ends every stream at once (else each open stream holds the
+      // shutdown for its whole grace period): a final event, and a retry hint, tell the
+      // client to reconnect with Last-Event-ID, to another instance or to this one restarted.
+      const endForShutdown = () => {
+        clearInterval(heartbeat);
+        if (!out.writableEnded) out.end(`retry: ${SHUTDOWN_RETRY_MS}\nevent: shutdown\ndata: ${JSON.stringify({ reason: 'server shutting down; reconnect with Last-Event-ID' })}\n\n`);
+      };
+      const unsubscribe = await deps.stream.subscribe((event) => (replaying ? buffered.push(event) : send(event)), endForShutdown);
       if (resumeFrom !== undefined) for (const event of await deps.stream.replay(resumeFrom)) send(event);
       replaying = false;
       for (const event of buffered) send(event);
-      const heartbeat = setInterval(() => out.write(': ping\n\n'), HEARTBEAT_MS);
+      heartbeat = setInterval(() => out.write(': ping\n\n'), HEARTBEAT_MS);
       request.raw.on('close', () => {
         clearInterval(heartbeat);
         unsubscribe();

@@ -4,6 +4,7 @@ import type { Logger } from 'pino';
 import type { Database } from '../../db/client.js';
 import { STREAM_CHANNEL } from './sla.repository.js';
 import { slaStreamEvents } from './sla.table.js';
+import { DependencyUnavailableError, describeError, reconnectDelay, type LinkState } from '../../shared/link-state.js';
 
 export interface StreamEvent {
   id: number;
@@ -13,6 +14,9 @@ export interface StreamEvent {
 }
 
 type Subscriber = (event: StreamEvent) => void;
+
+/** How the LISTEN connection shows in pg_stat_activity. */
+export const LISTENER_APPLICATION_NAME = 'complaint-desk sla-stream';
 
 /** An id still missing this long belongs to a transaction that rolled back: stop waiting for it. */
 const GAP_ABANDON_MS = 60_000;
@@ -29,10 +33,13 @@ const GAP_RECHECK_MS = 1_000;
  * remembers which ids above the watermark it has sent; a missing id is waited for until it
  * appears or GAP_ABANDON_MS passes (its transaction rolled back).
  */
-export function createStreamHub(deps: { databaseUrl: string; db: Database; logger: Logger }) {
-  const subscribers = new Set<Subscriber>();
+export function createStreamHub(deps: { databaseUrl: string; db: Database; logger: Logger; link?: LinkState }) {
+  const subscribers = new Map<Subscriber, (() => void) | undefined>();
   let listener: pg.Client | null = null;
-  let starting: Promise<void> | null = null;
+  let started: Promise<void> | null = null;
+  let closed = false;
+  let reconnect: NodeJS.Timeout | null = null;
+  let attempts = 0;
   let lowWatermark = 0;
   const delivered = new Set<number>();
   const missingSince = new Map<number, number>();
@@ -47,7 +54,7 @@ export function createStreamHub(deps: { databaseUrl: string; db: Database; logge
       if (delivered.has(row.id)) continue;
       delivered.add(row.id);
       missingSince.delete(row.id);
-      for (const s of subscribers) s(row);
+      for (const s of subscribers.keys()) s(row);
     }
     // Advance the watermark over delivered ids and over gaps old enough to be rollbacks.
     const now = Date.now();
@@ -62,6 +69,8 @@ export function createStreamHub(deps: { databaseUrl: string; db: Database; logge
       missingSince.delete(id);
       lowWatermark = id;
     }
+    // A full page means more rows wait: read on rather than wait for the next notification.
+    if (rows.length === 2000) schedule();
     if (missingSince.size > 0 && !recheck) {
       recheck = setTimeout(() => {
         recheck = null;
@@ -72,28 +81,84 @@ export function createStreamHub(deps: { databaseUrl: string; db: Database; logge
   }
 
   const schedule = () => {
-    draining = draining.then(drain).catch((error) => deps.logger.warn({ err: error }, 'stream drain failed'));
+    draining = draining.then(drain).catch((error: unknown) => {
+      deps.logger.warn({ err: describeError(error) }, 'stream drain failed; retrying on the next notification or reconnection');
+    });
   };
+
+  /**
+   * One attempt to open the LISTEN connection. On success, everything committed while the hub
+   * was not listening is read from the watermark on (the notifications for it went nowhere),
+   * so connected clients miss nothing across a cut.
+   */
+  async function listen(): Promise<void> {
+    const client = new pg.Client({ connectionString: deps.databaseUrl, application_name: LISTENER_APPLICATION_NAME, keepAlive: true });
+    client.on('error', (error) => {
+      // A terminated backend, a Postgres restart, a network cut: reconnect by ourselves,
+      // whether or not a new subscriber arrives.
+      deps.link?.lost(error);
+      if (listener === client) listener = null;
+      client.end().catch(() => undefined);
+      retryLater();
+    });
+    client.on('notification', schedule);
+    try {
+      await client.connect();
+      await client.query(`listen ${STREAM_CHANNEL}`);
+    } catch (error) {
+      client.removeAllListeners('error');
+      client.on('error', () => undefined);
+      await client.end().catch(() => undefined);
+      throw error;
+    }
+    if (closed) {
+      await client.end().catch(() => undefined);
+      return;
+    }
+    listener = client;
+    attempts = 0;
+    deps.link?.restored();
+    schedule();
+  }
+
+  function retryLater() {
+    if (closed || reconnect) return;
+    attempts += 1;
+    reconnect = setTimeout(() => {
+      reconnect = null;
+      if (closed || listener) return;
+      listen().catch((error: unknown) => {
+        deps.link?.lost(error);
+        retryLater();
+      });
+    }, reconnectDelay(attempts));
+    reconnect.unref();
+  }
 
   async function start() {
     const [row] = await deps.db.select({ max: sql<number>`coalesce(max(${slaStreamEvents.id}), 0)::bigint` }).from(slaStreamEvents);
     lowWatermark = Number(row?.max ?? 0);
-    const client = new pg.Client({ connectionString: deps.databaseUrl });
-    client.on('error', (error) => {
-      deps.logger.warn({ err: error.message }, 'stream listener lost its connection');
-      listener = null;
-      starting = null;
+    // The first connection is awaited (a subscriber then sees every event committed after it
+    // subscribed); if it fails, the hub keeps trying in the background and catches up.
+    await listen().catch((error: unknown) => {
+      deps.link?.lost(error);
+      retryLater();
     });
-    client.on('notification', schedule);
-    await client.connect();
-    await client.query(`listen ${STREAM_CHANNEL}`);
-    listener = client;
   }
 
   return {
-    async subscribe(subscriber: Subscriber): Promise<() => void> {
-      if (!listener) await (starting ??= start());
-      subscribers.add(subscriber);
+    /**
+     * Adds a subscriber. `onShutdown` is called once if the hub closes first (the process is
+     * shutting down): the subscriber tells its client to reconnect and ends its response.
+     */
+    async subscribe(subscriber: Subscriber, onShutdown?: () => void): Promise<() => void> {
+      if (closed) throw new DependencyUnavailableError('postgres', 'the event stream is shutting down');
+      started ??= start().catch((error: unknown) => {
+        started = null;
+        throw error;
+      });
+      await started;
+      subscribers.set(subscriber, onShutdown);
       return () => subscribers.delete(subscriber);
     },
 
@@ -102,11 +167,31 @@ export function createStreamHub(deps: { databaseUrl: string; db: Database; logge
       return deps.db.select().from(slaStreamEvents).where(gt(slaStreamEvents.id, afterId)).orderBy(asc(slaStreamEvents.id)).limit(limit);
     },
 
+    /** Whether the LISTEN connection is open (false while it reconnects). */
+    get listening(): boolean {
+      return listener !== null;
+    },
+
+    /**
+     * Ends every subscription (each subscriber's onShutdown tells its client to come back
+     * elsewhere) and the LISTEN connection. Called when the server starts closing, so open
+     * streams do not hold the shutdown until its grace period runs out.
+     */
     async close() {
+      closed = true;
       if (recheck) clearTimeout(recheck);
+      if (reconnect) clearTimeout(reconnect);
+      for (const onShutdown of subscribers.values()) {
+        try {
+          onShutdown?.();
+        } catch (error) {
+          deps.logger.warn({ err: describeError(error) }, 'could not end a stream subscription');
+        }
+      }
       subscribers.clear();
-      await listener?.end().catch(() => undefined);
+      const client = listener;
       listener = null;
+      await client?.end().catch(() => undefined);
     },
   };
 }
