@@ -11,27 +11,40 @@ export interface CursorKey {
   id: string;
 }
 
-const cursorSchema = z.object({ v: z.union([z.string(), z.number()]), id: z.string() });
-
 /**
  * The key shape each listing issues. A cursor is checked against its listing's shape when
  * decoded, so a forged one (a non-uuid id, a "date" that is not one) is a 400 naming
  * query.cursor, never a SQL error.
  */
+/** An ISO instant Postgres can store and compare: years 1..9999 only (the regex allows no more). */
+const storableInstant = z.iso.datetime().refine((v) => new Date(v).getUTCFullYear() >= 1);
+
 export const cursorKeys = {
-  /** (an instant, a row uuid): tickets by createdAt/updatedAt, messages. */
-  instant: z.object({ v: z.iso.datetime().refine((v) => new Date(v).getUTCFullYear() >= 1), id: z.uuid() }),
+  /** (an instant, a row uuid): tickets by createdAt/updatedAt, messages, outbox rows, alarms. */
+  instant: z.strictObject({ v: storableInstant, id: z.uuid() }),
+  /**
+   * ("severity|instant", a row uuid): the breach queue. Severity is a Postgres integer, so a
+   * forged one is bounded here rather than overflowing in the query.
+   */
+  severityInstant: z.strictObject({
+    v: z.string().max(64).refine((v) => {
+      const [severity, at, ...rest] = v.split('|');
+      return rest.length === 0 && /^\d{1,9}$/.test(severity ?? '') && storableInstant.safeParse(at).success;
+    }),
+    id: z.uuid(),
+  }),
   /** (a row uuid, the same uuid): teams, agents. */
-  uuid: z.object({ v: z.string(), id: z.uuid() }),
+  uuid: z.strictObject({ v: z.uuid(), id: z.uuid() }),
   /** (an identity number): ticket events. */
-  sequence: z.object({ v: z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER), id: z.string() }),
+  sequence: z.strictObject({ v: z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER), id: z.string() }),
 };
 
 export function encodeCursor(key: CursorKey): string {
   return Buffer.from(JSON.stringify(key)).toString('base64url');
 }
 
-export function decodeCursor<K extends CursorKey = CursorKey>(cursor: string | undefined, shape: z.ZodType<K> = cursorSchema as z.ZodType<K>): K | undefined {
+/** Every listing names the key shape it issued: a cursor is never used unchecked. */
+export function decodeCursor<K extends CursorKey>(cursor: string | undefined, shape: z.ZodType<K>): K | undefined {
   if (cursor === undefined) return undefined;
   try {
     return shape.parse(JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')));

@@ -3,10 +3,10 @@ import { z } from 'zod';
 import type { Database } from '../../db/client.js';
 import type { Guard } from '../../http/auth.js';
 
-import { decodeCursor, limitSchema, toPage } from '../../http/pagination.js';
+import { cursorKeys, decodeCursor, limitSchema, toPage } from '../../http/pagination.js';
 import { bearerSecurity, problemResponses, type App } from '../../http/types.js';
 import type { Clock } from '../../shared/clock.js';
-import { badRequest, notFound } from '../../shared/errors.js';
+import { notFound } from '../../shared/errors.js';
 import { STAFF } from '../auth/api-keys.models.js';
 import { uniqueOrConflict } from '../../db/unique.js';
 import type { TicketHooks } from '../tickets/tickets.hooks.js';
@@ -73,9 +73,8 @@ export function registerDeliveryRoutes(app: App, deps: { db: Database; clock: Cl
     },
     handler: async (request) => {
       const q = request.query;
-      const cursor = decodeCursor(q.cursor);
-      const at = cursor ? new Date(String(cursor.v)) : null;
-      if (cursor && (Number.isNaN(at!.getTime()) || !z.uuid().safeParse(cursor.id).success)) throw badRequest('query.cursor', 'is not a cursor this API issued');
+      const cursor = decodeCursor(q.cursor, cursorKeys.instant);
+      const at = cursor ? new Date(cursor.v) : null;
       const rows = await db
         .select(outboxColumns)
         .from(outbox)

@@ -5,10 +5,10 @@ import type { Database } from '../../db/client.js';
 import { SLA_METRICS } from '../../domain/sla/sla.types.js';
 import type { Guard } from '../../http/auth.js';
 import { principalOf } from '../../http/auth.js';
-import { decodeCursor, limitSchema, toPage } from '../../http/pagination.js';
+import { cursorKeys, decodeCursor, limitSchema, toPage } from '../../http/pagination.js';
 import { bearerSecurity, problemResponses, type App } from '../../http/types.js';
 import type { Clock } from '../../shared/clock.js';
-import { badRequest, conflict, notFound } from '../../shared/errors.js';
+import { conflict, notFound } from '../../shared/errors.js';
 import { STAFF } from '../auth/api-keys.models.js';
 import { tickets } from '../tickets/tickets.table.js';
 import { publishStreamEvent } from './sla.repository.js';
@@ -79,6 +79,17 @@ const HEARTBEAT_MS = 15_000;
 /** How soon a client told to reconnect at shutdown tries again (the SSE retry field). */
 const SHUTDOWN_RETRY_MS = 1_000;
 
+/**
+ * A stream event id as a client sends it back (Last-Event-ID or ?lastEventId): the ids we issue
+ * are bigint identities far below 2^53, so anything longer or larger is not one of ours and is
+ * refused with a 400 naming the field, rather than reaching the replay query as "Infinity".
+ */
+const eventId = z
+  .string()
+  .regex(/^\d{1,16}$/, 'an event id: a non-negative integer')
+  .transform(Number)
+  .pipe(z.number().int().max(Number.MAX_SAFE_INTEGER, 'an event id this stream issued'));
+
 export function registerSlaOpsRoutes(app: App, deps: { db: Database; clock: Clock; guard: Guard; stream: StreamHub }): void {
   const { db, clock, guard } = deps;
 
@@ -100,14 +111,11 @@ export function registerSlaOpsRoutes(app: App, deps: { db: Database; clock: Cloc
     },
     handler: async (request) => {
       const q = request.query;
-      const cursor = decodeCursor(q.cursor);
+      const cursor = decodeCursor(q.cursor, cursorKeys.severityInstant);
       let after;
       if (cursor) {
-        const [severity, at] = String(cursor.v).split('|');
-        const breachedAt = new Date(at ?? '');
-        if (!/^\d+$/.test(severity ?? '') || Number.isNaN(breachedAt.getTime()) || !z.uuid().safeParse(cursor.id).success) {
-          throw badRequest('query.cursor', 'is not a cursor this API issued');
-        }
+        const [severity, at] = cursor.v.split('|');
+        const breachedAt = new Date(at!);
         // Severity descends, age ascends: the mixed-direction keyset written out.
         after = sql`(${breaches.severity} < ${Number(severity)} or (${breaches.severity} = ${Number(severity)} and (${breaches.breachedAt}, ${breaches.id}) > (${breachedAt}, ${cursor.id}::uuid)))`;
       }
@@ -226,11 +234,11 @@ export function registerSlaOpsRoutes(app: App, deps: { db: Database; clock: Cloc
       tags,
       summary: 'Server-sent events: warning, breach, escalation, acknowledged, resolved; resumable with Last-Event-ID',
       security: bearerSecurity,
-      querystring: z.object({ lastEventId: z.coerce.number().int().min(0).optional() }),
-      headers: z.object({ 'last-event-id': z.string().regex(/^\d+$/, 'an event id').optional() }),
+      querystring: z.object({ lastEventId: eventId.optional() }),
+      headers: z.object({ 'last-event-id': eventId.optional() }),
     },
     handler: async (request, reply) => {
-      const resumeFrom = request.headers['last-event-id'] !== undefined ? Number(request.headers['last-event-id']) : request.query.lastEventId;
+      const resumeFrom = request.headers['last-event-id'] ?? request.query.lastEventId;
       reply.hijack();
       const out = reply.raw;
       out.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache, no-transform', connection: 'keep-alive', 'x-accel-buffering': 'no' });
