@@ -25,7 +25,7 @@ import { createProducerRedis, trackRedis } from './queues/redis.js';
 import { createLinks, type Links } from './shared/link-state.js';
 import { createMetrics, type Metrics } from './shared/metrics.js';
 import { systemClock, type Clock } from './shared/clock.js';
-import { createLogger } from './shared/logger.js';
+import { configuredSecrets, createLogger } from './shared/logger.js';
 
 /**
  * The composition root: pools, clients, clock and services are built once here and shared by
@@ -64,7 +64,7 @@ export interface DependencyOverrides {
 }
 
 export function createDependencies(config: Config, overrides: DependencyOverrides = {}): Dependencies {
-  const logger = overrides.logger ?? createLogger({ level: config.LOG_LEVEL, pretty: config.LOG_PRETTY });
+  const logger = overrides.logger ?? createLogger({ level: config.LOG_LEVEL, pretty: config.LOG_PRETTY, secrets: configuredSecrets(config) });
   const clock = overrides.clock ?? systemClock;
   // One log line per change of state of Postgres or Redis, never one per retry (link-state.ts).
   const links = createLinks(logger);

@@ -3,6 +3,7 @@ import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod';
 import { InvalidPayloadError } from '../channels/channel.errors.js';
 import { LifecycleError } from '../domain/ticket-lifecycle.js';
 import { AppError, badRequest, type FieldProblem } from '../shared/errors.js';
+import { redactUrl } from '../shared/logger.js';
 import { describeError, unavailableDependency } from '../shared/link-state.js';
 
 /** Seconds a client is asked to wait when Postgres or Redis is unreachable. */
@@ -43,7 +44,8 @@ const FASTIFY_CLIENT_ERRORS: Record<string, { status: number; code: string; titl
 };
 
 export function problemOf(error: unknown, request: FastifyRequest): Problem {
-  const base = { instance: request.url };
+  // The instance is echoed in bodies that clients and proxies log: no token survives in it.
+  const base = { instance: redactUrl(request.url) };
   if (error instanceof AppError) {
     return {
       type: `urn:complaint-desk:problem:${error.code}`,
@@ -190,9 +192,9 @@ export function installProblemHandlers(app: FastifyInstance): void {
       type: 'urn:complaint-desk:problem:not-found',
       title: 'Not found',
       status: 404,
-      detail: `No route ${request.method} ${request.url.split('?')[0]}`,
+      detail: `No route ${request.method} ${redactUrl(request.url.split('?')[0] ?? '')}`,
       code: 'not-found',
-      instance: request.url,
+      instance: redactUrl(request.url),
     }),
   );
 }

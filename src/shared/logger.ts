@@ -1,4 +1,20 @@
-import { pino, type Logger } from 'pino';
+import { pino, type DestinationStream, type Logger } from 'pino';
+
+/** The settings that hold secrets: their values never reach a log line, wherever they appear. */
+export const SECRET_SETTINGS = [
+  'ADMIN_API_KEY',
+  'FACEBOOK_APP_SECRET',
+  'FACEBOOK_VERIFY_TOKEN',
+  'FACEBOOK_PAGE_ACCESS_TOKEN',
+  'TWITTER_CONSUMER_SECRET',
+  'TWILIO_AUTH_TOKEN',
+  'MAILGUN_SIGNING_KEY',
+  'TWITTER_BEARER_TOKEN',
+  'TWITTER_ACCESS_TOKEN',
+  'TWITTER_ACCESS_SECRET',
+  'NOTIFY_WEBHOOK_SECRET',
+  'SMTP_URL',
+] as const;
 
 /**
  * Secrets never reach a log: API keys, provider signatures, tokens and passwords are redacted
@@ -16,23 +32,56 @@ export const REDACT_PATHS = [
   '*.token',
   '*.apiKey',
   '*.authorization',
-  'config.ADMIN_API_KEY',
-  'config.FACEBOOK_APP_SECRET',
-  'config.FACEBOOK_PAGE_ACCESS_TOKEN',
-  'config.TWITTER_CONSUMER_SECRET',
-  'config.TWILIO_AUTH_TOKEN',
-  'config.MAILGUN_SIGNING_KEY',
-  'config.TWITTER_BEARER_TOKEN',
-  'config.TWITTER_ACCESS_TOKEN',
-  'config.TWITTER_ACCESS_SECRET',
-  'config.NOTIFY_WEBHOOK_SECRET',
-  'config.SMTP_URL',
+  ...SECRET_SETTINGS.map((name) => `config.${name}`),
 ];
 
-export function createLogger(options: { level: string; pretty: boolean }): Logger {
-  return pino({
+const CENSOR = '[redacted]';
+
+/**
+ * Query parameters whose value is a credential: hub.verify_token (Facebook's handshake),
+ * crc_token, and any *token*, *key*, *secret*, *signature*, *password* or *auth* parameter.
+ * The value ends at "&", "#", whitespace, a quote or a backslash (a JSON string's end); names
+ * are bounded so that a hostile URL cannot make the scan quadratic.
+ */
+const SECRET_QUERY_PARAM = /([?&][^=&?#\s"\\]{0,64}(?:token|key|secret|signature|sig|password|passwd|auth)[^=&?#\s"\\]{0,64}=)[^&#\s"\\]*/gi;
+
+/**
+ * Path segments that are bearer tokens themselves: the CSAT survey page (/v1/csat/<token>).
+ * A new page addressed by a token adds its prefix here.
+ */
+const SECRET_PATH_SEGMENT = /(\/v1\/csat\/)[^/?#\s"\\]+/gi;
+
+/** A URL (or any text holding URLs) with every secret-bearing query value and path segment censored. */
+export function redactUrl(text: string): string {
+  return text.replace(SECRET_QUERY_PARAM, `$1${CENSOR}`).replace(SECRET_PATH_SEGMENT, `$1${CENSOR}`);
+}
+
+/**
+ * The last line of defence, applied to every serialized log line (request, response, error and
+ * worker logs alike): secret-bearing URL parts are censored, and so is any literal occurrence
+ * of a configured secret, whatever field or message carried it.
+ */
+export function createLineScrubber(secrets: readonly string[]): (line: string) => string {
+  // Short values would censor ordinary words; config requires real secrets to be long anyway.
+  const literal = [...new Set(secrets.filter((s) => s.length >= 8))].sort((a, b) => b.length - a.length);
+  return (line) => {
+    let out = line.includes('?') || line.includes('/v1/csat/') ? redactUrl(line) : line;
+    for (const secret of literal) if (out.includes(secret)) out = out.split(secret).join(CENSOR);
+    return out;
+  };
+}
+
+/** The values of the secret settings that are set, for createLogger's scrubber. */
+export function configuredSecrets(config: Partial<Record<(typeof SECRET_SETTINGS)[number], string | undefined>>): string[] {
+  return SECRET_SETTINGS.map((name) => config[name]).filter((v): v is string => typeof v === 'string' && v.length > 0);
+}
+
+export function createLogger(options: { level: string; pretty: boolean; secrets?: readonly string[]; destination?: DestinationStream }): Logger {
+  const opts = {
     level: options.level,
-    redact: { paths: REDACT_PATHS, censor: '[redacted]' },
-    ...(options.pretty ? { transport: { target: 'pino-pretty', options: { colorize: true } } } : {}),
-  });
+    redact: { paths: REDACT_PATHS, censor: CENSOR },
+    hooks: { streamWrite: createLineScrubber(options.secrets ?? []) },
+  };
+  if (options.destination) return pino(opts, options.destination);
+  return pino({ ...opts, ...(options.pretty ? { transport: { target: 'pino-pretty', options: { colorize: true } } } : {}) });
 }

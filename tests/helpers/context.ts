@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
 import pg from 'pg';
 import { inject } from 'vitest';
-import { pino } from 'pino';
+import { pino, type Logger } from 'pino';
 import { buildApp } from '../../src/app.js';
 import { loadConfig, type Config } from '../../src/config.js';
 import { createDependencies, type Dependencies } from '../../src/dependencies.js';
@@ -51,7 +51,7 @@ export async function createIsolatedEnvironment(): Promise<{ databaseUrl: string
   };
 }
 
-export async function createTestContext(options: { clock?: Clock; env?: Record<string, string> } = {}): Promise<TestContext> {
+export async function createTestContext(options: { clock?: Clock; env?: Record<string, string>; logger?: Logger } = {}): Promise<TestContext> {
   const environment = await createIsolatedEnvironment();
   const config = loadConfig({
     DATABASE_URL: environment.databaseUrl,
@@ -59,11 +59,12 @@ export async function createTestContext(options: { clock?: Clock; env?: Record<s
     QUEUE_PREFIX: environment.queuePrefix,
     LOG_LEVEL: 'silent',
     RATE_LIMIT_PER_MINUTE: '0',
+    AUTH_FAILURES_PER_MINUTE: '0',
     NODE_ENV: 'test',
     ...options.env,
   });
   const clock = options.clock ?? new ManualClock();
-  const deps = createDependencies(config, { clock, logger: pino({ level: 'silent' }) });
+  const deps = createDependencies(config, { clock, logger: options.logger ?? pino({ level: 'silent' }) });
   const app = await buildApp(deps);
   await app.ready();
   const admin = await deps.apiKeys.create({ name: 'test admin', role: 'admin' });

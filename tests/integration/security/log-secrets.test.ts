@@ -1,0 +1,109 @@
+import { randomBytes } from 'node:crypto';
+import { eq } from 'drizzle-orm';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { outbox } from '../../../src/modules/delivery/delivery.table.js';
+import { configuredSecrets, createLogger, SECRET_SETTINGS } from '../../../src/shared/logger.js';
+import { configSchema } from '../../../src/config.js';
+import { bearer, createTestContext, type TestContext } from '../../helpers/context.js';
+
+// Every configured secret and every token we issue stays out of the log, whichever route
+// carried it (issue 11, defect 13): the log is captured at debug level and searched.
+const secret = (label: string) => `${label}-${randomBytes(12).toString('base64url')}`;
+const ENV = {
+  ADMIN_API_KEY: secret('admin-key'),
+  FACEBOOK_APP_SECRET: secret('fb-app-secret'),
+  FACEBOOK_VERIFY_TOKEN: secret('fb-verify'),
+  FACEBOOK_PAGE_ACCESS_TOKEN: secret('fb-page-token'),
+  TWITTER_CONSUMER_SECRET: secret('x-consumer'),
+  TWITTER_BEARER_TOKEN: secret('x-bearer'),
+  TWITTER_ACCESS_TOKEN: secret('x-access'),
+  TWITTER_ACCESS_SECRET: secret('x-access-secret'),
+  TWILIO_AUTH_TOKEN: secret('twilio'),
+  MAILGUN_SIGNING_KEY: secret('mailgun'),
+  NOTIFY_WEBHOOK_SECRET: secret('notify'),
+  SMTP_URL: `smtp://desk:${secret('smtp-password')}@127.0.0.1:9`,
+};
+const SMTP_PASSWORD = new URL(ENV.SMTP_URL).password;
+
+const lines: string[] = [];
+let ctx: TestContext;
+const issued: string[] = [];
+
+beforeAll(async () => {
+  const logger = createLogger({ level: 'debug', pretty: false, secrets: configuredSecrets(ENV), destination: { write: (line: string) => void lines.push(line) } });
+  ctx = await createTestContext({ env: { ...ENV, LOG_LEVEL: 'debug', CSAT_OFFER: 'message', PUBLIC_BASE_URL: 'https://desk.example.com', AUTH_FAILURES_PER_MINUTE: '1000', RATE_LIMIT_PER_MINUTE: '1000' }, logger });
+  await ctx.deps.apiKeys.ensureEnvAdmin(ENV.ADMIN_API_KEY);
+  issued.push(ctx.adminToken);
+});
+afterAll(async () => ctx?.close());
+
+const get = (url: string, headers: Record<string, string> = {}) => ctx.app.inject({ method: 'GET', url, headers });
+const post = (url: string, payload: string | object, headers: Record<string, string> = {}) => ctx.app.inject({ method: 'POST', url, headers, payload });
+
+describe('secrets in logs', () => {
+  it('every secret setting is scrubbed from log lines', () => {
+    const named = Object.keys(configSchema.shape).filter((name) => /(SECRET|_TOKEN|_KEY|SMTP_URL)$/.test(name));
+    expect(named.length).toBeGreaterThan(8);
+    for (const name of named) expect(SECRET_SETTINGS, name).toContain(name);
+  });
+
+  it('no configured secret, issued API key or CSAT token reaches the log', async () => {
+    // The Facebook handshake: the verify token travels in the query string.
+    expect((await get(`/webhooks/facebook?hub.mode=subscribe&hub.verify_token=${ENV.FACEBOOK_VERIFY_TOKEN}&hub.challenge=1158201444`)).statusCode).toBe(200);
+    expect((await get(`/webhooks/facebook?hub.mode=subscribe&hub.verify_token=${ENV.FACEBOOK_VERIFY_TOKEN}x&hub.challenge=1`)).statusCode).toBe(403);
+    // X's CRC challenge.
+    await get('/webhooks/twitter?crc_token=Y3JjLXRva2VuLWZyb20teA');
+
+    // API keys: the env admin key, a created key, wrong keys (failed authentication is logged).
+    const created = await post('/v1/api-keys', { name: 'log test', role: 'agent' }, bearer(ENV.ADMIN_API_KEY));
+    expect(created.statusCode, created.body).toBe(201);
+    const agentToken = created.json<{ token: string }>().token;
+    issued.push(agentToken);
+    expect((await get('/v1/tickets', bearer(agentToken))).statusCode).toBe(200);
+    expect((await get('/v1/tickets', bearer(`${agentToken.slice(0, -2)}xx`))).statusCode).toBe(401);
+    expect((await get('/v1/tickets', bearer(`${ENV.ADMIN_API_KEY}0`))).statusCode).toBe(401);
+    // Keys and tokens pasted into query strings, on a route that exists and one that does not.
+    await get(`/v1/tickets?api_key=${agentToken}&access_token=${ENV.FACEBOOK_PAGE_ACCESS_TOKEN}`, bearer(agentToken));
+    const notFound = await get(`/v1/nowhere?token=${agentToken}&signature=${ENV.MAILGUN_SIGNING_KEY}`);
+    expect(notFound.statusCode).toBe(404);
+    expect(notFound.body).not.toContain(agentToken);
+
+    // A solved ticket offers a CSAT survey whose URL carries a single-use token.
+    const ticket = await post('/v1/tickets', { channel: 'email', customer: { email: 'log-test@example.com' }, subject: 'Broken', body: 'It broke' }, bearer(ctx.adminToken));
+    expect(ticket.statusCode, ticket.body).toBe(201);
+    const ticketId = ticket.json<{ id: string }>().id;
+    expect((await post(`/v1/tickets/${ticketId}/messages`, { body: 'Fixed it', public: true, status: 'solved' }, bearer(ctx.adminToken))).statusCode).toBe(201);
+    const queued = await ctx.deps.db.select().from(outbox).where(eq(outbox.ticketId, ticketId));
+    const offer = queued.map((o) => (o.payload as { text?: string } | null)?.text ?? '').find((text) => text.includes('/v1/csat/'));
+    const csatToken = /\/v1\/csat\/([A-Za-z0-9_-]+)/.exec(offer ?? '')?.[1];
+    expect(csatToken, 'a survey token').toBeDefined();
+    issued.push(csatToken!);
+    expect((await get(`/v1/csat/${csatToken}`)).statusCode).toBe(200);
+    expect((await post(`/v1/csat/${csatToken}`, { score: 99 })).statusCode).toBe(400);
+    expect((await post(`/v1/csat/${csatToken}`, { score: 5 })).statusCode).toBeLessThan(300);
+    expect((await post(`/v1/csat/${csatToken}`, { score: 5 })).statusCode).toBe(409);
+    const unknownSurvey = `unknown${randomBytes(16).toString('base64url')}`;
+    issued.push(unknownSurvey);
+    expect((await get(`/v1/csat/${unknownSurvey}`)).statusCode).toBe(404);
+
+    // Webhooks with bad signatures.
+    const json = { 'content-type': 'application/json' };
+    await post('/webhooks/facebook', { object: 'page', entry: [] }, { ...json, 'x-hub-signature-256': `sha256=${'0'.repeat(64)}` });
+    await post('/webhooks/twitter', { for_user_id: '1' }, { ...json, 'x-twitter-webhooks-signature': 'sha256=AAAA' });
+    await post('/webhooks/phone/twilio', 'CallSid=CA1&From=%2B972501234567', { 'content-type': 'application/x-www-form-urlencoded', 'x-twilio-signature': 'bm9wZQ==' });
+    await post('/webhooks/email/mailgun', `timestamp=${Math.floor(Date.now() / 1000)}&token=${'a'.repeat(50)}&signature=${'b'.repeat(64)}&sender=a%40example.com`, { 'content-type': 'application/x-www-form-urlencoded' });
+    // A malformed body and a malformed URL: framework errors are logged too.
+    await post('/v1/tickets', '{nope', { ...json, ...bearer(ctx.adminToken) });
+    await get(`/v1/tickets/%E0%A4%A?token=${agentToken}`, bearer(ctx.adminToken));
+
+    const log = lines.join('');
+    // The capture works: requests were logged, with their URLs censored, not dropped.
+    expect(log).toContain('incoming request');
+    expect(log).toContain('hub.verify_token=[redacted]');
+    expect(log).toContain('/v1/csat/[redacted]');
+    for (const value of [...configuredSecrets(ENV), SMTP_PASSWORD, ...issued]) {
+      const hit = lines.find((line) => line.includes(value));
+      expect(hit, `a log line holds ${value.slice(0, 12)}…`).toBeUndefined();
+    }
+  });
+});
