@@ -4,6 +4,9 @@ import type { SenderIdentity } from '../../channels/channel.types.js';
 import type { Executor } from '../../db/client.js';
 import { customerIdentities, customers } from './customers.table.js';
 
+/** Only verified identities find a customer or receive a reply; suggestions are claims. */
+export const VERIFIED = sql`${customerIdentities.status} = 'verified'`;
+
 export type CustomerRow = typeof customers.$inferSelect;
 export type IdentityRow = typeof customerIdentities.$inferSelect;
 
@@ -20,8 +23,9 @@ export async function resolveMerged(tx: Executor, customerId: string): Promise<s
 
 /**
  * Finds the customer known by any of these identities, or creates one, and links every
- * identity to it. One person is one customer across channels: an e-mail address that
- * arrives in a Facebook message joins the Facebook customer.
+ * identity to it, verified. Only for identities we can vouch for: the sender a provider
+ * authenticated, or what an agent entered. Addresses a customer merely claims go to
+ * suggestIdentities instead.
  *
  * Concurrency: two first messages from the same new person may race. The unique index on
  * (kind, address) makes the loser's identity insert wait for the winner's commit and insert
@@ -67,7 +71,7 @@ async function knownIdentities(tx: Executor, identities: SenderIdentity[]) {
     .select({ customerId: customerIdentities.customerId, mergedIntoId: customers.mergedIntoId })
     .from(customerIdentities)
     .innerJoin(customers, eq(customers.id, customerIdentities.customerId))
-    .where(or(...identities.map((i) => and(eq(customerIdentities.kind, i.kind), eq(customerIdentities.address, i.address)))))
+    .where(and(VERIFIED, or(...identities.map((i) => and(eq(customerIdentities.kind, i.kind), eq(customerIdentities.address, i.address))))))
     .orderBy(customerIdentities.createdAt);
 }
 
@@ -76,7 +80,7 @@ async function findCustomerIdByIdentities(tx: Executor, identities: SenderIdenti
   const rows = await tx
     .select({ customerId: customerIdentities.customerId })
     .from(customerIdentities)
-    .where(or(...identities.map((i) => and(eq(customerIdentities.kind, i.kind), eq(customerIdentities.address, i.address)))))
+    .where(and(VERIFIED, or(...identities.map((i) => and(eq(customerIdentities.kind, i.kind), eq(customerIdentities.address, i.address))))))
     .orderBy(customerIdentities.createdAt)
     .limit(1);
   const found = rows[0]?.customerId;
@@ -113,17 +117,64 @@ function dedupeIdentities(identities: SenderIdentity[]): SenderIdentity[] {
   });
 }
 
-export async function getCustomer(tx: Executor, id: string): Promise<CustomerRow | undefined> {
-  const [row] = await tx.select().from(customers).where(eq(customers.id, id));
+export async function getCustomer(tx: Executor, id: string, options: { forUpdate?: boolean } = {}): Promise<CustomerRow | undefined> {
+  const query = tx.select().from(customers).where(eq(customers.id, id));
+  const [row] = options.forUpdate ? await query.for('update') : await query;
   return row;
+}
+
+export async function getIdentity(tx: Executor, customerId: string, identityId: string): Promise<IdentityRow | undefined> {
+  const [row] = await tx
+    .select()
+    .from(customerIdentities)
+    .where(and(eq(customerIdentities.id, identityId), eq(customerIdentities.customerId, customerId)))
+    .for('update');
+  return row;
+}
+
+export async function markIdentityVerified(tx: Executor, identityId: string): Promise<void> {
+  await tx.update(customerIdentities).set({ status: 'verified' }).where(eq(customerIdentities.id, identityId));
 }
 
 export async function listIdentities(tx: Executor, customerId: string): Promise<IdentityRow[]> {
   return tx.select().from(customerIdentities).where(eq(customerIdentities.customerId, customerId)).orderBy(customerIdentities.createdAt);
 }
 
+/**
+ * Moves every identity of one customer to another. Where both hold the same address, one row
+ * stays: the verified one if either is verified (a suggestion the merge proved true is gone).
+ */
 export async function moveIdentities(tx: Executor, fromCustomerId: string, toCustomerId: string): Promise<void> {
+  const other = sql`(select 1 from ${customerIdentities} as o where o.customer_id = ${fromCustomerId} and o.kind = ${customerIdentities.kind} and o.address = ${customerIdentities.address})`;
+  await tx.delete(customerIdentities).where(and(eq(customerIdentities.customerId, toCustomerId), sql`${customerIdentities.status} = 'suggested'`, sql`exists ${other}`));
+  const kept = sql`(select 1 from ${customerIdentities} as o where o.customer_id = ${toCustomerId} and o.kind = ${customerIdentities.kind} and o.address = ${customerIdentities.address})`;
+  await tx.delete(customerIdentities).where(and(eq(customerIdentities.customerId, fromCustomerId), sql`exists ${kept}`));
   await tx.update(customerIdentities).set({ customerId: toCustomerId }).where(eq(customerIdentities.customerId, fromCustomerId));
+}
+
+/**
+ * Records addresses a customer claimed (typed into a message, a Reply-To) as suggestions on
+ * that customer. Links nothing and changes no reply destination. An address the customer
+ * already holds (verified or suggested) is skipped. Returns the suggestions made now.
+ */
+export async function suggestIdentities(tx: Executor, customerId: string, identities: SenderIdentity[], now: Date): Promise<IdentityRow[]> {
+  const unique = dedupeIdentities(identities);
+  if (unique.length === 0) return [];
+  return tx
+    .insert(customerIdentities)
+    .values(unique.map((i) => ({ customerId, kind: i.kind, address: i.address, displayName: i.displayName ?? null, handle: i.handle ?? null, status: 'suggested' as const, createdAt: now })))
+    .onConflictDoNothing({ target: [customerIdentities.customerId, customerIdentities.kind, customerIdentities.address] })
+    .returning();
+}
+
+/** The customer holding this address verified, if any, locked until the transaction ends. */
+export async function verifiedHolder(tx: Executor, identity: { kind: string; address: string }): Promise<IdentityRow | undefined> {
+  const [row] = await tx
+    .select()
+    .from(customerIdentities)
+    .where(and(VERIFIED, eq(customerIdentities.kind, identity.kind), eq(customerIdentities.address, identity.address)))
+    .for('update');
+  return row;
 }
 
 export async function markCustomerMerged(tx: Executor, sourceId: string, targetId: string, now: Date): Promise<void> {

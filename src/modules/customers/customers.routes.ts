@@ -1,23 +1,25 @@
-import { desc, eq, sql } from 'drizzle-orm';
+import { desc, eq } from 'drizzle-orm';
 import { z } from 'zod';
 import type { Database } from '../../db/client.js';
 import type { Guard } from '../../http/auth.js';
 import { principalOf } from '../../http/auth.js';
 import { bearerSecurity, problemResponses, type App } from '../../http/types.js';
 import type { Clock } from '../../shared/clock.js';
-import { badRequest, conflict, notFound } from '../../shared/errors.js';
+import { notFound } from '../../shared/errors.js';
 import { STAFF } from '../auth/api-keys.models.js';
-import { appendEvents } from '../tickets/tickets.repository.js';
 import { toTicketView } from '../tickets/tickets.repository.js';
 import { ticketView } from '../tickets/tickets.schemas.js';
 import { tickets } from '../tickets/tickets.table.js';
 import { actorOf } from '../tickets/tickets.service.js';
 import type { SlaViews } from '../sla/sla.views.js';
 import { withSla } from '../sla/sla.views.js';
-import { getCustomer, listIdentities, markCustomerMerged, moveIdentities } from './customers.repository.js';
+import { getCustomer, listIdentities } from './customers.repository.js';
+import { confirmIdentity, mergeCustomers } from './customers.service.js';
+import { IDENTITY_STATUSES } from './customers.table.js';
 
 const tags = ['customers'];
 const idParams = z.object({ id: z.uuid() });
+const identityParams = z.object({ id: z.uuid(), identityId: z.uuid() });
 
 const identityView = z.object({
   id: z.uuid(),
@@ -25,6 +27,8 @@ const identityView = z.object({
   address: z.string(),
   displayName: z.string().nullable(),
   handle: z.string().nullable(),
+  /** verified: written from, entered or confirmed; suggested: claimed in a message, links nothing until confirmed. */
+  status: z.enum(IDENTITY_STATUSES),
   createdAt: z.date(),
 });
 
@@ -82,27 +86,28 @@ export function registerCustomerRoutes(app: App, deps: { db: Database; clock: Cl
       // Postgres answers ids in lower case; "ABC…" and "abc…" are one customer.
       const sourceId = request.params.id.toLowerCase();
       const targetId = request.body.targetCustomerId.toLowerCase();
-      if (sourceId === targetId) throw badRequest('body.targetCustomerId', 'a customer cannot be merged into itself');
-      const now = clock.now();
-      await db.transaction(async (tx) => {
-        const source = await getCustomer(tx, sourceId);
-        if (!source) throw notFound('Customer', sourceId);
-        const target = await getCustomer(tx, targetId);
-        if (!target) throw badRequest('body.targetCustomerId', `no customer with id ${targetId}`);
-        if (source.mergedIntoId) throw conflict('already-merged', `Customer ${sourceId} was already merged into ${source.mergedIntoId}`);
-        if (target.mergedIntoId) throw conflict('already-merged', `Customer ${targetId} was merged into ${target.mergedIntoId}; merge into that one`);
-        await moveIdentities(tx, sourceId, targetId);
-        const moved = await tx
-          .update(tickets)
-          .set({ customerId: targetId, updatedAt: now, version: sql`${tickets.version} + 1` })
-          .where(eq(tickets.customerId, sourceId))
-          .returning({ id: tickets.id });
-        for (const t of moved) {
-          await appendEvents(tx, t.id, actorOf(principalOf(request)), [{ type: 'customer_merged', data: { from: sourceId, to: targetId } }], now);
-        }
-        await markCustomerMerged(tx, sourceId, targetId, now);
-      });
+      await db.transaction((tx) => mergeCustomers(tx, { sourceId, targetId, actor: actorOf(principalOf(request)), now: clock.now() }));
       return load(targetId);
+    },
+  });
+
+  app.post('/v1/customers/:id/identities/:identityId/confirm', {
+    onRequest: guard(STAFF),
+    schema: {
+      tags,
+      summary: 'Confirm a suggested identity: it becomes verified; a customer already holding it is merged into this one',
+      description:
+        'Addresses a customer only claimed (typed into a message, an e-mail Reply-To) are stored as suggested identities: they find no customer and receive no reply. ' +
+        'Confirming one makes it verified. If another customer already holds that address, that customer is merged into this one (identities and tickets move here). Confirming a verified identity changes nothing.',
+      security: bearerSecurity,
+      params: identityParams,
+      response: { 200: customerView, ...problemResponses(404, 409) },
+    },
+    handler: async (request) => {
+      const customerId = request.params.id.toLowerCase();
+      const identityId = request.params.identityId.toLowerCase();
+      await db.transaction((tx) => confirmIdentity(tx, { customerId, identityId, actor: actorOf(principalOf(request)), now: clock.now() }));
+      return load(customerId);
     },
   });
 }

@@ -2,6 +2,7 @@ import { and, asc, desc, eq, isNotNull, isNull } from 'drizzle-orm';
 import type { OutboundMessage } from '../../channels/channel.sender.js';
 import type { Channel, IdentityKind } from '../../channels/channel.types.js';
 import type { Executor } from '../../db/client.js';
+import { VERIFIED } from '../customers/customers.repository.js';
 import { customerIdentities } from '../customers/customers.table.js';
 import { messages } from '../tickets/messages.table.js';
 import type { TicketRow } from '../tickets/tickets.repository.js';
@@ -14,7 +15,8 @@ export type Destination = Omit<OutboundMessage, 'outboxId' | 'text' | 'html' | '
 /**
  * Where a reply goes: back on the channel the customer last wrote on, to the identity that
  * wrote, in that conversation. A ticket an agent opened by hand (no inbound message with a
- * sender) is answered on its channel at the customer's identity of that kind.
+ * sender) is answered on its channel at the customer's verified identity of that kind: a
+ * suggested identity (an address someone typed) is a claim and never a destination.
  */
 export async function resolveDestination(tx: Executor, ticket: TicketRow): Promise<Destination | { error: string }> {
   const [last] = await tx
@@ -48,7 +50,7 @@ export async function resolveDestination(tx: Executor, ticket: TicketRow): Promi
   const [identity] = await tx
     .select()
     .from(customerIdentities)
-    .where(and(eq(customerIdentities.customerId, ticket.customerId), eq(customerIdentities.kind, kind)))
+    .where(and(eq(customerIdentities.customerId, ticket.customerId), eq(customerIdentities.kind, kind), VERIFIED))
     .orderBy(asc(customerIdentities.createdAt))
     .limit(1);
   if (!identity) return { error: `The customer has no ${ticket.channel} identity to answer on` };

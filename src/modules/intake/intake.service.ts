@@ -7,7 +7,7 @@ import { detectLanguage } from '../../channels/language.js';
 import type { Database, Executor } from '../../db/client.js';
 import { agentPublicReply, customerMessage, type DomainEvent, type Transition } from '../../domain/ticket-lifecycle.js';
 import type { Clock } from '../../shared/clock.js';
-import { findOrCreateCustomer, resolveMerged } from '../customers/customers.repository.js';
+import { findOrCreateCustomer, resolveMerged, suggestIdentities, VERIFIED } from '../customers/customers.repository.js';
 import { customerIdentities } from '../customers/customers.table.js';
 import { messages } from '../tickets/messages.table.js';
 import { eventsInsert, type Actor, type NewEvent, type TicketRow } from '../tickets/tickets.repository.js';
@@ -86,12 +86,15 @@ export function createIntakeService(deps: IntakeDeps) {
     // voicemail carry our own English placeholder ("Missed call from …"); adapters that have
     // the caller's words (a transcript) detect on those themselves.
     const language = message.language ?? (message.kind === 'message' ? detectLanguage(`${message.subject ?? ''}\n${message.text}`.slice(0, LANGUAGE_SAMPLE)) : undefined);
-    const identities = [message.sender, ...(message.otherIdentities ?? [])];
+    // Only the sender the provider authenticated finds or creates the customer. Addresses the
+    // message merely claims (typed into the text, a Reply-To) become suggestions an agent may
+    // confirm: anyone can type someone else's address, and linking on it handed the victim's
+    // ticket, and the agent's replies, to whoever typed it.
     // Robots (auto-replies, bounces, bulk mail) are not customers: they may join a ticket the
-    // message names, but never create a customer record or link identities.
+    // message names, but never create a customer record or suggest identities.
     const customer = message.automated
-      ? { customerId: await knownCustomer(tx, identities), created: false }
-      : await findOrCreateCustomer(tx, identities, { name: message.sender.displayName, language, now });
+      ? { customerId: await knownCustomer(tx, [message.sender]), created: false }
+      : await findOrCreateCustomer(tx, [message.sender], { name: message.sender.displayName, language, now });
     const customerId = customer.customerId;
     const crossChannelSince = deps.crossChannelMergeHours > 0 ? new Date(now.getTime() - deps.crossChannelMergeHours * 3_600_000) : null;
     const match = await findThread(tx, message, customerId, { crossChannelSince, customerIsNew: customer.created });
@@ -133,6 +136,10 @@ export function createIntakeService(deps: IntakeDeps) {
       transition = { patch: { ...transition.patch, ...reply.patch }, events: [...transition.events, ...reply.events] };
     }
     events.push(...messageEvents(message, messageId, match), ...transition.events);
+    if (!message.automated && message.otherIdentities?.length) {
+      const suggested = await suggestIdentities(tx, customerId!, message.otherIdentities, now);
+      events.push(...suggested.map((i) => ({ type: 'identity_suggested', data: { identityId: i.id, kind: i.kind, address: i.address } })));
+    }
 
     // The message and its timeline events in one statement (the events as a CTE).
     await tx
@@ -278,7 +285,7 @@ async function knownCustomer(tx: Executor, identities: SenderIdentity[]): Promis
   const [row] = await tx
     .select({ customerId: customerIdentities.customerId })
     .from(customerIdentities)
-    .where(or(...identities.map((i) => and(eq(customerIdentities.kind, i.kind), eq(customerIdentities.address, i.address)))))
+    .where(and(VERIFIED, or(...identities.map((i) => and(eq(customerIdentities.kind, i.kind), eq(customerIdentities.address, i.address))))))
     .orderBy(customerIdentities.createdAt)
     .limit(1);
   return row ? resolveMerged(tx, row.customerId) : null;

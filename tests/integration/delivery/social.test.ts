@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { unique } from '../../helpers/api.js';
+import { client, unique } from '../../helpers/api.js';
 import type { TestContext } from '../../helpers/context.js';
 import {
   deliveryContext,
@@ -11,12 +11,14 @@ import {
   postReply,
   settled,
   startProviderApi,
+  startSmtp,
+  type LocalSmtp,
   X_503,
   X_TOKEN,
   xResponder,
   type ProviderApi,
 } from '../../helpers/delivery.js';
-import { facebookPayload, feedComment, messengerEvent, onlyTicket, PAGE_ID, postEmail, postFacebook, postTwitter, rawEmail, twitterDm, twitterMention, webhookResult } from '../../helpers/webhooks.js';
+import { facebookPayload, feedComment, messengerEvent, onlyTicket, PAGE_ID, postEmail, postFacebook, postTwitter, query, rawEmail, twitterDm, twitterMention, webhookResult } from '../../helpers/webhooks.js';
 
 /**
  * Social replies (issue 5), into local stand-ins for the Graph API and the X API: Messenger
@@ -26,15 +28,18 @@ import { facebookPayload, feedComment, messengerEvent, onlyTicket, PAGE_ID, post
 let ctx: TestContext;
 let graph: ProviderApi;
 let x: ProviderApi;
+let smtp: LocalSmtp;
 beforeAll(async () => {
   graph = await startProviderApi(graphResponder);
   x = await startProviderApi(xResponder);
-  ctx = await deliveryContext({ graph, x });
+  smtp = await startSmtp();
+  ctx = await deliveryContext({ graph, x, smtp });
 });
 afterAll(async () => {
   await ctx?.close();
   await graph?.close();
   await x?.close();
+  await smtp?.close();
 });
 
 let nextPsid = 7_066_489_083_500_000;
@@ -98,19 +103,24 @@ describe('Messenger', () => {
 });
 
 describe('the channel a reply goes back on', () => {
-  it('is the one the customer wrote on last: an e-mail ticket the customer continued on Messenger is answered on Messenger', async () => {
+  it('is the one the customer wrote on last: a Messenger ticket the customer continued by e-mail is answered by e-mail', async () => {
+    // The address typed on Messenger is only a suggestion (issue 11) until an agent confirms it;
+    // from then on the customer's e-mail joins their open Messenger ticket.
     const address = `${unique('moved')}@example.com`;
-    const email = onlyTicket(webhookResult(await postEmail(ctx, rawEmail({ from: address, subject: 'Kettle leaks', messageId: `<${unique('m')}@example.com>` }))));
-    // The customer gives their e-mail address on Messenger: same customer, their open ticket.
     const customer = psid();
-    const messenger = onlyTicket(webhookResult(await postFacebook(ctx, facebookPayload(messengerEvent({ psid: customer, text: `Hi, I wrote to you from ${address} about my kettle`, timestamp: Date.now() - 60_000 })))));
-    expect(messenger).toMatchObject({ ticketId: email.ticketId, newTicket: false });
+    const messenger = onlyTicket(webhookResult(await postFacebook(ctx, facebookPayload(messengerEvent({ psid: customer, text: `My kettle leaks, write to me at ${address}`, timestamp: Date.now() - 60_000 })))));
+    const customerId = (await query<{ customer_id: string }>(ctx, 'select customer_id from tickets where id = $1', [messenger.ticketId]))[0]!.customer_id;
+    const [suggestion] = await query<{ id: string }>(ctx, "select id from customer_identities where customer_id = $1 and status = 'suggested'", [customerId]);
+    expect((await client(ctx).post(`/v1/customers/${customerId}/identities/${suggestion!.id}/confirm`, {})).statusCode).toBe(200);
+    const email = onlyTicket(webhookResult(await postEmail(ctx, rawEmail({ from: address, subject: 'Kettle leaks', messageId: `<${unique('m')}@example.com>` }))));
+    expect(email).toMatchObject({ ticketId: messenger.ticketId, newTicket: false });
 
-    const replyId = await postReply(ctx, email.ticketId, 'Got it, answering here.');
+    const replyId = await postReply(ctx, messenger.ticketId, 'Got it, answering here.');
     const row = await settled(ctx, replyId);
-    expect(row).toMatchObject({ state: 'sent', channel: 'facebook' });
-    expect(graph.requests.filter((r) => (r.json?.recipient as { id?: string } | undefined)?.id === customer).map((r) => r.json?.message)).toEqual([{ text: 'Got it, answering here.', metadata: `outbox:${row.id}` }]);
-    expect(await messageRow(ctx, replyId)).toMatchObject({ channel: 'facebook', delivery_state: 'sent' });
+    expect(row).toMatchObject({ state: 'sent', channel: 'email' });
+    expect(smtp.accepted.filter((m) => m.envelope.to.includes(address))).toHaveLength(1);
+    expect(graph.requests.filter((r) => (r.json?.recipient as { id?: string } | undefined)?.id === customer)).toHaveLength(0);
+    expect(await messageRow(ctx, replyId)).toMatchObject({ channel: 'email', delivery_state: 'sent' });
   });
 });
 

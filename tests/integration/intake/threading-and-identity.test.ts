@@ -12,6 +12,7 @@ import {
   postEmail,
   postFacebook,
   postTwilio,
+  query,
   rawEmail,
   twilioCall,
   webhookResult,
@@ -36,10 +37,20 @@ const lastEventData = async (ticketId: string, type: string) => {
   const items = (await client(ctx).get(`/v1/tickets/${ticketId}/events?limit=200`)).json<{ items: { type: string; data: Record<string, unknown> }[] }>().items;
   return items.filter((e) => e.type === type).at(-1)?.data;
 };
+/**
+ * What an agent does on reading the customer page: confirms the addresses this ticket's customer
+ * typed. Typed addresses are only suggestions until then (issue 11: a claim is not proof).
+ */
+const confirmClaims = async (c: TestContext, ticketId: string) => {
+  const { customerId } = await identitiesOfTicket(c, ticketId);
+  const claims = await query<{ id: string }>(c, "select id from customer_identities where customer_id = $1 and status = 'suggested' order by created_at", [customerId]);
+  expect(claims.length).toBeGreaterThan(0);
+  for (const claim of claims) expect((await client(c).post(`/v1/customers/${customerId}/identities/${claim.id}/confirm`, {})).statusCode).toBe(200);
+};
 const messageChannels = async (ticketId: string) => (await client(ctx).get(`/v1/tickets/${ticketId}/messages`)).json<{ items: { channel: string }[] }>().items.map((m) => m.channel);
 
 describe('one customer, one ticket across channels', () => {
-  it('joins an e-mail to the open Facebook ticket of the customer who typed that address on Messenger', async () => {
+  it('joins an e-mail to the open Facebook ticket of the customer who typed that address on Messenger, once an agent confirmed it', async () => {
     const clock = manualClock(ctx);
     const address = `${unique('anna')}@example.com`;
     const fb = onlyTicket(
@@ -47,6 +58,7 @@ describe('one customer, one ticket across channels', () => {
     );
     const customer = await identitiesOfTicket(ctx, fb.ticketId);
     expect(customer.identities).toEqual([expect.stringMatching(/^facebook:/), `email:${address}`]);
+    await confirmClaims(ctx, fb.ticketId);
 
     clock.advance(2 * HOUR);
     const mail = rawEmail({ from: `Anna K <${address.toUpperCase()}>`, subject: 'Order 4471 – photos', text: 'As promised, here are the photos of the damage.' });
@@ -62,18 +74,22 @@ describe('one customer, one ticket across channels', () => {
     expect(await lastEventData(fb.ticketId, 'customer_message')).toMatchObject({ channel: 'email', threadedBy: 'cross-channel' });
   });
 
-  it('works the other way round: an e-mail first, then a Messenger message typing the same address', async () => {
+  it('works the other way round: an e-mail first, then a Messenger message typing the same address (own ticket; confirming merges the customers)', async () => {
     const address = `${unique('piotr')}@example.pl`;
     const mail = onlyTicket(webhookResult(await postEmail(ctx, rawEmail({ from: address, subject: 'Reklamacja', text: 'Zamówienie 55107 nie dotarło.' })), { created: 1 }));
     manualClock(ctx).advance(HOUR);
     const fb = onlyTicket(webhookResult(await postFacebook(ctx, facebookPayload(messengerEvent({ psid: psid(), text: `To ja, ${address} — nadal brak odpowiedzi` }))), { created: 1 }));
-    expect(fb).toEqual({ ...mail, newTicket: false });
-    expect((await identitiesOfTicket(ctx, mail.ticketId)).identities).toEqual([`email:${address}`, expect.stringMatching(/^facebook:/)]);
+    expect(fb.newTicket).toBe(true);
+    expect((await identitiesOfTicket(ctx, mail.ticketId)).identities).toEqual([`email:${address}`]);
+    await confirmClaims(ctx, fb.ticketId);
+    expect((await identitiesOfTicket(ctx, mail.ticketId)).identities).toEqual(expect.arrayContaining([`email:${address}`, expect.stringMatching(/^facebook:/)]));
+    expect((await identitiesOfTicket(ctx, mail.ticketId)).customerId).toBe((await identitiesOfTicket(ctx, fb.ticketId)).customerId);
   });
 
   it('joins a call from the phone number typed on Messenger (Israeli local format → E.164)', async () => {
     const fb = onlyTicket(webhookResult(await postFacebook(ctx, facebookPayload(messengerEvent({ psid: psid(), text: 'Please call me, my number is 054-765-4321' }))), { created: 1 }));
     expect((await identitiesOfTicket(ctx, fb.ticketId)).identities).toContain('phone:+972547654321');
+    await confirmClaims(ctx, fb.ticketId);
     manualClock(ctx).advance(HOUR);
     const call = twilioCall({ CallStatus: 'no-answer', From: '+972547654321' });
     expect((await postTwilio(ctx, call)).statusCode).toBe(200);
@@ -84,6 +100,7 @@ describe('one customer, one ticket across channels', () => {
   it('opens a new ticket once the window has passed', async () => {
     const address = `${unique('late')}@example.com`;
     const fb = onlyTicket(webhookResult(await postFacebook(ctx, facebookPayload(messengerEvent({ psid: psid(), text: `Broken lamp, mail me: ${address}` }))), { created: 1 }));
+    await confirmClaims(ctx, fb.ticketId);
     manualClock(ctx).advance(72 * HOUR + MINUTE);
     const late = onlyTicket(webhookResult(await postEmail(ctx, rawEmail({ from: address, text: 'Any news?' })), { created: 1 }));
     expect(late.newTicket).toBe(true);
@@ -99,6 +116,7 @@ describe('one customer, one ticket across channels', () => {
     const fb = onlyTicket(webhookResult(await postFacebook(ctx, facebookPayload(messengerEvent({ psid: psid(), text: `New problem, I am ${address}` }))), { created: 1 }));
     expect(fb.newTicket).toBe(true);
     expect(await view(mail.ticketId)).toMatchObject({ status: 'solved', reopenCount: 0 });
+    await confirmClaims(ctx, fb.ticketId);
     const { customerId } = await identitiesOfTicket(ctx, mail.ticketId);
     expect((await ticketsOf(customerId)).map((t) => `${t.channel}:${t.status}`).sort()).toEqual(['email:solved', 'facebook:new']);
   });
@@ -113,6 +131,7 @@ describe('one customer, one ticket across channels', () => {
     it('keeps one customer but opens a ticket per channel', async () => {
       const address = 'same.person@example.com';
       const fb = onlyTicket(webhookResult(await postFacebook(off, facebookPayload(messengerEvent({ psid: psid(), text: `Mail me at ${address}` }))), { created: 1 }));
+      await confirmClaims(off, fb.ticketId);
       const mail = onlyTicket(webhookResult(await postEmail(off, rawEmail({ from: address })), { created: 1 }));
       expect(mail.newTicket).toBe(true);
       expect((await identitiesOfTicket(off, mail.ticketId)).customerId).toBe((await identitiesOfTicket(off, fb.ticketId)).customerId);
@@ -196,6 +215,7 @@ describe('the ticket lifecycle on inbound messages', () => {
 
   it('wakes a pending ticket up when the customer calls, and counts the answered call as the first response', async () => {
     const opened = onlyTicket(webhookResult(await postFacebook(ctx, facebookPayload(messengerEvent({ psid: psid(), text: 'Call me back on 052-333-4444 please' }))), { created: 1 }));
+    await confirmClaims(ctx, opened.ticketId);
     expect((await patchTicket(ctx, { id: opened.ticketId }, { status: 'pending' })).statusCode).toBe(200);
     manualClock(ctx).advance(HOUR);
     const call = twilioCall({ CallStatus: 'completed', CallDuration: '180', From: '+972523334444', Timestamp: 'Mon, 05 Jan 2026 12:00:00 +0000' });

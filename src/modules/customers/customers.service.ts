@@ -1,0 +1,68 @@
+import { eq, sql } from 'drizzle-orm';
+import type { Executor } from '../../db/client.js';
+import { uniqueOrConflict } from '../../db/unique.js';
+import { badRequest, conflict, notFound } from '../../shared/errors.js';
+import { appendEvents, type Actor } from '../tickets/tickets.repository.js';
+import { tickets } from '../tickets/tickets.table.js';
+import { getCustomer, getIdentity, markCustomerMerged, markIdentityVerified, moveIdentities, resolveMerged, verifiedHolder } from './customers.repository.js';
+
+/**
+ * Merges one customer into another: identities and tickets move to the target (each moved
+ * ticket's timeline records it), and the source keeps a link so old references resolve.
+ * Ids are compared in lower case: Postgres answers them so, and "ABC…" is "abc…".
+ */
+export async function mergeCustomers(tx: Executor, input: { sourceId: string; targetId: string; actor: Actor; now: Date }): Promise<void> {
+  const { sourceId, targetId, actor, now } = input;
+  if (sourceId === targetId) throw badRequest('body.targetCustomerId', 'a customer cannot be merged into itself');
+  const source = await getCustomer(tx, sourceId, { forUpdate: true });
+  if (!source) throw notFound('Customer', sourceId);
+  const target = await getCustomer(tx, targetId, { forUpdate: true });
+  if (!target) throw badRequest('body.targetCustomerId', `no customer with id ${targetId}`);
+  if (source.mergedIntoId) throw conflict('already-merged', `Customer ${sourceId} was already merged into ${source.mergedIntoId}`);
+  if (target.mergedIntoId) throw conflict('already-merged', `Customer ${targetId} was merged into ${target.mergedIntoId}; merge into that one`);
+  await moveCustomer(tx, sourceId, targetId, actor, now);
+}
+
+async function moveCustomer(tx: Executor, sourceId: string, targetId: string, actor: Actor, now: Date): Promise<void> {
+  await moveIdentities(tx, sourceId, targetId);
+  const moved = await tx
+    .update(tickets)
+    .set({ customerId: targetId, updatedAt: now, version: sql`${tickets.version} + 1` })
+    .where(eq(tickets.customerId, sourceId))
+    .returning({ id: tickets.id });
+  for (const t of moved) {
+    await appendEvents(tx, t.id, actor, [{ type: 'customer_merged', data: { from: sourceId, to: targetId } }], now);
+  }
+  await markCustomerMerged(tx, sourceId, targetId, now);
+}
+
+/**
+ * An agent vouches that a suggested identity (an address this customer typed or claimed)
+ * really is theirs. What intake used to do on its own, now on a person's word:
+ * - nobody holds the address verified: it becomes this customer's verified identity;
+ * - another customer holds it: that customer is merged into this one (its identities and
+ *   tickets move here, as with POST /v1/customers/:id/merge).
+ * Confirming a verified identity changes nothing (a retried click is harmless).
+ */
+export async function confirmIdentity(tx: Executor, input: { customerId: string; identityId: string; actor: Actor; now: Date }): Promise<void> {
+  const { customerId, identityId, actor, now } = input;
+  const customer = await getCustomer(tx, customerId, { forUpdate: true });
+  if (!customer) throw notFound('Customer', customerId);
+  if (customer.mergedIntoId) throw conflict('already-merged', `Customer ${customerId} was merged into ${customer.mergedIntoId}; confirm on that one`);
+  const identity = await getIdentity(tx, customerId, identityId);
+  if (!identity) throw notFound('Identity', identityId);
+  if (identity.status === 'verified') return;
+  const holder = await verifiedHolder(tx, identity);
+  if (!holder) {
+    // A first message from that address committing this instant wins the unique index: 409, retry.
+    await uniqueOrConflict(() => markIdentityVerified(tx, identity.id), `${identity.kind} ${identity.address} was just verified on another customer; confirm again`);
+    return;
+  }
+  const holderId = await resolveMerged(tx, holder.customerId);
+  if (holderId === customerId) {
+    // Unreachable while one customer holds an address once; kept so a surprise is not a merge.
+    throw conflict('identity-conflict', `Customer ${customerId} already holds ${identity.kind} ${identity.address}`);
+  }
+  await getCustomer(tx, holderId, { forUpdate: true });
+  await moveCustomer(tx, holderId, customerId, actor, now);
+}
