@@ -7,11 +7,11 @@ import Fastify, { type FastifyBaseLogger } from 'fastify';
 import { jsonSchemaTransform, jsonSchemaTransformObject, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
 import { responseSerializerCompiler } from './http/serializer.js';
 import type { Dependencies } from './dependencies.js';
-import { bearerToken, createGuard } from './http/auth.js';
+import { createGuard } from './http/auth.js';
+import { createAuthFailureLimiter } from './http/auth-failures.js';
 import { installProblemHandlers, problemOf, sendProblem } from './http/problem.js';
 import type { App } from './http/types.js';
 import { registerAgentRoutes } from './modules/agents/agents.routes.js';
-import { parseKey } from './modules/auth/api-keys.models.js';
 import { registerApiKeyRoutes } from './modules/auth/api-keys.routes.js';
 import { registerCustomerRoutes } from './modules/customers/customers.routes.js';
 import { registerHealthRoutes } from './modules/health/health.routes.js';
@@ -44,7 +44,9 @@ export async function buildApp(deps: Dependencies): Promise<App> {
     requestTimeout: 30_000,
     connectionTimeout: 30_000,
     keepAliveTimeout: 72_000,
-    trustProxy: true,
+    // X-Forwarded-For is believed only from the listed proxies: otherwise any client could
+    // pick its own address and rotate past per-address limits.
+    trustProxy: config.TRUST_PROXY.length > 0 ? config.TRUST_PROXY : false,
     genReqId: (req) => (typeof req.headers['x-request-id'] === 'string' && req.headers['x-request-id'].length <= 128 ? req.headers['x-request-id'] : randomUUID()),
     ajv: { customOptions: { coerceTypes: false } },
     // Errors raised before routing (a malformed URL) answer problem+json like every other.
@@ -72,10 +74,12 @@ export async function buildApp(deps: Dependencies): Promise<App> {
       nameSpace: `${config.QUEUE_PREFIX}:rate:`,
       // A Redis hiccup must not take the API down with it: skip limiting rather than fail.
       skipOnError: true,
-      keyGenerator: (request) => {
-        const token = bearerToken(request);
-        return token ? `key:${parseKey(token).prefix}` : `ip:${request.ip}`;
-      },
+      // After the route's guard (onRequest), so the budget belongs to the key that verified, never
+      // to whatever a client wrote in its Authorization header: made-up keys cannot rotate past
+      // the limit nor spend another key's budget. A request whose key fails never gets here;
+      // those are counted per address by the guard's failure limiter.
+      hook: 'preValidation',
+      keyGenerator: (request) => (request.principal ? `key:${request.principal.keyId}` : `ip:${request.ip}`),
       allowList: (request) => request.url === '/healthz' || request.url === '/readyz',
       errorResponseBuilder: (_request, context) =>
         Object.assign(new Error(`Rate limit of ${context.max} requests per minute exceeded; retry in ${context.after}.`), { statusCode: 429 }),
@@ -98,7 +102,9 @@ export async function buildApp(deps: Dependencies): Promise<App> {
   });
   await app.register(swaggerUi, { routePrefix: '/docs' });
 
-  const guard = createGuard(deps.apiKeys);
+  const failures =
+    config.AUTH_FAILURES_PER_MINUTE > 0 ? createAuthFailureLimiter({ redis: deps.redis, prefix: `${config.QUEUE_PREFIX}:rate`, maxPerMinute: config.AUTH_FAILURES_PER_MINUTE }) : undefined;
+  const guard = createGuard(deps.apiKeys, failures);
   const stream = createStreamHub({ databaseUrl: config.DATABASE_URL, db: deps.db, logger: deps.logger, link: deps.links.postgres });
   // preClose, not onClose: open event streams must end before the server waits for its connections.
   app.addHook('preClose', async () => stream.close());

@@ -1,3 +1,4 @@
+import ipaddr from 'ipaddr.js';
 import { z } from 'zod';
 
 /**
@@ -15,6 +16,16 @@ const optionalUrl = z
   .optional()
   .transform((v) => (v === '' ? undefined : v))
   .pipe(z.url().optional());
+
+function isAddressOrCidr(value: string): boolean {
+  if (ipaddr.isValid(value)) return true;
+  try {
+    ipaddr.parseCIDR(value);
+    return true;
+  } catch {
+    return false;
+  }
+}
 
 const positiveInt = (fallback: number) => z.coerce.number().int().positive().default(fallback);
 const booleanFlag = (fallback: boolean) =>
@@ -48,6 +59,17 @@ export const configSchema = z.object({
   ROLE: z.enum(['api', 'worker', 'all']).default('all'),
   /** Requests per minute per API key (or per IP for unauthenticated routes); 0 turns it off. */
   RATE_LIMIT_PER_MINUTE: z.coerce.number().int().min(0).default(1200),
+  /** Wrong API keys per minute per client address before it gets 429s; 0 turns it off. */
+  AUTH_FAILURES_PER_MINUTE: z.coerce.number().int().min(0).default(20),
+  /**
+   * The reverse proxies whose X-Forwarded-For is believed, as comma-separated addresses or CIDRs
+   * ("10.0.0.1,10.1.0.0/16"); empty (the default): the socket address is the client's.
+   */
+  TRUST_PROXY: z
+    .string()
+    .default('')
+    .transform((v) => v.split(',').map((s) => s.trim()).filter(Boolean))
+    .pipe(z.array(z.string().refine(isAddressOrCidr, 'an IP address or CIDR'))),
   /** The longest an API-side Redis command (adding a job) waits for an answer from a Redis that accepts connections but does not reply. */
   REDIS_COMMAND_TIMEOUT_MS: positiveInt(5_000),
   /** The longest a producer waits for the Redis connection while it is first being opened; once Redis is known to be away, producers fail at once. */

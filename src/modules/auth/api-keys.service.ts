@@ -81,10 +81,15 @@ export function createApiKeyService(deps: { db: Database; clock: Clock }) {
       return principal;
     },
 
+    /** Whether this exact token was verified moments ago (no lookup, no side effects). */
+    recentlyVerified(token: string): boolean {
+      const hit = verified.get(cacheKey(token));
+      return hit !== undefined && hit.until > Date.now();
+    },
+
     forgetVerified(): void {
       verified.clear();
     },
-
 
     /** Creates a key; the token is returned here once and never stored. */
     async create(input: { name: string; role: Role; agentId?: string | null | undefined }): Promise<ApiKeyView & { token: string }> {
