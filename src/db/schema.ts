@@ -1,6 +1,7 @@
 /** Every table, gathered for drizzle-kit and for typed queries. */
 export * from '../modules/agents/agents.table.js';
 export * from '../modules/auth/api-keys.table.js';
+export * from '../modules/blocklist/blocklist.table.js';
 export * from '../modules/csat/csat.table.js';
 export * from '../modules/customers/customers.table.js';
 export * from '../modules/delivery/delivery.table.js';
