@@ -1,10 +1,12 @@
 import { createHash } from 'node:crypto';
+import { domainToUnicode } from 'node:url';
 import { parseAddressHeader, simpleParser } from 'mailparser';
 import type { AddressObject, Attachment, EmailAddress, HeaderLines } from 'mailparser';
 import { InvalidPayloadError } from '../channel.errors.js';
 import type { AttachmentMeta, AutomatedKind, NormalizedInbound, SenderIdentity } from '../channel.types.js';
 import { plausibleDate } from '../provider-date.js';
 import { detectAutomated } from './email.automated.js';
+import { repairLegacyCharsets } from './legacy-charset.js';
 import { extractTicketNumber, normalizeMessageIds } from './email.threading.js';
 
 const PARSE_OPTIONS = {
@@ -22,7 +24,7 @@ const PARSE_OPTIONS = {
  * (field "mime") or when a customer message names no sender (field "from").
  */
 export async function parseEmail(raw: Buffer, opts: { receivedAt: Date }): Promise<NormalizedInbound> {
-  const mail = await parseMime(raw);
+  const mail = await parseMime(repairLegacyCharsets(raw));
   const html = typeof mail.html === 'string' ? mail.html : undefined;
   const automated = detectAutomated(mail.headers, undefined, {
     deliveryStatusPart: mail.attachments.some((a) => a.contentType === 'message/delivery-status'),
@@ -45,13 +47,16 @@ export async function parseEmail(raw: Buffer, opts: { receivedAt: Date }): Promi
     bounce = bounceDetails(mail.attachments, mail.headers.get('x-failed-recipients'));
   }
 
+  const replyTo = headerValues(mail.headerLines, 'reply-to');
   const { sender, originalFrom } = resolveSender({
-    from: mail.from?.value ?? [],
+    from: headerValues(mail.headerLines, 'from'),
+    replyTo,
     originalSender: headerString(mail.headers.get('x-original-sender')),
     returnPath: addressList(mail.headers.get('return-path')),
     automated,
   });
-  const otherIdentities = validAddresses(mail.replyTo?.value ?? [])
+  const otherIdentities = replyTo
+    .flatMap(writtenAddresses)
     .filter((a) => a.address !== sender.address)
     .map((a) => ({ kind: 'email' as const, address: a.address, displayName: a.name || undefined }));
 
@@ -116,8 +121,19 @@ export function dateHeader(value: string | undefined, fallback: Date): Date {
 }
 
 function rawHeader(lines: HeaderLines, key: string): string | undefined {
-  const line = lines.find((l) => l.key === key)?.line;
-  return line?.slice(line.indexOf(':') + 1).replace(/\r?\n[ \t]+/g, ' ');
+  return headerValues(lines, key)[0];
+}
+
+/**
+ * Every occurrence of a header, in message order, unfolded. mailparser keeps one From; a
+ * message can carry several, and the first may be unreadable while a later one is fine.
+ * headerLines hold the bytes as latin1; the header bytes are UTF-8 (legacy ones were repaired).
+ */
+function headerValues(lines: HeaderLines, key: string): string[] {
+  return lines
+    .filter((l) => l.key === key)
+    .map((l) => Buffer.from(l.line, 'latin1').toString('utf8'))
+    .map((line) => line.slice(line.indexOf(':') + 1).replace(/\r?\n[ \t]+/g, ' '));
 }
 
 export function toAttachmentMeta(a: Attachment, html: string | undefined): AttachmentMeta {
@@ -159,7 +175,10 @@ export function compact(data: Record<string, unknown>): Record<string, unknown> 
 }
 
 export interface SenderSources {
-  from: readonly EmailAddress[];
+  /** Every From header's value, in message order. */
+  from: readonly string[];
+  /** Every Reply-To header's value: the sender when no From header holds a usable address. */
+  replyTo?: readonly string[] | undefined;
   /** X-Original-Sender, set by Google Groups when it relays a member's mail under the group's From. */
   originalSender?: string | undefined;
   /** Return-Path (or the webhook's envelope sender) addresses, already validated. */
@@ -174,14 +193,16 @@ export const UNKNOWN_DAEMON = 'mailer-daemon@unknown.invalid';
  * 1. X-Original-Sender: when a shared support address is a group, From names the group and
  *    this header names the customer; the group then goes to providerData.originalFrom, not to
  *    otherIdentities, because it is nobody's personal identity.
- * 2. The first valid From address, lower-cased.
+ * 2. The first valid From address, lower-cased, trying every From header in turn; then the
+ *    first Reply-To address (a legacy client may set only that). Addresses are taken only as
+ *    written (writtenAddresses), never as the address parser's repair of them.
  * 3. For automated mail only (bounces arrive with `From: "" (Mail Delivery System)`): the
  *    Return-Path, else a fixed placeholder, so the bounce is still stored and threaded.
  * A customer message with no usable sender cannot be answered or attributed, so it is rejected.
  */
 export function resolveSender(src: SenderSources): { sender: SenderIdentity; originalFrom?: string | undefined } {
-  const first = validAddresses(src.from)[0];
-  const original = src.originalSender ? validAddresses(parseAddressHeader(src.originalSender).value)[0] : undefined;
+  const first = src.from.flatMap(writtenAddresses)[0] ?? src.replyTo?.flatMap(writtenAddresses)[0];
+  const original = src.originalSender ? writtenAddresses(src.originalSender)[0] : undefined;
   if (original) {
     const sameAsFrom = first?.address === original.address;
     const name = original.name || (sameAsFrom ? first?.name : '');
@@ -190,7 +211,8 @@ export function resolveSender(src: SenderSources): { sender: SenderIdentity; ori
   if (first) return { sender: emailIdentity(first.address, first.name) };
   if (src.automated) {
     const address = src.returnPath?.map((a) => a.toLowerCase()).find(isEmailAddress) ?? UNKNOWN_DAEMON;
-    return { sender: emailIdentity(address, src.from.find((a) => a.name)?.name) };
+    const named = src.from.flatMap((value) => parseAddressHeader(value).value).find((a) => a.name);
+    return { sender: emailIdentity(address, named?.name) };
   }
   throw new InvalidPayloadError('from', 'The message has no usable From address');
 }
@@ -203,6 +225,38 @@ const EMAIL = /^[^\s@<>()[\]",;:\\]+@[^\s@<>()[\]",;:\\]+$/;
 
 export function isEmailAddress(value: string): boolean {
   return EMAIL.test(value);
+}
+
+/**
+ * The usable addresses a header holds as written. The address parser repairs what it cannot
+ * read, and a repair can be someone else's address: "john smith@example.com" comes back as
+ * smith@example.com, which nobody wrote and a reply would reach. An address is kept only when
+ * the header holds it verbatim, inside <…> or as a whole mailbox (comments aside).
+ */
+export function writtenAddresses(headerValue: string): { address: string; name: string }[] {
+  const written = writtenMailboxes(headerValue);
+  return validAddresses(parseAddressHeader(headerValue).value).filter((a) => written.has(comparable(a.address)));
+}
+
+function writtenMailboxes(value: string): Set<string> {
+  const found = new Set<string>();
+  for (const m of value.matchAll(/<\s*([^<>\s]*)\s*>/g)) found.add(comparable(m[1]!));
+  const bare = value.replace(/"(?:[^"\\]|\\.)*"/g, '""').replace(/\([^()]*\)/g, ' ');
+  for (const segment of bare.split(/[,;]/)) {
+    if (segment.includes('<')) continue;
+    // A group's name ("team: a@b.c") is not part of its first mailbox.
+    const mailbox = segment.replace(/^[^@:]*:/, '').trim();
+    if (mailbox) found.add(comparable(mailbox));
+  }
+  return found;
+}
+
+/** Case-insensitive, and an IDN domain the same in punycode as in Unicode (mailparser decodes it). */
+function comparable(address: string): string {
+  const at = address.lastIndexOf('@');
+  if (at < 0) return address.toLowerCase();
+  const domain = address.slice(at + 1).toLowerCase();
+  return `${address.slice(0, at).toLowerCase()}@${domain.includes('xn--') ? domainToUnicode(domain) || domain : domain}`;
 }
 
 /** Mailboxes with a usable address (groups flattened), lower-cased and deduplicated. */

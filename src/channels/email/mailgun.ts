@@ -1,5 +1,4 @@
 import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
-import { parseAddressHeader } from 'mailparser';
 import { z } from 'zod';
 import { InvalidPayloadError } from '../channel.errors.js';
 import type { AttachmentMeta, NormalizedInbound } from '../channel.types.js';
@@ -14,7 +13,7 @@ import {
   resolveSender,
   returnedMessage,
   synthesizeMessageId,
-  validAddresses,
+  writtenAddresses,
 } from './email.parser.js';
 import { extractTicketNumber, normalizeMessageIds } from './email.threading.js';
 
@@ -122,12 +121,14 @@ export async function parseMailgunForm(
   }
 
   const { sender, originalFrom } = resolveSender({
-    from: parseAddressHeader(form.from).value,
+    from: all(headers, 'from'),
+    replyTo: all(headers, 'reply-to'),
     originalSender: first(headers, 'x-original-sender'),
     returnPath: isEmailAddress(envelope) ? [envelope] : [],
     automated,
   });
-  const otherIdentities = validAddresses(parseAddressHeader(all(headers, 'reply-to')).value)
+  const otherIdentities = all(headers, 'reply-to')
+    .flatMap(writtenAddresses)
     .filter((a) => a.address !== sender.address)
     .map((a) => ({ kind: 'email' as const, address: a.address, displayName: a.name || undefined }));
 
