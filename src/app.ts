@@ -116,7 +116,8 @@ export async function buildApp(deps: Dependencies): Promise<App> {
   registerTeamRoutes(app, { db: deps.db, clock: deps.clock, guard });
   registerAgentRoutes(app, { db: deps.db, clock: deps.clock, guard });
   registerApiKeyRoutes(app, { db: deps.db, apiKeys: deps.apiKeys, guard });
-  registerSlaConfigRoutes(app, { db: deps.db, clock: deps.clock, guard, policies: deps.policies, queues: deps.queues });
+  const outbound = { allowPrivate: config.OUTBOUND_ALLOW_PRIVATE, allowHttp: config.OUTBOUND_ALLOW_HTTP };
+  registerSlaConfigRoutes(app, { db: deps.db, clock: deps.clock, guard, policies: deps.policies, queues: deps.queues, outbound });
   registerSlaOpsRoutes(app, { db: deps.db, clock: deps.clock, guard, stream });
   registerCommitmentRoutes(app, { commitments: deps.commitments, guard });
   registerCsatRoutes(app, { csat: deps.csat });

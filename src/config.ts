@@ -106,6 +106,14 @@ export const configSchema = z.object({
   SLA_WORKER_CONCURRENCY: positiveInt(200),
   /** Escalation webhooks carry X-Complaint-Desk-Signature: sha256=<hex HMAC of the body>. */
   NOTIFY_WEBHOOK_SECRET: optionalSecret,
+  /**
+   * Outbound webhooks may reach private, loopback and link-local addresses. Off in production:
+   * an escalation URL must not let a policy editor probe the internal network (SSRF). Tests
+   * that run a local receiver turn it on.
+   */
+  OUTBOUND_ALLOW_PRIVATE: booleanFlag(false),
+  /** Outbound webhooks may use plain http (otherwise https only). */
+  OUTBOUND_ALLOW_HTTP: booleanFlag(false),
   SMTP_URL: optionalUrl,
   EMAIL_FROM: z.string().default('complaint-desk <support@localhost>'),
   /** Install the shipped SLA policies and business-hours calendar when none exist. */

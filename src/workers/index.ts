@@ -26,7 +26,13 @@ export async function startWorkers(deps: Dependencies): Promise<RunningWorker[]>
   const redisLink = deps.links.redis;
   const connection = trackRedis(createWorkerRedis(config.REDIS_URL), redisLink);
   const prefix = config.QUEUE_PREFIX;
-  const notifications = createNotificationSender({ webhookSecret: config.NOTIFY_WEBHOOK_SECRET, smtpUrl: config.SMTP_URL, emailFrom: config.EMAIL_FROM, logger });
+  const notifications = createNotificationSender({
+    webhookSecret: config.NOTIFY_WEBHOOK_SECRET,
+    smtpUrl: config.SMTP_URL,
+    emailFrom: config.EMAIL_FROM,
+    logger,
+    outbound: { allowPrivate: config.OUTBOUND_ALLOW_PRIVATE, allowHttp: config.OUTBOUND_ALLOW_HTTP },
+  });
 
   const workers: Worker[] = [];
   const start = (name: string, processor: (job: Job) => Promise<unknown>, concurrency: number) => {

@@ -36,7 +36,9 @@ const seconds = z.number().int().positive();
 const notifyTarget = z.discriminatedUnion('kind', [
   z.strictObject({ kind: z.literal('assignee') }),
   z.strictObject({ kind: z.literal('team_lead') }),
-  z.strictObject({ kind: z.literal('webhook'), url: z.url({ protocol: /^https?$/, error: 'an http(s) URL' }) }),
+  // Whether the URL may be called (https, no internal address) is the SSRF guard's decision,
+  // made with the install's settings: src/shared/outbound-url.ts.
+  z.strictObject({ kind: z.literal('webhook'), url: z.url({ protocol: /^https?$/, error: 'an http(s) URL' }).max(2048) }),
   z.strictObject({ kind: z.literal('email'), address: z.email().max(320) }),
 ]);
 
@@ -61,7 +63,7 @@ const escalationAction = z.discriminatedUnion('type', [
 
 const escalationLevel = z.strictObject({
   afterSec: z.number().int().nonnegative(),
-  actions: z.array(escalationAction).min(1),
+  actions: z.array(escalationAction).min(1).max(20),
 });
 
 export const slaPolicyInputSchema = z.strictObject({

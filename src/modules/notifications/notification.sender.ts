@@ -2,6 +2,15 @@ import { createHmac } from 'node:crypto';
 import { UnrecoverableError } from 'bullmq';
 import nodemailer, { type Transporter } from 'nodemailer';
 import type { Logger } from 'pino';
+import { OutboundUrlError, postOutbound, type OutboundPolicy } from '../../shared/outbound-url.js';
+
+function originOf(url: string): string {
+  try {
+    return new URL(url).origin;
+  } catch {
+    return '(an invalid URL)';
+  }
+}
 
 export const SIGNATURE_HEADER = 'x-complaint-desk-signature';
 
@@ -14,7 +23,8 @@ export function signBody(body: string, secret: string): string {
  * backoff; a permanent one (a 4xx from the receiver, no SMTP configured) throws
  * UnrecoverableError so it is not retried in vain.
  */
-export function createNotificationSender(deps: { webhookSecret: string | undefined; smtpUrl: string | undefined; emailFrom: string; logger: Logger }) {
+export function createNotificationSender(deps: { webhookSecret: string | undefined; smtpUrl: string | undefined; emailFrom: string; logger: Logger; outbound?: OutboundPolicy }) {
+  const outbound = deps.outbound ?? { allowPrivate: false, allowHttp: false };
   let transport: Transporter | null = null;
   const mailer = () => (transport ??= nodemailer.createTransport(deps.smtpUrl!));
   return {
@@ -22,10 +32,22 @@ export function createNotificationSender(deps: { webhookSecret: string | undefin
       const body = JSON.stringify({ event: job.event, sentAt: new Date().toISOString(), data: job.payload });
       const headers: Record<string, string> = { 'content-type': 'application/json', 'user-agent': 'complaint-desk' };
       if (deps.webhookSecret) headers[SIGNATURE_HEADER] = signBody(body, deps.webhookSecret);
-      const response = await fetch(job.url, { method: 'POST', headers, body, signal: AbortSignal.timeout(10_000) });
-      if (response.ok) return;
-      const message = `webhook ${job.url} answered ${response.status}`;
-      if (response.status >= 400 && response.status < 500 && response.status !== 408 && response.status !== 429) throw new UnrecoverableError(message);
+      // Only the origin is ever named in errors and logs: a webhook's path or query is often
+      // its credential (Slack-style hook URLs).
+      const origin = originOf(job.url);
+      let status: number;
+      try {
+        status = await postOutbound(job.url, { headers, body, timeoutMs: 10_000 }, outbound);
+      } catch (error) {
+        // A URL the guard refuses (saved before the guard existed, or re-pointed by DNS) will
+        // not become acceptable by retrying.
+        if (error instanceof OutboundUrlError) throw new UnrecoverableError(`webhook to ${origin} refused: ${error.message}`);
+        throw new Error(`webhook to ${origin} failed: ${(error as Error).message}`);
+      }
+      if (status >= 200 && status < 300) return;
+      const message = `webhook to ${origin} answered ${status}`;
+      // 3xx: redirects are not followed (they would lead past the SSRF guard).
+      if (status >= 300 && status < 500 && status !== 408 && status !== 429) throw new UnrecoverableError(message);
       throw new Error(message);
     },
 

@@ -6,6 +6,8 @@ import { slaPolicyInputSchema } from '../../domain/sla/sla-policy.js';
 import type { Guard } from '../../http/auth.js';
 import { bearerSecurity, problemResponses, type App } from '../../http/types.js';
 import type { Queues } from '../../queues/queues.js';
+import type { OutboundPolicy } from '../../shared/outbound-url.js';
+import { assertEscalationWebhooksAllowed } from '../notifications/webhook-targets.js';
 import type { Clock } from '../../shared/clock.js';
 import { badRequest, conflict, notFound } from '../../shared/errors.js';
 import { MANAGERS, STAFF } from '../auth/api-keys.models.js';
@@ -32,7 +34,7 @@ const policyView = z
   .meta({ id: 'SlaPolicy' });
 const list = <T extends z.ZodType>(item: T) => z.object({ items: z.array(item), nextCursor: z.null() });
 
-export function registerSlaConfigRoutes(app: App, deps: { db: Database; clock: Clock; guard: Guard; policies: PolicyCache; queues: Queues }): void {
+export function registerSlaConfigRoutes(app: App, deps: { db: Database; clock: Clock; guard: Guard; policies: PolicyCache; queues: Queues; outbound: OutboundPolicy }): void {
   const { db, clock, guard } = deps;
 
   /** Tickets under a changed policy recompute their running clocks in the background. */
@@ -102,6 +104,7 @@ export function registerSlaConfigRoutes(app: App, deps: { db: Database; clock: C
     schema: { tags: ['sla'], summary: 'Create an SLA policy (first match by position wins)', security: bearerSecurity, body: slaPolicyInputSchema, response: { 201: policyView, ...problemResponses(409) } },
     handler: async (request, reply) => {
       await requireCalendar(request.body.calendarId);
+      await assertEscalationWebhooksAllowed(request.body.escalation, deps.outbound);
       const now = clock.now();
       return uniqueOrConflict(async () => {
         const [row] = await db.insert(slaPolicies).values({ ...request.body, calendarId: request.body.calendarId ?? null, createdAt: now, updatedAt: now }).returning();
@@ -129,6 +132,7 @@ export function registerSlaConfigRoutes(app: App, deps: { db: Database; clock: C
     schema: { tags: ['sla'], summary: 'Replace an SLA policy; running clocks under it are recomputed', security: bearerSecurity, params: idParams, body: slaPolicyInputSchema, response: { 200: policyView, ...problemResponses(404, 409) } },
     handler: async (request) => {
       await requireCalendar(request.body.calendarId);
+      await assertEscalationWebhooksAllowed(request.body.escalation, deps.outbound);
       return uniqueOrConflict(async () => {
         const [row] = await db
           .update(slaPolicies)

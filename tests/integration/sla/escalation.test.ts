@@ -14,7 +14,7 @@ let teamA: { id: string };
 let teamB: { id: string };
 
 beforeAll(async () => {
-  ctx = await createTestContext({ clock: systemClock, env: { SLA_RECONCILE_INTERVAL_MS: '500', NOTIFY_WEBHOOK_SECRET: SECRET } });
+  ctx = await createTestContext({ clock: systemClock, env: { SLA_RECONCILE_INTERVAL_MS: '500', NOTIFY_WEBHOOK_SECRET: SECRET, OUTBOUND_ALLOW_PRIVATE: 'true', OUTBOUND_ALLOW_HTTP: 'true' } });
   receiver = await startWebhookReceiver();
   await ctx.startWorkers();
   teamA = await createTeam(ctx);
