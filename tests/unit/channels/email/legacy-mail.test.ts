@@ -117,12 +117,7 @@ describe('the sender of a legacy mail', () => {
     expect((await parse(mail('Reply-To: only@example.com'))).sender.address).toBe('only@example.com');
   });
 
-  it.each([
-    ['john smith@example.com', 'smith@example.com'],
-    ['John <john smith@example.com>', 'smith@example.com'],
-    ['"john smith"@example.com', undefined],
-    ['Name someone@example.com', 'someone@example.com'],
-  ])('never shortens %s into an address nobody wrote', async (from) => {
+  it.each(['john smith@example.com', 'John <john smith@example.com>', '"john smith"@example.com', 'Name someone@example.com'])('never shortens %s into an address nobody wrote', async (from) => {
     await expect(parse(mail(`From: ${from}`))).rejects.toThrow(InvalidPayloadError);
     // With a usable Reply-To, that is the sender, and the shortened address appears nowhere.
     const msg = await parse(mail(`From: ${from}`, 'Reply-To: real@example.com'));
