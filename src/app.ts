@@ -13,6 +13,7 @@ import { installProblemHandlers, problemOf, sendProblem } from './http/problem.j
 import type { App } from './http/types.js';
 import { registerAgentRoutes } from './modules/agents/agents.routes.js';
 import { registerApiKeyRoutes } from './modules/auth/api-keys.routes.js';
+import { registerBlocklistRoutes } from './modules/blocklist/blocklist.routes.js';
 import { registerCustomerRoutes } from './modules/customers/customers.routes.js';
 import { registerHealthRoutes } from './modules/health/health.routes.js';
 import { registerWebhookRoutes } from './modules/intake/webhooks.routes.js';
@@ -114,6 +115,7 @@ export async function buildApp(deps: Dependencies): Promise<App> {
   registerTicketRoutes(app, { db: deps.db, tickets: deps.tickets, guard, slaOf, renderTemplate: createTemplateRenderer(deps.db) });
   registerCustomerRoutes(app, { db: deps.db, clock: deps.clock, guard, slaOf });
   registerTeamRoutes(app, { db: deps.db, clock: deps.clock, guard });
+  registerBlocklistRoutes(app, { db: deps.db, clock: deps.clock, defaultPhoneRegion: config.DEFAULT_PHONE_REGION, guard });
   registerAgentRoutes(app, { db: deps.db, clock: deps.clock, guard });
   registerApiKeyRoutes(app, { db: deps.db, apiKeys: deps.apiKeys, guard });
   const outbound = { allowPrivate: config.OUTBOUND_ALLOW_PRIVATE, allowHttp: config.OUTBOUND_ALLOW_HTTP };

@@ -99,6 +99,7 @@ export function createDependencies(config: Config, overrides: DependencyOverride
     hooks,
     attachments: createAttachmentStore({ dir: config.ATTACHMENTS_DIR }),
     crossChannelMergeHours: config.CROSS_CHANNEL_MERGE_HOURS,
+    floodMaxPerHour: config.INTAKE_FLOOD_MAX_PER_HOUR,
   });
 
   return {

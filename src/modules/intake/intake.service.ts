@@ -1,5 +1,5 @@
 import { createHash, randomUUID } from 'node:crypto';
-import { and, eq, or, sql } from 'drizzle-orm';
+import { and, count, desc, eq, gte, notInArray, or, sql } from 'drizzle-orm';
 import type { Logger } from 'pino';
 import type { DeliveryToken } from '../../channels/channel.adapter.js';
 import type { NormalizedInbound, SenderIdentity } from '../../channels/channel.types.js';
@@ -7,6 +7,7 @@ import { detectLanguage } from '../../channels/language.js';
 import type { Database, Executor } from '../../db/client.js';
 import { agentPublicReply, customerMessage, type DomainEvent, type Transition } from '../../domain/ticket-lifecycle.js';
 import type { Clock } from '../../shared/clock.js';
+import { recordBlocked } from '../blocklist/blocklist.repository.js';
 import { findOrCreateCustomer, resolveMerged, suggestIdentities, VERIFIED } from '../customers/customers.repository.js';
 import { customerIdentities } from '../customers/customers.table.js';
 import { messages } from '../tickets/messages.table.js';
@@ -30,7 +31,9 @@ export interface RawPayload {
 export type MessageOutcome =
   | { providerMessageId: string; result: 'created'; ticketId: string; ticketNumber: number; newTicket: boolean; threadedBy: ThreadMatch['by'] | null }
   | { providerMessageId: string; result: 'duplicate' }
-  | { providerMessageId: string; result: 'stored-unthreaded'; reason: string };
+  | { providerMessageId: string; result: 'stored-unthreaded'; reason: string }
+  /** The sender is on the blocklist: no ticket, no auto-reply, no survey; the raw payload is kept. */
+  | { providerMessageId: string; result: 'blocked'; blocklistEntryId: string; blockedBy: string };
 
 export interface IngestResult {
   payloadId: string | null;
@@ -46,6 +49,8 @@ export interface IntakeDeps {
   hooks: TicketHooks;
   attachments: AttachmentStore;
   crossChannelMergeHours: number;
+  /** Tickets one customer may open through intake in a rolling hour; 0 turns flood control off. */
+  floodMaxPerHour: number;
 }
 
 const SUBJECT_LENGTH = 120;
@@ -82,6 +87,9 @@ export function createIntakeService(deps: IntakeDeps) {
       .where(and(eq(messages.channel, message.channel), eq(messages.providerMessageId, message.providerMessageId)));
     if (existing) return { providerMessageId: message.providerMessageId, result: 'duplicate' };
 
+    const block = await recordBlocked(tx, message.sender, now);
+    if (block) return { providerMessageId: message.providerMessageId, result: 'blocked', blocklistEntryId: block.id, blockedBy: `${block.kind}:${block.value}` };
+
     // Only what a customer wrote tells their language. Call records and an untranscribed
     // voicemail carry our own English placeholder ("Missed call from …"); adapters that have
     // the caller's words (a transcript) detect on those themselves.
@@ -97,7 +105,9 @@ export function createIntakeService(deps: IntakeDeps) {
       : await findOrCreateCustomer(tx, [message.sender], { name: message.sender.displayName, language, now });
     const customerId = customer.customerId;
     const crossChannelSince = deps.crossChannelMergeHours > 0 ? new Date(now.getTime() - deps.crossChannelMergeHours * 3_600_000) : null;
-    const match = await findThread(tx, message, customerId, { crossChannelSince, customerIsNew: customer.created });
+    let match = await findThread(tx, message, customerId, { crossChannelSince, customerIsNew: customer.created });
+    const flood = !match && !message.automated && !customer.created ? await floodTicket(tx, customerId!, now) : null;
+    if (flood) match = { ticket: flood.ticket, by: 'flood' };
 
     if (message.automated && !match) {
       // An auto-reply or bounce with no ticket to attach to opens nothing; its raw payload
@@ -136,6 +146,7 @@ export function createIntakeService(deps: IntakeDeps) {
       transition = { patch: { ...transition.patch, ...reply.patch }, events: [...transition.events, ...reply.events] };
     }
     events.push(...messageEvents(message, messageId, match), ...transition.events);
+    if (flood) events.push({ type: 'flood', data: { messageId, count: flood.count, sender: `${message.sender.kind}:${message.sender.address}`, maxPerHour: deps.floodMaxPerHour } });
     if (!message.automated && message.otherIdentities?.length) {
       const suggested = await suggestIdentities(tx, customerId!, message.otherIdentities, now);
       events.push(...suggested.map((i) => ({ type: 'identity_suggested', data: { identityId: i.id, kind: i.kind, address: i.address } })));
@@ -206,7 +217,7 @@ export function createIntakeService(deps: IntakeDeps) {
       const skipped = storable(parsed.skipped);
       const changes: TicketChange[] = [];
       const result = await db.transaction(async (tx) => {
-        await lockMessages(tx, list);
+        await lockMessages(tx, list, { senders: deps.floodMaxPerHour > 0 });
         const outcomes: MessageOutcome[] = [];
         for (const message of list) outcomes.push(await ingestOne(tx, message, now, changes));
         // Written last, with what became of it, in the same transaction as its messages.
@@ -243,6 +254,34 @@ export function createIntakeService(deps: IntakeDeps) {
     },
   };
 
+  /**
+   * Flood control. A ticket per message is what a flood costs (SLA clocks, auto-replies, a
+   * queue nobody can read), so it is ticket openings that are limited, not messages: once a
+   * customer has opened floodMaxPerHour tickets in the last hour, a message that would open
+   * another joins their most recently updated open ticket instead (threadedBy "flood"), and
+   * that ticket's timeline gets a "flood" event whose `count` is how many messages were
+   * diverted onto it so far. The message is stored like any other; nothing is dropped. With no
+   * open ticket, the message opens one, and the next ones join it. Deliveries from one sender
+   * are serialized (lockMessages), so concurrent deliveries cannot each open "the last" ticket.
+   */
+  async function floodTicket(tx: Executor, customerId: string, now: Date): Promise<{ ticket: TicketRow; count: number } | null> {
+    const limit = deps.floodMaxPerHour;
+    if (limit <= 0) return null;
+    const since = new Date(now.getTime() - 3_600_000);
+    const recent = tx.select({ one: sql`1` }).from(tickets).where(and(eq(tickets.customerId, customerId), gte(tickets.createdAt, since))).limit(limit).as('recent');
+    const [opened] = await tx.select({ n: count() }).from(recent);
+    if ((opened?.n ?? 0) < limit) return null;
+    const [open] = await tx
+      .select()
+      .from(tickets)
+      .where(and(eq(tickets.customerId, customerId), notInArray(tickets.status, ['solved', 'closed'])))
+      .orderBy(desc(tickets.updatedAt), desc(tickets.number))
+      .limit(1);
+    if (!open) return null;
+    const [diverted] = await tx.select({ n: count() }).from(ticketEvents).where(and(eq(ticketEvents.ticketId, open.id), eq(ticketEvents.type, 'flood')));
+    return { ticket: open, count: (diverted?.n ?? 0) + 1 };
+  }
+
   async function openTicket(tx: Executor, message: NormalizedInbound, customerId: string, language: string | undefined, now: Date, followUpOfId: string | null): Promise<TicketRow> {
     const [row] = await tx
       .insert(tickets)
@@ -264,17 +303,23 @@ export function createIntakeService(deps: IntakeDeps) {
 }
 
 /**
- * Serializes deliveries of the same message (a retry racing the original). All of a payload's
- * locks are taken up front in one canonical order: taken message by message, two deliveries
- * carrying the same messages in different orders (A,B and B,A) deadlock, and one is answered 500.
+ * Serializes deliveries of the same message (a retry racing the original) and, with flood
+ * control on, of the same sender (two deliveries must not both see "one ticket left"). All of
+ * a payload's locks are taken up front in one canonical order: taken message by message, two
+ * deliveries carrying the same messages in different orders (A,B and B,A) deadlock, and one is
+ * answered 500.
  */
-async function lockMessages(tx: Executor, list: NormalizedInbound[]): Promise<void> {
-  const byKey = new Map(list.map((m) => [`${m.channel}\u0000${m.providerMessageId}`, m]));
+async function lockMessages(tx: Executor, list: NormalizedInbound[], options: { senders: boolean }): Promise<void> {
+  const byKey = new Map<string, [string, string]>();
+  for (const m of list) {
+    byKey.set(`${m.channel}\u0000${m.providerMessageId}`, [m.channel, m.providerMessageId]);
+    if (options.senders) byKey.set(`sender\u0000${m.sender.kind}\u0000${m.sender.address}`, [`sender:${m.sender.kind}`, m.sender.address]);
+  }
   const ordered = [...byKey.keys()].sort().map((key) => byKey.get(key)!);
   if (ordered.length === 0) return;
   // One statement takes every lock, left to right in the sorted order.
   const locks = sql.join(
-    ordered.map((m) => sql`pg_advisory_xact_lock(hashtext(${m.channel}), hashtext(${m.providerMessageId}))`),
+    ordered.map(([space, key]) => sql`pg_advisory_xact_lock(hashtext(${space}), hashtext(${key}))`),
     sql`, `,
   );
   await tx.execute(sql`select ${locks}`);

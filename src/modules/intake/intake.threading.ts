@@ -5,7 +5,7 @@ import { messages } from '../tickets/messages.table.js';
 import { tickets } from '../tickets/tickets.table.js';
 import type { TicketRow } from '../tickets/tickets.repository.js';
 
-export type ThreadMatch = { ticket: TicketRow; by: 'message-id' | 'ticket-number' | 'conversation' | 'call' | 'reply-to' | 'cross-channel' };
+export type ThreadMatch = { ticket: TicketRow; by: 'message-id' | 'ticket-number' | 'conversation' | 'call' | 'reply-to' | 'cross-channel' | 'flood' };
 
 /** The thread key a message is stored under, so the next message of its conversation finds it. */
 export function threadKeyOf(message: NormalizedInbound): string | null {
