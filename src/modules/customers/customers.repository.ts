@@ -132,6 +132,10 @@ export async function getIdentity(tx: Executor, customerId: string, identityId: 
   return row;
 }
 
+export async function deleteIdentity(tx: Executor, identityId: string): Promise<void> {
+  await tx.delete(customerIdentities).where(eq(customerIdentities.id, identityId));
+}
+
 export async function markIdentityVerified(tx: Executor, identityId: string): Promise<void> {
   await tx.update(customerIdentities).set({ status: 'verified' }).where(eq(customerIdentities.id, identityId));
 }

@@ -14,7 +14,7 @@ import { actorOf } from '../tickets/tickets.service.js';
 import type { SlaViews } from '../sla/sla.views.js';
 import { withSla } from '../sla/sla.views.js';
 import { getCustomer, listIdentities } from './customers.repository.js';
-import { confirmIdentity, mergeCustomers } from './customers.service.js';
+import { confirmIdentity, dismissIdentity, mergeCustomers } from './customers.service.js';
 import { IDENTITY_STATUSES } from './customers.table.js';
 
 const tags = ['customers'];
@@ -107,6 +107,22 @@ export function registerCustomerRoutes(app: App, deps: { db: Database; clock: Cl
       const customerId = request.params.id.toLowerCase();
       const identityId = request.params.identityId.toLowerCase();
       await db.transaction((tx) => confirmIdentity(tx, { customerId, identityId, actor: actorOf(principalOf(request)), now: clock.now() }));
+      return load(customerId);
+    },
+  });
+
+  app.delete('/v1/customers/:id/identities/:identityId', {
+    onRequest: guard(STAFF),
+    schema: {
+      tags,
+      summary: 'Dismiss a suggested identity (an address the customer claimed but does not own); a verified one is 409',
+      security: bearerSecurity,
+      params: identityParams,
+      response: { 200: customerView, ...problemResponses(404, 409) },
+    },
+    handler: async (request) => {
+      const customerId = request.params.id.toLowerCase();
+      await db.transaction((tx) => dismissIdentity(tx, { customerId, identityId: request.params.identityId.toLowerCase() }));
       return load(customerId);
     },
   });

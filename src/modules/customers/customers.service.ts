@@ -4,7 +4,7 @@ import { uniqueOrConflict } from '../../db/unique.js';
 import { badRequest, conflict, notFound } from '../../shared/errors.js';
 import { appendEvents, type Actor } from '../tickets/tickets.repository.js';
 import { tickets } from '../tickets/tickets.table.js';
-import { getCustomer, getIdentity, markCustomerMerged, markIdentityVerified, moveIdentities, resolveMerged, verifiedHolder } from './customers.repository.js';
+import { deleteIdentity, getCustomer, getIdentity, markCustomerMerged, markIdentityVerified, moveIdentities, resolveMerged, verifiedHolder } from './customers.repository.js';
 
 /**
  * Merges one customer into another: identities and tickets move to the target (each moved
@@ -65,4 +65,15 @@ export async function confirmIdentity(tx: Executor, input: { customerId: string;
   }
   await getCustomer(tx, holderId, { forUpdate: true });
   await moveCustomer(tx, holderId, customerId, actor, now);
+}
+
+/**
+ * An agent rejects a suggested identity (the customer never owned that address). Verified
+ * identities are not removed this way: they decide where messages land and replies go.
+ */
+export async function dismissIdentity(tx: Executor, input: { customerId: string; identityId: string }): Promise<void> {
+  const identity = await getIdentity(tx, input.customerId, input.identityId);
+  if (!identity) throw notFound('Identity', input.identityId);
+  if (identity.status !== 'suggested') throw conflict('identity-verified', `Identity ${input.identityId} is verified; only a suggested identity can be dismissed`);
+  await deleteIdentity(tx, identity.id);
 }

@@ -128,3 +128,18 @@ describe('POST /v1/customers/:id/identities/:identityId/confirm', () => {
     expect((await confirm(aId, suggestion.id, await tokenFor(ctx, 'agent'))).statusCode).toBe(200);
   });
 });
+
+describe('DELETE /v1/customers/:id/identities/:identityId', () => {
+  it('dismisses a suggestion; a verified identity is 409', async () => {
+    const fb = onlyTicket(webhookResult(await postFacebook(ctx, facebookPayload(messengerEvent({ psid: psid(), text: `not mine: ${unique('x')}@example.com`, timestamp: Date.now() }))), { created: 1 }));
+    const { customerId } = await identitiesOfTicket(ctx, fb.ticketId);
+    const view = await customer(customerId);
+    const suggestion = view.identities.find((i) => i.status === 'suggested')!;
+    const verified = view.identities.find((i) => i.status === 'verified')!;
+    const res = await client(ctx).delete(`/v1/customers/${customerId}/identities/${suggestion.id}`);
+    expect(res.statusCode).toBe(200);
+    expect(identities(res.json<CustomerJson>())).toEqual([expect.stringMatching(/^verified facebook:/)]);
+    expectProblem(await client(ctx).delete(`/v1/customers/${customerId}/identities/${suggestion.id}`), 404);
+    expectProblem(await client(ctx).delete(`/v1/customers/${customerId}/identities/${verified.id}`), 409, { code: 'identity-verified' });
+  });
+});
