@@ -7,7 +7,8 @@ export const blocklistEntryBody = z.strictObject({
   kind: z.enum(BLOCK_KINDS),
   /** Normalized before storing: e-mail lower-cased, phone to E.164, "@Example.com" to example.com. */
   value: z.string().trim().min(1).max(320),
-  reason: z.string().trim().max(500).nullable().optional(),
+  // Postgres text cannot hold U+0000: refused here rather than failing the insert.
+  reason: z.string().trim().max(500).refine((v) => !v.includes('\u0000'), 'must not contain U+0000').nullable().optional(),
 });
 
 export const blocklistEntryView = z.object({

@@ -52,6 +52,8 @@ describe('POST /v1/blocklist', () => {
     expectProblem(await post({ kind: 'email', value: '' }), 400, { field: 'body.value' });
     expectProblem(await post({ kind: 'email', value: 'a@example.com', extra: 1 }), 400);
     expectProblem(await post({ kind: 'email', value: 'x'.repeat(10_000) }), 400, { field: 'body.value' });
+    expectProblem(await post({ kind: 'email', value: 'nul@example.com', reason: 'a\u0000b' }), 400, { field: 'body.reason' });
+    expectProblem(await post({ kind: 'email', value: 'nul\u0000@example.com' }), 400, { field: 'body.value' });
   });
 
   it('is for supervisors and admins only', async () => {
