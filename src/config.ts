@@ -95,9 +95,9 @@ export const configSchema = z.object({
   /** A customer's message on another channel joins their open ticket if it is younger than this. */
   CROSS_CHANNEL_MERGE_HOURS: z.coerce.number().min(0).default(72),
   /**
-   * Flood control: tickets one customer may open through intake in a rolling hour. Past it, a
-   * message that would open another joins their latest open ticket (a "flood" timeline event
-   * counts them). 0 turns it off.
+   * Flood control: new tickets one customer may have in a rolling hour (any route counts)
+   * before intake opens no more for them. Past it, a message that would open another joins
+   * their latest open ticket (a "flood" timeline event counts them). 0 turns it off.
    */
   INTAKE_FLOOD_MAX_PER_HOUR: z.coerce.number().int().min(0).default(10),
   ATTACHMENTS_DIR: z.string().optional(),

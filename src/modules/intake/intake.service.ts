@@ -49,7 +49,7 @@ export interface IntakeDeps {
   hooks: TicketHooks;
   attachments: AttachmentStore;
   crossChannelMergeHours: number;
-  /** Tickets one customer may open through intake in a rolling hour; 0 turns flood control off. */
+  /** New tickets one customer may have in a rolling hour (any route counts) before intake diverts; 0 turns flood control off. */
   floodMaxPerHour: number;
 }
 
@@ -257,10 +257,10 @@ export function createIntakeService(deps: IntakeDeps) {
   /**
    * Flood control. A ticket per message is what a flood costs (SLA clocks, auto-replies, a
    * queue nobody can read), so it is ticket openings that are limited, not messages: once a
-   * customer has opened floodMaxPerHour tickets in the last hour, a message that would open
-   * another joins their most recently updated open ticket instead (threadedBy "flood"), and
-   * that ticket's timeline gets a "flood" event whose `count` is how many messages were
-   * diverted onto it so far. The message is stored like any other; nothing is dropped. With no
+   * customer has floodMaxPerHour tickets created in the last hour (by intake or an agent), a
+   * message that would open another joins their most recently updated open ticket instead
+   * (threadedBy "flood"), and that ticket's timeline gets a "flood" event whose `count` is how
+   * many messages were diverted onto it so far. The message is stored like any other; nothing is dropped. With no
    * open ticket, the message opens one, and the next ones join it. Deliveries from one sender
    * are serialized (lockMessages), so concurrent deliveries cannot each open "the last" ticket.
    */
