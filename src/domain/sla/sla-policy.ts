@@ -86,7 +86,9 @@ export const slaPolicyInputSchema = z.strictObject({
     .refine((t) => Object.values(t).some((v) => v !== undefined), {
       message: 'a policy needs at least one target',
     }),
-  warnAt: z.number().gt(0).lt(1).default(0.75),
+  // Stored as a Postgres real: a fraction like 7e-323 underflows it (a 500), and one within
+  // 1e-7 of 1 rounds to 1. Percent steps are all a warning needs.
+  warnAt: z.number().min(0.01).max(0.99).default(0.75),
   escalation: z
     .array(escalationLevel)
     .max(MAX_ESCALATION_LEVELS)
