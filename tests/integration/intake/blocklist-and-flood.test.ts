@@ -59,6 +59,17 @@ describe('the blocklist at intake', () => {
     expect((await entry(listed.id)).blockedCount).toBe(2);
   });
 
+  it('counts a message on the most specific entry: the address before its domain, a subdomain before its parent', async () => {
+    const domain = `${unique('nested')}.example`;
+    const parent = await block('domain', domain);
+    const child = await block('domain', `mail.${domain}`);
+    const address = await block('email', `x@mail.${domain}`);
+    webhookResult(await postEmail(ctx, rawEmail({ from: `x@mail.${domain}` })), { created: 0 });
+    webhookResult(await postEmail(ctx, rawEmail({ from: `y@mail.${domain}` })), { created: 0 });
+    webhookResult(await postEmail(ctx, rawEmail({ from: `z@${domain}` })), { created: 0 });
+    expect([(await entry(address.id)).blockedCount, (await entry(child.id)).blockedCount, (await entry(parent.id)).blockedCount]).toEqual([1, 1, 1]);
+  });
+
   it('blocks a phone number typed in local format, and a Messenger sender', async () => {
     const phone = await block('phone', '052-999-1234');
     expect(phone.value).toBe('+972529991234');
