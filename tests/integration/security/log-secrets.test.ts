@@ -5,6 +5,7 @@ import { outbox } from '../../../src/modules/delivery/delivery.table.js';
 import { configuredSecrets, createLogger, SECRET_SETTINGS } from '../../../src/shared/logger.js';
 import { configSchema } from '../../../src/config.js';
 import { bearer, createTestContext, type TestContext } from '../../helpers/context.js';
+import { until } from '../../helpers/sla.js';
 
 // Every configured secret and every token we issue stays out of the log, whichever route
 // carried it (issue 11, defect 13): the log is captured at debug level and searched.
@@ -31,7 +32,7 @@ const issued: string[] = [];
 
 beforeAll(async () => {
   const logger = createLogger({ level: 'debug', pretty: false, secrets: configuredSecrets(ENV), destination: { write: (line: string) => void lines.push(line) } });
-  ctx = await createTestContext({ env: { ...ENV, LOG_LEVEL: 'debug', CSAT_OFFER: 'message', PUBLIC_BASE_URL: 'https://desk.example.com', AUTH_FAILURES_PER_MINUTE: '1000', RATE_LIMIT_PER_MINUTE: '1000' }, logger });
+  ctx = await createTestContext({ env: { ...ENV, LOG_LEVEL: 'debug', CSAT_OFFER: 'message', PUBLIC_BASE_URL: 'https://desk.example.com', AUTH_FAILURES_PER_MINUTE: '1000', RATE_LIMIT_PER_MINUTE: '1000', OUTBOUND_ALLOW_PRIVATE: 'true', DELIVERY_BACKOFF_MS: '60000' }, logger });
   await ctx.deps.apiKeys.ensureEnvAdmin(ENV.ADMIN_API_KEY);
   issued.push(ctx.adminToken);
 });
@@ -95,6 +96,15 @@ describe('secrets in logs', () => {
     // A malformed body and a malformed URL: framework errors are logged too.
     await post('/v1/tickets', '{nope', { ...json, ...bearer(ctx.adminToken) });
     await get(`/v1/tickets/%E0%A4%A?token=${agentToken}`, bearer(ctx.adminToken));
+
+    // Worker logs: a webhook whose URL carries a credential fails (nothing listens there),
+    // and the survey's e-mail fails against SMTP_URL; both failures are logged.
+    await ctx.startWorkers();
+    const hookToken = secret('hook-token');
+    issued.push(hookToken);
+    const job = await ctx.deps.queues.notifications.queue.add('webhook', { url: `https://127.0.0.1:9/hooks/${hookToken}?token=${hookToken}`, event: 'sla.breach', payload: {} }, { attempts: 1 });
+    await until(async () => ((await job.getState()) === 'failed' ? true : undefined), { what: 'the webhook job to fail' });
+    await until(() => (lines.some((line) => line.includes('job failed') && line.includes('"queue":"delivery"')) ? true : undefined), { what: 'the survey e-mail to fail' });
 
     const log = lines.join('');
     // The capture works: requests were logged, with their URLs censored, not dropped.
