@@ -7,25 +7,30 @@ import { blocklistEntries } from './blocklist.table.js';
 export type BlocklistRow = typeof blocklistEntries.$inferSelect;
 
 /**
- * The entry blocking this sender, if any, counted as one more blocked message: one statement,
- * so a sender nobody blocked costs intake a single indexed lookup. The most specific entry
- * counts: the identity before its domain, a longer domain before its parent.
+ * The entry blocking this sender, if any: the most specific one (the identity before its
+ * domain, a longer domain before its parent). A sender nobody blocked costs one indexed lookup.
  */
-export async function recordBlocked(tx: Executor, sender: Pick<SenderIdentity, 'kind' | 'address'>, now: Date): Promise<BlocklistRow | undefined> {
+export async function findBlock(tx: Executor, sender: Pick<SenderIdentity, 'kind' | 'address'>): Promise<Pick<BlocklistRow, 'id' | 'kind' | 'value'> | undefined> {
   const keys = blockKeysFor(sender);
-  const matching = or(...keys.map((k) => and(eq(blocklistEntries.kind, k.kind), eq(blocklistEntries.value, k.value))));
-  const chosen = tx
-    .select({ id: blocklistEntries.id })
+  const [row] = await tx
+    .select({ id: blocklistEntries.id, kind: blocklistEntries.kind, value: blocklistEntries.value })
     .from(blocklistEntries)
-    .where(matching)
+    .where(or(...keys.map((k) => and(eq(blocklistEntries.kind, k.kind), eq(blocklistEntries.value, k.value)))))
     .orderBy(sql`${blocklistEntries.kind} = 'domain'`, desc(sql`length(${blocklistEntries.value})`))
     .limit(1);
-  const [row] = await tx
-    .update(blocklistEntries)
-    .set({ blockedCount: sql`${blocklistEntries.blockedCount} + 1`, lastBlockedAt: now })
-    .where(eq(blocklistEntries.id, sql`(${chosen})`))
-    .returning();
   return row;
+}
+
+/** Adds blocked messages to their entries' counts (entry ids may repeat: one per message). */
+export async function countBlocked(tx: Executor, entryIds: string[], now: Date): Promise<void> {
+  const perEntry = new Map<string, number>();
+  for (const id of entryIds) perEntry.set(id, (perEntry.get(id) ?? 0) + 1);
+  for (const [id, n] of [...perEntry].sort(([a], [b]) => a.localeCompare(b))) {
+    await tx
+      .update(blocklistEntries)
+      .set({ blockedCount: sql`${blocklistEntries.blockedCount} + ${n}`, lastBlockedAt: now })
+      .where(eq(blocklistEntries.id, id));
+  }
 }
 
 export async function listEntries(tx: Executor, page: { limit: number; after?: { at: Date; id: string } | undefined }): Promise<BlocklistRow[]> {

@@ -7,7 +7,7 @@ import { detectLanguage } from '../../channels/language.js';
 import type { Database, Executor } from '../../db/client.js';
 import { agentPublicReply, customerMessage, type DomainEvent, type Transition } from '../../domain/ticket-lifecycle.js';
 import type { Clock } from '../../shared/clock.js';
-import { recordBlocked } from '../blocklist/blocklist.repository.js';
+import { countBlocked, findBlock } from '../blocklist/blocklist.repository.js';
 import { findOrCreateCustomer, resolveMerged, suggestIdentities, VERIFIED } from '../customers/customers.repository.js';
 import { customerIdentities } from '../customers/customers.table.js';
 import { messages } from '../tickets/messages.table.js';
@@ -87,7 +87,7 @@ export function createIntakeService(deps: IntakeDeps) {
       .where(and(eq(messages.channel, message.channel), eq(messages.providerMessageId, message.providerMessageId)));
     if (existing) return { providerMessageId: message.providerMessageId, result: 'duplicate' };
 
-    const block = await recordBlocked(tx, message.sender, now);
+    const block = await findBlock(tx, message.sender);
     if (block) return { providerMessageId: message.providerMessageId, result: 'blocked', blocklistEntryId: block.id, blockedBy: `${block.kind}:${block.value}` };
 
     // Only what a customer wrote tells their language. Call records and an untranscribed
@@ -226,6 +226,9 @@ export function createIntakeService(deps: IntakeDeps) {
           .values({ channel: raw.channel, sha256, contentType: raw.contentType === undefined ? null : escapedText(raw.contentType), body: raw.body, outcome: { messages: outcomes, skipped }, receivedAt: now })
           .onConflictDoNothing()
           .returning({ id: inboundPayloads.id });
+        // Counted with the payload that keeps them, so a redelivered payload counts nothing twice.
+        const blocked = outcomes.flatMap((o) => (o.result === 'blocked' ? [o.blocklistEntryId] : []));
+        if (payload && blocked.length > 0) await countBlocked(tx, blocked, now);
         return { payloadId: payload?.id ?? null, duplicatePayload: !payload, messages: outcomes, skipped };
       });
       await hooks.afterCommit(changes, (error) => logger.error({ err: error }, 'intake hook failed after commit'));

@@ -39,7 +39,8 @@ describe('the blocklist at intake', () => {
     const spammer = `${unique('spam')}@example.com`;
     const listed = await block('email', spammer.toUpperCase());
     expect(listed.value).toBe(spammer);
-    const result = webhookResult(await postEmail(ctx, rawEmail({ from: spammer, subject: 'Buy now' })), { received: 1, created: 0 });
+    const mail = rawEmail({ from: spammer, subject: 'Buy now' });
+    const result = webhookResult(await postEmail(ctx, mail), { received: 1, created: 0 });
     expect(result.tickets).toEqual([]);
     expect(await lastPayloadOutcome('email')).toEqual([expect.objectContaining({ result: 'blocked', blocklistEntryId: listed.id, blockedBy: `email:${spammer}` })]);
     expect(await count(ctx, 'customer_identities where address = $1', [spammer])).toBe(0);
@@ -47,6 +48,9 @@ describe('the blocklist at intake', () => {
     const counted = await entry(listed.id);
     expect(counted.blockedCount).toBe(1);
     expect(counted.lastBlockedAt).not.toBeNull();
+    // The provider redelivers the same payload: kept once, counted once.
+    webhookResult(await postEmail(ctx, mail), { created: 0, duplicatePayload: true });
+    expect((await entry(listed.id)).blockedCount).toBe(1);
   });
 
   it('blocks a whole e-mail domain, subdomains included, and nothing else', async () => {
