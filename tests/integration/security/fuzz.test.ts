@@ -117,13 +117,13 @@ function requestArbitrary(operation: Operation) {
 /** Percent-encodes the UTF-8 bytes (a lone surrogate becomes U+FFFD, as on the wire). */
 const encodeSegment = (value: string) => [...Buffer.from(value, 'utf8')].map((b) => (/[A-Za-z0-9\-._~]/.test(String.fromCharCode(b)) ? String.fromCharCode(b) : `%${b.toString(16).toUpperCase().padStart(2, '0')}`)).join('');
 
-function urlOf(operation: Operation, path: Record<string, string>, query: Record<string, string>, rawPath: boolean): string {
+function urlOf(operation: Operation, path: Record<string, string>, query: Partial<Record<string, string>>, rawPath: boolean): string {
   const filled = operation.path.replace(/\{(\w+)\}/g, (_m, name: string) => {
     const value = path[name] ?? '';
     // Sometimes as typed (traversal, stray %-escapes), mostly encoded.
     return rawPath && /^[\x21-\x7e]*$/.test(value) && !/[?#]/.test(value) ? value : encodeSegment(value);
   });
-  const search = new URLSearchParams(query).toString();
+  const search = new URLSearchParams(Object.entries(query).filter((entry): entry is [string, string] => entry[1] !== undefined)).toString();
   return search ? `${filled}?${search}` : filled;
 }
 
