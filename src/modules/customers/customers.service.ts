@@ -14,9 +14,12 @@ import { deleteIdentity, getCustomer, getIdentity, markCustomerMerged, markIdent
 export async function mergeCustomers(tx: Executor, input: { sourceId: string; targetId: string; actor: Actor; now: Date }): Promise<void> {
   const { sourceId, targetId, actor, now } = input;
   if (sourceId === targetId) throw badRequest('body.targetCustomerId', 'a customer cannot be merged into itself');
-  const source = await getCustomer(tx, sourceId, { forUpdate: true });
+  // Both rows locked in id order: A→B racing B→A waits instead of deadlocking, then sees "already merged".
+  const [first, second] = [sourceId, targetId].sort();
+  const locked = new Map([[first!, await getCustomer(tx, first!, { forUpdate: true })], [second!, await getCustomer(tx, second!, { forUpdate: true })]]);
+  const source = locked.get(sourceId);
   if (!source) throw notFound('Customer', sourceId);
-  const target = await getCustomer(tx, targetId, { forUpdate: true });
+  const target = locked.get(targetId);
   if (!target) throw badRequest('body.targetCustomerId', `no customer with id ${targetId}`);
   if (source.mergedIntoId) throw conflict('already-merged', `Customer ${sourceId} was already merged into ${source.mergedIntoId}`);
   if (target.mergedIntoId) throw conflict('already-merged', `Customer ${targetId} was merged into ${target.mergedIntoId}; merge into that one`);

@@ -143,3 +143,14 @@ describe('DELETE /v1/customers/:id/identities/:identityId', () => {
     expectProblem(await client(ctx).delete(`/v1/customers/${customerId}/identities/${verified.id}`), 409, { code: 'identity-verified' });
   });
 });
+
+describe('POST /v1/customers/:id/merge under concurrency', () => {
+  it('merging A into B while B is merged into A: one wins, the other is 409, no cycle', async () => {
+    const a = (await identitiesOfTicket(ctx, onlyTicket(webhookResult(await postEmail(ctx, rawEmail({ from: `${unique('ma')}@example.com` })), { created: 1 })).ticketId)).customerId;
+    const b = (await identitiesOfTicket(ctx, onlyTicket(webhookResult(await postEmail(ctx, rawEmail({ from: `${unique('mb')}@example.com` })), { created: 1 })).ticketId)).customerId;
+    const [ab, ba] = await Promise.all([client(ctx).post(`/v1/customers/${a}/merge`, { targetCustomerId: b }), client(ctx).post(`/v1/customers/${b}/merge`, { targetCustomerId: a })]);
+    expect([ab.statusCode, ba.statusCode].sort()).toEqual([200, 409]);
+    const links = [(await customer(a)).mergedIntoId, (await customer(b)).mergedIntoId];
+    expect(links.filter((l) => l !== null)).toHaveLength(1);
+  });
+});
