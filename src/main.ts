@@ -2,6 +2,7 @@ import { buildApp } from './app.js';
 import { ConfigError, loadConfig, type Config } from './config.js';
 import { ensureDatabase, runMigrations } from './db/migrate.js';
 import { createDependencies } from './dependencies.js';
+import { trackConnections } from './shared/connection-drain.js';
 import { describeError } from './shared/link-state.js';
 import { installDefaultPolicies } from './modules/sla/sla.defaults.js';
 import { startWorkers, type RunningWorker } from './workers/index.js';
@@ -11,6 +12,7 @@ export async function start(config: Config) {
   const deps = createDependencies(config);
   const { logger } = deps;
   let app: Awaited<ReturnType<typeof buildApp>> | null = null;
+  let connections: ReturnType<typeof trackConnections> | null = null;
   const workers: RunningWorker[] = [];
 
   // Installed before anything that can wait (Postgres, Redis, migrations): a SIGTERM during a
@@ -27,8 +29,10 @@ export async function start(config: Config) {
     }, config.SHUTDOWN_GRACE_SEC * 1000);
     force.unref();
     try {
-      // Fastify's close ends open event streams (preClose), stops accepting connections and
-      // waits for in-flight requests.
+      // Connections with no request end now, the others after their response; Fastify's
+      // close ends open event streams (preClose), stops accepting connections and waits for
+      // in-flight requests.
+      connections?.drain();
       await app?.close();
       await Promise.all(workers.map((w) => w.close()));
       await deps.close();
@@ -50,7 +54,10 @@ export async function start(config: Config) {
   if (stopping) return { app, deps, workers };
 
   app = config.ROLE === 'worker' ? null : await buildApp(deps);
-  if (app) await app.listen({ port: config.PORT, host: config.HOST });
+  if (app) {
+    connections = trackConnections(app.server);
+    await app.listen({ port: config.PORT, host: config.HOST });
+  }
   if (config.ROLE !== 'api' && !stopping) workers.push(...(await startWorkers(deps)));
   logger.info({ role: config.ROLE, port: app ? config.PORT : undefined }, 'complaint-desk started');
   return { app, deps, workers };

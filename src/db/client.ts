@@ -38,7 +38,30 @@ export function createPool(url: string, max: number, timeouts: { acquireMs?: num
     events.onConnect?.();
   });
   pool.on('error', onError);
+  const connect = pool.connect.bind(pool);
+  pool.connect = ((callback?: Parameters<pg.Pool['connect']>[0]) => (callback ? connect(callback) : connect().then(releasedOnFailure))) as pg.Pool['connect'];
   return pool;
+}
+
+/**
+ * A checked-out client whose connection fails goes back to the pool at once, to be discarded,
+ * and a later release() of it does nothing. drizzle's transaction() sends BEGIN before its
+ * try/finally: a backend terminated between checkout and BEGIN leaked the client for good, and
+ * a few cuts exhausted the pool (every request then timed out waiting for a connection).
+ */
+function releasedOnFailure(client: pg.PoolClient): pg.PoolClient {
+  const release = client.release.bind(client);
+  let released = false;
+  const releaseOnce = (error?: Error | boolean) => {
+    if (released) return;
+    released = true;
+    client.off('error', onError);
+    release(error);
+  };
+  const onError = (error: Error) => releaseOnce(error);
+  client.on('error', onError);
+  client.release = releaseOnce;
+  return client;
 }
 
 export function createDatabase(pool: pg.Pool): Database {

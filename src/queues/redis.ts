@@ -28,14 +28,24 @@ export function createWorkerRedis(url: string): Redis {
  * and retries are silent — the link logs once when Redis goes away and once when it is back.
  */
 export function trackRedis(connection: Redis, link: LinkState): Redis {
+  const tracked = trackedConnections.get(link) ?? new Set<Redis>();
+  trackedConnections.set(link, tracked);
+  tracked.add(connection);
   connection.on('error', (error: Error) => link.lost(error));
   connection.on('close', () => {
     // 'close' also ends a deliberate disconnect (shutdown): only an unexpected one is a loss.
     if (connection.status !== 'end' && !(connection as unknown as { manuallyClosing?: boolean }).manuallyClosing) link.lost(new Error('connection closed'));
   });
-  connection.on('ready', () => link.restored());
+  // Back only when every connection of the process is: one ready before the others would
+  // log "reachable again" and then, at the next refused command, "unreachable" once more.
+  connection.on('ready', () => {
+    if ([...tracked].every((c) => c.status === 'ready' || c.status === 'end')) link.restored();
+  });
+  connection.on('end', () => tracked.delete(connection));
   return connection;
 }
+
+const trackedConnections = new WeakMap<LinkState, Set<Redis>>();
 
 /**
  * For 'error' events of BullMQ objects, which talk only to Redis: a connection failure

@@ -261,6 +261,9 @@ export function registerSlaOpsRoutes(app: App, deps: { db: Database; clock: Cloc
       const endForShutdown = () => {
         clearInterval(heartbeat);
         if (!out.writableEnded) out.end(`retry: ${SHUTDOWN_RETRY_MS}\nevent: shutdown\ndata: ${JSON.stringify({ reason: 'server shutting down; reconnect with Last-Event-ID' })}\n\n`);
+        // The connection goes too (after the data): a keep-alive socket kept by the client
+        // would otherwise hold the server's close until its keep-alive timeout.
+        request.raw.socket.end();
       };
       const unsubscribe = await deps.stream.subscribe((event) => (replaying ? buffered.push(event) : send(event)), endForShutdown);
       if (resumeFrom !== undefined) for (const event of await deps.stream.replay(resumeFrom)) send(event);

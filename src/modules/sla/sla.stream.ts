@@ -4,7 +4,7 @@ import type { Logger } from 'pino';
 import type { Database } from '../../db/client.js';
 import { STREAM_CHANNEL } from './sla.repository.js';
 import { slaStreamEvents } from './sla.table.js';
-import { DependencyUnavailableError, describeError, reconnectDelay, type LinkState } from '../../shared/link-state.js';
+import { describeError, reconnectDelay, type LinkState } from '../../shared/link-state.js';
 
 export interface StreamEvent {
   id: number;
@@ -152,12 +152,19 @@ export function createStreamHub(deps: { databaseUrl: string; db: Database; logge
      * shutting down): the subscriber tells its client to reconnect and ends its response.
      */
     async subscribe(subscriber: Subscriber, onShutdown?: () => void): Promise<() => void> {
-      if (closed) throw new DependencyUnavailableError('postgres', 'the event stream is shutting down');
-      started ??= start().catch((error: unknown) => {
-        started = null;
-        throw error;
-      });
-      await started;
+      if (!closed) {
+        started ??= start().catch((error: unknown) => {
+          started = null;
+          throw error;
+        });
+        await started;
+      }
+      // Shutting down (possibly since this subscriber began to wait): it is ended at once
+      // rather than added to a hub nobody will close again.
+      if (closed) {
+        onShutdown?.();
+        return () => undefined;
+      }
       subscribers.set(subscriber, onShutdown);
       return () => subscribers.delete(subscriber);
     },

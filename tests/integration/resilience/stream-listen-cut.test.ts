@@ -1,0 +1,54 @@
+import type { AddressInfo } from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { publishStreamEvent } from '../../../src/modules/sla/sla.repository.js';
+import { LISTENER_APPLICATION_NAME } from '../../../src/modules/sla/sla.stream.js';
+import { systemClock } from '../../../src/shared/clock.js';
+import { createTestContext, type TestContext } from '../../helpers/context.js';
+import { openSse } from '../../helpers/sla.js';
+import { terminateBackends } from './support.js';
+
+/**
+ * The SSE hub's LISTEN connection cut (a terminated backend, a Postgres restart): it comes
+ * back by itself, without waiting for a new subscriber, and the clients already connected get
+ * every event, including those committed while it was away.
+ */
+let ctx: TestContext;
+let base: string;
+
+beforeAll(async () => {
+  ctx = await createTestContext({ clock: systemClock });
+  await ctx.app.listen({ port: 0, host: '127.0.0.1' });
+  base = `http://127.0.0.1:${(ctx.app.server.address() as AddressInfo).port}`;
+});
+afterAll(async () => {
+  // fetch (undici) may leave a spare keep-alive socket that never carries a request: not
+  // "idle" to the server, it would hold the close for undici's own timeout.
+  ctx?.app.server.on('connection', (socket) => socket.destroy());
+  ctx?.app.server.closeAllConnections();
+  await ctx?.close();
+});
+
+const publish = (ticketId: string) => ctx.deps.db.transaction((tx) => publishStreamEvent(tx, 'breach', { ticketId, metric: 'first_response' }, new Date()));
+
+describe('the event stream after its LISTEN connection is cut', () => {
+  it('reconnects by itself and delivers what was committed meanwhile to connected clients', async () => {
+    const stream = await openSse(`${base}/v1/sla/stream`, ctx.adminToken);
+    try {
+      expect(stream.response.status).toBe(200);
+      await publish('before-the-cut');
+      await stream.waitFor((e) => e.data.ticketId === 'before-the-cut');
+
+      expect(await terminateBackends(ctx.databaseUrl, LISTENER_APPLICATION_NAME)).toBe(1);
+      // Committed while the listener is (very likely) still away: its notification goes nowhere.
+      await publish('during-the-cut');
+      await stream.waitFor((e) => e.data.ticketId === 'during-the-cut', 15_000);
+      // And the live path works again (a fresh notification on the new connection).
+      await publish('after-the-cut');
+      await stream.waitFor((e) => e.data.ticketId === 'after-the-cut', 15_000);
+      const ids = stream.received.filter((e) => e.event === 'breach').map((e) => e.data.ticketId);
+      expect(ids).toEqual(['before-the-cut', 'during-the-cut', 'after-the-cut']);
+    } finally {
+      await stream.close();
+    }
+  });
+});
