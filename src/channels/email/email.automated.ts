@@ -148,10 +148,18 @@ function text(value: unknown): string | undefined {
 
 function addressesIn(value: unknown): string[] {
   if (value === undefined || value === null) return [];
-  if (typeof value === 'string') return value.match(/[^\s<>"',;:()]+@[^\s<>"',;:()]+/g) ?? [];
+  // Split first, then test each token: the single pattern /[^…]+@[^…]+/ backtracks
+  // quadratically over a long run without an '@'. A token is an address when an '@' has a
+  // character on each side, which is exactly what that pattern matched.
+  if (typeof value === 'string') return value.split(/[\s<>"',;:()]+/).filter(hasAddressShape);
   if (Array.isArray(value)) return value.flatMap(addressesIn);
   if (isAddressObject(value)) return value.value.map((a) => a.address ?? '').filter((a) => a.length > 0);
   return [];
+}
+
+function hasAddressShape(token: string): boolean {
+  const at = token.indexOf('@', 1);
+  return at !== -1 && at < token.length - 1;
 }
 
 function isRecord(value: unknown): value is Record<string, unknown> {
