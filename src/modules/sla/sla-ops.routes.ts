@@ -239,10 +239,12 @@ export function registerSlaOpsRoutes(app: App, deps: { db: Database; clock: Cloc
     },
     handler: async (request, reply) => {
       const resumeFrom = request.headers['last-event-id'] ?? request.query.lastEventId;
-      reply.hijack();
       const out = reply.raw;
-      out.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache, no-transform', connection: 'keep-alive', 'x-accel-buffering': 'no' });
-      out.write('retry: 3000\n\n');
+      const open = () => {
+        if (out.headersSent) return;
+        out.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache, no-transform', connection: 'keep-alive', 'x-accel-buffering': 'no' });
+        out.write('retry: 3000\n\n');
+      };
       // Events can arrive out of id order (see sla.stream.ts): dedupe by id, not by "higher".
       const sent = new Set<number>();
       const send = (event: StreamEvent) => {
@@ -260,12 +262,22 @@ export function registerSlaOpsRoutes(app: App, deps: { db: Database; clock: Cloc
       // client to reconnect with Last-Event-ID, to another instance or to this one restarted.
       const endForShutdown = () => {
         clearInterval(heartbeat);
+        open();
         if (!out.writableEnded) out.end(`retry: ${SHUTDOWN_RETRY_MS}\nevent: shutdown\ndata: ${JSON.stringify({ reason: 'server shutting down; reconnect with Last-Event-ID' })}\n\n`);
         // The connection goes too (after the data): a keep-alive socket kept by the client
         // would otherwise hold the server's close until its keep-alive timeout.
         request.raw.socket.end();
       };
+      // Subscribed before the headers go out: a client that has its 200 gets every event
+      // committed from then on, and Postgres unreachable here is a 503 problem, not a mute stream.
       const unsubscribe = await deps.stream.subscribe((event) => (replaying ? buffered.push(event) : send(event)), endForShutdown);
+      reply.hijack();
+      if (out.writableEnded || request.raw.socket.destroyed) {
+        // Ended for shutdown while subscribing, or the client already left.
+        unsubscribe();
+        return;
+      }
+      open();
       if (resumeFrom !== undefined) for (const event of await deps.stream.replay(resumeFrom)) send(event);
       replaying = false;
       for (const event of buffered) send(event);
