@@ -3,8 +3,8 @@ import type pg from 'pg';
 import type { Logger } from 'pino';
 import type { Config } from './config.js';
 import { createDatabase, createPool, type Database } from './db/client.js';
-import { createInboundAdapters } from './channels/inbound-adapters.js';
-import type { InboundAdapter } from './channels/channel.adapter.js';
+import { createChannelAdapters, createOutboundSenders } from './channels/channel.registry.js';
+import type { ChannelAdapter } from './channels/channel.adapter.js';
 import { createApiKeyService, type ApiKeyService } from './modules/auth/api-keys.service.js';
 import { createAttachmentStore } from './modules/intake/attachment-store.js';
 import { createIntakeService, type IntakeService } from './modules/intake/intake.service.js';
@@ -14,7 +14,6 @@ import { createCsatHook, createCsatService, type CsatService } from './modules/c
 import { createDeliveryHook } from './modules/delivery/delivery.hook.js';
 import { createFcrHook, createFcrSettler, type FcrSettler } from './modules/fcr/fcr.hook.js';
 import { createDeliveryService, type DeliveryService } from './modules/delivery/delivery.service.js';
-import { createOutboundSenders } from './channels/outbound-senders.js';
 import { createCommitmentService, type CommitmentService } from './modules/sla/commitments.service.js';
 import { createSlaHook } from './modules/sla/sla.hook.js';
 import { createSlaProcessor, type SlaProcessor } from './modules/sla/sla.processor.js';
@@ -45,7 +44,7 @@ export interface Dependencies {
   apiKeys: ApiKeyService;
   tickets: TicketService;
   intake: IntakeService;
-  inboundAdapters: InboundAdapter[];
+  inboundAdapters: ChannelAdapter[];
   queues: Queues;
   metrics: Metrics;
   policies: PolicyCache;
@@ -114,7 +113,7 @@ export function createDependencies(config: Config, overrides: DependencyOverride
     apiKeys,
     tickets,
     intake,
-    inboundAdapters: createInboundAdapters(config),
+    inboundAdapters: createChannelAdapters(config),
     queues,
     metrics,
     policies,

@@ -1,9 +1,7 @@
-import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyReply, FastifyRequest, onRequestHookHandler } from 'fastify';
 import { z } from 'zod';
-import type { InboundAdapter, InboundRequest } from '../../channels/channel.adapter.js';
+import type { ChannelAdapter, Handshake, InboundRequest, ParsedInbound, WebhookAuthentication } from '../../channels/channel.adapter.js';
 import { InvalidPayloadError } from '../../channels/channel.errors.js';
-import { facebookVerifyChallenge } from '../../channels/facebook/facebook.signature.js';
-import { CRC_TOKEN_PATTERN, twitterCrcResponse } from '../../channels/twitter/twitter.signature.js';
 import type { Config } from '../../config.js';
 import type { Guard } from '../../http/auth.js';
 import { problemResponses, type App } from '../../http/types.js';
@@ -25,44 +23,84 @@ export const webhookResult = z
   })
   .meta({ id: 'WebhookResult' });
 
-const TWIML_EMPTY = '<?xml version="1.0" encoding="UTF-8"?><Response/>';
-const RAW_TYPES = ['application/json', 'application/x-www-form-urlencoded', 'multipart/form-data', 'message/rfc822', 'text/plain'];
-const API_KEY_PATHS = new Set(['email', 'phone/events']);
+/**
+ * How a request to one adapter's endpoint is authenticated, derived from its declaration alone:
+ * an API-key adapter always gets the guard, a signature adapter always runs verify (and claims
+ * its replay token) before its body is parsed. No other list decides it.
+ */
+interface MountedAuthentication {
+  onRequest?: onRequestHookHandler;
+  description: string;
+  security?: { bearerAuth: never[] }[];
+  /** Runs after the body is read, before it is parsed; throws the 401/403 problem. */
+  authenticate(adapter: ChannelAdapter, inbound: InboundRequest, request: FastifyRequest): Promise<void>;
+}
 
 export function registerWebhookRoutes(
   app: App,
-  deps: { config: Config; clock: Clock; intake: IntakeService; adapters: InboundAdapter[]; guard: Guard },
+  deps: { config: Config; clock: Clock; intake: IntakeService; adapters: readonly ChannelAdapter[]; guard: Guard },
 ): void {
   const { config, clock, intake } = deps;
 
-  // Webhooks verify signatures over the exact bytes received, so in this scope every body
-  // stays a Buffer; adapters parse it after the signature is checked.
-  void app.register(async (scope) => {
-    scope.removeAllContentTypeParsers();
-    scope.addContentTypeParser(RAW_TYPES, { parseAs: 'buffer' }, (_request, body, done) => done(null, body));
+  function mountedAuthentication(adapter: ChannelAdapter, auth: WebhookAuthentication): MountedAuthentication {
+    switch (auth.kind) {
+      case 'api-key':
+        return {
+          onRequest: deps.guard(auth.roles),
+          description: 'Authenticated by an integration API key (Authorization: Bearer).',
+          security: [{ bearerAuth: [] }],
+          // The guard ran in onRequest, before the body was even read.
+          authenticate: async () => {},
+        };
+      case 'signature':
+        return {
+          description: `Authenticated by the provider's signature; 503 until ${adapter.requiredSetting} is set.`,
+          authenticate: async (_adapter, inbound, request) => {
+            if (!(await auth.verify(inbound))) throw unauthorized(`The ${adapter.path} signature is missing or does not match.`);
+            if (auth.replayToken && !(await intake.claimDeliveryToken(adapter.channel, await auth.replayToken(inbound)))) {
+              // A valid signature already used for other content: a captured one replayed on a forged
+              // body. Nothing is stored; a redelivery of the same content is not refused (see claimDeliveryToken).
+              request.log.warn({ channel: adapter.channel }, 'webhook signature token replayed with other content');
+              throw new AppError(403, 'signature-replayed', 'Forbidden', 'This signature token was already used for other content.', [
+                { field: 'body.token', message: 'already used for other content' },
+              ]);
+            }
+          },
+        };
+      default:
+        return unreachable(auth);
+    }
+  }
 
-    for (const adapter of deps.adapters) {
-      const isEmail = adapter.path.startsWith('email');
+  // Webhooks verify signatures over the exact bytes received, so every body stays a Buffer and
+  // adapters parse it after authentication. Each adapter gets its own scope: its media types only.
+  for (const adapter of deps.adapters) {
+    void app.register(async (scope) => {
+      scope.removeAllContentTypeParsers();
+      scope.addContentTypeParser([...adapter.body.contentTypes], { parseAs: 'buffer' }, (_request, body, done) => done(null, body));
+      const auth = mountedAuthentication(adapter, adapter.auth);
       scope.post(`/webhooks/${adapter.path}`, {
-        bodyLimit: isEmail ? config.EMAIL_BODY_LIMIT_BYTES : config.BODY_LIMIT_BYTES,
+        bodyLimit: adapter.body.limitBytes,
         // Providers retry on 429, and their payloads are signed: the rate limit is for API keys.
         config: { rateLimit: false },
-        ...(API_KEY_PATHS.has(adapter.path) ? { onRequest: deps.guard(['integration', 'admin']) } : {}),
+        ...(auth.onRequest ? { onRequest: auth.onRequest } : {}),
         schema: {
           tags,
           summary: `Inbound ${adapter.path.replace('/', ' ')} webhook`,
-          description: API_KEY_PATHS.has(adapter.path)
-            ? 'Authenticated by an integration API key (Authorization: Bearer).'
-            : `Authenticated by the provider's signature; 503 until ${adapter.requiredSetting} is set.`,
-          ...(API_KEY_PATHS.has(adapter.path) ? { security: [{ bearerAuth: [] }] } : {}),
-          response: adapter.path === 'phone/twilio' ? problemResponses(413, 415, 422, 503) : { 200: webhookResult, ...problemResponses(413, 415, 422, 503) },
+          description: auth.description,
+          ...(auth.security ? { security: auth.security } : {}),
+          response:
+            adapter.answer.kind === 'webhook-result'
+              ? { 200: webhookResult, ...problemResponses(413, 415, 422, 503) }
+              : problemResponses(413, 415, 422, 503),
         },
-        handler: async (request, reply) => receive(adapter, request, reply),
+        handler: async (request, reply) => receive(adapter, auth, request, reply),
       });
-    }
-  });
+      if (adapter.handshake) mountHandshake(scope, adapter.path, adapter.handshake);
+    });
+  }
 
-  async function receive(adapter: InboundAdapter, request: FastifyRequest, reply: FastifyReply) {
+  async function receive(adapter: ChannelAdapter, auth: MountedAuthentication, request: FastifyRequest, reply: FastifyReply) {
     if (!adapter.configured) {
       throw serviceUnavailable('channel-not-configured', `The ${adapter.path} webhook is off: set ${adapter.requiredSetting} to turn it on.`);
     }
@@ -75,17 +113,9 @@ export function registerWebhookRoutes(
       publicUrl: publicUrlOf(request, config.PUBLIC_BASE_URL),
       receivedAt: clock.now(),
     };
-    if (!(await adapter.verify(inbound))) throw unauthorized(`The ${adapter.path} signature is missing or does not match.`);
-    if (adapter.deliveryToken && !(await intake.claimDeliveryToken(adapter.channel, await adapter.deliveryToken(inbound)))) {
-      // A valid signature already used for other content: a captured one replayed on a forged
-      // body. Nothing is stored; a redelivery of the same content is not refused (see claimDeliveryToken).
-      request.log.warn({ channel: adapter.channel }, 'webhook signature token replayed with other content');
-      throw new AppError(403, 'signature-replayed', 'Forbidden', 'This signature token was already used for other content.', [
-        { field: 'body.token', message: 'already used for other content' },
-      ]);
-    }
+    await auth.authenticate(adapter, inbound, request);
     const raw = { channel: adapter.channel, body: rawBody, contentType: inbound.contentType };
-    let parsed;
+    let parsed: ParsedInbound;
     try {
       parsed = await adapter.parse(inbound);
     } catch (error) {
@@ -113,7 +143,7 @@ export function registerWebhookRoutes(
       throw new AppError(422, 'unprocessable-payload', 'Unprocessable payload', 'The payload holds a value the database cannot store; it was kept as a dead letter.');
     }
     request.log.info({ channel: adapter.channel, outcomes: result.messages.map((m) => m.result) }, 'webhook ingested');
-    if (adapter.path === 'phone/twilio') return reply.type('text/xml').send(TWIML_EMPTY);
+    if (adapter.answer.kind === 'fixed') return reply.type(adapter.answer.contentType).send(adapter.answer.body);
     const created = result.messages.filter((m) => m.result === 'created');
     return {
       received: result.messages.length,
@@ -126,39 +156,35 @@ export function registerWebhookRoutes(
     };
   }
 
-  app.get('/webhooks/facebook', {
-    config: { rateLimit: false },
-    schema: {
-      tags,
-      summary: 'Facebook verification handshake (hub.mode, hub.verify_token, hub.challenge)',
-      querystring: z.record(z.string(), z.unknown()),
-      response: { 200: z.string(), ...problemResponses(503) },
-    },
-    handler: async (request, reply) => {
-      if (!config.FACEBOOK_VERIFY_TOKEN) throw serviceUnavailable('channel-not-configured', 'Set FACEBOOK_VERIFY_TOKEN to answer the Facebook handshake.');
-      const challenge = facebookVerifyChallenge(request.query, config.FACEBOOK_VERIFY_TOKEN);
-      if (challenge === null) throw new AppError(403, 'verify-token-mismatch', 'Forbidden', 'hub.verify_token does not match, or hub.mode is not subscribe.', [{ field: 'query.hub.verify_token', message: 'does not match' }]);
-      return reply.type('text/plain').serializer((s: unknown) => String(s)).send(challenge);
-    },
-  });
+  function mountHandshake(scope: App, path: string, handshake: Handshake): void {
+    scope.get(`/webhooks/${path}`, {
+      config: { rateLimit: false },
+      schema: {
+        tags,
+        summary: handshake.summary,
+        querystring: handshake.querystring,
+        response: { 200: handshake.response, ...problemResponses(503) },
+      },
+      handler: async (request, reply) => {
+        if (!handshake.configured) throw serviceUnavailable('channel-not-configured', `Set ${handshake.requiredSetting} to ${handshake.purpose}.`);
+        const answer = handshake.answer(request.query as Record<string, unknown>);
+        switch (answer.kind) {
+          case 'text':
+            return reply.type('text/plain').serializer((s: unknown) => String(s)).send(answer.body);
+          case 'json':
+            return answer.body;
+          case 'refused':
+            throw new AppError(403, answer.code, 'Forbidden', answer.detail, [{ field: answer.field, message: answer.message }]);
+          default:
+            return unreachable(answer);
+        }
+      },
+    });
+  }
+}
 
-  app.get('/webhooks/twitter', {
-    config: { rateLimit: false },
-    schema: {
-      tags,
-      summary: 'X (Twitter) CRC challenge: response_token = sha256= base64 HMAC-SHA256(consumer secret, crc_token)',
-      // Only token-shaped values are signed: anything else would make this a signing oracle
-      // for forged POST bodies (see CRC_TOKEN_PATTERN).
-      querystring: z.object({
-        crc_token: z.string().regex(CRC_TOKEN_PATTERN, 'must be 1 to 128 base64 or base64url characters, as X sends'),
-      }),
-      response: { 200: z.object({ response_token: z.string() }), ...problemResponses(503) },
-    },
-    handler: async (request) => {
-      if (!config.TWITTER_CONSUMER_SECRET) throw serviceUnavailable('channel-not-configured', 'Set TWITTER_CONSUMER_SECRET to answer the X CRC challenge.');
-      return twitterCrcResponse(request.query.crc_token, config.TWITTER_CONSUMER_SECRET);
-    },
-  });
+function unreachable(value: never): never {
+  throw new Error(`unhandled variant ${JSON.stringify(value)}`);
 }
 
 /** A Postgres data exception (SQLSTATE class 22), wrapped or not by drizzle. */

@@ -1,0 +1,46 @@
+import { z } from 'zod';
+import { headerValue, type AdapterDefinition } from '../channel.adapter.js';
+import { jsonBody } from '../request-body.js';
+import { parseFacebookWebhook } from './facebook.parser.js';
+import { createFacebookSender } from './facebook.sender.js';
+import { facebookVerifyChallenge, verifyFacebookSignature } from './facebook.signature.js';
+
+/** Messenger and Page feed webhooks (POST /webhooks/facebook), signed with the app secret. */
+export const facebookAdapter: AdapterDefinition = (config) => ({
+  channel: 'facebook',
+  requiredSetting: 'FACEBOOK_APP_SECRET',
+  configured: config.FACEBOOK_APP_SECRET !== undefined,
+  auth: {
+    kind: 'signature',
+    verify: async (request) => verifyFacebookSignature(request.rawBody, headerValue(request, 'x-hub-signature-256'), config.FACEBOOK_APP_SECRET ?? ''),
+  },
+  body: { limitBytes: config.BODY_LIMIT_BYTES, contentTypes: ['application/json'] },
+  parse: async (request) =>
+    parseFacebookWebhook(jsonBody(request), { appId: config.FACEBOOK_APP_ID, receivedAt: request.receivedAt, defaultRegion: config.DEFAULT_PHONE_REGION }),
+  answer: { kind: 'webhook-result' },
+  handshake: {
+    summary: 'Facebook verification handshake (hub.mode, hub.verify_token, hub.challenge)',
+    requiredSetting: 'FACEBOOK_VERIFY_TOKEN',
+    purpose: 'answer the Facebook handshake',
+    configured: Boolean(config.FACEBOOK_VERIFY_TOKEN),
+    // Meta's dotted names ("hub.mode") arrive flat or nested depending on the query parser.
+    querystring: z.record(z.string(), z.unknown()),
+    response: z.string(),
+    answer: (query) => {
+      const challenge = facebookVerifyChallenge(query, config.FACEBOOK_VERIFY_TOKEN ?? '');
+      return challenge === null
+        ? {
+            kind: 'refused',
+            code: 'verify-token-mismatch',
+            detail: 'hub.verify_token does not match, or hub.mode is not subscribe.',
+            field: 'query.hub.verify_token',
+            message: 'does not match',
+          }
+        : { kind: 'text', body: challenge };
+    },
+  },
+  createSender: () =>
+    config.FACEBOOK_PAGE_ACCESS_TOKEN
+      ? { sender: createFacebookSender({ graphUrl: config.FACEBOOK_GRAPH_URL, pageAccessToken: config.FACEBOOK_PAGE_ACCESS_TOKEN }) }
+      : null,
+});
