@@ -10,6 +10,9 @@ export type Executor = Database | Parameters<Parameters<Database['transaction']>
 // event ids) stay far below 2^53, so numbers are safe and far friendlier in JSON.
 pg.types.setTypeParser(pg.types.builtins.INT8, (value) => Number(value));
 
+/** pg-pool's message when no client became free within connectionTimeoutMillis. */
+const POOL_BUSY = /timeout exceeded when trying to connect/;
+
 export interface PoolEvents {
   /** A pooled client's connection failed (terminated backend, Postgres restart, network cut). */
   onConnectionError?(error: Error): void;
@@ -38,8 +41,25 @@ export function createPool(url: string, max: number, timeouts: { acquireMs?: num
     events.onConnect?.();
   });
   pool.on('error', onError);
+  // A connection that cannot be opened (Postgres down, restarting) is an outage too; a wait
+  // for a free client that timed out is not (the pool is busy, Postgres answers).
+  const connectFailed = (error: Error) => {
+    if (!POOL_BUSY.test(error.message)) onError(error);
+  };
   const connect = pool.connect.bind(pool);
-  pool.connect = ((callback?: Parameters<pg.Pool['connect']>[0]) => (callback ? connect(callback) : connect().then(releasedOnFailure))) as pg.Pool['connect'];
+  pool.connect = ((callback?: (error: Error | undefined, client: pg.PoolClient | undefined, done: (release?: unknown) => void) => void) => {
+    if (callback) {
+      connect((error, client, done) => {
+        if (error) connectFailed(error);
+        callback(error, client, done);
+      });
+      return undefined;
+    }
+    return connect().then(releasedOnFailure, (error: Error) => {
+      connectFailed(error);
+      throw error;
+    });
+  }) as pg.Pool['connect'];
   return pool;
 }
 

@@ -1,8 +1,7 @@
 import { Queue, type JobsOptions } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
-import { DependencyUnavailableError, type LinkState } from '../shared/link-state.js';
-import { redisErrorHandler } from './redis.js';
+import { DependencyUnavailableError, ignoringOutages, type LinkState } from '../shared/link-state.js';
 import { z } from 'zod';
 
 /**
@@ -116,7 +115,7 @@ export function createQueues(connection: Redis, prefix: string, options: { link:
   const guard: ProducerGuard = { connection, link: options.link, readyWaitMs: options.readyWaitMs ?? 2_000 };
   const make = <Q extends QueueKey>(key: Q) => {
     const queue = new Queue(QUEUE_DEFS[key].name, { connection, prefix, defaultJobOptions: DEFAULT_JOB_OPTIONS, skipWaitingForReady: true, skipVersionCheck: true });
-    queue.on('error', redisErrorHandler(options.link, (error) => options.logger.error({ err: error, queue: queue.name }, 'queue error')));
+    queue.on('error', ignoringOutages((error) => options.logger.error({ err: error, queue: queue.name }, 'queue error')));
     return new TypedQueue(key, queue, guard);
   };
   return {

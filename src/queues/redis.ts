@@ -1,5 +1,5 @@
 import { Redis } from 'ioredis';
-import { reconnectDelay, unavailableDependency, type LinkState } from '../shared/link-state.js';
+import { reconnectDelay, type LinkState } from '../shared/link-state.js';
 
 /**
  * Two kinds of Redis connection, as BullMQ's production guide asks: producers (the API) fail
@@ -46,11 +46,3 @@ export function trackRedis(connection: Redis, link: LinkState): Redis {
 }
 
 const trackedConnections = new WeakMap<LinkState, Set<Redis>>();
-
-/**
- * For 'error' events of BullMQ objects, which talk only to Redis: a connection failure
- * (whatever its code) goes to the Redis link, anything else is logged as it comes.
- */
-export function redisErrorHandler(link: LinkState, other: (error: Error) => void): (error: Error) => void {
-  return (error) => (unavailableDependency(error) ? link.lost(error) : other(error));
-}

@@ -104,11 +104,15 @@ export class DependencyUnavailableError extends Error {
   }
 }
 
-/** For errors of work that talks to both (recovery, sweeps): an outage goes to its link, anything else is logged. */
-export function dependencyErrorHandler(links: Links, other: (error: unknown) => void): (error: unknown) => void {
+/**
+ * For the 'error' events of BullMQ objects and the failures of background work: an error that
+ * only says Postgres or Redis is unreachable is not logged again (the connections themselves
+ * report the outage to their link, once, as it happens: an operation that failed before a
+ * restore and is reported after it must not log "unreachable" a second time); anything else
+ * goes to `other`.
+ */
+export function ignoringOutages(other: (error: Error) => void): (error: unknown) => void {
   return (error) => {
-    const dependency = unavailableDependency(error);
-    if (dependency) links[dependency].lost(error);
-    else other(error);
+    if (!unavailableDependency(error)) other(error instanceof Error ? error : new Error(String(error)));
   };
 }

@@ -4,8 +4,8 @@ import { createNotificationSender } from '../modules/notifications/notification.
 import { jitteredBackoff } from '../modules/delivery/delivery.jobs.js';
 import { QUEUE_DEFS, parseJob } from '../queues/queues.js';
 import { evaluateKpiTargets } from '../modules/reports/kpi-targets.service.js';
-import { createWorkerRedis, redisErrorHandler, trackRedis } from '../queues/redis.js';
-import { dependencyErrorHandler } from '../shared/link-state.js';
+import { createWorkerRedis, trackRedis } from '../queues/redis.js';
+import { ignoringOutages } from '../shared/link-state.js';
 import { recomputePolicyTickets, recoverFromRedisLoss, redisLostOurJobs } from './sla-recovery.js';
 
 export interface RunningWorker {
@@ -21,10 +21,10 @@ const REDIS_LOSS_CHECK_MS = 100;
 /** Starts every background worker this process runs (ROLE=worker or all). */
 export async function startWorkers(deps: Dependencies): Promise<RunningWorker[]> {
   const { config, logger, slaProcessor } = deps;
-  // Errors of every connection, Worker and schedule declaration go to the Redis link: one log
-  // line when Redis goes away and one when it is back, however long it retries meanwhile.
-  const redisLink = deps.links.redis;
-  const connection = trackRedis(createWorkerRedis(config.REDIS_URL), redisLink);
+  // The connection reports to the Redis link (one log line when Redis goes away, one when it is
+  // back, however long it retries meanwhile); Workers and schedule declarations have 'error'
+  // handlers that do not repeat the outage per retry (ignoringOutages).
+  const connection = trackRedis(createWorkerRedis(config.REDIS_URL), deps.links.redis);
   const prefix = config.QUEUE_PREFIX;
   const notifications = createNotificationSender({
     webhookSecret: config.NOTIFY_WEBHOOK_SECRET,
@@ -42,7 +42,7 @@ export async function startWorkers(deps: Dependencies): Promise<RunningWorker[]>
       concurrency,
       settings: { backoffStrategy: (attemptsMade: number) => jitteredBackoff(attemptsMade, config.DELIVERY_BACKOFF_MS) },
     });
-    worker.on('error', redisErrorHandler(redisLink, (error) => logger.error({ err: error, queue: name }, 'worker error')));
+    worker.on('error', ignoringOutages((error) => logger.error({ err: error, queue: name }, 'worker error')));
     worker.on('failed', (job, error) => logger.warn({ err: error.message, queue: name, jobId: job?.id, attempts: job?.attemptsMade }, 'job failed'));
     workers.push(worker);
   };
@@ -114,13 +114,13 @@ export async function startWorkers(deps: Dependencies): Promise<RunningWorker[]>
   const declareScheduler = () =>
     deps.queues.maintenance.queue
       .upsertJobScheduler(RECONCILE_SCHEDULER_ID, { every: config.SLA_RECONCILE_INTERVAL_MS }, { name: 'sla-reconcile', data: {} })
-      .catch(redisErrorHandler(redisLink, (error) => logger.warn({ err: error }, 'could not declare the reconciler schedule')));
+      .catch(ignoringOutages((error) => logger.warn({ err: error }, 'could not declare the reconciler schedule')));
   await declareScheduler();
   // KPI targets (issue 6): a second scheduler on the maintenance queue, re-declared by the same watchdog.
   const declareKpiScheduler = () =>
     deps.queues.maintenance.queue
       .upsertJobScheduler(KPI_EVALUATE_SCHEDULER_ID, { every: config.KPI_EVALUATE_INTERVAL_MS }, { name: 'kpi-evaluate', data: {} })
-      .catch(redisErrorHandler(redisLink, (error) => logger.warn({ err: error }, 'could not declare the KPI evaluation schedule')));
+      .catch(ignoringOutages((error) => logger.warn({ err: error }, 'could not declare the KPI evaluation schedule')));
   await declareKpiScheduler();
   const watchdog = setInterval(() => void Promise.all([declareScheduler(), declareKpiScheduler()]), config.SLA_RECONCILE_INTERVAL_MS);
   watchdog.unref();
@@ -137,7 +137,7 @@ export async function startWorkers(deps: Dependencies): Promise<RunningWorker[]>
       const rescheduled = await recoverFromRedisLoss(deps, connection);
       if (rescheduled) await Promise.all([declareScheduler(), declareKpiScheduler(), slaProcessor.reconcile()]);
     })()
-      .catch(dependencyErrorHandler(deps.links, (error) => logger.warn({ err: error }, 'recovery after a redis loss failed; the reconciler will retry')))
+      .catch(ignoringOutages((error) => logger.warn({ err: error }, 'recovery after a redis loss failed; the reconciler will retry')))
       .finally(() => (recovering = null));
   }, REDIS_LOSS_CHECK_MS);
   lossWatch.unref();
