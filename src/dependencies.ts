@@ -65,8 +65,9 @@ export interface DependencyOverrides {
 export function createDependencies(config: Config, overrides: DependencyOverrides = {}): Dependencies {
   const logger = overrides.logger ?? createLogger({ level: config.LOG_LEVEL, pretty: config.LOG_PRETTY, secrets: configuredSecrets(config) });
   const clock = overrides.clock ?? systemClock;
+  const metrics = createMetrics();
   // One log line per change of state of Postgres or Redis, never one per retry (link-state.ts).
-  const links = createLinks(logger);
+  const links = createLinks(logger, (dependency, up) => metrics.dependencyUp.set({ dependency }, up ? 1 : 0));
   const pool = createPool(
     config.DATABASE_URL,
     config.DATABASE_POOL_MAX,
@@ -76,7 +77,6 @@ export function createDependencies(config: Config, overrides: DependencyOverride
   const db = createDatabase(pool);
   const redis = trackRedis(createProducerRedis(config.REDIS_URL, { commandTimeoutMs: config.REDIS_COMMAND_TIMEOUT_MS }), links.redis);
   const queues = createQueues(redis, config.QUEUE_PREFIX, { link: links.redis, logger, readyWaitMs: config.REDIS_READY_WAIT_MS });
-  const metrics = createMetrics();
   const policies = new PolicyCache(db);
   const timers = createTimerScheduler({ queues, clock });
   const hooks = new TicketHooks();

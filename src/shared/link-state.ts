@@ -16,7 +16,11 @@ export class LinkState {
   constructor(
     readonly name: LinkName,
     private readonly logger: Logger,
-  ) {}
+    /** Called on each change of state (a metric's gauge), and once at construction. */
+    private readonly onChange: (up: boolean) => void = () => undefined,
+  ) {
+    onChange(true);
+  }
 
   get up(): boolean {
     return !this.#down;
@@ -27,12 +31,14 @@ export class LinkState {
     this.#down = true;
     this.#since = Date.now();
     this.logger.error({ dependency: this.name, reason: describeError(error) }, `${this.name} unreachable: retrying with backoff`);
+    this.onChange(false);
   }
 
   restored(): void {
     if (!this.#down) return;
     this.#down = false;
     this.logger.warn({ dependency: this.name, downMs: Date.now() - this.#since }, `${this.name} reachable again`);
+    this.onChange(true);
   }
 }
 
@@ -50,8 +56,8 @@ export interface Links {
   redis: LinkState;
 }
 
-export function createLinks(logger: Logger): Links {
-  return { postgres: new LinkState('postgres', logger), redis: new LinkState('redis', logger) };
+export function createLinks(logger: Logger, onChange: (name: LinkName, up: boolean) => void = () => undefined): Links {
+  return { postgres: new LinkState('postgres', logger, (up) => onChange('postgres', up)), redis: new LinkState('redis', logger, (up) => onChange('redis', up)) };
 }
 
 /** A short, single-line reason (code and message, no stack): what an operator needs to read. */

@@ -15,6 +15,12 @@ export function createMetrics() {
       buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
       registers: [registry],
     }),
+    dependencyUp: new Gauge({
+      name: 'complaint_desk_dependency_up',
+      help: '1 while Postgres or Redis is reachable, as this process\'s connections last reported; 0 during an outage',
+      labelNames: ['dependency'],
+      registers: [registry],
+    }),
     queueDepth: new Gauge({ name: 'complaint_desk_queue_jobs', help: 'Jobs per queue and state', labelNames: ['queue', 'state'], registers: [registry] }),
     httpDuration: new Histogram({
       name: 'complaint_desk_http_request_duration_seconds',

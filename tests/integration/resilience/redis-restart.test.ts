@@ -26,6 +26,7 @@ afterAll(async () => {
   await redis?.stop();
 });
 
+const redisUpGauge = async () => (await ctx.deps.metrics.dependencyUp.get()).values.find((v) => v.labels.dependency === 'redis')?.value;
 const newTicket = () => client(ctx).post('/v1/tickets', { channel: 'email', customer: { email: `${unique('redis')}@example.com` }, subject: 'Kettle', body: 'It leaks' });
 
 describe('Redis restarted mid-load', () => {
@@ -52,6 +53,7 @@ describe('Redis restarted mid-load', () => {
       );
       expect(readyz.headers['content-type']).toMatch(/^application\/problem\+json/);
       expect(ctx.deps.links.redis.up).toBe(false);
+      expect(await redisUpGauge()).toBe(0);
       // Tickets are still taken while Redis is away: Postgres is the source of truth.
       const during = created.length;
       await until(() => (created.length >= during + 10 ? true : undefined), { timeoutMs: 15_000, what: 'tickets created while Redis is away' });
@@ -65,6 +67,7 @@ describe('Redis restarted mid-load', () => {
     }
     expect(statuses.every((s) => s === 201)).toBe(true);
     expect(ctx.deps.links.redis.up).toBe(true);
+    expect(await redisUpGauge()).toBe(1);
 
     // Every clock (before, during and after the outage) breaches, exactly once.
     await until(
