@@ -33,11 +33,21 @@ export function createChannelAdapters(config: Config): ChannelAdapter[] {
  * The senders this install can use. A channel without its credentials has no sender: its
  * replies go dead at once with a message saying which setting is missing.
  */
-export function createOutboundSenders(config: Config): { byChannel: Partial<Record<Channel, ChannelSender>>; close(): void } {
+export function createOutboundSenders(config: Config): OutboundSenders {
+  return sendersOf(createChannelAdapters(config));
+}
+
+export interface OutboundSenders {
+  byChannel: Partial<Record<Channel, ChannelSender>>;
+  close(): void;
+}
+
+/** Builds each channel's sender from the one adapter that owns it. */
+export function sendersOf(adapters: readonly ChannelAdapter[]): OutboundSenders {
   const byChannel: Partial<Record<Channel, ChannelSender>> = {};
   const closers: (() => void)[] = [];
   const owners = new Map<Channel, string>();
-  for (const adapter of createChannelAdapters(config)) {
+  for (const adapter of adapters) {
     if (!adapter.createSender) continue;
     // Two adapters of one channel (raw mail and Mailgun) share one way back: only one may own it.
     const owner = owners.get(adapter.channel);
