@@ -119,7 +119,7 @@ export async function buildApp(deps: Dependencies): Promise<App> {
   registerAgentRoutes(app, { db: deps.db, clock: deps.clock, guard });
   registerApiKeyRoutes(app, { db: deps.db, apiKeys: deps.apiKeys, guard });
   const outbound = { allowPrivate: config.OUTBOUND_ALLOW_PRIVATE, allowHttp: config.OUTBOUND_ALLOW_HTTP };
-  registerSlaConfigRoutes(app, { db: deps.db, clock: deps.clock, guard, policies: deps.policies, queues: deps.queues, outbound });
+  registerSlaConfigRoutes(app, { db: deps.db, clock: deps.clock, logger: deps.logger, guard, policies: deps.policies, queues: deps.queues, outbound });
   registerSlaOpsRoutes(app, { db: deps.db, clock: deps.clock, guard, stream });
   registerCommitmentRoutes(app, { commitments: deps.commitments, guard });
   registerCsatRoutes(app, { csat: deps.csat });

@@ -1,7 +1,7 @@
 import { Queue, type JobsOptions } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
-import { DependencyUnavailableError, ignoringOutages, type LinkState } from '../shared/link-state.js';
+import { DependencyUnavailableError, ignoringOutages, unavailableDependency, type LinkState } from '../shared/link-state.js';
 import { z } from 'zod';
 
 /**
@@ -79,12 +79,32 @@ export async function whenRedisReady(guard: ProducerGuard): Promise<void> {
   });
 }
 
+/**
+ * Runs `add` for jobs that Postgres can rebuild, and goes on without them while Redis is
+ * unreachable (false): a sweep from Postgres repairs them later. Any other failure is thrown.
+ * Each call site says which sweep repairs its jobs.
+ */
+export async function unlessRedisIsAway(add: () => Promise<unknown>): Promise<boolean> {
+  try {
+    await add();
+    return true;
+  } catch (error) {
+    if (unavailableDependency(error) === 'redis') return false;
+    throw error;
+  }
+}
+
 export class TypedQueue<Q extends QueueKey> {
   constructor(
     readonly key: Q,
     readonly queue: Queue,
     private readonly guard?: ProducerGuard,
   ) {}
+
+  /** Resolves if a job could be added now; throws DependencyUnavailableError if Redis is away. */
+  async ready(): Promise<void> {
+    if (this.guard) await whenRedisReady(this.guard);
+  }
 
   async add<N extends JobName<Q>>(name: N, data: JobData<Q, N>, options?: JobsOptions) {
     if (this.guard) await whenRedisReady(this.guard);

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { eq } from 'drizzle-orm';
 import type { Executor } from '../../db/client.js';
-import type { Queues } from '../../queues/queues.js';
+import { unlessRedisIsAway, type Queues } from '../../queues/queues.js';
 import type { TicketChange, TicketHook } from '../tickets/tickets.hooks.js';
 import { messages } from '../tickets/messages.table.js';
 import { resolveDestination } from './delivery.destination.js';
@@ -53,7 +53,10 @@ export function createDeliveryHook(deps: { queues: Queues; messageIdDomain: stri
     async afterCommit(change: TicketChange) {
       const rows = pending.get(change) ?? [];
       for (const row of rows) {
-        await deps.queues.delivery.add('deliver', { outboxId: row.id }, { jobId: deliveryJobId(row.id, row.generation), ...deliveryJobOptions(deps) });
+        // The outbox row is committed: with Redis away the reply is still accepted, and the
+        // reconciler re-queues outbox rows that have no job (DeliveryService.reconcile).
+        const queued = await unlessRedisIsAway(() => deps.queues.delivery.add('deliver', { outboxId: row.id }, { jobId: deliveryJobId(row.id, row.generation), ...deliveryJobOptions(deps) }));
+        if (!queued) break;
       }
     },
   };

@@ -1,7 +1,7 @@
 import { and, eq, inArray, isNotNull, lte, sql } from 'drizzle-orm';
 import type { Database, Executor } from '../../db/client.js';
 import { fcrOnReopen, fcrOnSolve, fcrSettle, type FcrState } from '../../domain/fcr.js';
-import type { Queues } from '../../queues/queues.js';
+import { unlessRedisIsAway, type Queues } from '../../queues/queues.js';
 import type { Clock } from '../../shared/clock.js';
 import type { TicketChange, TicketHook } from '../tickets/tickets.hooks.js';
 import { appendEvents } from '../tickets/tickets.repository.js';
@@ -61,7 +61,9 @@ export function createFcrHook(deps: { queues: Queues; windowMs: number }): Ticke
       const settlesAt = toSchedule.get(change);
       if (!settlesAt) return;
       const delay = Math.max(0, settlesAt.getTime() - change.now.getTime());
-      await deps.queues.maintenance.add('fcr-settle', { ticketId: change.ticket.id }, { jobId: fcrJobId(change.ticket.id), delay });
+      // fcr_settles_at is stored: with Redis away the reconciler's sweep settles the ticket
+      // once it is due (FcrSettler.settle() with no ids), so the change still succeeds.
+      await unlessRedisIsAway(() => deps.queues.maintenance.add('fcr-settle', { ticketId: change.ticket.id }, { jobId: fcrJobId(change.ticket.id), delay }));
     },
   };
 }

@@ -1,6 +1,7 @@
 import { asc, eq } from 'drizzle-orm';
+import type { Logger } from 'pino';
 import { z } from 'zod';
-import type { Database } from '../../db/client.js';
+import type { Database, Executor } from '../../db/client.js';
 import { calendarDefinitionSchema } from '../../domain/calendar.js';
 import { slaPolicyInputSchema } from '../../domain/sla/sla-policy.js';
 import type { Guard } from '../../http/auth.js';
@@ -34,13 +35,32 @@ const policyView = z
   .meta({ id: 'SlaPolicy' });
 const list = <T extends z.ZodType>(item: T) => z.object({ items: z.array(item), nextCursor: z.null() });
 
-export function registerSlaConfigRoutes(app: App, deps: { db: Database; clock: Clock; guard: Guard; policies: PolicyCache; queues: Queues; outbound: OutboundPolicy }): void {
+export function registerSlaConfigRoutes(app: App, deps: { db: Database; clock: Clock; logger: Logger; guard: Guard; policies: PolicyCache; queues: Queues; outbound: OutboundPolicy }): void {
   const { db, clock, guard } = deps;
 
-  /** Tickets under a changed policy recompute their running clocks in the background. */
-  async function policiesChanged(policyId: string) {
+  /**
+   * A change to policies (or a calendar they use), after which the tickets under them recompute
+   * their running clocks in the background (one sla-recompute job per policy). Nothing else
+   * would ever correct those due times if the job were lost — the reconciler trusts the stored
+   * ones — so while Redis is unreachable the change is rolled back and answered 503 (with
+   * Retry-After), rather than committed without its recompute. Redis is checked before the
+   * commit and the jobs are added after it: a job must never run before the change it
+   * recomputes is visible.
+   */
+  async function changePolicies<T>(work: (tx: Executor) => Promise<{ result: T; policyIds: string[] }>): Promise<T> {
+    const { result, policyIds } = await db.transaction(async (tx) => {
+      const outcome = await work(tx);
+      if (outcome.policyIds.length > 0) await deps.queues.maintenance.ready();
+      return outcome;
+    });
     deps.policies.invalidate();
-    await deps.queues.maintenance.queue.add('sla-recompute', { policyId }).catch(() => undefined);
+    for (const policyId of policyIds) {
+      await deps.queues.maintenance.add('sla-recompute', { policyId }).catch((error: unknown) => {
+        // Redis went away between the check and the add: rare, and worth an operator's look.
+        deps.logger.error({ err: error, policyId }, 'policy changed but its recompute job could not be queued; change it again to recompute');
+      });
+    }
+    return result;
   }
 
   async function requireCalendar(id: string | null | undefined) {
@@ -78,13 +98,13 @@ export function registerSlaConfigRoutes(app: App, deps: { db: Database; clock: C
   app.put('/v1/calendars/:id', {
     onRequest: guard(MANAGERS),
     schema: { tags: ['sla'], summary: 'Replace a calendar; tickets on policies using it recompute their due times', security: bearerSecurity, params: idParams, body: calendarBody, response: { 200: calendarView, ...problemResponses(404, 409) } },
-    handler: async (request) => {
-      const [row] = await db.update(calendars).set({ ...request.body, updatedAt: clock.now() }).where(eq(calendars.id, request.params.id)).returning();
-      if (!row) throw notFound('Calendar', request.params.id);
-      const users = await db.select({ id: slaPolicies.id }).from(slaPolicies).where(eq(slaPolicies.calendarId, row.id));
-      for (const p of users) await policiesChanged(p.id);
-      return row;
-    },
+    handler: async (request) =>
+      changePolicies(async (tx) => {
+        const [row] = await tx.update(calendars).set({ ...request.body, updatedAt: clock.now() }).where(eq(calendars.id, request.params.id)).returning();
+        if (!row) throw notFound('Calendar', request.params.id);
+        const users = await tx.select({ id: slaPolicies.id }).from(slaPolicies).where(eq(slaPolicies.calendarId, row.id));
+        return { result: row, policyIds: users.map((p) => p.id) };
+      }),
   });
   app.delete('/v1/calendars/:id', {
     onRequest: guard(MANAGERS),
@@ -133,25 +153,30 @@ export function registerSlaConfigRoutes(app: App, deps: { db: Database; clock: C
     handler: async (request) => {
       await requireCalendar(request.body.calendarId);
       await assertEscalationWebhooksAllowed(request.body.escalation, deps.outbound);
-      return uniqueOrConflict(async () => {
-        const [row] = await db
-          .update(slaPolicies)
-          .set({ ...request.body, calendarId: request.body.calendarId ?? null, updatedAt: clock.now() })
-          .where(eq(slaPolicies.id, request.params.id))
-          .returning();
-        if (!row) throw notFound('SLA policy', request.params.id);
-        await policiesChanged(row.id);
-        return row;
-      }, `A policy named "${request.body.name}" exists`);
+      return uniqueOrConflict(
+        async () =>
+          changePolicies(async (tx) => {
+            const [row] = await tx
+              .update(slaPolicies)
+              .set({ ...request.body, calendarId: request.body.calendarId ?? null, updatedAt: clock.now() })
+              .where(eq(slaPolicies.id, request.params.id))
+              .returning();
+            if (!row) throw notFound('SLA policy', request.params.id);
+            return { result: row, policyIds: [row.id] };
+          }),
+        `A policy named "${request.body.name}" exists`,
+      );
     },
   });
   app.delete('/v1/sla/policies/:id', {
     onRequest: guard(MANAGERS),
     schema: { tags: ['sla'], summary: 'Delete an SLA policy; its tickets re-match the remaining policies', security: bearerSecurity, params: idParams, response: { 204: z.null(), ...problemResponses(404) } },
     handler: async (request, reply) => {
-      const [row] = await db.delete(slaPolicies).where(eq(slaPolicies.id, request.params.id)).returning({ id: slaPolicies.id });
-      if (!row) throw notFound('SLA policy', request.params.id);
-      await policiesChanged(row.id);
+      await changePolicies(async (tx) => {
+        const [row] = await tx.delete(slaPolicies).where(eq(slaPolicies.id, request.params.id)).returning({ id: slaPolicies.id });
+        if (!row) throw notFound('SLA policy', request.params.id);
+        return { result: row, policyIds: [row.id] };
+      });
       return reply.status(204).send(null);
     },
   });

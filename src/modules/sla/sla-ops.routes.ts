@@ -256,7 +256,7 @@ export function registerSlaOpsRoutes(app: App, deps: { db: Database; clock: Cloc
       // Subscribe before replaying, buffering live events, so none falls between the two.
       const buffered: StreamEvent[] = [];
       let replaying = true;
-      let heartbeat: NodeJS.Timeout | undefined;
+      let heartbeat: NodeJS.Timeout | undefined = undefined;
       // At shutdown the hub ends every stream at once (else each open stream holds the
       // shutdown for its whole grace period): a final event, and a retry hint, tell the
       // client to reconnect with Last-Event-ID, to another instance or to this one restarted.

@@ -12,6 +12,7 @@ import { appendEvents } from '../tickets/tickets.repository.js';
 import type { Metrics } from '../../shared/metrics.js';
 import { lockClocksOfTicket, publishStreamEvent, saveClocks, severityOf, toDomainClock, type PolicyCache } from './sla.repository.js';
 import { breaches } from './sla.table.js';
+import { unlessRedisIsAway } from '../../queues/queues.js';
 import type { ClockTimer, TimerScheduler } from './sla.timers.js';
 
 /** Which timeline events move which clocks. Everything else leaves the clocks alone. */
@@ -133,7 +134,11 @@ export function createSlaHook(deps: { policies: PolicyCache; timers: TimerSchedu
 
     async afterCommit(change: TicketChange) {
       const timers = pending.get(change);
-      if (timers?.length) await deps.timers.schedule(timers);
+      // Postgres holds the deadlines: with Redis away the change still succeeds, and the
+      // reconciler's sweep of due clocks fires them instead (late by at most
+      // SLA_RECONCILE_INTERVAL_MS); a Redis that lost its data gets every running clock
+      // rescheduled by the Redis-loss recovery (workers/sla-recovery.ts).
+      if (timers?.length) await unlessRedisIsAway(() => deps.timers.schedule(timers));
     },
   };
 }

@@ -80,6 +80,7 @@ export async function startPrivateRedis(port?: number) {
       await killHard(child);
     },
     start: startServer,
+    running: () => child !== undefined && child.exitCode === null && child.signalCode === null,
     async stop() {
       await killHard(child);
     },
