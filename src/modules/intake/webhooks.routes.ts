@@ -33,7 +33,7 @@ interface MountedAuthentication {
   description: string;
   security?: { bearerAuth: never[] }[];
   /** Runs after the body is read, before it is parsed; throws the 401/403 problem. */
-  authenticate(adapter: ChannelAdapter, inbound: InboundRequest, request: FastifyRequest): Promise<void>;
+  authenticate(inbound: InboundRequest, request: FastifyRequest): Promise<void>;
 }
 
 export function registerWebhookRoutes(
@@ -42,20 +42,24 @@ export function registerWebhookRoutes(
 ): void {
   const { config, clock, intake } = deps;
 
-  function mountedAuthentication(adapter: ChannelAdapter, auth: WebhookAuthentication): MountedAuthentication {
+  function mountedAuthentication(adapter: ChannelAdapter): MountedAuthentication {
+    const auth: WebhookAuthentication = adapter.auth;
     switch (auth.kind) {
       case 'api-key':
         return {
           onRequest: deps.guard(auth.roles),
           description: 'Authenticated by an integration API key (Authorization: Bearer).',
           security: [{ bearerAuth: [] }],
-          // The guard ran in onRequest, before the body was even read.
-          authenticate: async () => {},
+          // The guard ran in onRequest, before the body was even read; a request that reaches
+          // the handler without its principal was never guarded, and is refused.
+          authenticate: async (_inbound, request) => {
+            if (!request.principal) throw unauthorized();
+          },
         };
       case 'signature':
         return {
           description: `Authenticated by the provider's signature; 503 until ${adapter.requiredSetting} is set.`,
-          authenticate: async (_adapter, inbound, request) => {
+          authenticate: async (inbound, request) => {
             if (!(await auth.verify(inbound))) throw unauthorized(`The ${adapter.path} signature is missing or does not match.`);
             if (auth.replayToken && !(await intake.claimDeliveryToken(adapter.channel, await auth.replayToken(inbound)))) {
               // A valid signature already used for other content: a captured one replayed on a forged
@@ -78,7 +82,7 @@ export function registerWebhookRoutes(
     void app.register(async (scope) => {
       scope.removeAllContentTypeParsers();
       scope.addContentTypeParser([...adapter.body.contentTypes], { parseAs: 'buffer' }, (_request, body, done) => done(null, body));
-      const auth = mountedAuthentication(adapter, adapter.auth);
+      const auth = mountedAuthentication(adapter);
       scope.post(`/webhooks/${adapter.path}`, {
         bodyLimit: adapter.body.limitBytes,
         // Providers retry on 429, and their payloads are signed: the rate limit is for API keys.
@@ -113,7 +117,7 @@ export function registerWebhookRoutes(
       publicUrl: publicUrlOf(request, config.PUBLIC_BASE_URL),
       receivedAt: clock.now(),
     };
-    await auth.authenticate(adapter, inbound, request);
+    await auth.authenticate(inbound, request);
     const raw = { channel: adapter.channel, body: rawBody, contentType: inbound.contentType };
     let parsed: ParsedInbound;
     try {
