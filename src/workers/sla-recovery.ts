@@ -56,6 +56,19 @@ export async function recoverFromRedisLoss(deps: Dependencies, redis: Redis): Pr
 export async function rescheduleAfterRedisLoss(deps: Dependencies, redis: Redis): Promise<boolean> {
   const marker = redisMarkerKey(deps.config.QUEUE_PREFIX);
   if ((await redis.set(marker, new Date().toISOString(), 'NX')) !== 'OK') return false;
+  try {
+    await rescheduleEverything(deps);
+  } catch (error) {
+    // The marker says "our jobs are in Redis": left set after a half-done reschedule (Redis
+    // went away again, or the producer connection is not back yet), it would stop every
+    // process from retrying. Cleared, the next loss check (REDIS_LOSS_CHECK_MS) starts over.
+    await redis.del(marker).catch(() => undefined);
+    throw error;
+  }
+  return true;
+}
+
+async function rescheduleEverything(deps: Dependencies): Promise<void> {
   const now = deps.clock.now();
   let clocks = 0;
   let batch = FIRST_BATCH;
@@ -91,7 +104,6 @@ export async function rescheduleAfterRedisLoss(deps: Dependencies, redis: Redis)
   // A fresh Redis (first start, a new prefix) is normal; rescheduled deadlines are worth a warning.
   if (clocks + escalations.length + openCommitments.length > 0) deps.logger.warn(rescheduled, 'redis had lost our jobs: deadlines rescheduled from postgres');
   else deps.logger.info('redis marker set: no deadlines needed rescheduling');
-  return true;
 }
 
 /**
