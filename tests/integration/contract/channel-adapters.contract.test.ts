@@ -136,6 +136,23 @@ describe.each(paths)('adapter %s', (path) => {
     expect(await count(ctx, 'messages')).toBe(0);
   });
 
+  it('takes in or dead-letters every recorded delivery of its corpus, never a 5xx, and a redelivery changes nothing', async () => {
+    const corpus = kit.corpus?.(ctx, secretOf(kit)) ?? [{ name: 'valid', request: kit.valid(ctx, secretOf(kit)) }];
+    const key = kit.auth === 'api-key' ? await integrationToken(ctx) : null;
+    for (const { name, request } of corpus) {
+      const first = await deliver(path, request, key);
+      expect([200, 400], `${name}: ${first.body}`).toContain(first.statusCode);
+      if (first.statusCode === 400) {
+        expect(first.headers['content-type'], name).toMatch(/^application\/problem\+json/);
+        expect(await count(ctx, 'dead_letters where body = $1', [request.body]), name).toBe(1);
+      }
+      const messages = await count(ctx, 'messages');
+      const again = await deliver(path, request, key);
+      expect(again.statusCode, `${name} redelivered: ${again.body}`).toBe(first.statusCode);
+      expect(await count(ctx, 'messages'), `${name} redelivered`).toBe(messages);
+    }
+  });
+
   if (kit.auth === 'signature') {
     const signed = kit;
     it('refuses a delivery signed with another secret, or unsigned: 401, nothing stored', async () => {

@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import type { AdapterPath } from '../../../src/channels/channel.registry.js';
 import type { IdentityKind } from '../../../src/channels/channel.types.js';
 import { unique } from '../../helpers/api.js';
@@ -42,6 +42,8 @@ interface KitCommon {
   malformedField: string;
   /** The provider's GET check, for adapters that declare one. */
   handshake?: { accepted: string; expectBody: string; refused: string };
+  /** More recorded deliveries (the e-mail corpus): each is taken in or dead-lettered, never a 5xx. */
+  corpus?(ctx: TestContext, secret: string): { name: string; request: WireRequest }[];
 }
 
 /** How the provider proves itself; must agree with the adapter's declaration. */
@@ -95,6 +97,15 @@ function mailgunUnsigned(request: WireRequest): WireRequest {
   return { ...request, body: Buffer.from(fields.toString(), 'utf8') };
 }
 
+/** Every recorded e-mail in tests/fixtures/email (copies of shared/corpus/email), by relative path. */
+const emailCorpus = () =>
+  ['seeded', 'mailparser', 'chatwoot'].flatMap((dir) =>
+    readdirSync(new URL(`../../fixtures/email/${dir}/`, import.meta.url))
+      .filter((file) => file.endsWith('.eml'))
+      .sort()
+      .map((file) => ({ name: `${dir}/${file}`, bytes: fixture(`email/${dir}/${file}`) })),
+  );
+
 const mailgunRecorded = JSON.parse(fixture('channels/mailgun-forward.json').toString('utf8')) as Record<string, string>;
 const twilioRecorded = Object.fromEntries(new URLSearchParams(fixture('channels/twilio-status-callback.txt').toString('utf8')));
 
@@ -106,6 +117,7 @@ export const ADAPTER_KITS: Record<AdapterPath, AdapterKit> = {
     expected: { providerMessageId: '<c1f0a3e2.he1@mail.example.co.il>', sender: { kind: 'email', address: 'dana.cohen@example.co.il' }, text: 'שלום', sentAt: 'receipt' },
     malformed: () => ({ body: Buffer.from('Subject: nobody sent this\r\nMessage-ID: <nofrom@contract.example>\r\n\r\nNo From header.\r\n'), contentType: 'message/rfc822', headers: {} }),
     malformedField: 'from',
+    corpus: () => emailCorpus().map(({ name, bytes }) => ({ name, request: { body: bytes, contentType: 'message/rfc822', headers: {} } })),
   },
   'email/mailgun': {
     auth: 'signature',
@@ -120,6 +132,9 @@ export const ADAPTER_KITS: Record<AdapterPath, AdapterKit> = {
     },
     malformed: (ctx, secret) => mailgun(ctx, { ...mailgunRecorded, 'message-headers': '{"not":"pairs"}' }, secret),
     malformedField: 'message-headers',
+    // Mailgun's raw-MIME mode (a route URL ending in "mime"): the whole message in `body-mime`.
+    corpus: (ctx, secret) =>
+      emailCorpus().map(({ name, bytes }) => ({ name, request: mailgun(ctx, { recipient: mailgunRecorded.recipient!, 'body-mime': bytes.toString('utf8') }, secret) })),
   },
   facebook: {
     auth: 'signature',
