@@ -10,7 +10,8 @@ import type { Clock } from '../../shared/clock.js';
 import { badRequest } from '../../shared/errors.js';
 import { MANAGERS } from '../auth/api-keys.models.js';
 import { registerKpiTargetRoutes } from './kpi-targets.routes.js';
-import { GROUP_BYS, queryKpis, toCsv, UnknownTimeZoneError } from './kpi.queries.js';
+import { GROUP_BYS, toCsv, UnknownTimeZoneError } from './kpi.queries.js';
+import { kpiReport } from './kpi.service.js';
 
 const tags = ['reports'];
 const MAX_RANGE_MS = 366 * 86_400_000;
@@ -106,13 +107,15 @@ export function registerKpiRoutes(app: App, deps: { db: Database; clock: Clock; 
       const q = request.query;
       const from = new Date(q.from);
       const to = new Date(q.to);
-      let report;
+      let report, source;
       try {
-        report = await queryKpis(db, { from, to, groupBy: q.groupBy, tz: q.tz, channels: q.channel, teamId: q.teamId, now: clock.now() });
+        ({ report, source } = await kpiReport(db, { from, to, groupBy: q.groupBy, tz: q.tz, channels: q.channel, teamId: q.teamId, now: clock.now() }));
       } catch (error) {
         if (error instanceof UnknownTimeZoneError) throw badRequest('query.tz', 'is not a time zone the database knows');
         throw error;
       }
+      // Which path answered: the rollups (medians and p90 within the sketch's accuracy) or the exact statement.
+      void reply.header('kpi-source', source);
       if (wantsCsv(request)) {
         const name = `kpis-${q.groupBy}-${from.toISOString().slice(0, 10)}-${to.toISOString().slice(0, 10)}.csv`;
         // The route's serializer is for JSON; this payload is already text.

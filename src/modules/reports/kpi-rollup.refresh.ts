@@ -1,0 +1,139 @@
+import type pg from 'pg';
+import { emptyCell, mergeCell, type Cell } from './kpi-rollup.cells.js';
+import { aggregateFacts, type HourCell } from './kpi-rollup.facts.js';
+import { encodeSketches } from './kpi-sketch.js';
+
+/**
+ * Brings the KPI rollups up to date (the maintenance worker's 'kpi-rollup' job).
+ *
+ * The watermark W is the end of the last hour aggregated: hours before W are in kpi_rollups,
+ * later ones are read live. A run moves W to the last hour that closed at least
+ * ROLLUP_MARGIN_MS ago (by the database clock) and re-aggregates whole UTC days:
+ *   - the days of the hours between the old and the new W (the first run: every day since the
+ *     first ticket);
+ *   - the days of the hours marked dirty by the fact tables' triggers: a fact of a closed hour
+ *     changed (a ticket reopened, reassigned, its survey answered, its commitment kept...). The
+ *     triggers mark the hours of the old and the new instants, so a fact that moves leaves its
+ *     old hour corrected too.
+ * A day is recomputed from the fact tables in one REPEATABLE READ transaction that also deletes
+ * the dirty marks its snapshot sees: a mark written by a transaction still in flight is not
+ * seen, stays, and brings the day back next run, by when that change is visible. The triggers
+ * skip hours still open: the margin covers a transaction that wrote a fact just before its hour
+ * closed and commits just after (transactions are far shorter than the margin).
+ */
+export const ROLLUP_MARGIN_MS = 120_000;
+const HOUR_MS = 3_600_000;
+const DAY_MS = 86_400_000;
+/** Session advisory lock: one refresh at a time across every worker process. */
+const REFRESH_LOCK = 726_345_018;
+
+export interface RefreshResult {
+  skipped?: 'another refresh is running';
+  watermark: string | null;
+  days: number;
+  dirtyHours: number;
+  rows: number;
+  ms: number;
+}
+
+const floorDay = (ms: number) => Math.floor(ms / DAY_MS) * DAY_MS;
+
+export async function refreshKpiRollups(pool: pg.Pool): Promise<RefreshResult> {
+  const started = performance.now();
+  const client = await pool.connect();
+  let locked = false;
+  try {
+    locked = (await client.query<{ ok: boolean }>('select pg_try_advisory_lock($1) as ok', [REFRESH_LOCK])).rows[0]!.ok;
+    if (!locked) return { skipped: 'another refresh is running', watermark: null, days: 0, dirtyHours: 0, rows: 0, ms: 0 };
+    const plan = await client.query<{ old: Date | null; next: Date; first: Date | null }>(
+      `select (select watermark from kpi_rollup_state where id = 1) as old,
+              date_trunc('hour', now() - make_interval(secs => $1::float8 / 1000), 'UTC') as next,
+              (select min(created_at) from tickets) as first`,
+      [ROLLUP_MARGIN_MS],
+    );
+    const { old, first } = plan.rows[0]!;
+    const next = old && old > plan.rows[0]!.next ? old : plan.rows[0]!.next;
+    const days = new Set<number>();
+    const start = old ?? first;
+    if (start) for (let day = floorDay(start.getTime()); day < next.getTime(); day += DAY_MS) days.add(day);
+    const dirty = await client.query<{ hour: Date }>('select distinct hour from kpi_rollup_dirty_hours where hour < $1', [next]);
+    for (const { hour } of dirty.rows) days.add(floorDay(hour.getTime()));
+    let rows = 0;
+    for (const day of [...days].sort((a, b) => a - b)) rows += await recomputeDay(client, new Date(day), next);
+    await client.query(
+      `insert into kpi_rollup_state (id, watermark, refreshed_at, last_refresh) values (1, $1, now(), $2)
+       on conflict (id) do update set watermark = excluded.watermark, refreshed_at = excluded.refreshed_at, last_refresh = excluded.last_refresh`,
+      [next, { days: days.size, dirtyHours: dirty.rowCount, rows, ms: Math.round(performance.now() - started) }],
+    );
+    return { watermark: next.toISOString(), days: days.size, dirtyHours: dirty.rowCount ?? 0, rows, ms: Math.round(performance.now() - started) };
+  } finally {
+    if (locked) await client.query('select pg_advisory_unlock($1)', [REFRESH_LOCK]).catch(() => undefined);
+    client.release();
+  }
+}
+
+const keyOf = (c: HourCell) => `${c.channel}\u0000${c.teamId ?? ''}\u0000${c.dim}\u0000${c.value ?? '\u0001'}`;
+
+/** Re-aggregates the hours of one UTC day before `watermark` (and the day's row when it is whole). */
+async function recomputeDay(client: pg.PoolClient, day: Date, watermark: Date): Promise<number> {
+  const dayEnd = new Date(Math.min(day.getTime() + DAY_MS, watermark.getTime()));
+  await client.query('begin isolation level repeatable read');
+  try {
+    const cells = await aggregateFacts(client, { from: day, to: dayEnd, now: null });
+    const whole = day.getTime() + DAY_MS <= watermark.getTime();
+    const dayCells = new Map<string, HourCell>();
+    if (whole) {
+      for (const c of cells) {
+        const key = keyOf(c);
+        let merged = dayCells.get(key);
+        if (!merged) dayCells.set(key, (merged = { ...c, hour: day, cell: emptyCell() }));
+        mergeCell(merged.cell, c.cell);
+      }
+    }
+    await client.query(`delete from kpi_rollups where (period = 'hour' and starts_at >= $1 and starts_at < $2) or (period = 'day' and starts_at = $1)`, [
+      day,
+      new Date(day.getTime() + DAY_MS),
+    ]);
+    const rows = [...cells.map((c) => ['hour', c] as const), ...[...dayCells.values()].map((c) => ['day', c] as const)];
+    for (let i = 0; i < rows.length; i += 500) await insertRows(client, rows.slice(i, i + 500));
+    await client.query('delete from kpi_rollup_dirty_hours where hour >= $1 and hour < $2', [day, dayEnd]);
+    await client.query('commit');
+    return rows.length;
+  } catch (error) {
+    await client.query('rollback').catch(() => undefined);
+    throw error;
+  }
+}
+
+async function insertRows(client: pg.PoolClient, rows: (readonly ['hour' | 'day', HourCell])[]): Promise<void> {
+  if (rows.length === 0) return;
+  const columns = { period: [] as string[], startsAt: [] as Date[], channel: [] as string[], team: [] as (string | null)[], dim: [] as string[], value: [] as (string | null)[] };
+  const created: number[] = [];
+  const done: number[] = [];
+  const counts: string[] = [];
+  const sketches: Buffer[] = [];
+  for (const [period, c] of rows) {
+    columns.period.push(period);
+    columns.startsAt.push(c.hour);
+    columns.channel.push(c.channel);
+    columns.team.push(c.teamId);
+    columns.dim.push(c.dim);
+    columns.value.push(c.value);
+    created.push(c.cell.counts.created!);
+    done.push(c.cell.counts.done!);
+    counts.push(JSON.stringify(compactCounts(c.cell)));
+    sketches.push(encodeSketches(c.cell.sketches));
+  }
+  await client.query(
+    `insert into kpi_rollups (period, starts_at, channel, team_id, dim, value, created, done, counts, sketches)
+     select * from unnest($1::text[], $2::timestamptz[], $3::text[], $4::uuid[], $5::text[], $6::text[], $7::int[], $8::int[], $9::jsonb[], $10::bytea[])`,
+    [columns.period, columns.startsAt, columns.channel, columns.team, columns.dim, columns.value, created, done, counts, sketches],
+  );
+}
+
+/** Zero counters are left out of the stored form: most cells have a few facts of a few kinds. */
+function compactCounts(cell: Cell): Record<string, number> {
+  return Object.fromEntries(Object.entries(cell.counts).filter(([, v]) => v !== 0));
+}
+
+export { HOUR_MS, DAY_MS };
