@@ -121,3 +121,29 @@ export function headerValue(request: InboundRequest, name: string): string | und
   const value = request.headers[name.toLowerCase()];
   return Array.isArray(value) ? value[0] : value;
 }
+
+/** The settings that hold a provider secret (optional strings). */
+export type SecretSetting = { [K in keyof Config]-?: undefined extends Config[K] ? (Config[K] extends string | undefined ? K : never) : never }[keyof Config];
+
+/**
+ * The availability and authentication of an adapter signed with one secret setting: the setting
+ * a 503 names is the one checked, and verify gets the secret itself (never '' when unset: the
+ * route answers 503 before verify runs).
+ */
+export function signedWith(
+  config: Config,
+  setting: SecretSetting,
+  verify: (request: InboundRequest, secret: string) => boolean | Promise<boolean>,
+  replayToken?: SignatureAuthentication['replayToken'],
+): Pick<ChannelAdapter, 'requiredSetting' | 'configured' | 'auth'> {
+  const secret = config[setting];
+  return {
+    requiredSetting: setting,
+    configured: secret !== undefined,
+    auth: {
+      kind: 'signature',
+      verify: async (request) => secret !== undefined && (await verify(request, secret)),
+      ...(replayToken ? { replayToken } : {}),
+    },
+  };
+}

@@ -1,4 +1,4 @@
-import type { AdapterDefinition } from '../channel.adapter.js';
+import { signedWith, type AdapterDefinition } from '../channel.adapter.js';
 import { formBody, formFieldsOrNone } from '../request-body.js';
 import { mailgunContentDigest, parseMailgunForm, verifyMailgunSignature } from './mailgun.js';
 
@@ -10,20 +10,19 @@ import { mailgunContentDigest, parseMailgunForm, verifyMailgunSignature } from '
  */
 export const mailgunAdapter: AdapterDefinition = (config) => ({
   channel: 'email',
-  requiredSetting: 'MAILGUN_SIGNING_KEY',
-  configured: config.MAILGUN_SIGNING_KEY !== undefined,
-  auth: {
-    kind: 'signature',
-    verify: async (request) => {
+  ...signedWith(
+    config,
+    'MAILGUN_SIGNING_KEY',
+    async (request, signingKey) => {
       const fields = await formFieldsOrNone(request);
       return verifyMailgunSignature(
         { timestamp: fields.timestamp ?? '', token: fields.token ?? '', signature: fields.signature ?? '' },
-        config.MAILGUN_SIGNING_KEY ?? '',
+        signingKey,
         request.receivedAt,
         config.MAILGUN_SIGNATURE_MAX_AGE_SEC,
       );
     },
-    replayToken: async (request) => {
+    async (request) => {
       const { fields, files } = await formBody(request);
       return {
         token: fields.token ?? '',
@@ -31,7 +30,7 @@ export const mailgunAdapter: AdapterDefinition = (config) => ({
         expiresAt: new Date((Number(fields.timestamp) + config.MAILGUN_SIGNATURE_MAX_AGE_SEC) * 1000),
       };
     },
-  },
+  ),
   body: { limitBytes: config.EMAIL_BODY_LIMIT_BYTES, contentTypes: ['application/x-www-form-urlencoded', 'multipart/form-data'] },
   parse: async (request) => {
     const { fields, files } = await formBody(request);

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { headerValue, type AdapterDefinition } from '../channel.adapter.js';
+import { headerValue, signedWith, type AdapterDefinition } from '../channel.adapter.js';
 import { jsonBody } from '../request-body.js';
 import { parseFacebookWebhook } from './facebook.parser.js';
 import { createFacebookSender } from './facebook.sender.js';
@@ -8,12 +8,7 @@ import { facebookVerifyChallenge, verifyFacebookSignature } from './facebook.sig
 /** Messenger and Page feed webhooks (POST /webhooks/facebook), signed with the app secret. */
 export const facebookAdapter: AdapterDefinition = (config) => ({
   channel: 'facebook',
-  requiredSetting: 'FACEBOOK_APP_SECRET',
-  configured: config.FACEBOOK_APP_SECRET !== undefined,
-  auth: {
-    kind: 'signature',
-    verify: async (request) => verifyFacebookSignature(request.rawBody, headerValue(request, 'x-hub-signature-256'), config.FACEBOOK_APP_SECRET ?? ''),
-  },
+  ...signedWith(config, 'FACEBOOK_APP_SECRET', (request, secret) => verifyFacebookSignature(request.rawBody, headerValue(request, 'x-hub-signature-256'), secret)),
   body: { limitBytes: config.BODY_LIMIT_BYTES, contentTypes: ['application/json'] },
   parse: async (request) =>
     parseFacebookWebhook(jsonBody(request), { appId: config.FACEBOOK_APP_ID, receivedAt: request.receivedAt, defaultRegion: config.DEFAULT_PHONE_REGION }),

@@ -1,4 +1,4 @@
-import { headerValue, type AdapterDefinition } from '../channel.adapter.js';
+import { headerValue, signedWith, type AdapterDefinition } from '../channel.adapter.js';
 import { formBody, formFieldsOrNone } from '../request-body.js';
 import { parseTwilioVoice } from './twilio.parser.js';
 import { verifyTwilioSignature } from './twilio.signature.js';
@@ -12,13 +12,9 @@ export const TWIML_EMPTY = '<?xml version="1.0" encoding="UTF-8"?><Response/>';
  */
 export const twilioVoiceAdapter: AdapterDefinition = (config) => ({
   channel: 'phone',
-  requiredSetting: 'TWILIO_AUTH_TOKEN',
-  configured: config.TWILIO_AUTH_TOKEN !== undefined,
-  auth: {
-    kind: 'signature',
-    verify: async (request) =>
-      verifyTwilioSignature(request.publicUrl, await formFieldsOrNone(request), headerValue(request, 'x-twilio-signature'), config.TWILIO_AUTH_TOKEN ?? ''),
-  },
+  ...signedWith(config, 'TWILIO_AUTH_TOKEN', async (request, secret) =>
+    verifyTwilioSignature(request.publicUrl, await formFieldsOrNone(request), headerValue(request, 'x-twilio-signature'), secret),
+  ),
   body: { limitBytes: config.BODY_LIMIT_BYTES, contentTypes: ['application/x-www-form-urlencoded'] },
   parse: async (request) => parseTwilioVoice((await formBody(request)).fields, { receivedAt: request.receivedAt, defaultRegion: config.DEFAULT_PHONE_REGION }),
   answer: { kind: 'fixed', contentType: 'text/xml', body: TWIML_EMPTY },

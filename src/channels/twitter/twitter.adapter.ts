@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { headerValue, type AdapterDefinition } from '../channel.adapter.js';
+import { headerValue, signedWith, type AdapterDefinition } from '../channel.adapter.js';
 import { jsonBody } from '../request-body.js';
 import { parseTwitterWebhook } from './twitter.parser.js';
 import { createTwitterSender } from './twitter.sender.js';
@@ -8,12 +8,9 @@ import { CRC_TOKEN_PATTERN, twitterCrcResponse, verifyTwitterSignature } from '.
 /** X Account Activity deliveries (POST /webhooks/twitter), signed with the consumer secret. */
 export const twitterAdapter: AdapterDefinition = (config) => ({
   channel: 'twitter',
-  requiredSetting: 'TWITTER_CONSUMER_SECRET',
-  configured: config.TWITTER_CONSUMER_SECRET !== undefined,
-  auth: {
-    kind: 'signature',
-    verify: async (request) => verifyTwitterSignature(request.rawBody, headerValue(request, 'x-twitter-webhooks-signature'), config.TWITTER_CONSUMER_SECRET ?? ''),
-  },
+  ...signedWith(config, 'TWITTER_CONSUMER_SECRET', (request, secret) =>
+    verifyTwitterSignature(request.rawBody, headerValue(request, 'x-twitter-webhooks-signature'), secret),
+  ),
   body: { limitBytes: config.BODY_LIMIT_BYTES, contentTypes: ['application/json'] },
   parse: async (request) => parseTwitterWebhook(jsonBody(request), { receivedAt: request.receivedAt, defaultRegion: config.DEFAULT_PHONE_REGION }),
   answer: { kind: 'webhook-result' },
