@@ -63,15 +63,15 @@ export type ProviderAnswer =
 /** The GET a provider sends to check that the endpoint is ours (Meta's hub challenge, X's CRC). */
 export interface Handshake {
   summary: string;
-  /** The setting a 503 names while the handshake cannot be answered, and what it answers. */
-  requiredSetting: string;
+  /** The secret the answer needs: while it is unset the route answers 503 naming it. */
+  requiredSetting: SecretSetting;
+  /** What the 503 says cannot be done ("answer the X CRC challenge"). */
   purpose: string;
-  configured: boolean;
   /** Validated before `answer` runs: a query that fails it is a 400 naming the parameter. */
   querystring: z.ZodType<Record<string, unknown>>;
   /** The 200 body's schema, for the OpenAPI document. */
   response: z.ZodType;
-  answer(query: Record<string, unknown>): HandshakeAnswer;
+  answer(query: Record<string, unknown>, secret: string): HandshakeAnswer;
 }
 
 export type HandshakeAnswer =

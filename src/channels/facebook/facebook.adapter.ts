@@ -17,12 +17,11 @@ export const facebookAdapter: AdapterDefinition = (config) => ({
     summary: 'Facebook verification handshake (hub.mode, hub.verify_token, hub.challenge)',
     requiredSetting: 'FACEBOOK_VERIFY_TOKEN',
     purpose: 'answer the Facebook handshake',
-    configured: Boolean(config.FACEBOOK_VERIFY_TOKEN),
     // Meta's dotted names ("hub.mode") arrive flat or nested depending on the query parser.
     querystring: z.record(z.string(), z.unknown()),
     response: z.string(),
-    answer: (query) => {
-      const challenge = facebookVerifyChallenge(query, config.FACEBOOK_VERIFY_TOKEN ?? '');
+    answer: (query, verifyToken) => {
+      const challenge = facebookVerifyChallenge(query, verifyToken);
       return challenge === null
         ? {
             kind: 'refused',

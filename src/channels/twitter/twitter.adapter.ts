@@ -18,20 +18,19 @@ export const twitterAdapter: AdapterDefinition = (config) => ({
     summary: 'X (Twitter) CRC challenge: response_token = sha256= base64 HMAC-SHA256(consumer secret, crc_token)',
     requiredSetting: 'TWITTER_CONSUMER_SECRET',
     purpose: 'answer the X CRC challenge',
-    configured: Boolean(config.TWITTER_CONSUMER_SECRET),
     // Only token-shaped values are signed: anything else would make this a signing oracle
     // for forged POST bodies (see CRC_TOKEN_PATTERN).
     querystring: z.object({
       crc_token: z.string().regex(CRC_TOKEN_PATTERN, 'must be 1 to 128 base64 or base64url characters, as X sends'),
     }),
     response: z.object({ response_token: z.string() }),
-    answer: (query) => {
+    answer: (query, consumerSecret) => {
       const token = String(query.crc_token);
       // The schema already refused anything else; checked again so no other caller can sign a body.
       if (!CRC_TOKEN_PATTERN.test(token)) {
         return { kind: 'refused', code: 'invalid-crc-token', detail: 'crc_token is not token-shaped.', field: 'query.crc_token', message: 'must be 1 to 128 base64 or base64url characters' };
       }
-      return { kind: 'json', body: twitterCrcResponse(token, config.TWITTER_CONSUMER_SECRET ?? '') };
+      return { kind: 'json', body: twitterCrcResponse(token, consumerSecret) };
     },
   },
   createSender: () =>

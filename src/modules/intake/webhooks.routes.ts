@@ -170,8 +170,9 @@ export function registerWebhookRoutes(
         response: { 200: handshake.response, ...problemResponses(503) },
       },
       handler: async (request, reply) => {
-        if (!handshake.configured) throw serviceUnavailable('channel-not-configured', `Set ${handshake.requiredSetting} to ${handshake.purpose}.`);
-        const answer = handshake.answer(request.query as Record<string, unknown>);
+        const secret = config[handshake.requiredSetting];
+        if (!secret) throw serviceUnavailable('channel-not-configured', `Set ${handshake.requiredSetting} to ${handshake.purpose}.`);
+        const answer = handshake.answer(request.query as Record<string, unknown>, secret);
         switch (answer.kind) {
           case 'text':
             return reply.type('text/plain').serializer((s: unknown) => String(s)).send(answer.body);
