@@ -31,11 +31,21 @@ export class OutboundUrlError extends Error {
 // ::a.b.c.d), SIIT (rfc6145) and NAT64 (64:ff9b::/96, rfc6052). They are judged by that IPv4.
 const EMBEDS_IPV4 = new Set(['ipv4Mapped', 'rfc6145', 'rfc6052']);
 
+/**
+ * ::/96, the deprecated IPv4-compatible form (rfc4291 2.5.5.1). ipaddr.js reads "::a.b.c.d" as
+ * mapped, but the WHATWG parser writes http://[::127.0.0.1]/ as [::7f00:1], which ipaddr.js
+ * calls plain unicast; judging the whole /96 by its last 32 bits treats both spellings alike
+ * (:: and ::1, in it too, keep their own names).
+ */
+function isIpv4Compatible(address: ipaddr.IPv6): boolean {
+  return address.range() === 'unicast' && address.parts.slice(0, 6).every((part) => part === 0);
+}
+
 /** Why an address may not be called, or null if it is a public unicast address. */
 export function forbiddenAddressReason(address: string): string | null {
   if (!ipaddr.isValid(address)) return `"${address}" is not an IP address`;
   let parsed = ipaddr.parse(address);
-  if (parsed.kind() === 'ipv6' && EMBEDS_IPV4.has(parsed.range())) {
+  if (parsed.kind() === 'ipv6' && (EMBEDS_IPV4.has(parsed.range()) || isIpv4Compatible(parsed as ipaddr.IPv6))) {
     const [, , , , , , high = 0, low = 0] = (parsed as ipaddr.IPv6).parts;
     parsed = new ipaddr.IPv4([high >> 8, high & 0xff, low >> 8, low & 0xff]);
   }

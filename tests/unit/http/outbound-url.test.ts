@@ -8,7 +8,7 @@ describe('forbiddenAddressReason', () => {
     '127.0.0.1', '127.1.2.3', '10.0.0.1', '172.16.5.4', '192.168.1.1', '169.254.169.254', '0.0.0.0', '100.64.0.1', '224.0.0.1', '255.255.255.255', '192.0.0.1', '198.18.0.1',
     '::1', '::', 'fe80::1', 'fc00::1', 'fd12:3456::1', 'ff02::1',
     // IPv4 inside IPv6: mapped, the old compatible form, NAT64, and tunnels.
-    '::ffff:169.254.169.254', '::ffff:a9fe:a9fe', '::ffff:127.0.0.1', '::169.254.169.254', '64:ff9b::a9fe:a9fe', '64:ff9b::7f00:1', '2002:a9fe:a9fe::1', '2001::1',
+    '::ffff:169.254.169.254', '::ffff:a9fe:a9fe', '::ffff:127.0.0.1', '::169.254.169.254', '::7f00:1', '::a9fe:a9fe', '::a00:1', '::0:1', '64:ff9b::a9fe:a9fe', '64:ff9b::7f00:1', '2002:a9fe:a9fe::1', '2001::1',
   ])('refuses %s', (address) => {
     expect(forbiddenAddressReason(address)).toEqual(expect.any(String));
   });
@@ -23,6 +23,9 @@ describe('checkOutboundUrlShape', () => {
     ['http://169.254.169.254/latest/meta-data/', /https/],
     ['https://169.254.169.254/latest/meta-data/', /linkLocal/],
     ['https://[::ffff:169.254.169.254]/', /linkLocal/],
+    // IPv4-compatible (::/96): the URL parser normalises these to [::7f00:1] and [::a9fe:a9fe].
+    ['https://[::127.0.0.1]/', /loopback/],
+    ['https://[::169.254.169.254]/', /linkLocal/],
     ['https://0.0.0.0:6379/', /unspecified/],
     ['https://0x7f.1/', /loopback/],
     ['https://2130706433/', /loopback/],
