@@ -152,6 +152,8 @@ export const configSchema = z.object({
   CSAT_TOKEN_TTL_DAYS: z.coerce.number().positive().default(14),
   /** How often KPI targets are evaluated against their rolling windows. */
   KPI_EVALUATE_INTERVAL_MS: z.coerce.number().int().min(1_000).default(60_000),
+  /** How often the maintenance worker brings the KPI rollups up to date (hours closed since, and hours whose facts changed). */
+  KPI_ROLLUP_INTERVAL_MS: z.coerce.number().int().min(1_000).default(60_000),
 });
 
 export type Config = z.infer<typeof configSchema>;

@@ -35,7 +35,7 @@ export const QUEUE_DEFS = {
   },
   maintenance: {
     name: 'maintenance',
-    jobs: { 'sla-reconcile': z.object({}), 'sla-recompute': z.object({ policyId: z.uuid() }), 'fcr-settle': z.object({ ticketId: z.uuid() }), 'kpi-evaluate': z.object({}) },
+    jobs: { 'sla-reconcile': z.object({}), 'sla-recompute': z.object({ policyId: z.uuid() }), 'fcr-settle': z.object({ ticketId: z.uuid() }), 'kpi-evaluate': z.object({}), 'kpi-rollup': z.object({}) },
   },
 } as const;
 

@@ -4,6 +4,7 @@ import { createNotificationSender } from '../modules/notifications/notification.
 import { jitteredBackoff } from '../modules/delivery/delivery.jobs.js';
 import { QUEUE_DEFS, parseJob } from '../queues/queues.js';
 import { evaluateKpiTargets } from '../modules/reports/kpi-targets.service.js';
+import { refreshKpiRollups } from '../modules/reports/kpi-rollup.refresh.js';
 import { createWorkerRedis, trackRedis } from '../queues/redis.js';
 import { ignoringOutages } from '../shared/link-state.js';
 import { recomputePolicyTickets, recoverFromRedisLoss, redisLostOurJobs } from './sla-recovery.js';
@@ -15,6 +16,7 @@ export interface RunningWorker {
 
 export const RECONCILE_SCHEDULER_ID = 'sla-reconcile';
 export const KPI_EVALUATE_SCHEDULER_ID = 'kpi-evaluate';
+export const KPI_ROLLUP_SCHEDULER_ID = 'kpi-rollup';
 /** How often each worker process asks whether Redis lost our jobs (one EXISTS). */
 const REDIS_LOSS_CHECK_MS = 100;
 
@@ -99,6 +101,8 @@ export async function startWorkers(deps: Dependencies): Promise<RunningWorker[]>
     async (job) => {
       // KPI targets (issue 6): raise and clear alarms.
       if (job.name === 'kpi-evaluate') return evaluateKpiTargets(deps.db, deps.clock.now());
+      // KPI rollups (issue 18): the hours closed since the last run and the hours whose facts changed.
+      if (job.name === 'kpi-rollup') return refreshKpiRollups(deps.pool);
       if (job.name === 'sla-recompute') return recomputePolicyTickets(deps, parseJob('maintenance', 'sla-recompute', job.data).policyId);
       if (job.name === 'fcr-settle') return deps.fcr.settle([parseJob('maintenance', 'fcr-settle', job.data).ticketId]);
       // A Redis that lost our jobs is the loss watch's (below), not this job's: it may run in
@@ -118,9 +122,15 @@ export async function startWorkers(deps: Dependencies): Promise<RunningWorker[]>
   await declareScheduler();
   // KPI targets (issue 6): a second scheduler on the maintenance queue, re-declared by the same watchdog.
   const declareKpiScheduler = () =>
-    deps.queues.maintenance.queue
-      .upsertJobScheduler(KPI_EVALUATE_SCHEDULER_ID, { every: config.KPI_EVALUATE_INTERVAL_MS }, { name: 'kpi-evaluate', data: {} })
-      .catch(ignoringOutages((error) => logger.warn({ err: error }, 'could not declare the KPI evaluation schedule')));
+    Promise.all([
+      deps.queues.maintenance.queue
+        .upsertJobScheduler(KPI_EVALUATE_SCHEDULER_ID, { every: config.KPI_EVALUATE_INTERVAL_MS }, { name: 'kpi-evaluate', data: {} })
+        .catch(ignoringOutages((error) => logger.warn({ err: error }, 'could not declare the KPI evaluation schedule'))),
+      // KPI rollups (issue 18): on the same queue, re-declared by the same watchdog.
+      deps.queues.maintenance.queue
+        .upsertJobScheduler(KPI_ROLLUP_SCHEDULER_ID, { every: config.KPI_ROLLUP_INTERVAL_MS }, { name: 'kpi-rollup', data: {} })
+        .catch(ignoringOutages((error) => logger.warn({ err: error }, 'could not declare the KPI rollup schedule'))),
+    ]);
   await declareKpiScheduler();
   const watchdog = setInterval(() => void Promise.all([declareScheduler(), declareKpiScheduler()]), config.SLA_RECONCILE_INTERVAL_MS);
   watchdog.unref();

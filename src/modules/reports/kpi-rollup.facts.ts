@@ -44,34 +44,36 @@ const FACTS = `
     select t.first_response_at, t.channel, t.team_id::text, t.assignee_id::text, t.language, t.priority, 'first_response',
            extract(epoch from t.first_response_at - t.created_at)::float8, c.used_sec::float8, null, null, null, null
       from tickets t
-      left join sla_clocks c on c.ticket_id = t.id and c.metric = 'first_response' and c.stopped_at is not null and c.state in ('met', 'breached')
+      left join lateral (select c.used_sec from sla_clocks c where c.ticket_id = t.id and c.metric = 'first_response' and c.stopped_at is not null and c.state in ('met', 'breached') offset 0) c on true
      where t.first_response_at >= $1 and t.first_response_at < $2
     union all
     select t.solved_at, t.channel, t.team_id::text, t.assignee_id::text, t.language, t.priority, 'solved',
            extract(epoch from t.solved_at - t.created_at)::float8, c.used_sec::float8, t.handoff_count::float8, t.reopen_count > 0, t.fcr_state, null
       from tickets t
-      left join sla_clocks c on c.ticket_id = t.id and c.metric = 'resolution' and c.stopped_at is not null and c.state in ('met', 'breached')
+      left join lateral (select c.used_sec from sla_clocks c where c.ticket_id = t.id and c.metric = 'resolution' and c.stopped_at is not null and c.state in ('met', 'breached') offset 0) c on true
      where t.solved_at >= $1 and t.solved_at < $2
     union all
     select c.stopped_at, t.channel, t.team_id::text, t.assignee_id::text, t.language, t.priority, 'clock', null, null, null, null, c.metric, c.state
-      from sla_clocks c join tickets t on t.id = c.ticket_id
+      from sla_clocks c join lateral (select t.channel, t.team_id, t.assignee_id, t.language, t.priority from tickets t where t.id = c.ticket_id offset 0) t on true
      where c.stopped_at >= $1 and c.stopped_at < $2 and c.state in ('met', 'breached')
     union all
     select b.breached_at, b.channel, b.team_id::text, t.assignee_id::text, t.language, t.priority, 'breach', null, null, null, null, b.metric, null
-      from breaches b join tickets t on t.id = b.ticket_id
+      from breaches b join lateral (select t.channel, t.team_id, t.assignee_id, t.language, t.priority from tickets t where t.id = b.ticket_id offset 0) t on true
      where b.breached_at >= $1 and b.breached_at < $2
     union all
     select s.offered_at, s.channel, s.team_id::text, s.agent_id::text, s.language, t.priority, 'survey', null, null, s.score::float8,
            s.responded_at is not null and s.score is not null, null, null
-      from csat_surveys s join tickets t on t.id = s.ticket_id
+      from csat_surveys s join lateral (select t.channel, t.team_id, t.assignee_id, t.language, t.priority from tickets t where t.id = s.ticket_id offset 0) t on true
      where s.offered_at >= $1 and s.offered_at < $2
     union all
     select m.due_at, t.channel, t.team_id::text, t.assignee_id::text, t.language, t.priority, 'commitment', null, null, null, null,
            case when m.state in ('kept', 'broken') then m.state when $3::timestamptz is null or m.due_at < $3::timestamptz then 'overdue' else 'pending' end, null
-      from commitments m join tickets t on t.id = m.ticket_id
+      from commitments m join lateral (select t.channel, t.team_id, t.assignee_id, t.language, t.priority from tickets t where t.id = m.ticket_id offset 0) t on true
      where m.due_at >= $1 and m.due_at < $2
   ),
   hourly as (select date_trunc('hour', at, 'UTC') as hour, * from facts)`;
+// The joins are LATERAL ... OFFSET 0 so that Postgres cannot flatten them into hash joins over
+// whole tables: a range of an hour or a day touches a few thousand rows, each found by its key.
 
 const SLA_COUNTS = SLA_METRICS.flatMap((m) => [
   `count(*) filter (where kind = 'clock' and s1 = '${m}' and s2 = 'met') as "sla_${m}_met"`,
@@ -102,7 +104,7 @@ const AGGREGATES = `
 
 const DIM_COLUMN: Record<Exclude<Dim, ''>, string> = { agent: 'agent', language: 'language', priority: 'priority' };
 
-function statement(dims: readonly Dim[]): string {
+export function statement(dims: readonly Dim[]): string {
   const sets = dims.map((d) => (d === '' ? '(hour, channel, team)' : `(hour, channel, team, ${DIM_COLUMN[d]})`));
   const dimCase = dims.filter((d) => d !== '').map((d) => `when grouping(${DIM_COLUMN[d as Exclude<Dim, ''>]}) = 0`);
   const dimExpr = dimCase.length ? `case ${dims.filter((d) => d !== '').map((d, i) => `${dimCase[i]} then '${d}'`).join(' ')} else '' end` : `''`;

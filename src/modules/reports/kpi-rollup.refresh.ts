@@ -20,6 +20,8 @@ import { encodeSketches } from './kpi-sketch.js';
  * seen, stays, and brings the day back next run, by when that change is visible. The triggers
  * skip hours still open: the margin covers a transaction that wrote a fact just before its hour
  * closed and commits just after (transactions are far shorter than the margin).
+ * The open hour is stored too, up to now − margin (storePartialHour), so a read computes live
+ * only the last couple of minutes.
  */
 export const ROLLUP_MARGIN_MS = 120_000;
 const HOUR_MS = 3_600_000;
@@ -45,9 +47,10 @@ export async function refreshKpiRollups(pool: pg.Pool): Promise<RefreshResult> {
   try {
     locked = (await client.query<{ ok: boolean }>('select pg_try_advisory_lock($1) as ok', [REFRESH_LOCK])).rows[0]!.ok;
     if (!locked) return { skipped: 'another refresh is running', watermark: null, days: 0, dirtyHours: 0, rows: 0, ms: 0 };
-    const plan = await client.query<{ old: Date | null; next: Date; first: Date | null }>(
+    const plan = await client.query<{ old: Date | null; next: Date; partial: Date; first: Date | null }>(
       `select (select watermark from kpi_rollup_state where id = 1) as old,
               date_trunc('hour', now() - make_interval(secs => $1::float8 / 1000), 'UTC') as next,
+              now() - make_interval(secs => $1::float8 / 1000) as partial,
               (select min(created_at) from tickets) as first`,
       [ROLLUP_MARGIN_MS],
     );
@@ -60,15 +63,36 @@ export async function refreshKpiRollups(pool: pg.Pool): Promise<RefreshResult> {
     for (const { hour } of dirty.rows) days.add(floorDay(hour.getTime()));
     let rows = 0;
     for (const day of [...days].sort((a, b) => a - b)) rows += await recomputeDay(client, new Date(day), next);
-    await client.query(
-      `insert into kpi_rollup_state (id, watermark, refreshed_at, last_refresh) values (1, $1, now(), $2)
-       on conflict (id) do update set watermark = excluded.watermark, refreshed_at = excluded.refreshed_at, last_refresh = excluded.last_refresh`,
-      [next, { days: days.size, dirtyHours: dirty.rowCount, rows, ms: Math.round(performance.now() - started) }],
-    );
+    rows += await storePartialHour(client, next, plan.rows[0]!.partial, { days: days.size, dirtyHours: dirty.rowCount, rows, ms: Math.round(performance.now() - started) });
     return { watermark: next.toISOString(), days: days.size, dirtyHours: dirty.rowCount ?? 0, rows, ms: Math.round(performance.now() - started) };
   } finally {
     if (locked) await client.query('select pg_advisory_unlock($1)', [REFRESH_LOCK]).catch(() => undefined);
     client.release();
+  }
+}
+
+/**
+ * The open hour from the watermark up to `until` (now − margin) as 'partial' rows, with the new
+ * watermark, in one transaction: a reader sees either the old state or the new one. The open
+ * hour's changes are not marked dirty; every refresh recomputes it whole instead.
+ */
+async function storePartialHour(client: pg.PoolClient, watermark: Date, until: Date, summary: Record<string, unknown>): Promise<number> {
+  const partialUntil = until > watermark ? until : null;
+  await client.query('begin isolation level repeatable read');
+  try {
+    const cells = partialUntil ? await aggregateFacts(client, { from: watermark, to: partialUntil, now: null }) : [];
+    await client.query(`delete from kpi_rollups where period = 'partial'`);
+    for (let i = 0; i < cells.length; i += 500) await insertRows(client, cells.slice(i, i + 500).map((c) => ['partial', c] as const));
+    await client.query(
+      `insert into kpi_rollup_state (id, watermark, partial_until, refreshed_at, last_refresh) values (1, $1, $2, now(), $3)
+       on conflict (id) do update set watermark = excluded.watermark, partial_until = excluded.partial_until, refreshed_at = excluded.refreshed_at, last_refresh = excluded.last_refresh`,
+      [watermark, partialUntil, summary],
+    );
+    await client.query('commit');
+    return cells.length;
+  } catch (error) {
+    await client.query('rollback').catch(() => undefined);
+    throw error;
   }
 }
 
@@ -105,7 +129,7 @@ async function recomputeDay(client: pg.PoolClient, day: Date, watermark: Date): 
   }
 }
 
-async function insertRows(client: pg.PoolClient, rows: (readonly ['hour' | 'day', HourCell])[]): Promise<void> {
+async function insertRows(client: pg.PoolClient, rows: (readonly ['hour' | 'day' | 'partial', HourCell])[]): Promise<void> {
   if (rows.length === 0) return;
   const columns = { period: [] as string[], startsAt: [] as Date[], channel: [] as string[], team: [] as (string | null)[], dim: [] as string[], value: [] as (string | null)[] };
   const created: number[] = [];

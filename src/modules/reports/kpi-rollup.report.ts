@@ -12,7 +12,9 @@ import type { GroupBy, KpiQuery, KpiReport, KpiRow } from './kpi.queries.js';
  *   - whole hours before the watermark (except the hour holding "now", whose open commitments
  *     turn overdue inside it): stored cells, whole UTC days as their day rows when a day falls
  *     in one bucket;
- *   - the rest (a partial first and last hour, the hours since the watermark, the hour of
+ *   - the open hour after the watermark as the last refresh stored it, up to a minute or two
+ *     before it ran (when the range goes past it);
+ *   - the rest (a partial first and last hour, what came after the stored part, the hour of
  *     "now"): aggregated live from the fact tables, the same cells computed on the spot.
  * The backlog at an instant is the running sum of created − done over every hour before it.
  * Answers null when the rollups cannot serve the query (never refreshed, no whole hour of the
@@ -26,7 +28,7 @@ const DIM_OF: Record<GroupBy, Dim> = { channel: '', team: '', day: '', week: '',
 const isTime = (g: GroupBy | null): g is 'day' | 'week' => g === 'day' || g === 'week';
 
 interface StoredRow {
-  period: 'hour' | 'day';
+  period: 'hour' | 'day' | 'partial';
   starts_at: Date;
   channel: string;
   team_id: string | null;
@@ -36,7 +38,7 @@ interface StoredRow {
 }
 
 export async function queryKpisFromRollups(pool: pg.Pool, q: KpiQuery): Promise<KpiReport | null> {
-  const state = await pool.query<{ watermark: Date }>('select watermark from kpi_rollup_state where id = 1');
+  const state = await pool.query<{ watermark: Date; partial_until: Date | null }>('select watermark, partial_until from kpi_rollup_state where id = 1');
   const watermark = state.rows[0]?.watermark.getTime();
   if (watermark === undefined) return null;
   const from = q.from.getTime();
@@ -46,6 +48,11 @@ export async function queryKpisFromRollups(pool: pg.Pool, q: KpiQuery): Promise<
   if (h1 >= stored) return null;
   const now = q.now.getTime();
   const nowHour = floorTo(now, HOUR_MS);
+  // The open hour's stored part [watermark, partialUntil), when the range covers it and "now"
+  // is past it (its open commitments were counted overdue as of the refresh).
+  const partialUntil = state.rows[0]!.partial_until?.getTime() ?? null;
+  const partial = partialUntil !== null && stored === watermark && to >= partialUntil && now >= partialUntil && nowHour >= watermark;
+  const liveFrom = partial ? partialUntil : stored;
 
   const groupBy = q.groupBy;
   const bucketOf = isTime(groupBy) ? bucketFunction(groupBy, q.tz) : null;
@@ -80,8 +87,9 @@ export async function queryKpisFromRollups(pool: pg.Pool, q: KpiQuery): Promise<
   const [storedRows, baseRows, live] = await Promise.all([
     pool.query<StoredRow>(
       `select period, starts_at, channel, team_id, value, counts, sketches from kpi_rollups
-        where ${where} and ((period = 'day' and starts_at = any($${n + 1}::timestamptz[])) or (period = 'hour' and starts_at = any($${n + 2}::timestamptz[])))`,
-      [...params, days, hours],
+        where ${where} and ((period = 'day' and starts_at = any($${n + 1}::timestamptz[])) or (period = 'hour' and starts_at = any($${n + 2}::timestamptz[]))
+          or (period = 'partial' and $${n + 3}::boolean))`,
+      [...params, days, hours, partial],
     ),
     // Everything before the first whole hour, for the backlog: created − done since the start.
     pool.query<{ channel: string; team_id: string | null; value: string | null; open: number }>(
@@ -93,7 +101,7 @@ export async function queryKpisFromRollups(pool: pg.Pool, q: KpiQuery): Promise<
     Promise.all([
       liveCells(pool, from, h1, q, dim),
       nowHour >= h1 && nowHour < stored ? liveCells(pool, nowHour, nowHour + HOUR_MS, q, dim) : [],
-      liveCells(pool, stored, to, q, dim),
+      liveCells(pool, liveFrom, to, q, dim),
     ]),
   ]);
   const [head, nowCells, tail] = live;
@@ -117,18 +125,17 @@ export async function queryKpisFromRollups(pool: pg.Pool, q: KpiQuery): Promise<
   const move = (key: string | null, delta: number) => moves.set(key, (moves.get(key) ?? 0) + delta);
 
   for (const row of storedRows.rows) {
-    const start = row.starts_at.getTime();
+    const start = row.period === 'partial' ? watermark : row.starts_at.getTime();
     const key = groupKey({ channel: row.channel, teamId: row.team_id, value: row.value }, start);
-    const cell = emptyCell();
-    mergeStored(cell, row.counts, row.sketches);
+    let counts = row.counts;
     // A stored hour counts its open commitments overdue; after "now" they are not due yet.
-    if (start >= now && cell.counts.commitmentsOverdue) {
-      cell.counts.commitmentsPending = (cell.counts.commitmentsPending ?? 0) + cell.counts.commitmentsOverdue;
-      cell.counts.commitmentsOverdue = 0;
+    if (start >= now && counts.commitmentsOverdue) {
+      counts = { ...counts, commitmentsPending: (counts.commitmentsPending ?? 0) + counts.commitmentsOverdue, commitmentsOverdue: 0 };
     }
-    mergeCell(cellFor(key), cell);
-    mergeCell(total, cell);
-    move(key, (cell.counts.created ?? 0) - (cell.counts.done ?? 0));
+    // Decoded straight into the group's and the total's sketches (adding bins, no intermediate sketch).
+    mergeStored(cellFor(key), counts, row.sketches);
+    mergeStored(total, counts, row.sketches);
+    move(key, (counts.created ?? 0) - (counts.done ?? 0));
   }
   for (const [cells, inBacklog] of [
     [head, false],

@@ -39,10 +39,12 @@ export const kpiRollupDirtyHours = pgTable('kpi_rollup_dirty_hours', { hour: tim
   index('kpi_rollup_dirty_hours_hour_idx').on(t.hour),
 ]);
 
-/** One row (id 1): hours before `watermark` are in kpi_rollups; later ones are read live. */
+/** One row (id 1): hours before `watermark` are in kpi_rollups, then the open hour up to `partial_until`; later instants are read live. */
 export const kpiRollupState = pgTable('kpi_rollup_state', {
   id: smallint('id').primaryKey(),
   watermark: timestamp('watermark', { withTimezone: true, mode: 'date' }).notNull(),
+  /** The open hour starting at `watermark` is stored up to here (period 'partial'), recomputed by every refresh. */
+  partialUntil: timestamp('partial_until', { withTimezone: true, mode: 'date' }),
   refreshedAt: timestamp('refreshed_at', { withTimezone: true, mode: 'date' }).notNull(),
   lastRefresh: jsonb('last_refresh').$type<Record<string, unknown>>().notNull(),
 });

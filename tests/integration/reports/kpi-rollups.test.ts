@@ -125,15 +125,32 @@ describe('KPI rollups', () => {
     const realNow = Date.now();
     const HOUR = 3_600_000;
     for (let i = 0; i < 30; i++) {
-      const created = new Date(realNow - i * 0.9 * HOUR - 5_000);
+      const created = new Date(realNow - i * 0.9 * HOUR - (i === 1 ? 150_000 - 0.9 * HOUR : 5_000));
       await w.ticket({ channel: i % 2 ? 'email' : 'phone', status: i % 3 ? 'open' : 'solved', createdAt: created, firstResponseAt: new Date(created.getTime() + 1_000 * i), solvedAt: i % 3 ? null : new Date(created.getTime() + 2_000 * i + 1) });
     }
     const refreshed = await refreshKpiRollups(ctx.deps.pool);
     expect(Date.parse(refreshed.watermark!)).toBeLessThanOrEqual(realNow - 120_000);
+    // The open hour is stored up to a couple of minutes ago; only what came after is read live.
+    const partial = await ctx.deps.db.execute(sql`select (select partial_until from kpi_rollup_state) as until, (select count(*)::int from kpi_rollups where period = 'partial') as n`);
+    expect(partial.rows[0]!.until).not.toBeNull();
+    // A ticket created 150 s ago is in the stored open hour unless that hour began since.
+    if (realNow - 150_000 >= Date.parse(refreshed.watermark!)) expect(partial.rows[0]!.n).toBeGreaterThan(0);
     manualClock(ctx).set(new Date(realNow));
     for (const groupBy of ['channel', 'day'] as const) {
       await expectRollupsMatch({ ...query(new Date(realNow - 24 * HOUR).toISOString(), new Date(realNow + 60_000).toISOString(), groupBy), now: new Date(realNow) }, `last 24 h ${groupBy}`);
     }
+  });
+
+  it('are refreshed by the maintenance worker on its schedule', async () => {
+    const before = (await ctx.deps.db.execute(sql`select refreshed_at from kpi_rollup_state`)).rows[0]!.refreshed_at as string;
+    await ctx.startWorkers();
+    const deadline = Date.now() + 30_000;
+    let after = before;
+    while (after === before && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      after = (await ctx.deps.db.execute(sql`select refreshed_at from kpi_rollup_state`)).rows[0]!.refreshed_at as string;
+    }
+    expect(after).not.toBe(before);
   });
 
   it('answer like the exact statement on a random data set', async () => {

@@ -1,0 +1,1 @@
+ALTER TABLE "kpi_rollup_state" ADD COLUMN "partial_until" timestamp with time zone;
