@@ -3,7 +3,7 @@ import { headerValue, signedWith, type AdapterDefinition } from '../channel.adap
 import { jsonBody } from '../request-body.js';
 import { parseTwitterWebhook } from './twitter.parser.js';
 import { createTwitterSender } from './twitter.sender.js';
-import { CRC_TOKEN_PATTERN, twitterCrcResponse, verifyTwitterSignature } from './twitter.signature.js';
+import { CRC_TOKEN_PATTERN, isCrcTokenShaped, twitterCrcResponse, verifyTwitterSignature } from './twitter.signature.js';
 
 /** X Account Activity deliveries (POST /webhooks/twitter), signed with the consumer secret. */
 export const twitterAdapter: AdapterDefinition = (config) => ({
@@ -19,16 +19,19 @@ export const twitterAdapter: AdapterDefinition = (config) => ({
     requiredSetting: 'TWITTER_CONSUMER_SECRET',
     purpose: 'answer the X CRC challenge',
     // Only token-shaped values are signed: anything else would make this a signing oracle
-    // for forged POST bodies (see CRC_TOKEN_PATTERN).
+    // for forged POST bodies (see isCrcTokenShaped).
     querystring: z.object({
-      crc_token: z.string().regex(CRC_TOKEN_PATTERN, 'must be 1 to 128 base64 or base64url characters, as X sends'),
+      crc_token: z
+        .string()
+        .regex(CRC_TOKEN_PATTERN, 'must be 16 to 128 base64 or base64url characters, as X sends')
+        .refine(isCrcTokenShaped, 'must not be JSON (a number, true, false or null)'),
     }),
     response: z.object({ response_token: z.string() }),
     answer: (query, consumerSecret) => {
       const token = String(query.crc_token);
       // The schema already refused anything else; checked again so no other caller can sign a body.
-      if (!CRC_TOKEN_PATTERN.test(token)) {
-        return { kind: 'refused', code: 'invalid-crc-token', detail: 'crc_token is not token-shaped.', field: 'query.crc_token', message: 'must be 1 to 128 base64 or base64url characters' };
+      if (!isCrcTokenShaped(token)) {
+        return { kind: 'refused', code: 'invalid-crc-token', detail: 'crc_token is not token-shaped.', field: 'query.crc_token', message: 'must be 16 to 128 base64 or base64url characters that are not JSON' };
       }
       return { kind: 'json', body: twitterCrcResponse(token, consumerSecret) };
     },

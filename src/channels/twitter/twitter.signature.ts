@@ -1,16 +1,28 @@
 import { hmacDigest, hmacEquals, stripSignaturePrefix } from '../signature.js';
 
 /**
- * What a crc_token from X looks like: a short run of base64/base64url characters. X documents
- * no exact format, so the bound is generous. Its purpose is to keep the CRC answer from being a
- * signing oracle: the answer is HMAC(consumer secret, token), which is exactly the signature of
- * a POST whose body is that token. No body made only of these characters is a JSON object, so
- * no signature obtained here can pass for a webhook delivery.
+ * What a crc_token from X looks like: a run of base64/base64url characters (X sends long random
+ * ones, e.g. 48 characters of base64url). X documents no exact format, so the upper bound is
+ * generous. Its purpose is to keep the CRC answer from being a signing oracle: the answer is
+ * HMAC(consumer secret, token), which is exactly the signature of a POST whose body is that
+ * token. No body made only of these characters is a JSON object; scalar JSON (`1`, `null`,
+ * `true`, a long number) is refused by isCrcTokenShaped, and the 16-character minimum keeps
+ * the short words out as well.
  */
-export const CRC_TOKEN_PATTERN = /^[A-Za-z0-9_\-+/=]{1,128}$/;
+export const CRC_TOKEN_PATTERN = /^[A-Za-z0-9_\-+/=]{16,128}$/;
 
+/** Token-shaped and not a JSON text of any kind: nothing it signs can be parsed as a body. */
 export function isCrcTokenShaped(value: string): boolean {
-  return CRC_TOKEN_PATTERN.test(value);
+  return CRC_TOKEN_PATTERN.test(value) && !parsesAsJson(value);
+}
+
+function parsesAsJson(value: string): boolean {
+  try {
+    JSON.parse(value);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /**

@@ -169,9 +169,9 @@ export const ADAPTER_KITS: Record<AdapterPath, AdapterKit> = {
     malformed: (_ctx, secret) => twitter(Buffer.from('{"for_user_id":"2975699229","tweet_create_events":[', 'utf8'), secret),
     malformedField: 'body',
     handshake: {
-      // channels.md §2.1 test vector.
-      accepted: 'crc_token=challenge123',
-      expectBody: JSON.stringify({ response_token: 'sha256=bduFTUKxcpX6V/Na8ySV0jg4oI1UGafJHo/L5CYtzIo=' }),
+      // A token X really sent (channels.md §2.1's challenge123 is shorter than the 16 characters the route takes).
+      accepted: 'crc_token=M2RkODJkZmMtYjlkYi00NmQ4LTk0MGUtM2JjYzkwM2Q4MjQ0',
+      expectBody: JSON.stringify({ response_token: 'sha256=eoMavcfkBw1taFDN2uI4Jx8BfNGqoYUIPafsvsxtOrI=' }),
       // Not token-shaped: signing it would hand out the signature of a JSON body.
       refused: `crc_token=${encodeURIComponent('{"for_user_id":"1"}')}`,
     },

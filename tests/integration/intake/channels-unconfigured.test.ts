@@ -26,7 +26,7 @@ describe('a channel whose secret is unset', () => {
   it('answers 503 to the Facebook handshake and the X CRC, naming the setting', async () => {
     const fb = expectProblem(await ctx.app.inject({ method: 'GET', url: '/webhooks/facebook?hub.mode=subscribe&hub.challenge=1&hub.verify_token=' }), 503, { code: 'channel-not-configured' });
     expect(fb.detail).toContain('FACEBOOK_VERIFY_TOKEN');
-    const x = expectProblem(await ctx.app.inject({ method: 'GET', url: '/webhooks/twitter?crc_token=challenge123' }), 503, { code: 'channel-not-configured' });
+    const x = expectProblem(await ctx.app.inject({ method: 'GET', url: '/webhooks/twitter?crc_token=M2RkODJkZmMtYjlkYi00NmQ4LTk0MGUtM2JjYzkwM2Q4MjQ0' }), 503, { code: 'channel-not-configured' });
     expect(x.detail).toContain('TWITTER_CONSUMER_SECRET');
   });
 

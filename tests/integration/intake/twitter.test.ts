@@ -26,10 +26,12 @@ let nextUser = 1_000;
 const userId = () => `1205290247124${++nextUser}`;
 
 describe('the CRC challenge', () => {
-  it('answers the documented test vector: base64 HMAC-SHA256 of crc_token', async () => {
-    const res = await ctx.app.inject({ method: 'GET', url: '/webhooks/twitter?crc_token=challenge123' });
+  it('answers base64 HMAC-SHA256 of crc_token (a token shaped like the ones X sends)', async () => {
+    // channels.md's test vector (challenge123) is checked in the unit test: it is shorter than
+    // the 16 characters the route takes; this one is a token X really sent (base64url of a UUID).
+    const res = await ctx.app.inject({ method: 'GET', url: '/webhooks/twitter?crc_token=M2RkODJkZmMtYjlkYi00NmQ4LTk0MGUtM2JjYzkwM2Q4MjQ0' });
     expect(res.statusCode).toBe(200);
-    expect(res.json()).toEqual({ response_token: 'sha256=bduFTUKxcpX6V/Na8ySV0jg4oI1UGafJHo/L5CYtzIo=' });
+    expect(res.json()).toEqual({ response_token: 'sha256=eoMavcfkBw1taFDN2uI4Jx8BfNGqoYUIPafsvsxtOrI=' });
   });
 
   it('answers 400 without a crc_token', async () => {
@@ -53,6 +55,16 @@ describe('the CRC challenge', () => {
     expect(await messagesWithProviderId(ctx, 'twitter', `dm:${JSON.parse(forged).direct_message_events[0].id}`)).toEqual([]);
     for (const token of ['{"a":1}', 'a'.repeat(129), 'has space', 'new\nline', '']) {
       expectProblem(await ctx.app.inject({ method: 'GET', url: `/webhooks/twitter?crc_token=${encodeURIComponent(token)}` }), 400, { field: 'query.crc_token' });
+    }
+  });
+
+  it('signs no scalar JSON either: numbers, true, false, null and short words are refused', async () => {
+    // Each of these is a JSON text, so HMAC(secret, token) would be a valid signature for a POST
+    // whose body is that text; none may be answered, however long.
+    for (const token of ['1', 'null', 'true', 'false', '12345678901234567890', '1234567890123456e10', '-1234567890123456', 'abc123', 'challenge123']) {
+      const res = await ctx.app.inject({ method: 'GET', url: `/webhooks/twitter?crc_token=${encodeURIComponent(token)}` });
+      expectProblem(res, 400, { field: 'query.crc_token' });
+      expect(res.body).not.toContain('sha256=');
     }
   });
 });

@@ -89,7 +89,7 @@ describe('tampered webhook authentication is refused and leaves nothing behind',
       ['missing header', () => postTwitter(ctx, body, { signature: null })],
       ['signature of another body', () => postTwitter(ctx, body, { signature: twitterSignature(other) })],
       ['a CRC answer for a token', async () => {
-        const crc = await ctx.app.inject({ method: 'GET', url: '/webhooks/twitter?crc_token=abc123' });
+        const crc = await ctx.app.inject({ method: 'GET', url: '/webhooks/twitter?crc_token=M2RkODJkZmMtYjlkYi00NmQ4LTk0MGUtM2JjYzkwM2Q4MjQ0' });
         return postTwitter(ctx, body, { signature: crc.json<{ response_token: string }>().response_token });
       }],
     ]);
