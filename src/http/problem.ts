@@ -4,7 +4,8 @@ import { InvalidPayloadError } from '../channels/channel.errors.js';
 import { LifecycleError } from '../domain/ticket-lifecycle.js';
 import { AppError, badRequest, type FieldProblem } from '../shared/errors.js';
 import { redactUrl } from '../shared/logger.js';
-import { describeError, unavailableDependency } from '../shared/link-state.js';
+import { describeError } from '../shared/error-description.js';
+import { unavailableDependency } from '../shared/link-state.js';
 
 /** Seconds a client is asked to wait when Postgres or Redis is unreachable. */
 const DEPENDENCY_RETRY_AFTER_SEC = 5;

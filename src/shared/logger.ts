@@ -1,4 +1,5 @@
-import { pino, type DestinationStream, type Logger } from 'pino';
+import { pino, type DestinationStream, type LogFn, type Logger } from 'pino';
+import { describeError, serializeError } from './error-description.js';
 
 /** The settings that hold secrets: their values never reach a log line, wherever they appear. */
 export const SECRET_SETTINGS = [
@@ -76,11 +77,29 @@ export function configuredSecrets(config: Partial<Record<(typeof SECRET_SETTINGS
   return SECRET_SETTINGS.map((name) => config[name]).filter((v): v is string => typeof v === 'string' && v.length > 0);
 }
 
+/**
+ * pino takes a logged error's raw message as the line's msg when no msg is given
+ * (`logger.error(err)`, `logger.error({ err })`): the safe description is given instead.
+ */
+function logMethodWithSafeMessage(this: Logger, args: Parameters<LogFn>, method: LogFn): void {
+  if (args.length === 1) {
+    const [first] = args as [unknown];
+    const error = first instanceof Error ? first : first && typeof first === 'object' && !('msg' in first) ? (first as { err?: unknown }).err : undefined;
+    if (error instanceof Error) return method.apply(this, [first as object, describeError(error)]);
+  }
+  return method.apply(this, args);
+}
+
+/**
+ * Every logger the service creates (API and workers alike; fastify's request loggers are its
+ * children): secrets scrubbed, and errors serialized without the values of a failed query.
+ */
 export function createLogger(options: { level: string; pretty: boolean; secrets?: readonly string[]; destination?: DestinationStream }): Logger {
   const opts = {
     level: options.level,
     redact: { paths: REDACT_PATHS, censor: CENSOR },
-    hooks: { streamWrite: createLineScrubber(options.secrets ?? []) },
+    serializers: { err: serializeError },
+    hooks: { streamWrite: createLineScrubber(options.secrets ?? []), logMethod: logMethodWithSafeMessage },
   };
   if (options.destination) return pino(opts, options.destination);
   return pino({ ...opts, ...(options.pretty ? { transport: { target: 'pino-pretty', options: { colorize: true } } } : {}) });

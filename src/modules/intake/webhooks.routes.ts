@@ -7,6 +7,7 @@ import type { Guard } from '../../http/auth.js';
 import { problemResponses, type App } from '../../http/types.js';
 import type { Clock } from '../../shared/clock.js';
 import { AppError, badRequest, serviceUnavailable, unauthorized } from '../../shared/errors.js';
+import { describeError } from '../../shared/error-description.js';
 import type { IntakeService } from './intake.service.js';
 
 const tags = ['webhooks'];
@@ -126,7 +127,7 @@ export function registerWebhookRoutes(
       if (!(error instanceof InvalidPayloadError)) {
         // A parser that throws anything else met input it was not written for: the same bytes
         // will fail the same way on every retry. Kept for replay after a fix; still a 500.
-        await intake.deadLetter(raw, `parser failed: ${(error as Error).message ?? String(error)}`, null);
+        await intake.deadLetter(raw, `parser failed: ${describeError(error)}`, null);
         throw error;
       }
       // Malformed input is kept with the reason and refused with a 4xx, so the provider's
@@ -142,7 +143,7 @@ export function registerWebhookRoutes(
       // Postgres refused a value (class 22: out of range, bad encoding…). Deterministic: every
       // retry would fail the same way and the payload would be lost after the last one. It is
       // kept as a dead letter and refused with a 422 instead.
-      await intake.deadLetter(raw, `refused by the database: ${(error as Error).message}`, null);
+      await intake.deadLetter(raw, `refused by the database: ${describeError(error)}`, null);
       request.log.error({ err: error, channel: adapter.channel }, 'webhook payload refused by the database: dead-lettered');
       throw new AppError(422, 'unprocessable-payload', 'Unprocessable payload', 'The payload holds a value the database cannot store; it was kept as a dead letter.');
     }

@@ -6,6 +6,7 @@ import { configuredSecrets, createLogger, SECRET_SETTINGS } from '../../../src/s
 import { configSchema } from '../../../src/config.js';
 import { bearer, createTestContext, type TestContext } from '../../helpers/context.js';
 import { until } from '../../helpers/sla.js';
+import { postEmail, query, rawEmail } from '../../helpers/webhooks.js';
 
 // Every configured secret and every token we issue stays out of the log, whichever route
 // carried it (issue 11, defect 13): the log is captured at debug level and searched.
@@ -115,5 +116,57 @@ describe('secrets in logs', () => {
       const hit = lines.find((line) => line.includes(value));
       expect(hit, `a log line holds ${value.slice(0, 12)}…`).toBeUndefined();
     }
+  });
+});
+
+describe('query errors in logs', () => {
+  // drizzle's DrizzleQueryError carries every bound value in its message, its stack and its
+  // `params`; pg's error carries the failing row in `detail`. A trigger makes Postgres refuse
+  // the message insert of marked mails, as a deadlock (a 500) or as a data exception (a dead
+  // letter): neither the log nor the dead letter's reason may hold what the mail said.
+  beforeAll(async () => {
+    await query(ctx, `CREATE FUNCTION refuse_marked_messages() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN
+        IF NEW.body_text LIKE '%deadlock-marker%' THEN RAISE EXCEPTION 'deadlock detected' USING ERRCODE = '40P01'; END IF;
+        IF NEW.body_text LIKE '%data-marker%' THEN RAISE EXCEPTION 'value "%" is out of range for type integer', NEW.sender_address USING ERRCODE = '22003'; END IF;
+        RETURN NEW;
+      END $$`);
+    await query(ctx, 'CREATE TRIGGER refuse_marked_messages BEFORE INSERT ON messages FOR EACH ROW EXECUTE FUNCTION refuse_marked_messages()');
+  });
+  afterAll(async () => {
+    await query(ctx, 'DROP TRIGGER IF EXISTS refuse_marked_messages ON messages').catch(() => undefined);
+  });
+
+  const privateMail = (marker: string) => {
+    const address = `private-${randomBytes(6).toString('hex')}@customer.example`;
+    const text = `${marker}: my account number is ${randomBytes(9).toString('hex')} and my neighbour ${randomBytes(6).toString('hex')} knows`;
+    return { address, text, raw: rawEmail({ from: address, subject: `Subject ${randomBytes(6).toString('hex')}`, text }) };
+  };
+  const linesHolding = (...values: string[]) => lines.filter((line) => values.some((value) => line.includes(value)));
+
+  it('a 500 from a failed query logs the SQLSTATE and message, not the values', async () => {
+    const mail = privateMail('deadlock-marker');
+    const from = lines.length;
+    const res = await postEmail(ctx, mail.raw);
+    expect(res.statusCode, res.body).toBe(500);
+    const logged = lines.slice(from);
+    const failure = logged.find((line) => line.includes('request failed'));
+    expect(failure, 'the failure is logged').toBeDefined();
+    expect(linesHolding(mail.address, mail.text, mail.text.slice(20, 50))).toEqual([]);
+    expect(failure).toContain('40P01');
+    expect(failure).toContain('deadlock detected');
+    // The raw bytes, which pino used to write as a JSON array of numbers.
+    expect(logged.filter((line) => line.includes('"type":"Buffer"') || line.includes('"data":['))).toEqual([]);
+  });
+
+  it('a payload the database refuses is dead-lettered with a reason that holds no values', async () => {
+    const mail = privateMail('data-marker');
+    const from = lines.length;
+    const res = await postEmail(ctx, mail.raw);
+    expect(res.statusCode, res.body).toBe(422);
+    expect(linesHolding(mail.address, mail.text, mail.text.slice(20, 50))).toEqual([]);
+    const [letter] = await query<{ reason: string }>(ctx, "SELECT reason FROM dead_letters WHERE channel = 'email' AND encode(body, 'escape') LIKE $1", [`%${mail.address}%`]);
+    expect(letter?.reason).toMatch(/^refused by the database: 22003: value "\[redacted\]" is out of range for type integer$/);
+    expect(lines.slice(from).some((line) => line.includes('22003'))).toBe(true);
   });
 });
