@@ -1,6 +1,6 @@
 import type pg from 'pg';
-import { emptyCell, mergeCell, type Cell } from './kpi-rollup.cells.js';
-import { aggregateFacts, type HourCell } from './kpi-rollup.facts.js';
+import { emptyCell, mergeCell, mergeStored, type Cell } from './kpi-rollup.cells.js';
+import { aggregateFacts, type Dim, type HourCell } from './kpi-rollup.facts.js';
 import { encodeSketches } from './kpi-sketch.js';
 
 /**
@@ -8,14 +8,14 @@ import { encodeSketches } from './kpi-sketch.js';
  *
  * The watermark W is the end of the last hour aggregated: hours before W are in kpi_rollups,
  * later ones are read live. A run moves W to the last hour that closed at least
- * ROLLUP_MARGIN_MS ago (by the database clock) and re-aggregates whole UTC days:
- *   - the days of the hours between the old and the new W (the first run: every day since the
- *     first ticket);
- *   - the days of the hours marked dirty by the fact tables' triggers: a fact of a closed hour
+ * ROLLUP_MARGIN_MS ago (by the database clock) and re-aggregates, day by day:
+ *   - the hours between the old and the new W (the first run: every day since the first ticket);
+ *   - the hours marked dirty by the fact tables' triggers: a fact of a closed hour
  *     changed (a ticket reopened, reassigned, its survey answered, its commitment kept...). The
  *     triggers mark the hours of the old and the new instants, so a fact that moves leaves its
  *     old hour corrected too.
- * A day is recomputed from the fact tables in one REPEATABLE READ transaction that also deletes
+ * A day's hours are recomputed from the fact tables, and its day row (once the day is whole)
+ * merged from its 24 stored hours, in one REPEATABLE READ transaction that also deletes
  * the dirty marks its snapshot sees: a mark written by a transaction still in flight is not
  * seen, stays, and brings the day back next run, by when that change is visible. The triggers
  * skip hours still open: the margin covers a transaction that wrote a fact just before its hour
@@ -56,13 +56,19 @@ export async function refreshKpiRollups(pool: pg.Pool): Promise<RefreshResult> {
     );
     const { old, first } = plan.rows[0]!;
     const next = old && old > plan.rows[0]!.next ? old : plan.rows[0]!.next;
-    const days = new Set<number>();
-    const start = old ?? first;
-    if (start) for (let day = floorDay(start.getTime()); day < next.getTime(); day += DAY_MS) days.add(day);
+    /** Per UTC day, the hours to re-aggregate (null: the whole day, the first build). */
+    const days = new Map<number, Set<number> | null>();
+    const addHour = (hour: number) => {
+      const day = floorDay(hour);
+      if (!days.has(day)) days.set(day, new Set());
+      days.get(day)?.add(hour);
+    };
+    if (!old && first) for (let day = floorDay(first.getTime()); day < next.getTime(); day += DAY_MS) days.set(day, null);
+    if (old) for (let hour = old.getTime(); hour < next.getTime(); hour += HOUR_MS) addHour(hour);
     const dirty = await client.query<{ hour: Date }>('select distinct hour from kpi_rollup_dirty_hours where hour < $1', [next]);
-    for (const { hour } of dirty.rows) days.add(floorDay(hour.getTime()));
+    for (const { hour } of dirty.rows) addHour(hour.getTime());
     let rows = 0;
-    for (const day of [...days].sort((a, b) => a - b)) rows += await recomputeDay(client, new Date(day), next);
+    for (const [day, hours] of [...days].sort((a, b) => a[0] - b[0])) rows += await recomputeDay(client, new Date(day), next, hours && [...hours].sort((a, b) => a - b));
     rows += await storePartialHour(client, next, plan.rows[0]!.partial, { days: days.size, dirtyHours: dirty.rowCount, rows, ms: Math.round(performance.now() - started) });
     return { watermark: next.toISOString(), days: days.size, dirtyHours: dirty.rowCount ?? 0, rows, ms: Math.round(performance.now() - started) };
   } finally {
@@ -96,33 +102,55 @@ async function storePartialHour(client: pg.PoolClient, watermark: Date, until: D
   }
 }
 
-const keyOf = (c: HourCell) => `${c.channel}\u0000${c.teamId ?? ''}\u0000${c.dim}\u0000${c.value ?? '\u0001'}`;
+const keyOf = (c: Pick<HourCell, 'channel' | 'teamId' | 'dim' | 'value'>) => `${c.channel}\u0000${c.teamId ?? ''}\u0000${c.dim}\u0000${c.value ?? '\u0001'}`;
 
-/** Re-aggregates the hours of one UTC day before `watermark` (and the day's row when it is whole). */
-async function recomputeDay(client: pg.PoolClient, day: Date, watermark: Date): Promise<number> {
+/**
+ * Re-aggregates hours of one UTC day before `watermark`: `hours` (sorted), or all of them when
+ * null; then the day's row when the day is whole, merged from its 24 stored hours.
+ */
+async function recomputeDay(client: pg.PoolClient, day: Date, watermark: Date, hours: number[] | null): Promise<number> {
   const dayEnd = new Date(Math.min(day.getTime() + DAY_MS, watermark.getTime()));
+  const ranges: [number, number][] = [];
+  if (hours === null) ranges.push([day.getTime(), dayEnd.getTime()]);
+  else for (const hour of hours) {
+    const last = ranges.at(-1);
+    if (last && last[1] === hour) last[1] = hour + HOUR_MS;
+    else ranges.push([hour, hour + HOUR_MS]);
+  }
   await client.query('begin isolation level repeatable read');
   try {
-    const cells = await aggregateFacts(client, { from: day, to: dayEnd, now: null });
-    const whole = day.getTime() + DAY_MS <= watermark.getTime();
-    const dayCells = new Map<string, HourCell>();
-    if (whole) {
-      for (const c of cells) {
+    const cells: HourCell[] = [];
+    for (const [from, to] of ranges) cells.push(...(await aggregateFacts(client, { from: new Date(from), to: new Date(to), now: null })));
+    const hourList = hours?.map((h) => new Date(h)) ?? null;
+    if (hourList) await client.query(`delete from kpi_rollups where period = 'hour' and starts_at = any($1::timestamptz[])`, [hourList]);
+    else await client.query(`delete from kpi_rollups where period = 'hour' and starts_at >= $1 and starts_at < $2`, [day, new Date(day.getTime() + DAY_MS)]);
+    for (let i = 0; i < cells.length; i += 500) await insertRows(client, cells.slice(i, i + 500).map((c) => ['hour', c] as const));
+    let written = cells.length;
+    if (day.getTime() + DAY_MS <= watermark.getTime()) {
+      const dayCells = new Map<string, HourCell>();
+      const merge = (c: Omit<HourCell, 'cell' | 'hour'>, add: (into: Cell) => void) => {
         const key = keyOf(c);
         let merged = dayCells.get(key);
         if (!merged) dayCells.set(key, (merged = { ...c, hour: day, cell: emptyCell() }));
-        mergeCell(merged.cell, c.cell);
+        add(merged.cell);
+      };
+      if (hourList === null) for (const c of cells) merge(c, (into) => mergeCell(into, c.cell));
+      else {
+        const stored = await client.query<{ channel: string; team_id: string | null; dim: Dim; value: string | null; counts: Record<string, number>; sketches: Buffer }>(
+          `select channel, team_id, dim, value, counts, sketches from kpi_rollups where period = 'hour' and starts_at >= $1 and starts_at < $2`,
+          [day, new Date(day.getTime() + DAY_MS)],
+        );
+        for (const r of stored.rows) merge({ channel: r.channel, teamId: r.team_id, dim: r.dim, value: r.value }, (into) => mergeStored(into, r.counts, r.sketches));
       }
+      await client.query(`delete from kpi_rollups where period = 'day' and starts_at = $1`, [day]);
+      const dayRows = [...dayCells.values()];
+      for (let i = 0; i < dayRows.length; i += 500) await insertRows(client, dayRows.slice(i, i + 500).map((c) => ['day', c] as const));
+      written += dayRows.length;
     }
-    await client.query(`delete from kpi_rollups where (period = 'hour' and starts_at >= $1 and starts_at < $2) or (period = 'day' and starts_at = $1)`, [
-      day,
-      new Date(day.getTime() + DAY_MS),
-    ]);
-    const rows = [...cells.map((c) => ['hour', c] as const), ...[...dayCells.values()].map((c) => ['day', c] as const)];
-    for (let i = 0; i < rows.length; i += 500) await insertRows(client, rows.slice(i, i + 500));
-    await client.query('delete from kpi_rollup_dirty_hours where hour >= $1 and hour < $2', [day, dayEnd]);
+    if (hourList) await client.query('delete from kpi_rollup_dirty_hours where hour = any($1::timestamptz[])', [hourList]);
+    else await client.query('delete from kpi_rollup_dirty_hours where hour >= $1 and hour < $2', [day, dayEnd]);
     await client.query('commit');
-    return rows.length;
+    return written;
   } catch (error) {
     await client.query('rollback').catch(() => undefined);
     throw error;
