@@ -1,5 +1,6 @@
 import ipaddr from 'ipaddr.js';
 import { z } from 'zod';
+import { SECRET_SETTINGS } from './shared/logger.js';
 
 /**
  * Every setting comes from the environment, read here once and validated with zod, so a bad
@@ -172,5 +173,22 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       parsed.error.issues.map((issue) => `${issue.path.join('.') || '(root)'}: ${issue.message}`),
     );
   }
+  const weak = weakSecrets(parsed.data);
+  if (weak.length > 0) throw new ConfigError(weak);
   return parsed.data;
+}
+
+/** Secrets this short are guessable, and too short for the log scrubber to censor without hitting ordinary words. */
+export const MIN_PRODUCTION_SECRET_LENGTH = 16;
+
+/**
+ * In production every secret setting that is set must be at least 16 characters: a shorter
+ * one would be guessable and could reach a log (the scrubber censors only long values, and
+ * URL passwords by their place in the URL). Development and tests may keep short ones.
+ */
+function weakSecrets(config: Config): string[] {
+  if (config.NODE_ENV !== 'production') return [];
+  return SECRET_SETTINGS.filter((name) => name !== 'SMTP_URL')
+    .filter((name) => typeof config[name] === 'string' && config[name].length < MIN_PRODUCTION_SECRET_LENGTH)
+    .map((name) => `${name}: must be at least ${MIN_PRODUCTION_SECRET_LENGTH} characters when NODE_ENV=production`);
 }

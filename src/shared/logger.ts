@@ -52,6 +52,12 @@ const SECRET_QUERY_PARAM = /([?&][^=&?#\s"\\]{0,64}(?:token|key|secret|signature
  */
 const SECRET_PATH_SEGMENT = /(\/v1\/csat\/)[^/?#\s"\\]+/gi;
 
+/**
+ * The password of a URL's userinfo (postgres://desk:<password>@db, redis://:<password>@cache):
+ * censored in any URL of any setting, whatever its length. Bounded, so a hostile line stays linear.
+ */
+const URL_PASSWORD = /(\b[a-z][a-z0-9+.-]{0,30}:\/\/[^\s/?#@"\\:]{0,256}:)[^\s/?#@"\\]{1,256}@/gi;
+
 /** A URL (or any text holding URLs) with every secret-bearing query value and path segment censored. */
 export function redactUrl(text: string): string {
   return text.replace(SECRET_QUERY_PARAM, `$1${CENSOR}`).replace(SECRET_PATH_SEGMENT, `$1${CENSOR}`);
@@ -63,18 +69,48 @@ export function redactUrl(text: string): string {
  * of a configured secret, whatever field or message carried it.
  */
 export function createLineScrubber(secrets: readonly string[]): (line: string) => string {
-  // Short values would censor ordinary words; config requires real secrets to be long anyway.
-  const literal = [...new Set(secrets.filter((s) => s.length >= 8))].sort((a, b) => b.length - a.length);
+  // Short values would censor ordinary words; in production config requires secrets of 16
+  // characters or more, and URL passwords of any length are censored by their place in the URL.
+  const literal = [...new Set(secrets.filter((s) => s.length >= MIN_SCRUBBED_LENGTH))].sort((a, b) => b.length - a.length);
   return (line) => {
     let out = line.includes('?') || line.includes('/v1/csat/') ? redactUrl(line) : line;
+    if (out.includes('://')) out = out.replace(URL_PASSWORD, `$1${CENSOR}@`);
     for (const secret of literal) if (out.includes(secret)) out = out.split(secret).join(CENSOR);
     return out;
   };
 }
 
-/** The values of the secret settings that are set, for createLogger's scrubber. */
-export function configuredSecrets(config: Partial<Record<(typeof SECRET_SETTINGS)[number], string | undefined>>): string[] {
-  return SECRET_SETTINGS.map((name) => config[name]).filter((v): v is string => typeof v === 'string' && v.length > 0);
+/** Shorter literal secrets are not scrubbed (they would censor ordinary words). */
+export const MIN_SCRUBBED_LENGTH = 8;
+
+/**
+ * The values of the secret settings that are set, and the password of every URL setting
+ * (DATABASE_URL, REDIS_URL, SMTP_URL…, as written and percent-decoded), for createLogger's scrubber.
+ */
+export function configuredSecrets(config: Readonly<Record<string, unknown>>): string[] {
+  const values = SECRET_SETTINGS.map((name) => config[name]).filter((v): v is string => typeof v === 'string' && v.length > 0);
+  for (const [name, value] of Object.entries(config)) {
+    if (!name.endsWith('_URL') || typeof value !== 'string') continue;
+    for (const password of urlPasswords(value)) if (!values.includes(password)) values.push(password);
+  }
+  return values;
+}
+
+function urlPasswords(raw: string): string[] {
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    return [];
+  }
+  if (!url.password) return [];
+  let decoded = url.password;
+  try {
+    decoded = decodeURIComponent(url.password);
+  } catch {
+    // A malformed escape: the password as written is all there is.
+  }
+  return decoded === url.password ? [url.password] : [url.password, decoded];
 }
 
 /**

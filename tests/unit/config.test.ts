@@ -151,6 +151,18 @@ describe('loadConfig', () => {
     expect(() => loadConfig({ PATH: '/usr/bin', HOME: '/root', SOMETHING_ELSE: 'x' })).not.toThrow();
   });
 
+  it('in production, refuses any secret setting shorter than 16 characters, naming it (not its value)', () => {
+    const problems = problemsOf({ NODE_ENV: 'production', TWILIO_AUTH_TOKEN: '12345', FACEBOOK_VERIFY_TOKEN: 'vt-short-1', MAILGUN_SIGNING_KEY: 'k'.repeat(16) });
+    expect(problems.sort()).toEqual([
+      'FACEBOOK_VERIFY_TOKEN: must be at least 16 characters when NODE_ENV=production',
+      'TWILIO_AUTH_TOKEN: must be at least 16 characters when NODE_ENV=production',
+    ]);
+    expect(problems.join('\n')).not.toContain('vt-short-1');
+    // Development and tests may keep short ones (the test helpers' fixed provider secrets are).
+    expect(loadConfig({ NODE_ENV: 'test', TWILIO_AUTH_TOKEN: '12345' }).TWILIO_AUTH_TOKEN).toBe('12345');
+    expect(loadConfig({ NODE_ENV: 'production', TWILIO_AUTH_TOKEN: 't'.repeat(32) }).TWILIO_AUTH_TOKEN).toBe('t'.repeat(32));
+  });
+
   it('does not echo secrets in its problems', () => {
     const problems = problemsOf({ ADMIN_API_KEY: 'leaky-secret', PORT: 'x' });
     expect(problems.join('\n')).not.toContain('leaky-secret');

@@ -26,13 +26,15 @@ const ENV = {
   SMTP_URL: `smtp://desk:${secret('smtp-password')}@127.0.0.1:9`,
 };
 const SMTP_PASSWORD = new URL(ENV.SMTP_URL).password;
+// Passwords inside connection URLs (the test's own Postgres and Redis need none: these point nowhere).
+const URL_SETTINGS = { DATABASE_URL: `postgres://desk:${secret('db-password')}@127.0.0.1:1/desk`, REDIS_URL: 'redis://:shortpw@127.0.0.1:1' };
 
 const lines: string[] = [];
 let ctx: TestContext;
 const issued: string[] = [];
 
 beforeAll(async () => {
-  const logger = createLogger({ level: 'debug', pretty: false, secrets: configuredSecrets(ENV), destination: { write: (line: string) => void lines.push(line) } });
+  const logger = createLogger({ level: 'debug', pretty: false, secrets: configuredSecrets({ ...ENV, ...URL_SETTINGS }), destination: { write: (line: string) => void lines.push(line) } });
   ctx = await createTestContext({ env: { ...ENV, LOG_LEVEL: 'debug', CSAT_OFFER: 'message', PUBLIC_BASE_URL: 'https://desk.example.com', AUTH_FAILURES_PER_MINUTE: '1000', RATE_LIMIT_PER_MINUTE: '1000', OUTBOUND_ALLOW_PRIVATE: 'true', DELIVERY_BACKOFF_MS: '60000' }, logger });
   await ctx.deps.apiKeys.ensureEnvAdmin(ENV.ADMIN_API_KEY);
   issued.push(ctx.adminToken);
@@ -116,6 +118,19 @@ describe('secrets in logs', () => {
       const hit = lines.find((line) => line.includes(value));
       expect(hit, `a log line holds ${value.slice(0, 12)}…`).toBeUndefined();
     }
+  });
+});
+
+describe('connection URLs in logs', () => {
+  it('the password of DATABASE_URL and REDIS_URL is censored, however short, wherever it appears', async () => {
+    const from = lines.length;
+    const dbPassword = decodeURIComponent(new URL(URL_SETTINGS.DATABASE_URL).password);
+    ctx.deps.logger.error({ url: URL_SETTINGS.DATABASE_URL, redis: URL_SETTINGS.REDIS_URL }, `could not connect with ${dbPassword}`);
+    const logged = lines.slice(from).join('');
+    expect(logged).toContain('postgres://desk:[redacted]@127.0.0.1:1/desk');
+    expect(logged).toContain('redis://:[redacted]@127.0.0.1:1');
+    expect(logged).not.toContain(dbPassword);
+    expect(logged).not.toContain('shortpw');
   });
 });
 

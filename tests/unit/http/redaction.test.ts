@@ -35,4 +35,36 @@ describe('createLineScrubber', () => {
     expect(configuredSecrets({ ADMIN_API_KEY: 'x'.repeat(16), TWILIO_AUTH_TOKEN: undefined, MAILGUN_SIGNING_KEY: '' })).toEqual(['x'.repeat(16)]);
     expect(SECRET_SETTINGS).toContain('FACEBOOK_VERIFY_TOKEN');
   });
+
+  it('takes the password of every URL setting, as written and percent-decoded', () => {
+    const secrets = configuredSecrets({
+      DATABASE_URL: 'postgres://desk:db-pass%2Fword-1@db:5432/desk',
+      REDIS_URL: 'redis://:redis-password-22@cache:6379',
+      SMTP_URL: 'smtp://mailer:smtp-pass-333@mail:587',
+      PUBLIC_BASE_URL: 'https://desk.example.com',
+    });
+    expect(secrets).toEqual(expect.arrayContaining(['db-pass%2Fword-1', 'db-pass/word-1', 'redis-password-22', 'smtp-pass-333']));
+    expect(secrets).not.toContain('');
+  });
+
+  it('censors the password of any URL in a line, whatever its length, and the literal passwords elsewhere', () => {
+    const env = { DATABASE_URL: 'postgres://desk:db-pass%2Fword-1@db:5432/desk', REDIS_URL: 'redis://:pw@cache:6379' };
+    const scrub = createLineScrubber(configuredSecrets(env));
+    const out = scrub(
+      JSON.stringify({ msg: `connecting to ${env.DATABASE_URL} and ${env.REDIS_URL}`, other: 'amqp://guest:guest@rabbit/', err: { message: 'auth failed for db-pass/word-1' } }),
+    );
+    expect(out).not.toContain('db-pass');
+    expect(out).not.toContain(':pw@');
+    expect(out).not.toContain('guest@');
+    expect(out).toContain('postgres://desk:[redacted]@db:5432/desk');
+    expect(out).toContain('redis://:[redacted]@cache:6379');
+    // URLs without a password, and stack frames, are left alone.
+    const plain = JSON.stringify({ msg: 'https://desk.example.com:8443/x@y', stack: 'at file:///app/dist/main.js:12:3' });
+    expect(scrub(plain)).toBe(plain);
+  });
+
+  it('stays linear on a hostile line of URL fragments', () => {
+    const hostile = 'a://'.repeat(50_000) + ':'.repeat(50_000);
+    expect(createLineScrubber([])(hostile)).toBe(hostile);
+  });
 });
