@@ -118,8 +118,7 @@ export async function buildApp(deps: Dependencies): Promise<App> {
   registerBlocklistRoutes(app, { db: deps.db, clock: deps.clock, defaultPhoneRegion: config.DEFAULT_PHONE_REGION, guard });
   registerAgentRoutes(app, { db: deps.db, clock: deps.clock, guard });
   registerApiKeyRoutes(app, { db: deps.db, apiKeys: deps.apiKeys, guard });
-  const outbound = { allowPrivate: config.OUTBOUND_ALLOW_PRIVATE, allowHttp: config.OUTBOUND_ALLOW_HTTP };
-  registerSlaConfigRoutes(app, { db: deps.db, clock: deps.clock, logger: deps.logger, guard, policies: deps.policies, queues: deps.queues, outbound });
+  registerSlaConfigRoutes(app, { guard, slaConfig: deps.slaConfig });
   registerSlaOpsRoutes(app, { db: deps.db, clock: deps.clock, guard, stream });
   registerCommitmentRoutes(app, { commitments: deps.commitments, guard });
   registerCsatRoutes(app, { csat: deps.csat });

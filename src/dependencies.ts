@@ -17,6 +17,8 @@ import { createDeliveryService, type DeliveryService } from './modules/delivery/
 import { createCommitmentService, type CommitmentService } from './modules/sla/commitments.service.js';
 import { createSlaHook } from './modules/sla/sla.hook.js';
 import { createSlaProcessor, type SlaProcessor } from './modules/sla/sla.processor.js';
+import { createSlaConfigService, type SlaConfigService } from './modules/sla/sla-config.service.js';
+import { createSlaRecompute, type SlaRecompute } from './modules/sla/sla.recompute.js';
 import { PolicyCache } from './modules/sla/sla.repository.js';
 import { createTimerScheduler, type TimerScheduler } from './modules/sla/sla.timers.js';
 import { closeQueues, createQueues, type Queues } from './queues/queues.js';
@@ -50,6 +52,8 @@ export interface Dependencies {
   policies: PolicyCache;
   timers: TimerScheduler;
   slaProcessor: SlaProcessor;
+  slaRecompute: SlaRecompute;
+  slaConfig: SlaConfigService;
   commitments: CommitmentService;
   delivery: DeliveryService;
   fcr: FcrSettler;
@@ -100,6 +104,8 @@ export function createDependencies(config: Config, overrides: DependencyOverride
     crossChannelMergeHours: config.CROSS_CHANNEL_MERGE_HOURS,
     floodMaxPerHour: config.INTAKE_FLOOD_MAX_PER_HOUR,
   });
+  const slaRecompute = createSlaRecompute({ db, clock, logger, queues, policies, hooks });
+  const outbound = { allowPrivate: config.OUTBOUND_ALLOW_PRIVATE, allowHttp: config.OUTBOUND_ALLOW_HTTP };
 
   return {
     config,
@@ -119,6 +125,8 @@ export function createDependencies(config: Config, overrides: DependencyOverride
     policies,
     timers,
     slaProcessor: createSlaProcessor({ db, clock, logger, queues, policies, hooks, metrics }),
+    slaRecompute,
+    slaConfig: createSlaConfigService({ db, clock, policies, recompute: slaRecompute, outbound }),
     commitments: createCommitmentService({ db, clock, queues }),
     fcr: createFcrSettler({ db, clock }),
     csat: createCsatService({ db, clock }),

@@ -35,7 +35,7 @@ export const QUEUE_DEFS = {
   },
   maintenance: {
     name: 'maintenance',
-    jobs: { 'sla-reconcile': z.object({}), 'sla-recompute': z.object({ policyId: z.uuid() }), 'fcr-settle': z.object({ ticketId: z.uuid() }), 'kpi-evaluate': z.object({}), 'kpi-rollup': z.object({}) },
+    jobs: { 'sla-reconcile': z.object({}), 'sla-recompute': z.object({ policyId: z.uuid(), requestId: z.uuid().optional() }), 'fcr-settle': z.object({ ticketId: z.uuid() }), 'kpi-evaluate': z.object({}), 'kpi-rollup': z.object({}) },
   },
 } as const;
 
@@ -149,12 +149,4 @@ export function createQueues(connection: Redis, prefix: string, options: { link:
 
 export async function closeQueues(queues: Queues): Promise<void> {
   await Promise.all(Object.values(queues).map((q) => q.queue.close()));
-}
-
-/** Parses a job's payload with its schema before the processor sees it. */
-export function parseJob<Q extends QueueKey, N extends JobName<Q>>(key: Q, name: N, data: unknown): JobData<Q, N> {
-  const jobs = QUEUE_DEFS[key].jobs as Record<string, z.ZodType>;
-  const schema = jobs[name] as z.ZodType<JobData<Q, N>> | undefined;
-  if (!schema) throw new Error(`Unknown job ${name} on queue ${QUEUE_DEFS[key].name}`);
-  return schema.parse(data);
 }

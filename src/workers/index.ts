@@ -1,13 +1,14 @@
-import { Worker, type Job } from 'bullmq';
+import { UnrecoverableError, Worker } from 'bullmq';
 import type { Dependencies } from '../dependencies.js';
 import { createNotificationSender } from '../modules/notifications/notification.sender.js';
 import { jitteredBackoff } from '../modules/delivery/delivery.jobs.js';
-import { QUEUE_DEFS, parseJob } from '../queues/queues.js';
+import { QUEUE_DEFS, type QueueKey } from '../queues/queues.js';
+import { processorFor, type Processors } from '../queues/processors.js';
 import { evaluateKpiTargets } from '../modules/reports/kpi-targets.service.js';
 import { refreshKpiRollups } from '../modules/reports/kpi-rollup.refresh.js';
 import { createWorkerRedis, trackRedis } from '../queues/redis.js';
 import { ignoringOutages } from '../shared/link-state.js';
-import { recomputePolicyTickets, recoverFromRedisLoss, redisLostOurJobs } from './sla-recovery.js';
+import { recoverFromRedisLoss, redisLostOurJobs } from './sla-recovery.js';
 
 export interface RunningWorker {
   name: string;
@@ -37,78 +38,85 @@ export async function startWorkers(deps: Dependencies): Promise<RunningWorker[]>
   });
 
   const workers: Worker[] = [];
-  const start = (name: string, processor: (job: Job) => Promise<unknown>, concurrency: number) => {
-    const worker = new Worker(name, processor, {
+  // Each queue's jobs by name (processors.ts): an unknown name or a payload its schema refuses
+  // fails for good, logged once by the 'failed' listener.
+  const start = <Q extends QueueKey>(key: Q, processors: Processors<Q>, concurrency: number) => {
+    const name = QUEUE_DEFS[key].name;
+    const worker = new Worker(name, processorFor(key, processors), {
       connection,
       prefix,
       concurrency,
       settings: { backoffStrategy: (attemptsMade: number) => jitteredBackoff(attemptsMade, config.DELIVERY_BACKOFF_MS) },
     });
     worker.on('error', ignoringOutages((error) => logger.error({ err: error, queue: name }, 'worker error')));
-    worker.on('failed', (job, error) => logger.warn({ err: error.message, queue: name, jobId: job?.id, attempts: job?.attemptsMade }, 'job failed'));
+    worker.on('failed', (job, error) => {
+      const about = { err: error.message, queue: name, job: job?.name, jobId: job?.id, attempts: job?.attemptsMade };
+      if (error instanceof UnrecoverableError) logger.error(about, 'job refused: it can never succeed, so it is not retried');
+      else logger.warn(about, 'job failed');
+    });
     workers.push(worker);
   };
 
   // Timers: many short transactions at once. Concurrency stays below the pool size so API
   // requests in the same process still get connections.
-  start(
-    QUEUE_DEFS.slaTimers.name,
-    async (job) => {
-      if (job.name === 'warning' || job.name === 'breach') {
-        const { clockId, generation } = parseJob('slaTimers', job.name, job.data);
-        let result = await slaProcessor.fire(job.name, clockId, generation);
-        // Redis' clock and ours may differ by a few ms: a job that arrives early waits out
-        // the difference instead of leaving the deadline to the reconciler.
-        for (let i = 0; result === 'early' && i < 50; i++) {
-          await new Promise((resolve) => setTimeout(resolve, 20));
-          result = await slaProcessor.fire(job.name, clockId, generation);
-        }
-        return result;
+  const fireClock =
+    (kind: 'warning' | 'breach') =>
+    async ({ clockId, generation }: { clockId: string; generation: number }) => {
+      let result = await slaProcessor.fire(kind, clockId, generation);
+      // Redis' clock and ours may differ by a few ms: a job that arrives early waits out
+      // the difference instead of leaving the deadline to the reconciler.
+      for (let i = 0; result === 'early' && i < 50; i++) {
+        await new Promise((resolve) => setTimeout(resolve, 20));
+        result = await slaProcessor.fire(kind, clockId, generation);
       }
-      return deps.commitments.processTimer(job.name, job.data);
+      return result;
+    };
+  start(
+    'slaTimers',
+    {
+      warning: fireClock('warning'),
+      breach: fireClock('breach'),
+      'commitment-reminder': ({ commitmentId, generation }) => deps.commitments.fire('commitment-reminder', commitmentId, generation),
+      'commitment-due': ({ commitmentId, generation }) => deps.commitments.fire('commitment-due', commitmentId, generation),
     },
     config.SLA_WORKER_CONCURRENCY,
   );
+  start('slaEscalations', { escalate: ({ breachId, level }) => slaProcessor.escalate(breachId, level) }, 4);
+  start('notifications', { webhook: (data) => notifications.webhook(data), email: (data) => notifications.email(data) }, 8);
   start(
-    QUEUE_DEFS.slaEscalations.name,
-    async (job) => {
-      const { breachId, level } = parseJob('slaEscalations', 'escalate', job.data);
-      return slaProcessor.escalate(breachId, level);
-    },
-    4,
-  );
-  start(
-    QUEUE_DEFS.notifications.name,
-    async (job) => {
-      if (job.name === 'webhook') return notifications.webhook(parseJob('notifications', 'webhook', job.data));
-      return notifications.email(parseJob('notifications', 'email', job.data));
+    'delivery',
+    {
+      deliver: async ({ outboxId }, job) => {
+        const outcome = await deps.delivery.deliver(outboxId, job.attemptsMade + 1);
+        // Throwing hands the retry (with jittered backoff) to BullMQ; the row already says 'failed'.
+        if (outcome === 'retry') throw new Error(`delivery of ${outboxId} failed; will retry`);
+        return outcome;
+      },
     },
     8,
   );
   start(
-    QUEUE_DEFS.delivery.name,
-    async (job) => {
-      const { outboxId } = parseJob('delivery', 'deliver', job.data);
-      const outcome = await deps.delivery.deliver(outboxId, job.attemptsMade + 1);
-      // Throwing hands the retry (with jittered backoff) to BullMQ; the row already says 'failed'.
-      if (outcome === 'retry') throw new Error(`delivery of ${outboxId} failed; will retry`);
-      return outcome;
-    },
-    8,
-  );
-  start(
-    QUEUE_DEFS.maintenance.name,
-    async (job) => {
-      // KPI targets (issue 6): raise and clear alarms.
-      if (job.name === 'kpi-evaluate') return evaluateKpiTargets(deps.db, deps.clock.now());
-      // KPI rollups (issue 18): the hours closed since the last run and the hours whose facts changed.
-      if (job.name === 'kpi-rollup') return refreshKpiRollups(deps.pool);
-      if (job.name === 'sla-recompute') return recomputePolicyTickets(deps, parseJob('maintenance', 'sla-recompute', job.data).policyId);
-      if (job.name === 'fcr-settle') return deps.fcr.settle([parseJob('maintenance', 'fcr-settle', job.data).ticketId]);
+    'maintenance',
+    {
       // A Redis that lost our jobs is the loss watch's (below), not this job's: it may run in
       // any worker process and notices within REDIS_LOSS_CHECK_MS.
-      const swept = await slaProcessor.reconcile();
-      return { ...swept, commitments: await deps.commitments.reconcile(), deliveries: await deps.delivery.reconcile(), fcrSettled: await deps.fcr.settle() };
+      'sla-reconcile': async () => {
+        const swept = await slaProcessor.reconcile();
+        return {
+          ...swept,
+          commitments: await deps.commitments.reconcile(),
+          deliveries: await deps.delivery.reconcile(),
+          fcrSettled: await deps.fcr.settle(),
+          // Policy edits whose recompute job Redis could not take.
+          recomputes: await deps.slaRecompute.enqueuePending(),
+        };
+      },
+      'sla-recompute': (request) => deps.slaRecompute.run(request),
+      'fcr-settle': ({ ticketId }) => deps.fcr.settle([ticketId]),
+      // KPI targets (issue 6): raise and clear alarms.
+      'kpi-evaluate': () => evaluateKpiTargets(deps.db, deps.clock.now()),
+      // KPI rollups (issue 18): the hours closed since the last run and the hours whose facts changed.
+      'kpi-rollup': () => refreshKpiRollups(deps.pool),
     },
     1,
   );

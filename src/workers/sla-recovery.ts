@@ -1,11 +1,8 @@
-import { and, asc, eq, gt, ne, notInArray, sql } from 'drizzle-orm';
+import { and, asc, eq, gt, ne, sql } from 'drizzle-orm';
 import type { Redis } from 'ioredis';
 import type { Dependencies } from '../dependencies.js';
 import { escalationSchedule } from '../domain/sla/escalation.js';
 import { breaches, commitments, slaClocks } from '../modules/sla/sla.table.js';
-import type { TicketChange } from '../modules/tickets/tickets.hooks.js';
-import { appendEvents, lockTicket } from '../modules/tickets/tickets.repository.js';
-import { tickets } from '../modules/tickets/tickets.table.js';
 import { escalationJobId } from '../modules/sla/sla.processor.js';
 
 /**
@@ -104,31 +101,4 @@ async function rescheduleEverything(deps: Dependencies): Promise<void> {
   // A fresh Redis (first start, a new prefix) is normal; rescheduled deadlines are worth a warning.
   if (clocks + escalations.length + openCommitments.length > 0) deps.logger.warn(rescheduled, 'redis had lost our jobs: deadlines rescheduled from postgres');
   else deps.logger.info('redis marker set: no deadlines needed rescheduling');
-}
-
-/**
- * A policy (or its calendar) changed: every open ticket it governed re-matches the policies
- * and recomputes its running clocks, one short transaction per ticket.
- */
-export async function recomputePolicyTickets(deps: Dependencies, policyId: string): Promise<number> {
-  deps.policies.invalidate();
-  const rows = await deps.db
-    .select({ id: tickets.id })
-    .from(tickets)
-    .where(and(eq(tickets.slaPolicyId, policyId), notInArray(tickets.status, ['solved', 'closed'])));
-  for (const { id } of rows) {
-    const changes: TicketChange[] = [];
-    await deps.db.transaction(async (tx) => {
-      const ticket = await lockTicket(tx, id);
-      if (!ticket) return;
-      const now = deps.clock.now();
-      const events = [{ type: 'sla_recomputed', data: { policyId } }];
-      await appendEvents(tx, id, { kind: 'system', id: 'sla' }, events, now);
-      const change = { ticket, events, now };
-      await deps.hooks.inTransaction(tx, change);
-      changes.push(change);
-    });
-    await deps.hooks.afterCommit(changes, (error) => deps.logger.error({ err: error }, 'recompute hook failed'));
-  }
-  return rows.length;
 }

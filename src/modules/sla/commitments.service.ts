@@ -1,5 +1,4 @@
 import { and, asc, eq, lte } from 'drizzle-orm';
-import { z } from 'zod';
 import type { Database } from '../../db/client.js';
 import type { Queues } from '../../queues/queues.js';
 import type { Clock } from '../../shared/clock.js';
@@ -66,12 +65,6 @@ export function createCommitmentService(deps: { db: Database; clock: Clock; queu
   return {
     schedule,
     fire,
-
-    async processTimer(name: string, data: unknown) {
-      const { commitmentId, generation } = z.object({ commitmentId: z.uuid(), generation: z.number().int() }).parse(data);
-      if (name !== 'commitment-reminder' && name !== 'commitment-due') throw new Error(`unknown timer job ${name}`);
-      return fire(name, commitmentId, generation);
-    },
 
     async create(ticketId: string, input: { description: string; dueAt: string }, principal: Principal): Promise<CommitmentRow> {
       const now = clock.now();

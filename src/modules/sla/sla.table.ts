@@ -152,3 +152,16 @@ export const slaStreamEvents = pgTable(
   },
   (t) => [index('sla_stream_events_created_idx').on(t.createdAt)],
 );
+
+/**
+ * A policy (or a calendar it uses) changed and the running clocks under it must be recomputed.
+ * Written in the change's own transaction, so no edit is committed without it; the recompute
+ * deletes its request when done, and the reconciler queues a recompute for any request left
+ * (the job could not be queued: Redis was away). No foreign key: a deleted policy's tickets
+ * re-match too. A new edit replaces `requestId`, so the job of an older one never clears it.
+ */
+export const slaRecomputeRequests = pgTable('sla_recompute_requests', {
+  policyId: uuid('policy_id').primaryKey(),
+  requestId: uuid('request_id').notNull(),
+  requestedAt: instant('requested_at').notNull(),
+});
