@@ -22,6 +22,24 @@ export async function resolveMerged(tx: Executor, customerId: string): Promise<s
 }
 
 /**
+ * The customer that is live now for this id (merge links followed), its row locked FOR SHARE
+ * until the transaction ends, for a writer about to attach something to it (a ticket, an
+ * identity). FOR SHARE, not FOR KEY SHARE: merge and confirm lock customers FOR NO KEY UPDATE,
+ * which conflicts with FOR SHARE but not with FOR KEY SHARE. So a merge in progress makes us
+ * wait for its commit; the locking read then returns the merged row (READ COMMITTED re-reads a
+ * row it waited for), and we follow its link to the survivor. Concurrent writers share the lock.
+ */
+export async function lockLiveCustomer(tx: Executor, customerId: string): Promise<string> {
+  let current = customerId;
+  for (let hops = 0; hops < 16; hops++) {
+    const [row] = await tx.select({ mergedIntoId: customers.mergedIntoId }).from(customers).where(eq(customers.id, current)).for('share');
+    if (!row?.mergedIntoId) return current;
+    current = row.mergedIntoId;
+  }
+  return current;
+}
+
+/**
  * Finds the customer known by any of these identities, or creates one, and links every
  * identity to it, verified. Only for identities we can vouch for: the sender a provider
  * authenticated, or what an agent entered. Addresses a customer merely claims go to
@@ -38,7 +56,9 @@ export async function findOrCreateCustomer(
 ): Promise<{ customerId: string; created: boolean }> {
   const unique = dedupeIdentities(identities);
   const known = await knownIdentities(tx, unique);
-  const existingId = known[0] ? (known[0].mergedIntoId ? await resolveMerged(tx, known[0].mergedIntoId) : known[0].customerId) : null;
+  // Locked (FOR SHARE, see lockLiveCustomer) so that a merge of this customer cannot commit
+  // between our read and our ticket insert: that left the new ticket on a merged-away customer.
+  const existingId = known[0] ? await lockLiveCustomer(tx, known[0].customerId) : null;
   if (existingId) {
     // A returning customer whose every identity is already linked needs no insert.
     if (known.length < unique.length) await linkIdentities(tx, existingId, unique, profile.now);
@@ -117,18 +137,33 @@ function dedupeIdentities(identities: SenderIdentity[]): SenderIdentity[] {
   });
 }
 
-export async function getCustomer(tx: Executor, id: string, options: { forUpdate?: boolean } = {}): Promise<CustomerRow | undefined> {
-  const query = tx.select().from(customers).where(eq(customers.id, id));
-  const [row] = options.forUpdate ? await query.for('update') : await query;
+export async function getCustomer(tx: Executor, id: string): Promise<CustomerRow | undefined> {
+  const [row] = await tx.select().from(customers).where(eq(customers.id, id));
   return row;
 }
 
-export async function getIdentity(tx: Executor, customerId: string, identityId: string): Promise<IdentityRow | undefined> {
-  const [row] = await tx
+/**
+ * Locks customers for a merge or a confirmation, always in id order (lower-case, as Postgres
+ * prints uuids): every path that locks two customers takes them in the same order, so two
+ * such transactions wait for each other instead of deadlocking. FOR NO KEY UPDATE, not FOR
+ * UPDATE: FOR UPDATE also blocks every ticket insert whose foreign-key check takes FOR KEY
+ * SHARE on the customer. Absent ids are missing from the map.
+ */
+export async function lockCustomers(tx: Executor, ids: readonly string[]): Promise<Map<string, CustomerRow>> {
+  const locked = new Map<string, CustomerRow>();
+  for (const id of [...new Set(ids.map((i) => i.toLowerCase()))].sort()) {
+    const [row] = await tx.select().from(customers).where(eq(customers.id, id)).for('no key update');
+    if (row) locked.set(id, row);
+  }
+  return locked;
+}
+
+export async function getIdentity(tx: Executor, customerId: string, identityId: string, options: { lock?: boolean } = { lock: true }): Promise<IdentityRow | undefined> {
+  const query = tx
     .select()
     .from(customerIdentities)
-    .where(and(eq(customerIdentities.id, identityId), eq(customerIdentities.customerId, customerId)))
-    .for('update');
+    .where(and(eq(customerIdentities.id, identityId), eq(customerIdentities.customerId, customerId)));
+  const [row] = options.lock ? await query.for('update') : await query;
   return row;
 }
 
@@ -171,13 +206,13 @@ export async function suggestIdentities(tx: Executor, customerId: string, identi
     .returning();
 }
 
-/** The customer holding this address verified, if any, locked until the transaction ends. */
-export async function verifiedHolder(tx: Executor, identity: { kind: string; address: string }): Promise<IdentityRow | undefined> {
-  const [row] = await tx
+/** The customer holding this address verified, if any; with `lock`, locked until the transaction ends. */
+export async function verifiedHolder(tx: Executor, identity: { kind: string; address: string }, options: { lock?: boolean } = { lock: true }): Promise<IdentityRow | undefined> {
+  const query = tx
     .select()
     .from(customerIdentities)
-    .where(and(VERIFIED, eq(customerIdentities.kind, identity.kind), eq(customerIdentities.address, identity.address)))
-    .for('update');
+    .where(and(VERIFIED, eq(customerIdentities.kind, identity.kind), eq(customerIdentities.address, identity.address)));
+  const [row] = options.lock ? await query.for('update') : await query;
   return row;
 }
 
@@ -191,4 +226,35 @@ export async function customersExist(tx: Executor, ids: string[]): Promise<Set<s
   if (ids.length === 0) return new Set();
   const rows = await tx.select({ id: customers.id }).from(customers).where(inArray(customers.id, ids));
   return new Set(rows.map((r) => r.id));
+}
+
+/**
+ * A new customer for a message whose sender is only claimed (a later From header, a Reply-To,
+ * X-Original-Sender): it holds that address as a suggestion, never verified, so it matches no
+ * existing customer, receives no reply, and merges with the real holder only if an agent
+ * confirms the suggestion. Returns the suggestion made.
+ */
+export async function claimantCustomer(
+  tx: Executor,
+  claimed: SenderIdentity,
+  profile: { name?: string | undefined; language?: string | undefined; now: Date },
+): Promise<{ customerId: string; suggested: IdentityRow[] }> {
+  const { customerId } = await findOrCreateCustomer(tx, [], profile);
+  return { customerId, suggested: await suggestIdentities(tx, customerId, [claimed], profile.now) };
+}
+
+/**
+ * The customers made for messages that claimed this address (claimantCustomer): they hold it
+ * suggested and hold nothing verified. A customer who merely typed the address into a message
+ * holds a verified identity of their own and is not one of them.
+ */
+export function claimantsOf(tx: Executor, identity: Pick<SenderIdentity, 'kind' | 'address'>) {
+  const verified = tx
+    .select({ one: sql`1` })
+    .from(sql`${customerIdentities} as v`)
+    .where(sql`v.customer_id = ${customerIdentities.customerId} and v.status = 'verified'`);
+  return tx
+    .select({ id: customerIdentities.customerId })
+    .from(customerIdentities)
+    .where(and(eq(customerIdentities.kind, identity.kind), eq(customerIdentities.address, identity.address), sql`${customerIdentities.status} = 'suggested'`, sql`not exists ${verified}`));
 }

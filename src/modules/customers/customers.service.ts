@@ -4,7 +4,7 @@ import { uniqueOrConflict } from '../../db/unique.js';
 import { badRequest, conflict, notFound } from '../../shared/errors.js';
 import { appendEvents, type Actor } from '../tickets/tickets.repository.js';
 import { tickets } from '../tickets/tickets.table.js';
-import { deleteIdentity, getCustomer, getIdentity, markCustomerMerged, markIdentityVerified, moveIdentities, resolveMerged, verifiedHolder } from './customers.repository.js';
+import { deleteIdentity, getIdentity, lockCustomers, markCustomerMerged, markIdentityVerified, moveIdentities, resolveMerged, verifiedHolder } from './customers.repository.js';
 
 /**
  * Merges one customer into another: identities and tickets move to the target (each moved
@@ -14,9 +14,9 @@ import { deleteIdentity, getCustomer, getIdentity, markCustomerMerged, markIdent
 export async function mergeCustomers(tx: Executor, input: { sourceId: string; targetId: string; actor: Actor; now: Date }): Promise<void> {
   const { sourceId, targetId, actor, now } = input;
   if (sourceId === targetId) throw badRequest('body.targetCustomerId', 'a customer cannot be merged into itself');
-  // Both rows locked in id order: A→B racing B→A waits instead of deadlocking, then sees "already merged".
-  const [first, second] = [sourceId, targetId].sort();
-  const locked = new Map([[first!, await getCustomer(tx, first!, { forUpdate: true })], [second!, await getCustomer(tx, second!, { forUpdate: true })]]);
+  // Both rows locked in id order (lockCustomers): A→B racing B→A, or racing a confirmation
+  // between the same two customers, waits instead of deadlocking, then sees "already merged".
+  const locked = await lockCustomers(tx, [sourceId, targetId]);
   const source = locked.get(sourceId);
   if (!source) throw notFound('Customer', sourceId);
   const target = locked.get(targetId);
@@ -49,24 +49,35 @@ async function moveCustomer(tx: Executor, sourceId: string, targetId: string, ac
  */
 export async function confirmIdentity(tx: Executor, input: { customerId: string; identityId: string; actor: Actor; now: Date }): Promise<void> {
   const { customerId, identityId, actor, now } = input;
-  const customer = await getCustomer(tx, customerId, { forUpdate: true });
+  // Who holds the address is read first, unlocked, so that both customers can then be locked
+  // in id order, as a merge locks them. Locking the claimer and then the holder deadlocked
+  // with a merge of the same two customers taking them the other way round (answered 500).
+  const claim = await getIdentity(tx, customerId, identityId, { lock: false });
+  const seenHolder = claim?.status === 'suggested' ? await verifiedHolder(tx, claim, { lock: false }) : undefined;
+  const seenHolderId = seenHolder ? await resolveMerged(tx, seenHolder.customerId) : null;
+  const locked = await lockCustomers(tx, seenHolderId ? [customerId, seenHolderId] : [customerId]);
+
+  const customer = locked.get(customerId);
   if (!customer) throw notFound('Customer', customerId);
   if (customer.mergedIntoId) throw conflict('already-merged', `Customer ${customerId} was merged into ${customer.mergedIntoId}; confirm on that one`);
   const identity = await getIdentity(tx, customerId, identityId);
   if (!identity) throw notFound('Identity', identityId);
   if (identity.status === 'verified') return;
   const holder = await verifiedHolder(tx, identity);
-  if (!holder) {
+  const holderId = holder ? await resolveMerged(tx, holder.customerId) : null;
+  if (holderId !== seenHolderId) {
+    // The address changed hands between our first look and our locks: nothing was changed yet.
+    throw conflict('identity-changed', `${identity.kind} ${identity.address} changed hands while confirming; confirm again`);
+  }
+  if (!holderId) {
     // A first message from that address committing this instant wins the unique index: 409, retry.
     await uniqueOrConflict(() => markIdentityVerified(tx, identity.id), `${identity.kind} ${identity.address} was just verified on another customer; confirm again`);
     return;
   }
-  const holderId = await resolveMerged(tx, holder.customerId);
   if (holderId === customerId) {
     // Unreachable while one customer holds an address once; kept so a surprise is not a merge.
     throw conflict('identity-conflict', `Customer ${customerId} already holds ${identity.kind} ${identity.address}`);
   }
-  await getCustomer(tx, holderId, { forUpdate: true });
   await moveCustomer(tx, holderId, customerId, actor, now);
 }
 
