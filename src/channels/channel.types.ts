@@ -63,6 +63,13 @@ export interface NormalizedInbound {
   providerMessageId: string;
   kind: InboundKind;
   sender: SenderIdentity;
+  /**
+   * false when the sender is only claimed: taken from a header nobody vouches for (an e-mail's
+   * later From, Reply-To, X-Original-Sender, or a bounce's Return-Path) because the one that
+   * counts (the first From) had no usable address. Intake then links it to no existing
+   * customer and never replies to it. Absent: the provider vouches for the sender.
+   */
+  senderVerified?: false | undefined;
   /** Other identities the payload reveals (a Reply-To, an address typed into a DM). */
   otherIdentities?: SenderIdentity[] | undefined;
   thread: ThreadHints;

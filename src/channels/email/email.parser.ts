@@ -48,7 +48,7 @@ export async function parseEmail(raw: Buffer, opts: { receivedAt: Date }): Promi
   }
 
   const replyTo = headerValues(mail.headerLines, 'reply-to');
-  const { sender, originalFrom } = resolveSender({
+  const { sender, originalFrom, verified } = resolveSender({
     from: headerValues(mail.headerLines, 'from'),
     replyTo,
     originalSender: headerString(mail.headers.get('x-original-sender')),
@@ -68,6 +68,7 @@ export async function parseEmail(raw: Buffer, opts: { receivedAt: Date }): Promi
     providerMessageId: messageIdHeader ?? synthesizeMessageId(raw),
     kind: 'message',
     sender,
+    ...(verified ? {} : { senderVerified: false as const }),
     otherIdentities: otherIdentities.length ? otherIdentities : undefined,
     thread: {
       referencedMessageIds: referencedMessageIds.length ? referencedMessageIds : undefined,
@@ -199,20 +200,26 @@ export const UNKNOWN_DAEMON = 'mailer-daemon@unknown.invalid';
  * 3. For automated mail only (bounces arrive with `From: "" (Mail Delivery System)`): the
  *    Return-Path, else a fixed placeholder, so the bounce is still stored and threaded.
  * A customer message with no usable sender cannot be answered or attributed, so it is rejected.
+ *
+ * `verified` is true only when the sender is the first From header's address: that is the
+ * header the receiving side authenticates (SPF/DKIM alignment, DMARC). Anyone can add a second
+ * From, a Reply-To or an X-Original-Sender naming someone else, so a sender from those is a
+ * claim (NormalizedInbound.senderVerified false): the mail is taken in, on nobody's account.
  */
-export function resolveSender(src: SenderSources): { sender: SenderIdentity; originalFrom?: string | undefined } {
-  const first = src.from.flatMap(writtenAddresses)[0] ?? src.replyTo?.flatMap(writtenAddresses)[0];
+export function resolveSender(src: SenderSources): { sender: SenderIdentity; originalFrom?: string | undefined; verified: boolean } {
+  const firstFrom = src.from[0] === undefined ? undefined : writtenAddresses(src.from[0])[0];
+  const first = firstFrom ?? src.from.slice(1).flatMap(writtenAddresses)[0] ?? src.replyTo?.flatMap(writtenAddresses)[0];
   const original = src.originalSender ? writtenAddresses(src.originalSender)[0] : undefined;
   if (original) {
     const sameAsFrom = first?.address === original.address;
     const name = original.name || (sameAsFrom ? first?.name : '');
-    return { sender: emailIdentity(original.address, name), originalFrom: sameAsFrom ? undefined : first?.address };
+    return { sender: emailIdentity(original.address, name), originalFrom: sameAsFrom ? undefined : first?.address, verified: firstFrom?.address === original.address };
   }
-  if (first) return { sender: emailIdentity(first.address, first.name) };
+  if (first) return { sender: emailIdentity(first.address, first.name), verified: first === firstFrom };
   if (src.automated) {
     const address = src.returnPath?.map((a) => a.toLowerCase()).find(isEmailAddress) ?? UNKNOWN_DAEMON;
     const named = src.from.flatMap((value) => parseAddressHeader(value).value).find((a) => a.name);
-    return { sender: emailIdentity(address, named?.name) };
+    return { sender: emailIdentity(address, named?.name), verified: false };
   }
   throw new InvalidPayloadError('from', 'The message has no usable From address');
 }

@@ -120,7 +120,7 @@ export async function parseMailgunForm(
     bounce = bounceDetails(attachments, first(headers, 'x-failed-recipients'));
   }
 
-  const { sender, originalFrom } = resolveSender({
+  const { sender, originalFrom, verified } = resolveSender({
     from: all(headers, 'from'),
     replyTo: all(headers, 'reply-to'),
     originalSender: first(headers, 'x-original-sender'),
@@ -137,6 +137,7 @@ export async function parseMailgunForm(
     providerMessageId: messageIdHeader ?? synthesizeMessageId(stableFormDigest(fields, metas)),
     kind: 'message',
     sender,
+    ...(verified ? {} : { senderVerified: false as const }),
     otherIdentities: otherIdentities.length ? otherIdentities : undefined,
     thread: { referencedMessageIds: referenced.length ? referenced : undefined, ticketNumber },
     subject: subject || undefined,

@@ -48,6 +48,8 @@ export const customerIdentities = pgTable(
   (t) => [
     uniqueIndex('customer_identities_verified_kind_address_uq').on(t.kind, t.address).where(sql`${t.status} = 'verified'`),
     uniqueIndex('customer_identities_customer_kind_address_uq').on(t.customerId, t.kind, t.address),
+    // Who claimed an address (intake's flood control for claimed senders, see claimantsOf).
+    index('customer_identities_suggested_kind_address_idx').on(t.kind, t.address).where(sql`${t.status} = 'suggested'`),
     check('customer_identities_status_ck', sql`${t.status} in ('verified', 'suggested')`),
   ],
 );

@@ -1,5 +1,5 @@
 import { createHash, randomUUID } from 'node:crypto';
-import { and, count, desc, eq, gte, notInArray, or, sql } from 'drizzle-orm';
+import { and, count, desc, eq, gte, inArray, notInArray, or, sql } from 'drizzle-orm';
 import type { Logger } from 'pino';
 import type { DeliveryToken } from '../../channels/channel.adapter.js';
 import type { NormalizedInbound, SenderIdentity } from '../../channels/channel.types.js';
@@ -8,7 +8,7 @@ import type { Database, Executor } from '../../db/client.js';
 import { agentPublicReply, customerMessage, type DomainEvent, type Transition } from '../../domain/ticket-lifecycle.js';
 import type { Clock } from '../../shared/clock.js';
 import { countBlocked, findBlock } from '../blocklist/blocklist.repository.js';
-import { findOrCreateCustomer, resolveMerged, suggestIdentities, VERIFIED } from '../customers/customers.repository.js';
+import { claimantCustomer, claimantsOf, findOrCreateCustomer, resolveMerged, suggestIdentities, VERIFIED } from '../customers/customers.repository.js';
 import { customerIdentities } from '../customers/customers.table.js';
 import { messages } from '../tickets/messages.table.js';
 import { eventsInsert, type Actor, type NewEvent, type TicketRow } from '../tickets/tickets.repository.js';
@@ -100,14 +100,30 @@ export function createIntakeService(deps: IntakeDeps) {
     // ticket, and the agent's replies, to whoever typed it.
     // Robots (auto-replies, bounces, bulk mail) are not customers: they may join a ticket the
     // message names, but never create a customer record or suggest identities.
-    const customer = message.automated
-      ? { customerId: await knownCustomer(tx, [message.sender]), created: false }
-      : await findOrCreateCustomer(tx, [message.sender], { name: message.sender.displayName, language, now });
-    const customerId = customer.customerId;
+    // A claimed sender (senderVerified false: a later From, a Reply-To, X-Original-Sender) is
+    // no better than a typed address: it finds no customer and threads by nothing that needs
+    // one ("[#N]", cross-channel). If the message opens a ticket, that ticket gets a customer
+    // of its own holding the address as a suggestion only (see claimantCustomer).
+    const claimed = message.senderVerified === false;
+    const customer = claimed
+      ? { customerId: null, created: false }
+      : message.automated
+        ? { customerId: await knownCustomer(tx, [message.sender]), created: false }
+        : await findOrCreateCustomer(tx, [message.sender], { name: message.sender.displayName, language, now });
+    let customerId = customer.customerId;
     const crossChannelSince = deps.crossChannelMergeHours > 0 ? new Date(now.getTime() - deps.crossChannelMergeHours * 3_600_000) : null;
     let match = await findThread(tx, message, customerId, { crossChannelSince, customerIsNew: customer.created });
-    const flood = !match && !message.automated && !customer.created ? await floodTicket(tx, customerId!, now) : null;
-    if (flood) match = { ticket: flood.ticket, by: 'flood' };
+    let reaction = match && !message.automated ? customerMessage(lifecycleStateOf(match.ticket)) : null;
+
+    // Flood control applies to every ticket a message would open: a new one, and a follow-up
+    // of a closed ticket the message names ("Re: [#N]" opened one per message, unlimited).
+    const opensTicket = !message.automated && (!reaction || 'followUp' in reaction);
+    const floodScope = claimed ? { claimed: message.sender } : customer.created || !customerId ? null : { customerId };
+    const flood = opensTicket && floodScope ? await floodTicket(tx, floodScope, now) : null;
+    if (flood) {
+      match = { ticket: flood.ticket, by: 'flood' };
+      reaction = customerMessage(lifecycleStateOf(flood.ticket));
+    }
 
     if (message.automated && !match) {
       // An auto-reply or bounce with no ticket to attach to opens nothing; its raw payload
@@ -119,8 +135,12 @@ export function createIntakeService(deps: IntakeDeps) {
     let newTicket = false;
     const events: NewEvent[] = [];
     let transition: Transition = { patch: {}, events: [] };
-    if (match && !message.automated) {
-      const reaction = customerMessage(lifecycleStateOf(match.ticket));
+    if (claimed && opensTicket && !flood) {
+      const claimant = await claimantCustomer(tx, message.sender, { name: message.sender.displayName, language, now });
+      customerId = claimant.customerId;
+      events.push(...claimant.suggested.map((i) => ({ type: 'identity_suggested', data: { identityId: i.id, kind: i.kind, address: i.address } })));
+    }
+    if (match && reaction) {
       if ('followUp' in reaction) {
         ticket = await openTicket(tx, message, customerId!, language, now, match.ticket.id);
         newTicket = true;
@@ -147,7 +167,8 @@ export function createIntakeService(deps: IntakeDeps) {
     }
     events.push(...messageEvents(message, messageId, match), ...transition.events);
     if (flood) events.push({ type: 'flood', data: { messageId, count: flood.count, sender: `${message.sender.kind}:${message.sender.address}`, maxPerHour: deps.floodMaxPerHour } });
-    if (!message.automated && message.otherIdentities?.length) {
+    // A claimed sender's message that joined an existing ticket suggests nothing on its customer.
+    if (!message.automated && customerId && (!claimed || newTicket) && message.otherIdentities?.length) {
       const suggested = await suggestIdentities(tx, customerId!, message.otherIdentities, now);
       events.push(...suggested.map((i) => ({ type: 'identity_suggested', data: { identityId: i.id, kind: i.kind, address: i.address } })));
     }
@@ -165,7 +186,8 @@ export function createIntakeService(deps: IntakeDeps) {
         authorKind: message.automated ? 'system' : 'customer',
         channel: message.channel,
         senderKind: message.sender.kind,
-        senderAddress: message.sender.address,
+        // A reply goes back to sender_address (delivery.destination): never to a claimed address.
+        senderAddress: claimed ? null : message.sender.address,
         providerMessageId: message.providerMessageId,
         threadKey: threadKeyOf(message),
         messageIdHeader: message.messageIdHeader ?? null,
@@ -235,25 +257,33 @@ export function createIntakeService(deps: IntakeDeps) {
       return result;
     },
 
-    /** See claimDeliveryToken: false when a signature token comes back with other content. */
-    claimDeliveryToken(channel: string, token: DeliveryToken): Promise<boolean> {
-      return claimDeliveryToken(db, channel, token, clock.now());
+    /** See claimDeliveryToken: false when a signature token comes back with other content. `checkedAt`: the instant the signature's age was checked against. */
+    claimDeliveryToken(channel: string, token: DeliveryToken, checkedAt: Date): Promise<boolean> {
+      return claimDeliveryToken(db, channel, token, checkedAt);
     },
 
     /**
      * Keeps a payload we refused as malformed, with the reason, in its own transaction. The body
      * stays raw bytes (bytea); the texts quote provider input, so they are escaped first: a NUL
-     * in an error message must not fail the one insert that keeps the payload.
+     * in an error message must not fail the one insert that keeps the payload. The same bytes
+     * refused again (a provider's retries, a replay) count on the row that holds them, with the
+     * latest reason: the table grows with distinct payloads, not with deliveries.
      */
     async deadLetter(raw: RawPayload, reason: string, field: string | null): Promise<void> {
-      await db.insert(deadLetters).values({
-        channel: raw.channel,
-        reason: escapedText(reason),
-        field: field === null ? null : escapedText(field),
-        contentType: raw.contentType === undefined ? null : escapedText(raw.contentType),
-        body: raw.body,
-        receivedAt: clock.now(),
-      });
+      const now = clock.now();
+      const refusal = { reason: escapedText(reason), field: field === null ? null : escapedText(field) };
+      await db
+        .insert(deadLetters)
+        .values({
+          channel: raw.channel,
+          sha256: createHash('sha256').update(raw.body).digest('hex'),
+          ...refusal,
+          contentType: raw.contentType === undefined ? null : escapedText(raw.contentType),
+          body: raw.body,
+          receivedAt: now,
+          lastReceivedAt: now,
+        })
+        .onConflictDoUpdate({ target: [deadLetters.channel, deadLetters.sha256], set: { ...refusal, deliveries: sql`${deadLetters.deliveries} + 1`, lastReceivedAt: now } });
     },
   };
 
@@ -261,23 +291,28 @@ export function createIntakeService(deps: IntakeDeps) {
    * Flood control. A ticket per message is what a flood costs (SLA clocks, auto-replies, a
    * queue nobody can read), so it is ticket openings that are limited, not messages: once a
    * customer has floodMaxPerHour tickets created in the last hour (by intake or an agent), a
-   * message that would open another joins their most recently updated open ticket instead
-   * (threadedBy "flood"), and that ticket's timeline gets a "flood" event whose `count` is how
-   * many messages were diverted onto it so far. The message is stored like any other; nothing is dropped. With no
-   * open ticket, the message opens one, and the next ones join it. Deliveries from one sender
-   * are serialized (lockMessages), so concurrent deliveries cannot each open "the last" ticket.
+   * message that would open another (a new ticket, or a follow-up of a closed one) joins their
+   * most recently updated open ticket instead (threadedBy "flood"), and that ticket's timeline
+   * gets a "flood" event whose `count` is how many messages were diverted onto it so far. The
+   * message is stored like any other; nothing is dropped. With no open ticket, the message
+   * opens one, and the next ones join it. Deliveries from one sender are serialized
+   * (lockMessages), so concurrent deliveries cannot each open "the last" ticket.
+   * A claimed sender (see ingestOne) gets a new customer per ticket, so its scope is every
+   * customer that holds the claimed address only as a suggestion and nothing verified: the
+   * same unproven sender, whatever it claims, cannot open more than the limit either.
    */
-  async function floodTicket(tx: Executor, customerId: string, now: Date): Promise<{ ticket: TicketRow; count: number } | null> {
+  async function floodTicket(tx: Executor, scope: { customerId: string } | { claimed: SenderIdentity }, now: Date): Promise<{ ticket: TicketRow; count: number } | null> {
     const limit = deps.floodMaxPerHour;
     if (limit <= 0) return null;
     const since = new Date(now.getTime() - 3_600_000);
-    const recent = tx.select({ one: sql`1` }).from(tickets).where(and(eq(tickets.customerId, customerId), gte(tickets.createdAt, since))).limit(limit).as('recent');
+    const owned = 'customerId' in scope ? eq(tickets.customerId, scope.customerId) : inArray(tickets.customerId, claimantsOf(tx, scope.claimed));
+    const recent = tx.select({ one: sql`1` }).from(tickets).where(and(owned, gte(tickets.createdAt, since))).limit(limit).as('recent');
     const [opened] = await tx.select({ n: count() }).from(recent);
     if ((opened?.n ?? 0) < limit) return null;
     const [open] = await tx
       .select()
       .from(tickets)
-      .where(and(eq(tickets.customerId, customerId), notInArray(tickets.status, ['solved', 'closed'])))
+      .where(and(owned, notInArray(tickets.status, ['solved', 'closed'])))
       .orderBy(desc(tickets.updatedAt), desc(tickets.number))
       .limit(1);
     if (!open) return null;
@@ -341,7 +376,13 @@ async function knownCustomer(tx: Executor, identities: SenderIdentity[]): Promis
 
 /** The timeline entries for one inbound message; the SLA engine reads their types. */
 function messageEvents(message: NormalizedInbound, messageId: string, match: ThreadMatch | null): DomainEvent[] {
-  const data = { messageId, channel: message.channel, ...(match ? { threadedBy: match.by } : {}) };
+  const data = {
+    messageId,
+    channel: message.channel,
+    ...(match ? { threadedBy: match.by } : {}),
+    // Who the message claims to be from, when no header we trust says it (see senderVerified).
+    ...(message.senderVerified === false ? { claimedSender: `${message.sender.kind}:${message.sender.address}` } : {}),
+  };
   if (message.automated) return [{ type: 'automated_message', data: { ...data, automated: message.automated } }];
   switch (message.kind) {
     case 'call_completed':

@@ -129,6 +129,38 @@ describe('flood control', () => {
     expect(joined).toEqual({ ...fresh, newTicket: false });
   });
 
+  it('limits follow-ups too: replies naming a closed ticket ("[#N]", In-Reply-To) open at most the limit, then join the latest follow-up', async () => {
+    const flooder = `${unique('followup')}@example.com`;
+    const messageId = `<${unique('first')}@customer.example>`;
+    const first = onlyTicket(webhookResult(await postEmail(ctx, rawEmail({ from: flooder, subject: 'first', messageId })), { created: 1 }));
+    await query(ctx, "update tickets set status = 'closed', closed_at = now() where id = $1", [first.ticketId]);
+    const results = [];
+    for (let i = 0; i < 10; i++) {
+      // Half name the ticket in the subject, half answer its first mail's Message-ID.
+      const mail = i % 2 === 0 ? rawEmail({ from: flooder, subject: `Re: [#${first.number}] again ${i}` }) : rawEmail({ from: flooder, subject: `Re: again ${i}`, inReplyTo: messageId });
+      results.push(onlyTicket(webhookResult(await postEmail(ctx, mail), { created: 1 })));
+    }
+    expect(await ticketsFrom(flooder)).toBe(FLOOD_MAX);
+    expect(results.filter((r) => r.newTicket)).toHaveLength(FLOOD_MAX - 1);
+    const lastFollowUp = results[FLOOD_MAX - 2]!;
+    expect(results.slice(FLOOD_MAX - 1).every((r) => r.ticketId === lastFollowUp.ticketId && !r.newTicket)).toBe(true);
+    expect(await count(ctx, 'tickets where follow_up_of_id = $1', [first.ticketId])).toBe(FLOOD_MAX - 1);
+    const floods = await query<{ data: { count: number } }>(ctx, "select data from ticket_events where ticket_id = $1 and type = 'flood' order by id", [lastFollowUp.ticketId]);
+    expect(floods.map((e) => e.data.count)).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);
+    expect(await count(ctx, 'messages where sender_address = $1', [flooder])).toBe(11);
+  });
+
+  it('limits a claimed sender (no usable first From) by the address it claims, though each of its tickets has a new customer', async () => {
+    const claimed = `${unique('claimed')}@example.com`;
+    const results = [];
+    for (let i = 0; i < 8; i++) results.push(onlyTicket(webhookResult(await postEmail(ctx, rawEmail({ from: 'Outlook Express', subject: `Legacy ${i}`, headers: { 'Reply-To': claimed } })), { created: 1 })));
+    expect(results.filter((r) => r.newTicket)).toHaveLength(FLOOD_MAX);
+    expect(new Set(results.map((r) => r.ticketId)).size).toBe(FLOOD_MAX);
+    expect(await count(ctx, "customer_identities where address = $1 and status = 'suggested'", [claimed])).toBe(FLOOD_MAX);
+    // Nobody verified holds the address: the claims were not a way into anyone's ticket.
+    expect(await count(ctx, "customer_identities where address = $1 and status = 'verified'", [claimed])).toBe(0);
+  });
+
   it('holds under concurrent deliveries: 25 at once from one new sender open exactly the limit', async () => {
     const flooder = `${unique('burst')}@example.com`;
     const responses = await Promise.all(Array.from({ length: 25 }, (_, i) => postEmail(ctx, rawEmail({ from: flooder, subject: `Burst ${i}` }))));

@@ -107,14 +107,31 @@ describe('Shift_JIS labelled ISO-2022-JP', () => {
 describe('the sender of a legacy mail', () => {
   const mail = (...headers: string[]) => Buffer.from(`${headers.join('\r\n')}\r\nSubject: s\r\nMessage-ID: <m@x>\r\n\r\nbody\r\n`, 'utf8');
 
-  it('tries every From header in turn: an unreadable first one does not refuse the mail', async () => {
+  // A sender from any header but the first From is a claim (senderVerified false): the mail is
+  // taken in, but intake links it to no existing customer (issue 11 review). These tests used to
+  // take the fallback sender as verified.
+  it('tries every From header in turn: an unreadable first one does not refuse the mail, and the later one is a claim', async () => {
     const msg = await parse(mail('From: =?broken', 'From: Dana Cohen <dana@example.co.il>'));
     expect(msg.sender).toEqual({ kind: 'email', address: 'dana@example.co.il', displayName: 'Dana Cohen' });
+    expect(msg.senderVerified).toBe(false);
   });
 
-  it('falls back to Reply-To when no From header has an address', async () => {
-    expect((await parse(mail('From: Mail Client', 'Reply-To: Noa <noa@example.co.il>'))).sender.address).toBe('noa@example.co.il');
-    expect((await parse(mail('Reply-To: only@example.com'))).sender.address).toBe('only@example.com');
+  it('falls back to Reply-To when no From header has an address, as a claim', async () => {
+    const replyTo = await parse(mail('From: Mail Client', 'Reply-To: Noa <noa@example.co.il>'));
+    expect(replyTo.sender.address).toBe('noa@example.co.il');
+    expect(replyTo.senderVerified).toBe(false);
+    const only = await parse(mail('Reply-To: only@example.com'));
+    expect(only.sender.address).toBe('only@example.com');
+    expect(only.senderVerified).toBe(false);
+  });
+
+  it('vouches only for the first From header: a valid first From is the sender, whatever follows', async () => {
+    const msg = await parse(mail('From: real@example.com', 'From: victim@bank.example', 'Reply-To: other@example.com'));
+    expect(msg.sender.address).toBe('real@example.com');
+    expect(msg.senderVerified).toBeUndefined();
+    const forgedOriginal = await parse(mail('From: john smith@evil.example', 'X-Original-Sender: victim@bank.example'));
+    expect(forgedOriginal.sender.address).toBe('victim@bank.example');
+    expect(forgedOriginal.senderVerified).toBe(false);
   });
 
   it.each(['john smith@example.com', 'John <john smith@example.com>', '"john smith"@example.com', 'Name someone@example.com'])('never shortens %s into an address nobody wrote', async (from) => {
@@ -136,8 +153,12 @@ describe('the sender of a legacy mail', () => {
     const form = (headers: [string, string][], from: string) => ({ from, sender: 'envelope@example.com', 'body-plain': 'x', 'message-headers': JSON.stringify(headers) });
     const second = await parseMailgunForm(form([['From', 'garbage'], ['From', 'ok@example.com']], 'garbage'), [], { receivedAt: RECEIVED_AT });
     expect(second.sender.address).toBe('ok@example.com');
+    expect(second.senderVerified).toBe(false);
     const replyTo = await parseMailgunForm(form([['From', 'john smith@example.com'], ['Reply-To', 'real@example.com']], 'john smith@example.com'), [], { receivedAt: RECEIVED_AT });
     expect(replyTo.sender.address).toBe('real@example.com');
+    expect(replyTo.senderVerified).toBe(false);
+    const first = await parseMailgunForm(form([['From', 'ok@example.com'], ['From', 'victim@bank.example']], 'ok@example.com'), [], { receivedAt: RECEIVED_AT });
+    expect(first.senderVerified).toBeUndefined();
     await expect(parseMailgunForm(form([['From', 'john smith@example.com']], 'john smith@example.com'), [], { receivedAt: RECEIVED_AT })).rejects.toThrow(InvalidPayloadError);
   });
 });

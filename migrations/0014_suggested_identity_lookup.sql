@@ -1,0 +1,1 @@
+CREATE INDEX "customer_identities_suggested_kind_address_idx" ON "customer_identities" USING btree ("kind","address") WHERE "customer_identities"."status" = 'suggested';
