@@ -87,6 +87,38 @@ describe('the blocklist at intake', () => {
     expect((await entry(fb.id)).blockedCount).toBe(1);
   });
 
+  it('blocks every spelling of a blocked domain: trailing dot, punycode (mailparser decodes it), NFD, and plus-addressed mail', async () => {
+    const label = unique('dot');
+    const dotted = await block('domain', `${label}.example.`);
+    expect(dotted.value).toBe(`${label}.example`);
+    webhookResult(await postEmail(ctx, rawEmail({ from: `spam@${label}.example.` })), { created: 0 });
+    webhookResult(await postEmail(ctx, rawEmail({ from: `spam@${label}.example` })), { created: 0 });
+    expect((await entry(dotted.id)).blockedCount).toBe(2);
+
+    // "bücher" in punycode: the entry typed in ASCII form blocks mail the parser hands over in Unicode.
+    const idn = `xn--bcher-kva.${unique('idn')}.example`;
+    const puny = await block('domain', idn);
+    webhookResult(await postEmail(ctx, rawEmail({ from: `x@${idn}` })), { created: 0 });
+    webhookResult(await postEmail(ctx, rawEmail({ from: `y@${idn.replace('xn--bcher-kva', 'bu\u0308cher')}` })), { created: 0 });
+    expect((await entry(puny.id)).blockedCount).toBe(2);
+
+    const user = `${unique('plus')}@example.com`;
+    const address = await block('email', user);
+    webhookResult(await postEmail(ctx, rawEmail({ from: user.replace('@', '+promo@') })), { created: 0 });
+    expect((await entry(address.id)).blockedCount).toBe(1);
+  });
+
+  it('blocks every caller without a usable number with the phone entry "anonymous" (each such call is its own identity)', async () => {
+    const anonymous = await block('phone', 'Anonymous');
+    expect(anonymous.value).toBe('anonymous');
+    for (const from of ['anonymous', '+266696687', 'client:alice']) {
+      expect((await postTwilio(ctx, twilioCall({ CallStatus: 'no-answer', From: from }))).statusCode).toBe(200);
+    }
+    expect(await count(ctx, "messages where sender_kind = 'phone' and sender_address like 'anonymous:%'")).toBe(0);
+    expect((await entry(anonymous.id)).blockedCount).toBe(3);
+    expect((await client(ctx).delete(`/v1/blocklist/${anonymous.id}`)).statusCode).toBe(204);
+  });
+
   it('takes the sender in again once the entry is deleted', async () => {
     const sender = `${unique('sorry')}@example.com`;
     const listed = await block('email', sender);
