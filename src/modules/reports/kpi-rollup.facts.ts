@@ -71,7 +71,7 @@ const FACTS = `
       from commitments m join lateral (select t.channel, t.team_id, t.assignee_id, t.language, t.priority from tickets t where t.id = m.ticket_id offset 0) t on true
      where m.due_at >= $1 and m.due_at < $2
   ),
-  hourly as (select date_trunc('hour', at, 'UTC') as hour, * from facts)`;
+  hourly as (select date_trunc($4::text, at, 'UTC') as hour, * from facts)`;
 // The joins are LATERAL ... OFFSET 0 so that Postgres cannot flatten them into hash joins over
 // whole tables: a range of an hour or a day touches a few thousand rows, each found by its key.
 
@@ -119,10 +119,18 @@ const COUNT_COLUMNS = ['created', 'done', 'solved', 'reopened', 'handoffs', 'fcr
   SLA_METRICS.flatMap((m) => [`sla_${m}_met`, `sla_${m}_breached`]),
 );
 
-/** Aggregates the facts of [from, to) into hour cells, for each of `dims`. */
-export async function aggregateFacts(db: Queryable, range: { from: Date; to: Date; now: Date | null }, dims: readonly Dim[] = DIMS): Promise<HourCell[]> {
+/**
+ * Aggregates the facts of [from, to) into cells per UTC hour (or per minute: the open hour's
+ * stored slices, kpi-rollup.refresh.ts), for each of `dims`.
+ */
+export async function aggregateFacts(
+  db: Queryable,
+  range: { from: Date; to: Date; now: Date | null },
+  dims: readonly Dim[] = DIMS,
+  unit: 'hour' | 'minute' = 'hour',
+): Promise<HourCell[]> {
   if (range.from >= range.to) return [];
-  const result = await db.query(statement(dims), [range.from, range.to, range.now]);
+  const result = await db.query(statement(dims), [range.from, range.to, range.now, unit]);
   return result.rows.map((r: Record<string, unknown>) => {
     const cell = emptyCell();
     for (const column of COUNT_COLUMNS) cell.counts[column] = Number(r[column] ?? 0);

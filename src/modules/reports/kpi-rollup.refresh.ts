@@ -78,7 +78,8 @@ export async function refreshKpiRollups(pool: pg.Pool): Promise<RefreshResult> {
 }
 
 /**
- * The open hour from the watermark up to `until` (now − margin) as 'partial' rows, with the new
+ * The open hour from the watermark up to `until` (now − margin) as 'partial' rows, one per
+ * minute slice, with the new
  * watermark, in one transaction: a reader sees either the old state or the new one. The open
  * hour's changes are not marked dirty; every refresh recomputes it whole instead.
  */
@@ -86,7 +87,8 @@ async function storePartialHour(client: pg.PoolClient, watermark: Date, until: D
   const partialUntil = until > watermark ? until : null;
   await client.query('begin isolation level repeatable read');
   try {
-    const cells = partialUntil ? await aggregateFacts(client, { from: watermark, to: partialUntil, now: null }) : [];
+    // Per minute, so that a report ending inside the open hour still reads most of it stored.
+    const cells = partialUntil ? await aggregateFacts(client, { from: watermark, to: partialUntil, now: null }, undefined, 'minute') : [];
     await client.query(`delete from kpi_rollups where period = 'partial'`);
     for (let i = 0; i < cells.length; i += 500) await insertRows(client, cells.slice(i, i + 500).map((c) => ['partial', c] as const));
     await client.query(

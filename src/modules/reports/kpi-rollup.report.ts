@@ -48,11 +48,13 @@ export async function queryKpisFromRollups(pool: pg.Pool, q: KpiQuery): Promise<
   if (h1 >= stored) return null;
   const now = q.now.getTime();
   const nowHour = floorTo(now, HOUR_MS);
-  // The open hour's stored part [watermark, partialUntil), when the range covers it and "now"
-  // is past it (its open commitments were counted overdue as of the refresh).
+  // The open hour's stored minutes [watermark, partialUntil): those the range covers whole (all
+  // of them when it ends after partialUntil), when "now" is past them (their open commitments
+  // were counted overdue as of the refresh).
   const partialUntil = state.rows[0]!.partial_until?.getTime() ?? null;
-  const partial = partialUntil !== null && stored === watermark && to >= partialUntil && now >= partialUntil && nowHour >= watermark;
-  const liveFrom = partial ? partialUntil : stored;
+  const partialEnd = partialUntil === null ? null : to >= partialUntil ? partialUntil : floorTo(to, 60_000);
+  const partial = partialEnd !== null && stored === watermark && partialEnd > watermark && now >= partialEnd && nowHour >= watermark;
+  const liveFrom = partial ? partialEnd : stored;
 
   const groupBy = q.groupBy;
   const bucketOf = isTime(groupBy) ? bucketFunction(groupBy, q.tz) : null;
@@ -88,8 +90,8 @@ export async function queryKpisFromRollups(pool: pg.Pool, q: KpiQuery): Promise<
     pool.query<StoredRow>(
       `select period, starts_at, channel, team_id, value, counts, sketches from kpi_rollups
         where ${where} and ((period = 'day' and starts_at = any($${n + 1}::timestamptz[])) or (period = 'hour' and starts_at = any($${n + 2}::timestamptz[]))
-          or (period = 'partial' and $${n + 3}::boolean))`,
-      [...params, days, hours, partial],
+          or (period = 'partial' and $${n + 3}::boolean and starts_at < $${n + 4}::timestamptz))`,
+      [...params, days, hours, partial, partialEnd === null ? null : new Date(partialEnd)],
     ),
     // Everything before the first whole hour, for the backlog: created − done since the start.
     pool.query<{ channel: string; team_id: string | null; value: string | null; open: number }>(
