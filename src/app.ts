@@ -124,7 +124,7 @@ export async function buildApp(deps: Dependencies): Promise<App> {
   registerCsatRoutes(app, { csat: deps.csat });
   registerKpiRoutes(app, { db: deps.db, clock: deps.clock, guard });
   registerDeliveryRoutes(app, { db: deps.db, clock: deps.clock, guard, delivery: deps.delivery, hooks: deps.hooks });
-  registerWebhookRoutes(app, { config, clock: deps.clock, intake: deps.intake, adapters: deps.inboundAdapters, guard });
+  registerWebhookRoutes(app, { config, clock: deps.clock, intake: deps.intake, adapters: deps.inboundAdapters, guard, failures });
 
   return app;
 }

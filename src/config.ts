@@ -60,7 +60,7 @@ export const configSchema = z.object({
   ROLE: z.enum(['api', 'worker', 'all']).default('all'),
   /** Requests per minute per API key (or per IP for unauthenticated routes); 0 turns it off. */
   RATE_LIMIT_PER_MINUTE: z.coerce.number().int().min(0).default(1200),
-  /** Wrong API keys per minute per client address before it gets 429s; 0 turns it off. */
+  /** Wrong API keys and failed webhook signatures per minute per client address before it gets 429s; 0 turns it off. */
   AUTH_FAILURES_PER_MINUTE: z.coerce.number().int().min(0).default(20),
   /**
    * The reverse proxies whose X-Forwarded-For is believed, as comma-separated addresses or CIDRs

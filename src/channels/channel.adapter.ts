@@ -105,8 +105,14 @@ export interface ChannelAdapter {
     /** Media types the provider posts; anything else is a 415 before auth-by-signature runs. */
     contentTypes: readonly [string, ...string[]];
   };
-  /** Throws InvalidPayloadError for malformed input (answered 400 and dead-lettered). */
+  /** Throws InvalidPayloadError for malformed input (answered 400, or malformedStatus, and dead-lettered). */
   parse(request: InboundRequest): Promise<ParsedInbound>;
+  /**
+   * The status that tells this provider a payload is refused for good (malformed, though
+   * authenticated), so it stops retrying: 400 when unset. Mailgun retries every other status,
+   * 4xx included, for 8 hours and stops only on 406.
+   */
+  malformedStatus?: 406;
   answer: ProviderAnswer;
   handshake?: Handshake | undefined;
   /** The channel's sender, when this adapter owns it (one adapter per channel does). Returns

@@ -196,11 +196,19 @@ function toMeta(a: MailgunAttachment): AttachmentMeta {
 }
 
 /**
- * What a Mailgun signature token is bound to: every field but the signature block, and the
- * attachments' bytes. A redelivery of the same message digests the same whatever its encoding.
+ * What a Mailgun signature token is bound to: every field but the signature block, and each
+ * attachment's name, media type and bytes, in order. The name and type are content too: the same
+ * bytes re-posted as `x.html; text/html` would reach an agent as another file, so a captured
+ * signature must not carry them. A redelivery of the same message digests the same whatever its
+ * multipart encoding (boundary, part headers' spelling).
  */
 export function mailgunContentDigest(fields: Record<string, string>, attachments: MailgunAttachment[]): string {
-  return createHash('sha256').update(stableFormDigest(fields, attachments.map(toMeta))).digest('hex');
+  const stable = Object.keys(fields)
+    .filter((k) => !VOLATILE_FIELDS.has(k))
+    .sort()
+    .map((k) => [k, fields[k]]);
+  const files = attachments.map(toMeta).map((a) => [a.filename, a.contentType, a.checksum]);
+  return createHash('sha256').update(JSON.stringify({ fields: stable, attachments: files })).digest('hex');
 }
 
 /** The same message re-posted by a Mailgun retry hashes the same; the signature fields are left out. */

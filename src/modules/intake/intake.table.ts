@@ -43,19 +43,30 @@ export const webhookTokens = pgTable(
   (t) => [primaryKey({ columns: [t.channel, t.token] }), index('webhook_tokens_expires_idx').on(t.expiresAt)],
 );
 
-/** Payloads we could not accept (malformed), kept with the reason instead of dropped. */
+/**
+ * Payloads we could not accept (malformed), kept with the reason instead of dropped. One row per
+ * distinct body per channel: a provider retrying (or anyone re-posting) the same refused bytes
+ * bumps `deliveries` and `last_received_at` instead of storing the body again, so repeated
+ * deliveries cannot grow the table without bound.
+ */
 export const deadLetters = pgTable(
   'dead_letters',
   {
     id: id(),
     channel: text('channel').notNull(),
+    /** hex SHA-256 of body. */
+    sha256: text('sha256').notNull(),
     reason: text('reason').notNull(),
     field: text('field'),
     contentType: text('content_type'),
     body: bytea('body').notNull(),
+    /** How many times these bytes were refused on this channel. */
+    deliveries: integer('deliveries').notNull().default(1),
+    /** The first delivery. */
     receivedAt: instant('received_at').notNull(),
+    lastReceivedAt: instant('last_received_at').notNull(),
   },
-  (t) => [index('dead_letters_received_idx').on(t.receivedAt)],
+  (t) => [index('dead_letters_received_idx').on(t.receivedAt), uniqueIndex('dead_letters_channel_sha_uq').on(t.channel, t.sha256)],
 );
 
 /** Attachment bytes: in Postgres by default, or a path under ATTACHMENTS_DIR. */

@@ -3,6 +3,7 @@ import { z } from 'zod';
 import type { ChannelAdapter, Handshake, InboundRequest, ParsedInbound, WebhookAuthentication } from '../../channels/channel.adapter.js';
 import { InvalidPayloadError } from '../../channels/channel.errors.js';
 import type { Config } from '../../config.js';
+import type { AuthFailureLimiter } from '../../http/auth-failures.js';
 import type { Guard } from '../../http/auth.js';
 import { problemResponses, type App } from '../../http/types.js';
 import type { Clock } from '../../shared/clock.js';
@@ -39,9 +40,9 @@ interface MountedAuthentication {
 
 export function registerWebhookRoutes(
   app: App,
-  deps: { config: Config; clock: Clock; intake: IntakeService; adapters: readonly ChannelAdapter[]; guard: Guard },
+  deps: { config: Config; clock: Clock; intake: IntakeService; adapters: readonly ChannelAdapter[]; guard: Guard; failures?: AuthFailureLimiter | undefined },
 ): void {
-  const { config, clock, intake } = deps;
+  const { config, clock, intake, failures } = deps;
 
   function mountedAuthentication(adapter: ChannelAdapter): MountedAuthentication {
     const auth: WebhookAuthentication = adapter.auth;
@@ -60,11 +61,19 @@ export function registerWebhookRoutes(
       case 'signature':
         return {
           description: `Authenticated by the provider's signature; 503 until ${adapter.requiredSetting} is set.`,
+          // Failed signatures count per address like wrong API keys (AUTH_FAILURES_PER_MINUTE):
+          // past the limit the body is not even read, let alone parsed (a 25 MB form costs memory
+          // and CPU before its signature can be checked).
+          ...(failures ? { onRequest: refuseFailingAddresses(failures) } : {}),
           authenticate: async (inbound, request) => {
-            if (!(await auth.verify(inbound))) throw unauthorized(`The ${adapter.path} signature is missing or does not match.`);
-            if (auth.replayToken && !(await intake.claimDeliveryToken(adapter.channel, await auth.replayToken(inbound)))) {
+            if (!(await auth.verify(inbound))) {
+              await failures?.record(request.ip);
+              throw unauthorized(`The ${adapter.path} signature is missing or does not match.`);
+            }
+            if (auth.replayToken && !(await intake.claimDeliveryToken(adapter.channel, await auth.replayToken(inbound), inbound.receivedAt))) {
               // A valid signature already used for other content: a captured one replayed on a forged
               // body. Nothing is stored; a redelivery of the same content is not refused (see claimDeliveryToken).
+              await failures?.record(request.ip);
               request.log.warn({ channel: adapter.channel }, 'webhook signature token replayed with other content');
               throw new AppError(403, 'signature-replayed', 'Forbidden', 'This signature token was already used for other content.', [
                 { field: 'body.token', message: 'already used for other content' },
@@ -96,8 +105,8 @@ export function registerWebhookRoutes(
           ...(auth.security ? { security: auth.security } : {}),
           response:
             adapter.answer.kind === 'webhook-result'
-              ? { 200: webhookResult, ...problemResponses(413, 415, 422, 503) }
-              : problemResponses(413, 415, 422, 503),
+              ? { 200: webhookResult, ...problemResponses(413, 415, 422, 503, ...(adapter.malformedStatus ? [adapter.malformedStatus] : [])) }
+              : problemResponses(413, 415, 422, 503, ...(adapter.malformedStatus ? [adapter.malformedStatus] : [])),
         },
         handler: async (request, reply) => receive(adapter, auth, request, reply),
       });
@@ -131,8 +140,12 @@ export function registerWebhookRoutes(
         throw error;
       }
       // Malformed input is kept with the reason and refused with a 4xx, so the provider's
-      // retries are not spent on a payload that will never parse.
+      // retries are not spent on a payload that will never parse: in the status the provider
+      // reads as "do not retry" where it has one (Mailgun: 406).
       await intake.deadLetter(raw, error.message, error.field);
+      if (adapter.malformedStatus) {
+        throw new AppError(adapter.malformedStatus, 'invalid-payload', 'Invalid payload', `${error.field}: ${error.message}`, [{ field: error.field, message: error.message }]);
+      }
       throw error;
     }
     let result;
@@ -187,6 +200,19 @@ export function registerWebhookRoutes(
       },
     });
   }
+}
+
+/** 429 before the body is read for an address past its budget of failed authentications. */
+function refuseFailingAddresses(failures: AuthFailureLimiter): onRequestHookHandler {
+  return async function refuseFailingAddress(request, reply) {
+    const waitMs = await failures.blockedFor(request.ip);
+    if (waitMs <= 0) return;
+    const seconds = Math.ceil(waitMs / 1000);
+    void reply.header('retry-after', String(seconds));
+    throw new AppError(429, 'too-many-failed-authentications', 'Too many requests', `Too many failed authentications from this address; retry in ${seconds} s.`, [
+      { field: 'signature', message: 'too many failed signatures from this address' },
+    ]);
+  };
 }
 
 function unreachable(value: never): never {

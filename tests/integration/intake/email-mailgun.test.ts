@@ -19,6 +19,7 @@ import {
 
 /** POST /webhooks/email/mailgun: Mailgun Routes forward(), signed with the webhook signing key (channels.md §3b). */
 let ctx: TestContext;
+const MAX_AGE_SEC = 9 * 3600; // MAILGUN_SIGNATURE_MAX_AGE_SEC's default
 beforeAll(async () => {
   ctx = await createTestContext({ env: { ...CHANNEL_ENV } });
 });
@@ -121,18 +122,79 @@ describe('the Mailgun signature', () => {
     expect(await messagesWithProviderId(ctx, 'email', messageId)).toHaveLength(1);
   });
 
-  it('prunes tokens whose signature is too old to verify anyway', async () => {
+  it('prunes a token only an hour after its signature stopped verifying (the margin)', async () => {
     const clock = manualClock(ctx);
+    const start = clock.now();
     const fields = parsedMail({ from: 'prune.mg@example.com', messageId: `<${unique('prune')}@example.com>` });
     webhookResult(await postMailgun(ctx, fields), { created: 1 });
     expect(await count(ctx, 'webhook_tokens where token = $1', [fields.token])).toBe(1);
-    clock.advance(10 * 60 * MINUTE);
+    const expiry = (Number(fields.timestamp) + MAX_AGE_SEC) * 1000;
     try {
+      // Another delivery's claim 59 minutes after the expiry prunes with its own, later receipt
+      // time: a request received at the expiry may still be in flight, so the row stays.
+      clock.set(new Date(expiry + 59 * MINUTE));
+      webhookResult(await postMailgun(ctx, parsedMail({ from: 'prune.mg@example.com', messageId: `<${unique('prune')}@example.com>` })), { created: 1 });
+      expect(await count(ctx, 'webhook_tokens where token = $1', [fields.token])).toBe(1);
+      clock.set(new Date(expiry + 61 * MINUTE));
       webhookResult(await postMailgun(ctx, parsedMail({ from: 'prune.mg@example.com', messageId: `<${unique('prune')}@example.com>` })), { created: 1 });
       expect(await count(ctx, 'webhook_tokens where token = $1', [fields.token])).toBe(0);
     } finally {
-      clock.advance(-10 * 60 * MINUTE);
+      clock.set(start);
     }
+  });
+
+  it('refuses a replay at the very second its signature expires, however long the request takes (defect 3)', async () => {
+    // The age was checked against the receipt time while tokens were pruned with a later
+    // clock.now(), after the (attacker-sized) form was parsed: a captured signature posted with
+    // forged content just before it expired had its original row pruned by its own claim, and
+    // the forgery was taken in. Here every read of the clock moves it on by a second, as a slow
+    // request would, and the replay arrives exactly at timestamp + MAILGUN_SIGNATURE_MAX_AGE_SEC.
+    const clock = manualClock(ctx);
+    const start = clock.now();
+    const original = parsedMail({ from: 'boundary.mg@example.com', messageId: `<${unique('boundary')}@example.com>` });
+    webhookResult(await postMailgun(ctx, original), { created: 1 });
+    const forged = { ...original, from: 'attacker.boundary@example.com', sender: 'attacker.boundary@example.com', 'message-headers': JSON.stringify([['From', 'attacker.boundary@example.com']]), 'body-plain': 'Refund to my account.' };
+    const read = clock.now.bind(clock);
+    try {
+      clock.set(new Date((Number(original.timestamp) + MAX_AGE_SEC) * 1000));
+      clock.now = () => {
+        const t = read();
+        clock.advance(1_000);
+        return t;
+      };
+      expectProblem(await postMailgun(ctx, forged), 403, { code: 'signature-replayed' });
+    } finally {
+      Reflect.deleteProperty(clock, 'now');
+      clock.set(start);
+    }
+    expect(await count(ctx, "customer_identities where address = 'attacker.boundary@example.com'")).toBe(0);
+  });
+
+  it('binds a token to the name and media type of each attachment, not only its bytes (defect 9)', async () => {
+    const fields = parsedMail({ from: 'names.mg@example.com', messageId: `<${unique('names')}@example.com>` });
+    const pdf = Buffer.from('%PDF-1.4 invoice');
+    webhookResult(await postMailgun(ctx, fields, [{ field: 'attachment-1', filename: 'invoice.pdf', type: 'application/pdf', content: pdf }]), { created: 1 });
+    const replays = [
+      { filename: 'invoice.html', type: 'text/html' },
+      { filename: 'invoice.pdf', type: 'text/html' },
+      { filename: 'x.html', type: 'application/pdf' },
+    ];
+    for (const r of replays) {
+      expectProblem(await postMailgun(ctx, fields, [{ field: 'attachment-1', ...r, content: pdf }]), 403, { code: 'signature-replayed' });
+    }
+    // The same name, type and bytes (a redelivery, re-encoded) still pass.
+    webhookResult(await postMailgun(ctx, fields, [{ field: 'attachment-1', filename: 'invoice.pdf', type: 'application/pdf', content: pdf }]), { created: 0, duplicates: 1 });
+  });
+
+  it('claims the token it verified: a second token field further down the form changes nothing', async () => {
+    // The signature is checked on the first timestamp/token/signature fields, before the form is
+    // parsed; the claim must use those, not a later `token` the full parse would keep.
+    const original = parsedMail({ from: 'twotokens.mg@example.com', messageId: `<${unique('two')}@example.com>` });
+    webhookResult(await postMailgun(ctx, original), { created: 1 });
+    const forged = `${new URLSearchParams({ ...original, 'body-plain': 'Forged.' }).toString()}&token=${'f'.repeat(50)}`;
+    const res = await ctx.app.inject({ method: 'POST', url: '/webhooks/email/mailgun', headers: { 'content-type': 'application/x-www-form-urlencoded' }, payload: forged });
+    expectProblem(res, 403, { code: 'signature-replayed' });
+    expect(await count(ctx, 'webhook_tokens where token = $1', ['f'.repeat(50)])).toBe(0);
   });
 
   it('needs no API key: the signature is the authentication', async () => {
@@ -219,7 +281,9 @@ describe('Mailgun payloads', () => {
     expect(await count(ctx, "customer_identities i join tickets t on t.customer_id = i.customer_id where i.address = 'vacation@example.com'")).toBe(0);
   });
 
-  it('refuses a form without from/sender or with broken message-headers: 400 naming the field, dead-lettered', async () => {
+  it('refuses a form without from/sender or with broken message-headers: 406 naming the field, dead-lettered', async () => {
+    // 406, not 400: Mailgun retries every other status for 8 hours, and would post the same
+    // refused payload again and again (its documentation: "406 … will not be retried").
     // Each case is its own delivery (its own signature token): a token is bound to one content.
     const good = () => parsedMail({ from: 'broken@example.com' });
     const cases: [Record<string, string>, string][] = [
@@ -228,11 +292,29 @@ describe('Mailgun payloads', () => {
       [{ ...good(), 'message-headers': '{"not":"pairs"}' }, 'message-headers'],
     ];
     for (const [fields, field] of cases) {
-      expectProblem(await postMailgun(ctx, fields), 400, { code: 'invalid-payload', field });
+      expectProblem(await postMailgun(ctx, fields), 406, { code: 'invalid-payload', field });
       const [letter] = await query<{ reason: string; content_type: string; body: Buffer }>(ctx, "select reason, content_type, body from dead_letters where field = $1 and channel = 'email'", [field]);
       expect(letter!.content_type).toBe('application/x-www-form-urlencoded');
       expect(letter!.reason.length).toBeGreaterThan(0);
       expect(new URLSearchParams(letter!.body.toString()).get('token')).toBe(fields.token);
     }
+  });
+
+  it('keeps one dead letter per refused body, counting its deliveries (defect 11)', async () => {
+    const clock = manualClock(ctx);
+    const fields = Object.fromEntries(Object.entries(parsedMail({ from: 'again@example.com', text: unique('again') })).filter(([k]) => k !== 'sender'));
+    for (let i = 0; i < 3; i++) {
+      expectProblem(await postMailgun(ctx, fields), 406, { code: 'invalid-payload', field: 'sender' });
+      clock.advance(5 * MINUTE);
+    }
+    clock.advance(-15 * MINUTE);
+    const letters = await query<{ deliveries: number; received_at: Date; last_received_at: Date; body: Buffer }>(
+      ctx,
+      "select deliveries, received_at, last_received_at, body from dead_letters where channel = 'email' and encode(body, 'escape') like $1",
+      [`%${fields['body-plain']}%`],
+    );
+    expect(letters).toHaveLength(1);
+    expect(letters[0]!.deliveries).toBe(3);
+    expect(letters[0]!.last_received_at.getTime() - letters[0]!.received_at.getTime()).toBe(10 * MINUTE);
   });
 });

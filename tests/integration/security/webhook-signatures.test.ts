@@ -168,3 +168,48 @@ describe('tampered webhook authentication is refused and leaves nothing behind',
     webhookResult(await pbx(bearer(integration)), { created: 1 });
   });
 });
+
+describe('failed signatures are limited per address, before the body is read (AUTH_FAILURES_PER_MINUTE)', () => {
+  // Defect 8: a Mailgun form was parsed whole (25 MB multipart: buffers, copies) before its
+  // signature was checked, and failures were never limited. Now they count per address like
+  // wrong API keys, and past the limit the request is refused in onRequest.
+  const LIMIT = 3;
+  const attacker = '203.0.113.7';
+  const provider = '198.51.100.20';
+  let limited: TestContext;
+  beforeAll(async () => {
+    limited = await createTestContext({ env: { ...CHANNEL_ENV, AUTH_FAILURES_PER_MINUTE: String(LIMIT) } });
+  });
+  afterAll(async () => limited?.close());
+
+  const post = (from: string, url: string, contentType: string, payload: string | Buffer, headers: Record<string, string> = {}) =>
+    limited.app.inject({ method: 'POST', url, remoteAddress: from, headers: { 'content-type': contentType, ...headers }, payload });
+  const mail = (o: { from: string }) => mailgunFields(limited, { from: o.from, sender: o.from, 'body-plain': 'limited', 'message-headers': JSON.stringify([['Message-Id', `<${unique('lim')}@example.com>`]]) });
+  const urlencoded = 'application/x-www-form-urlencoded';
+
+  it('counts wrong and replayed signatures; past the limit answers 429 with Retry-After without reading the body', async () => {
+    const genuine = mail({ from: 'limited.mg@example.com' });
+    webhookResult(await post(provider, '/webhooks/email/mailgun', urlencoded, new URLSearchParams(genuine).toString()), { created: 1 });
+
+    const wrong = new URLSearchParams({ ...mail({ from: 'forger.lim@example.com' }), signature: '0'.repeat(64) }).toString();
+    expectRefused(await post(attacker, '/webhooks/email/mailgun', urlencoded, wrong), 'wrong signature 1', [401]);
+    expectRefused(await post(attacker, '/webhooks/facebook', 'application/json', '{}', { 'x-hub-signature-256': `sha256=${'0'.repeat(64)}` }), 'facebook, wrong signature', [401]);
+    const replayed = new URLSearchParams({ ...genuine, 'body-plain': 'forged' }).toString();
+    expectRefused(await post(attacker, '/webhooks/email/mailgun', urlencoded, replayed), 'replayed signature', [403]);
+
+    const refused = await post(attacker, '/webhooks/email/mailgun', urlencoded, wrong);
+    expectRefused(refused, 'past the limit', [429]);
+    expect(refused.json()).toMatchObject({ code: 'too-many-failed-authentications' });
+    expect(Number(refused.headers['retry-after'])).toBeGreaterThan(0);
+    // Refused before the body is read: a media type the route does not take (415) and a body
+    // over the 25 MB limit (413) are answered 429 all the same, and so is every signature webhook.
+    expectRefused(await post(attacker, '/webhooks/email/mailgun', 'application/xml', '<x/>'), 'other media type', [429]);
+    const oversized = Buffer.alloc(limited.config.EMAIL_BODY_LIMIT_BYTES + 1, 0x61);
+    expectRefused(await post(attacker, '/webhooks/email/mailgun', 'multipart/form-data; boundary=x', oversized), 'oversized body', [429]);
+    expectRefused(await post(attacker, '/webhooks/twitter', 'application/json', '{}'), 'X webhook', [429]);
+
+    // Mailgun, posting from its own address, is not affected by the attacker's failures.
+    webhookResult(await post(provider, '/webhooks/email/mailgun', urlencoded, new URLSearchParams(mail({ from: 'limited.mg@example.com' })).toString()), { created: 1 });
+    expect(await query(limited, "select count(*)::int as n from customer_identities where address = 'forger.lim@example.com'")).toEqual([{ n: 0 }]);
+  });
+});
