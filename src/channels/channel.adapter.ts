@@ -25,7 +25,7 @@ export interface DeliveryToken {
   /** Stable across a provider's redeliveries of the same content (not the raw bytes: a
    * multipart body may be re-encoded with a new boundary). */
   contentDigest: string;
-  /** When the signature stops passing its age check: the token need not be kept after that. */
+  /** When the signature stops passing its age check; the token is kept a margin longer (TOKEN_PRUNE_MARGIN_MS). */
   expiresAt: Date;
 }
 

@@ -1,7 +1,8 @@
 /**
  * A provider payload we cannot accept. The webhook route answers it with a 400 problem naming
- * `field` and stores the payload in the dead-letter table, so the provider's retries are not
- * wasted on it and nothing is silently dropped.
+ * `field` (or the adapter's malformedStatus: Mailgun stops retrying on 406 alone) and stores the
+ * payload in the dead-letter table, so the provider's retries are not wasted on it and nothing
+ * is silently dropped.
  */
 export class InvalidPayloadError extends Error {
   constructor(
