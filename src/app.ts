@@ -3,12 +3,13 @@ import helmet from '@fastify/helmet';
 import rateLimit from '@fastify/rate-limit';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
-import Fastify, { type FastifyBaseLogger } from 'fastify';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import { jsonSchemaTransform, jsonSchemaTransformObject, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
 import { responseSerializerCompiler } from './http/serializer.js';
 import type { Dependencies } from './dependencies.js';
-import { createGuard } from './http/auth.js';
+import { createGuard, type RefusalCounter } from './http/auth.js';
 import { createAuthFailureLimiter } from './http/auth-failures.js';
+import { addressBucket } from './http/client-address.js';
 import { installProblemHandlers, problemOf, sendProblem } from './http/problem.js';
 import type { App } from './http/types.js';
 import { registerAgentRoutes } from './modules/agents/agents.routes.js';
@@ -78,9 +79,11 @@ export async function buildApp(deps: Dependencies): Promise<App> {
       // After the route's guard (onRequest), so the budget belongs to the key that verified, never
       // to whatever a client wrote in its Authorization header: made-up keys cannot rotate past
       // the limit nor spend another key's budget. A request whose key fails never gets here;
-      // those are counted per address by the guard's failure limiter.
+      // those are counted per address by the guard's failure limiter. Requests the guard refuses
+      // for want of a key, or for a key of the wrong role, are counted by the guard itself
+      // (countRefused below). An address is its /64 for IPv6 (see addressBucket).
       hook: 'preValidation',
-      keyGenerator: (request) => (request.principal ? `key:${request.principal.keyId}` : `ip:${request.ip}`),
+      keyGenerator: (request) => (request.principal ? `key:${request.principal.keyId}` : `ip:${addressBucket(request.ip)}`),
       allowList: (request) => request.url === '/healthz' || request.url === '/readyz',
       errorResponseBuilder: (_request, context) =>
         Object.assign(new Error(`Rate limit of ${context.max} requests per minute exceeded; retry in ${context.after}.`), { statusCode: 429 }),
@@ -105,7 +108,7 @@ export async function buildApp(deps: Dependencies): Promise<App> {
 
   const failures =
     config.AUTH_FAILURES_PER_MINUTE > 0 ? createAuthFailureLimiter({ redis: deps.redis, prefix: `${config.QUEUE_PREFIX}:rate`, maxPerMinute: config.AUTH_FAILURES_PER_MINUTE }) : undefined;
-  const guard = createGuard(deps.apiKeys, failures);
+  const guard = createGuard(deps.apiKeys, failures, config.RATE_LIMIT_PER_MINUTE > 0 ? refusalCounter(app.createRateLimit()) : undefined);
   const stream = createStreamHub({ databaseUrl: config.DATABASE_URL, db: deps.db, logger: deps.logger, link: deps.links.postgres });
   // preClose, not onClose: open event streams must end before the server waits for its connections.
   app.addHook('preClose', async () => stream.close());
@@ -127,4 +130,13 @@ export async function buildApp(deps: Dependencies): Promise<App> {
   registerWebhookRoutes(app, { config, clock: deps.clock, intake: deps.intake, adapters: deps.inboundAdapters, guard, failures });
 
   return app;
+}
+
+/** The request budget (same store and keys as the rate-limit plugin) for requests the guard refuses. */
+function refusalCounter(limit: ReturnType<FastifyInstance['createRateLimit']>): RefusalCounter {
+  return async (request) => {
+    // Fails open like the plugin (skipOnError): a Redis outage does not turn 401s into 500s.
+    const result = await limit(request).catch(() => undefined);
+    return result && !result.isAllowed && result.isExceeded ? Math.max(result.ttlInSeconds, 1) : 0;
+  };
 }

@@ -65,7 +65,63 @@ describe('request rate limit', () => {
   });
 });
 
+describe('requests the guard refuses are counted too', () => {
+  it('401s without a token become 429 once the address has spent its budget', async () => {
+    const from = '198.51.110.1';
+    for (let i = 0; i < LIMIT; i++) expectProblem(await request({ from }), 401, { code: 'unauthorized' });
+    const limited = expectProblem(await request({ from }), 429, { code: 'rate-limited' });
+    expect(limited.status).toBe(429);
+    // The same budget as the address's anonymous requests elsewhere, and nobody else's.
+    expectProblem(await anonymous(from), 429, { code: 'rate-limited' });
+    expect((await request({ from: '198.51.110.2' })).statusCode).toBe(401);
+  });
+
+  it("403s for a key's wrong role count against that key's budget", async () => {
+    const token = await tokenFor(ctx, 'agent');
+    for (let i = 0; i < LIMIT; i++) expectProblem(await request({ url: '/v1/api-keys', from: `198.51.111.${i}`, token }), 403);
+    expectProblem(await request({ url: '/v1/api-keys', from: '198.51.111.50', token }), 429, { code: 'rate-limited' });
+    // The budget was the key's: its allowed routes are limited now too, from any address.
+    expectProblem(await request({ from: '198.51.111.51', token }), 429, { code: 'rate-limited' });
+  });
+});
+
+describe('addresses', () => {
+  it('an IPv6 client rotating through its /64 is limited as one address', async () => {
+    for (let i = 0; i < LIMIT; i++) expect((await anonymous(`2001:db8:aa:1::${(i + 1).toString(16)}`)).statusCode).not.toBe(429);
+    expectProblem(await anonymous('2001:db8:aa:1:ffff:ffff:ffff:fffe'), 429, { code: 'rate-limited' });
+    // The next /64 is someone else.
+    expect((await anonymous('2001:db8:aa:2::1')).statusCode).not.toBe(429);
+  });
+
+  it('wrong keys from rotating addresses of one /64 share one failure budget', async () => {
+    for (let i = 0; i < FAILURES; i++) expectProblem(await request({ from: `2001:db8:bb:1:${i + 1}::1`, token: madeUpKey() }), 401);
+    expectProblem(await request({ from: '2001:db8:bb:1:abcd::99', token: madeUpKey() }), 429, { code: 'too-many-failed-authentications' });
+  });
+
+  it('an IPv4-mapped IPv6 address counts as its IPv4 address', async () => {
+    for (let i = 0; i < LIMIT; i++) expect((await anonymous(i % 2 ? '::ffff:198.51.112.1' : '198.51.112.1')).statusCode).not.toBe(429);
+    expectProblem(await anonymous('::ffff:198.51.112.1'), 429, { code: 'rate-limited' });
+  });
+});
+
 describe('failed authentications', () => {
+  it(`however many wrong keys arrive at once, at most ${FAILURES} reach the key lookup`, async () => {
+    const from = '198.51.113.1';
+    const results = await Promise.all(Array.from({ length: 12 }, () => request({ from, token: madeUpKey() })));
+    const statuses = results.map((r) => r.statusCode);
+    // A 401 is a lookup that ran; a 429 was refused before it.
+    expect(statuses.filter((s) => s === 401)).toHaveLength(FAILURES);
+    expect(statuses.filter((s) => s === 429)).toHaveLength(12 - FAILURES);
+  });
+
+  it('a key that verifies gives its attempt back: a busy client with a right key is never refused', async () => {
+    const from = '198.51.114.1';
+    const tokens = await Promise.all(Array.from({ length: FAILURES + 2 }, () => tokenFor(ctx, 'agent')));
+    // Fresh keys (not verified a moment ago), one after another: each takes and returns an attempt.
+    for (const token of tokens) expect((await request({ from, token })).statusCode).toBe(200);
+    expectProblem(await request({ from, token: madeUpKey() }), 401);
+  });
+
   it(`are limited to ${FAILURES} a minute per address, before the key is even looked up`, async () => {
     const from = '198.51.104.1';
     const token = await tokenFor(ctx, 'agent');
