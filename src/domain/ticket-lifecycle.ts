@@ -39,6 +39,36 @@ export interface LifecycleState {
   everAssigned: boolean;
 }
 
+/** The stored columns of a ticket the lifecycle reads (a tickets row satisfies it). */
+export interface StoredTicketLifecycle {
+  status: string;
+  priority: string;
+  assigneeId: string | null;
+  teamId: string | null;
+  firstResponseAt: Date | null;
+  solvedAt: Date | null;
+  closedAt: Date | null;
+  reopenCount: number;
+  handoffCount: number;
+  firstAssignedAt: Date | null;
+}
+
+/** A stored ticket as the lifecycle sees it. */
+export function lifecycleStateOf(row: StoredTicketLifecycle): LifecycleState {
+  return {
+    status: row.status as TicketStatus,
+    priority: row.priority as Priority,
+    assigneeId: row.assigneeId,
+    teamId: row.teamId,
+    firstResponseAt: row.firstResponseAt,
+    solvedAt: row.solvedAt,
+    closedAt: row.closedAt,
+    reopenCount: row.reopenCount,
+    handoffCount: row.handoffCount,
+    everAssigned: row.firstAssignedAt !== null,
+  };
+}
+
 export interface DomainEvent {
   type: string;
   data: Record<string, unknown>;

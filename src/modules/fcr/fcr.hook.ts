@@ -7,6 +7,7 @@ import type { TicketChange, TicketHook } from '../tickets/tickets.hooks.js';
 import { appendEvents } from '../tickets/tickets.repository.js';
 import { ticketEvents } from '../tickets/ticket-events.table.js';
 import { tickets } from '../tickets/tickets.table.js';
+import { setTicketBookkeeping } from '../tickets/tickets.writer.js';
 
 /** Interactions are the timeline's agent replies and answered calls (inbound or logged). */
 const INTERACTIONS = ['agent_reply', 'call_answered'];
@@ -39,7 +40,7 @@ export function createFcrHook(deps: { queues: Queues; windowMs: number }): Ticke
       if (reopened) {
         const next = fcrOnReopen(ticket.fcrState as FcrState, ticket.fcrSettlesAt, now);
         if (next !== ticket.fcrState) {
-          await tx.update(tickets).set({ fcrState: next }).where(eq(tickets.id, ticket.id));
+          await setTicketBookkeeping(tx, ticket.id, { fcrState: next });
           await appendEvents(tx, ticket.id, { kind: 'system', id: 'fcr' }, [{ type: 'fcr_settled', data: { state: next, reason: 'reopened within the window' } }], now);
         }
       }
@@ -48,10 +49,10 @@ export function createFcrHook(deps: { queues: Queues; windowMs: number }): Ticke
         const facts = await factsOf(tx, ticket.id);
         const decision = fcrOnSolve({ ...facts, handoffCount: ticket.handoffCount, reopenCount: ticket.reopenCount }, ticket.solvedAt ?? now, deps.windowMs);
         if (decision.state === 'no') {
-          await tx.update(tickets).set({ fcrState: 'no', fcrSettlesAt: ticket.solvedAt ?? now }).where(eq(tickets.id, ticket.id));
+          await setTicketBookkeeping(tx, ticket.id, { fcrState: 'no', fcrSettlesAt: ticket.solvedAt ?? now });
           await appendEvents(tx, ticket.id, { kind: 'system', id: 'fcr' }, [{ type: 'fcr_settled', data: { state: 'no', reason: decision.reason } }], now);
         } else {
-          await tx.update(tickets).set({ fcrSettlesAt: decision.settlesAt }).where(eq(tickets.id, ticket.id));
+          await setTicketBookkeeping(tx, ticket.id, { fcrSettlesAt: decision.settlesAt });
           toSchedule.set(change, decision.settlesAt);
         }
       }
@@ -83,7 +84,7 @@ export function createFcrSettler(deps: { db: Database; clock: Clock }) {
       for (const t of due) {
         const next = fcrSettle(t.state as FcrState, t.settlesAt, now, t.status === 'solved' || t.status === 'closed');
         if (next === t.state) continue;
-        await tx.update(tickets).set({ fcrState: next }).where(eq(tickets.id, t.id));
+        await setTicketBookkeeping(tx, t.id, { fcrState: next });
         await appendEvents(tx, t.id, { kind: 'system', id: 'fcr' }, [{ type: 'fcr_settled', data: { state: next, reason: 'reopen window closed' } }], now);
         settled++;
       }

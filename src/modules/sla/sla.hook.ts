@@ -1,4 +1,4 @@
-import { and, eq, inArray, ne } from 'drizzle-orm';
+import { and, inArray, ne } from 'drizzle-orm';
 import type { Executor } from '../../db/client.js';
 import { applySlaEvent } from '../../domain/sla/sla-clocks.js';
 import { matchPolicy } from '../../domain/sla/sla-policy.js';
@@ -8,6 +8,7 @@ import type { Channel } from '../../channels/channel.types.js';
 import type { TicketChange, TicketHook } from '../tickets/tickets.hooks.js';
 import type { NewEvent } from '../tickets/tickets.repository.js';
 import { tickets } from '../tickets/tickets.table.js';
+import { setTicketBookkeeping } from '../tickets/tickets.writer.js';
 import { appendEvents } from '../tickets/tickets.repository.js';
 import type { Metrics } from '../../shared/metrics.js';
 import { lockClocksOfTicket, publishStreamEvent, saveClocks, severityOf, toDomainClock, type PolicyCache } from './sla.repository.js';
@@ -76,7 +77,7 @@ export function createSlaHook(deps: { policies: PolicyCache; timers: TimerSchedu
       for (const event of events) clocks = applySlaEvent(clocks, event, policy, slaTicket);
       const changed = clocks.filter((c) => !before.includes(c));
       const policyMoved = policyId !== ticket.slaPolicyId;
-      const setPolicy = () => tx.update(tickets).set({ slaPolicyId: policyId }).where(eq(tickets.id, ticket.id));
+      const setPolicy = () => setTicketBookkeeping(tx, ticket.id, { slaPolicyId: policyId });
       // The ticket's policy is set in the statement that saves its clocks when there are any.
       const saved = await saveClocks(tx, ticket.id, policyId, changed, now, policyMoved ? tx.$with('set_policy').as(setPolicy().returning({ id: tickets.id })) : undefined);
       if (policyMoved) {

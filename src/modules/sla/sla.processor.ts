@@ -2,7 +2,7 @@ import { and, asc, eq, isNull, lte, ne, sql } from 'drizzle-orm';
 import type { Logger } from 'pino';
 import type { Database, Executor } from '../../db/client.js';
 import { escalationSchedule, planActions } from '../../domain/sla/escalation.js';
-import { assign, type Priority } from '../../domain/ticket-lifecycle.js';
+import { assign, lifecycleStateOf, type Priority } from '../../domain/ticket-lifecycle.js';
 import type { Queues } from '../../queues/queues.js';
 import type { Clock } from '../../shared/clock.js';
 import type { Metrics } from '../../shared/metrics.js';
@@ -10,8 +10,7 @@ import { agents } from '../agents/agents.table.js';
 import { teams } from '../teams/teams.table.js';
 import type { TicketChange, TicketHooks } from '../tickets/tickets.hooks.js';
 import { appendEvents, lockTicket, type Actor, type NewEvent } from '../tickets/tickets.repository.js';
-import { lifecycleStateOf } from '../tickets/tickets.service.js';
-import { tickets } from '../tickets/tickets.table.js';
+import { patchTicket, type TicketPatch } from '../tickets/tickets.writer.js';
 import { createCoalescer } from '../../shared/coalescer.js';
 import { escalationJobId, fireTimers, type FireRequest, type FireResult, type TimerKind } from './sla.firing.js';
 import { publishStreamEvent, severityOf, type PolicyCache } from './sla.repository.js';
@@ -84,7 +83,7 @@ export function createSlaProcessor(deps: SlaProcessorDeps) {
       const teamLeadId = ticket.teamId ? ((await tx.select({ lead: teams.leadAgentId }).from(teams).where(eq(teams.id, ticket.teamId)))[0]?.lead ?? null) : null;
       const plan = planActions(step.actions, { assigneeId: ticket.assigneeId, teamId: ticket.teamId, teamLeadId, priority: ticket.priority as Priority });
       const events: NewEvent[] = [{ type: 'escalated', data: { breachId, level, metric: breach.metric, skipped: plan.skipped.map((s) => s.reason) } }];
-      const patch: Partial<typeof tickets.$inferInsert> = { escalationLevel: Math.max(ticket.escalationLevel, level) };
+      const patch: TicketPatch = { escalationLevel: Math.max(ticket.escalationLevel, level) };
       if (plan.reassignment?.teamId && plan.reassignment.teamId !== ticket.teamId) {
         patch.teamId = plan.reassignment.teamId;
         events.push({ type: 'team_changed', data: { from: ticket.teamId, to: plan.reassignment.teamId, reason: 'escalation' } });
@@ -99,20 +98,16 @@ export function createSlaProcessor(deps: SlaProcessorDeps) {
         patch.priority = plan.priority;
         events.push({ type: 'priority_changed', data: { from: ticket.priority, to: plan.priority, reason: 'escalation' } });
       }
-      const [updated] = await tx
-        .update(tickets)
-        .set({ ...patch, updatedAt: now, version: sql`${tickets.version} + 1` })
-        .where(eq(tickets.id, ticket.id))
-        .returning();
+      const updated = await patchTicket(tx, ticket.id, patch, now);
       await tx
         .update(breaches)
-        .set({ escalationLevel: level, severity: severityOf(updated!.priority), teamId: updated!.teamId })
+        .set({ escalationLevel: level, severity: severityOf(updated.priority), teamId: updated.teamId })
         .where(eq(breaches.id, breachId));
       await appendEvents(tx, ticket.id, SYSTEM, events, now);
       const change = { ticket: updated!, events, now };
       await deps.hooks.inTransaction(tx, change);
       changes.push(change);
-      payload = { breachId, ticketId: ticket.id, ticketNumber: ticket.number, channel: ticket.channel, metric: breach.metric, level, priority: updated!.priority, assigneeId: updated!.assigneeId, teamId: updated!.teamId };
+      payload = { breachId, ticketId: ticket.id, ticketNumber: ticket.number, channel: ticket.channel, metric: breach.metric, level, priority: updated.priority, assigneeId: updated.assigneeId, teamId: updated.teamId };
       await publishStreamEvent(tx, 'escalation', payload, now);
       for (const n of plan.notifications) {
         if (n.channel === 'agent') notify.push({ kind: 'agent', agentId: n.agentId, role: n.role });

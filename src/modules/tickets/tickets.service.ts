@@ -1,4 +1,4 @@
-import { eq, sql } from 'drizzle-orm';
+import { eq } from 'drizzle-orm';
 import type { Logger } from 'pino';
 import { normalizeEmail, normalizePhone } from '../../channels/identity.js';
 import type { SenderIdentity } from '../../channels/channel.types.js';
@@ -8,6 +8,7 @@ import {
   assign,
   changeStatus,
   merge as mergeLifecycle,
+  lifecycleStateOf,
   type LifecycleState,
   type Transition,
 } from '../../domain/ticket-lifecycle.js';
@@ -18,7 +19,7 @@ import type { Principal } from '../auth/api-keys.service.js';
 import { findOrCreateCustomer, getCustomer } from '../customers/customers.repository.js';
 import { messages } from './messages.table.js';
 import { ticketEvents } from './ticket-events.table.js';
-import { tickets } from './tickets.table.js';
+import { insertTicket, lockTicketsInOrder, patchTicket, type TicketPatch } from './tickets.writer.js';
 import type { TicketChange, TicketHooks } from './tickets.hooks.js';
 import {
   appendEvents,
@@ -39,23 +40,11 @@ export interface TicketServiceDeps {
   defaultPhoneRegion: string;
 }
 
+/** Intake still reads it from here until it imports the domain's (issue 12). */
+export { lifecycleStateOf };
+
 export function actorOf(principal: Principal): Actor {
   return principal.agentId ? { kind: 'agent', id: principal.agentId } : { kind: 'api_key', id: principal.keyId };
-}
-
-export function lifecycleStateOf(row: TicketRow): LifecycleState {
-  return {
-    status: row.status as LifecycleState['status'],
-    priority: row.priority as LifecycleState['priority'],
-    assigneeId: row.assigneeId,
-    teamId: row.teamId,
-    firstResponseAt: row.firstResponseAt,
-    solvedAt: row.solvedAt,
-    closedAt: row.closedAt,
-    reopenCount: row.reopenCount,
-    handoffCount: row.handoffCount,
-    everAssigned: row.firstAssignedAt !== null,
-  };
 }
 
 /** Folds several transitions (status + assignment + …) into one patch and one event list. */
@@ -91,15 +80,10 @@ export function createTicketService(deps: TicketServiceDeps) {
     changes.push(change);
   }
 
-  async function applyPatch(tx: Executor, row: TicketRow, transition: Transition, extra: Partial<typeof tickets.$inferInsert>, now: Date): Promise<TicketRow> {
+  async function applyPatch(tx: Executor, row: TicketRow, transition: Transition, extra: TicketPatch, now: Date): Promise<TicketRow> {
     const patch = { ...transition.patch, ...extra };
     if (transition.patch.assigneeId && row.firstAssignedAt === null) patch.firstAssignedAt = now;
-    const [updated] = await tx
-      .update(tickets)
-      .set({ ...patch, updatedAt: now, version: sql`${tickets.version} + 1` })
-      .where(eq(tickets.id, row.id))
-      .returning();
-    return updated!;
+      return patchTicket(tx, row.id, patch, now);
   }
 
   return {
@@ -110,9 +94,7 @@ export function createTicketService(deps: TicketServiceDeps) {
         const customerId = await resolveCustomerForCreate(tx, input, now, deps.defaultPhoneRegion);
         if (input.assigneeId) await requireAgent(tx, input.assigneeId, 'body.assigneeId');
         if (input.teamId) await requireTeam(tx, input.teamId, 'body.teamId');
-        const [ticket] = await tx
-          .insert(tickets)
-          .values({
+        const ticket = await insertTicket(tx, {
             status: 'new',
             priority: input.priority,
             channel: input.channel,
@@ -124,14 +106,13 @@ export function createTicketService(deps: TicketServiceDeps) {
             teamId: input.teamId ?? null,
             language: input.language ?? null,
             tags: input.tags ?? [],
-            createdAt: now,
-            updatedAt: now,
-          })
-          .returning();
+          createdAt: now,
+          updatedAt: now,
+        });
         const [message] = await tx
           .insert(messages)
           .values({
-            ticketId: ticket!.id,
+            ticketId: ticket.id,
             direction: 'inbound',
             kind: 'message',
             public: true,
@@ -143,12 +124,12 @@ export function createTicketService(deps: TicketServiceDeps) {
             createdAt: now,
           })
           .returning({ id: messages.id });
-        await record(tx, changes, ticket!, actor, [
+        await record(tx, changes, ticket, actor, [
           { type: 'created', data: { channel: input.channel, priority: input.priority, source: 'api' } },
           { type: 'customer_message', data: { messageId: message!.id } },
           ...(input.assigneeId ? [{ type: 'assigned', data: { from: null, to: input.assigneeId, handoff: false } }] : []),
         ], now);
-        return toTicketView(ticket!);
+        return toTicketView(ticket);
       });
     },
 
@@ -176,7 +157,7 @@ export function createTicketService(deps: TicketServiceDeps) {
           steps.push(assign(state, input.assigneeId));
         }
         if (input.status !== undefined) steps.push(changeStatus(state, input.status, now));
-        const extra: Partial<typeof tickets.$inferInsert> = {};
+        const extra: TicketPatch = {};
         const events: NewEvent[] = [];
         if (input.teamId !== undefined && input.teamId !== row.teamId) {
           if (input.teamId) await requireTeam(tx, input.teamId, 'body.teamId');
@@ -299,11 +280,10 @@ export function createTicketService(deps: TicketServiceDeps) {
       const now = clock.now();
       return inTicketTransaction(async (tx, changes) => {
         // Lock in id order so two opposite merges cannot deadlock.
-        const [first, second] = [sourceId, targetId].sort();
-        const locked = [await lockTicket(tx, first!), await lockTicket(tx, second!)];
+        const locked = await lockTicketsInOrder(tx, [sourceId, targetId]);
         // Matched by id: when one of them does not exist, the other must not stand in for it.
-        const source = locked.find((row) => row?.id === sourceId);
-        const target = locked.find((row) => row?.id === targetId);
+        const source = locked.get(sourceId);
+        const target = locked.get(targetId);
         if (!source) throw notFound('Ticket', sourceId);
         if (!target) throw badRequest('body.targetTicketId', `no ticket with id ${targetId}`);
         if (target.status === 'closed') throw conflict('ticket-closed', `Ticket #${target.number} is closed; merge into an open ticket`);
@@ -311,15 +291,11 @@ export function createTicketService(deps: TicketServiceDeps) {
         await tx.update(messages).set({ ticketId: target.id }).where(eq(messages.ticketId, source.id));
         await tx.update(ticketEvents).set({ ticketId: target.id }).where(eq(ticketEvents.ticketId, source.id));
         const closedSource = await applyPatch(tx, source, closing, { mergedIntoId: target.id }, now);
-        const [touchedTarget] = await tx
-          .update(tickets)
-          .set({ updatedAt: now, version: sql`${tickets.version} + 1` })
-          .where(eq(tickets.id, target.id))
-          .returning();
+        const touchedTarget = await patchTicket(tx, target.id, {}, now);
         const actor = actorOf(principal);
         await record(tx, changes, closedSource, actor, [...closing.events, { type: 'merged_into', data: { targetId: target.id, targetNumber: target.number } }], now);
-        await record(tx, changes, touchedTarget!, actor, [{ type: 'merged_from', data: { sourceId: source.id, sourceNumber: source.number, channel: source.channel } }], now);
-        return { source: toTicketView(closedSource), target: toTicketView(touchedTarget!) };
+        await record(tx, changes, touchedTarget, actor, [{ type: 'merged_from', data: { sourceId: source.id, sourceNumber: source.number, channel: source.channel } }], now);
+        return { source: toTicketView(closedSource), target: toTicketView(touchedTarget) };
       });
     },
   };

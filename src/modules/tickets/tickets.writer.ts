@@ -1,0 +1,62 @@
+import { asc, eq, inArray, sql } from 'drizzle-orm';
+import type { Executor } from '../../db/client.js';
+import { tickets } from './tickets.table.js';
+import type { TicketRow } from './tickets.repository.js';
+
+/**
+ * The one module that writes `tickets` rows (inserts and updates): intake, the ticket service,
+ * SLA escalation, FCR and customer merges all come here, so the version rule and the lock
+ * order are spelled once.
+ *
+ * The version rule: a change an agent or API client can see (status, assignment, priority,
+ * customer, ...) bumps `version` (the ETag of optimistic concurrency) and `updated_at`.
+ * Bookkeeping of another capability (the SLA policy that governs the ticket, the FCR state)
+ * changes neither: the ticket as its readers know it has not changed.
+ *
+ * The lock order: rows are locked FOR NO KEY UPDATE (lockTicket), several at once in id order,
+ * so two transactions that lock the same tickets cannot deadlock.
+ */
+
+export type NewTicket = typeof tickets.$inferInsert;
+export type TicketPatch = Partial<Omit<NewTicket, 'id' | 'number' | 'version' | 'updatedAt' | 'createdAt'>>;
+/** Columns other capabilities keep on the ticket row without changing the ticket. */
+export type TicketBookkeeping = Partial<Pick<NewTicket, 'slaPolicyId' | 'fcrState' | 'fcrSettlesAt'>>;
+
+export async function insertTicket(tx: Executor, values: NewTicket): Promise<TicketRow> {
+  const [row] = await tx.insert(tickets).values(values).returning();
+  return row!;
+}
+
+/** Applies a visible change (the version rule) to a ticket whose row the caller has locked. */
+export async function patchTicket(tx: Executor, ticketId: string, patch: TicketPatch, now: Date): Promise<TicketRow> {
+  const [row] = await tx
+    .update(tickets)
+    .set({ ...patch, updatedAt: now, version: sql`${tickets.version} + 1` })
+    .where(eq(tickets.id, ticketId))
+    .returning();
+  return row!;
+}
+
+/** Locks several tickets in id order (the lock order); the rows found, by id. */
+export async function lockTicketsInOrder(tx: Executor, ids: string[]): Promise<Map<string, TicketRow>> {
+  if (ids.length === 0) return new Map();
+  const rows = await tx.select().from(tickets).where(inArray(tickets.id, ids)).orderBy(asc(tickets.id)).for('no key update');
+  return new Map(rows.map((r) => [r.id, r]));
+}
+
+/** Every ticket of one customer moves to another (a customer merge): a visible change. */
+export async function moveTicketsToCustomer(tx: Executor, fromCustomerId: string, toCustomerId: string, now: Date): Promise<{ id: string }[]> {
+  return tx
+    .update(tickets)
+    .set({ customerId: toCustomerId, updatedAt: now, version: sql`${tickets.version} + 1` })
+    .where(eq(tickets.customerId, fromCustomerId))
+    .returning({ id: tickets.id });
+}
+
+/**
+ * Sets bookkeeping columns without the version rule. Not yet run: await it, or run it as a CTE
+ * of another write (the SLA hook saves its clocks and the policy in one statement).
+ */
+export function setTicketBookkeeping(tx: Executor, ticketId: string, columns: TicketBookkeeping) {
+  return tx.update(tickets).set(columns).where(eq(tickets.id, ticketId));
+}
