@@ -63,7 +63,9 @@ export function registerWebhookRoutes(
           description: `Authenticated by the provider's signature; 503 until ${adapter.requiredSetting} is set.`,
           // Failed signatures count per address like wrong API keys (AUTH_FAILURES_PER_MINUTE):
           // past the limit the body is not even read, let alone parsed (a 25 MB form costs memory
-          // and CPU before its signature can be checked).
+          // and CPU before its signature can be checked). A read, then a count on failure, not
+          // the guard's attempt()/release(): a provider's burst of genuine deliveries from one
+          // address would otherwise spend the budget while in flight and be refused.
           ...(failures ? { onRequest: refuseFailingAddresses(failures) } : {}),
           authenticate: async (inbound, request) => {
             if (!(await auth.verify(inbound))) {
