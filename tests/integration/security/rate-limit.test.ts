@@ -125,7 +125,7 @@ describe('failed authentications', () => {
   it(`are limited to ${FAILURES} a minute per address, before the key is even looked up`, async () => {
     const from = '198.51.104.1';
     const token = await tokenFor(ctx, 'agent');
-    for (let i = 0; i < FAILURES; i++) expect((await request({ from, token: `${token.slice(0, -1)}${i}` })).statusCode).toBe(401);
+    for (let i = 0; i < FAILURES; i++) expect((await request({ from, token: `${token.slice(0, -1)}${token.endsWith(String(i)) ? 'x' : i}` })).statusCode).toBe(401);
     // Past the limit, even the right key (not verified a moment ago) is refused from there…
     const blocked = await request({ from, token });
     expectProblem(blocked, 429, { code: 'too-many-failed-authentications' });
