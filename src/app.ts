@@ -122,7 +122,7 @@ export async function buildApp(deps: Dependencies): Promise<App> {
   registerAgentRoutes(app, { db: deps.db, clock: deps.clock, guard });
   registerApiKeyRoutes(app, { db: deps.db, apiKeys: deps.apiKeys, guard });
   registerSlaConfigRoutes(app, { guard, slaConfig: deps.slaConfig });
-  registerSlaOpsRoutes(app, { db: deps.db, clock: deps.clock, guard, stream });
+  registerSlaOpsRoutes(app, { breachOps: deps.breachOps, guard, stream });
   registerCommitmentRoutes(app, { commitments: deps.commitments, guard });
   registerCsatRoutes(app, { csat: deps.csat });
   registerKpiRoutes(app, { db: deps.db, clock: deps.clock, guard });

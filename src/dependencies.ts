@@ -19,6 +19,7 @@ import { createSlaHook } from './modules/sla/sla.hook.js';
 import { createSlaProcessor, type SlaProcessor } from './modules/sla/sla.processor.js';
 import { createSlaConfigService, type SlaConfigService } from './modules/sla/sla-config.service.js';
 import { createSlaRecompute, type SlaRecompute } from './modules/sla/sla.recompute.js';
+import { createBreachOpsService, type BreachOpsService } from './modules/sla/breach-ops.service.js';
 import { PolicyCache } from './modules/sla/sla.repository.js';
 import { createTimerScheduler, type TimerScheduler } from './modules/sla/sla.timers.js';
 import { closeQueues, createQueues, type Queues } from './queues/queues.js';
@@ -54,6 +55,7 @@ export interface Dependencies {
   slaProcessor: SlaProcessor;
   slaRecompute: SlaRecompute;
   slaConfig: SlaConfigService;
+  breachOps: BreachOpsService;
   commitments: CommitmentService;
   delivery: DeliveryService;
   fcr: FcrSettler;
@@ -127,6 +129,7 @@ export function createDependencies(config: Config, overrides: DependencyOverride
     slaProcessor: createSlaProcessor({ db, clock, logger, queues, policies, hooks, metrics }),
     slaRecompute,
     slaConfig: createSlaConfigService({ db, clock, policies, recompute: slaRecompute, outbound }),
+    breachOps: createBreachOpsService({ db, clock }),
     commitments: createCommitmentService({ db, clock, queues }),
     fcr: createFcrSettler({ db, clock }),
     csat: createCsatService({ db, clock }),

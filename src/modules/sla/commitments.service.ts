@@ -7,7 +7,8 @@ import type { Principal } from '../auth/api-keys.service.js';
 import { appendEvents, findTicket, type Actor } from '../tickets/tickets.repository.js';
 import { actorOf } from '../tickets/tickets.service.js';
 import { publishStreamEvent, severityOf } from './sla.repository.js';
-import { breaches, commitments } from './sla.table.js';
+import { commitments } from './sla.table.js';
+import { recordBreach, resolveBreaches } from './breaches.repository.js';
 
 export type CommitmentRow = typeof commitments.$inferSelect;
 
@@ -50,11 +51,7 @@ export function createCommitmentService(deps: { db: Database; clock: Clock; queu
       }
       if (c.overdueAt || now < c.dueAt) return 'stale';
       await tx.update(commitments).set({ overdueAt: now, updatedAt: now }).where(eq(commitments.id, c.id));
-      const [breach] = await tx
-        .insert(breaches)
-        .values({ ticketId: ticket.id, commitmentId: c.id, metric: 'commitment', channel: ticket.channel, teamId: ticket.teamId, severity: severityOf(ticket.priority), dueAt: c.dueAt, breachedAt: now })
-        .onConflictDoNothing()
-        .returning({ id: breaches.id });
+      const breach = await recordBreach(tx, { ticketId: ticket.id, commitmentId: c.id, metric: 'commitment', channel: ticket.channel, teamId: ticket.teamId, severity: severityOf(ticket.priority), dueAt: c.dueAt, breachedAt: now });
       if (!breach) return 'stale';
       await appendEvents(tx, ticket.id, SYSTEM, [{ type: 'commitment_overdue', data: { ...base, breachId: breach.id } }], now);
       await publishStreamEvent(tx, 'breach', { ...base, metric: 'commitment', breachId: breach.id, breachedAt: now }, now);
@@ -92,7 +89,7 @@ export function createCommitmentService(deps: { db: Database; clock: Clock; queu
         if (!c) throw notFound('Commitment', commitmentId);
         if (c.state !== 'open') throw conflict('commitment-closed', `The commitment is already ${c.state}`);
         const [updated] = await tx.update(commitments).set({ state, closedAt: now, updatedAt: now, generation: c.generation + 1 }).where(eq(commitments.id, c.id)).returning();
-        const resolved = await tx.update(breaches).set({ state: 'resolved', resolvedAt: now }).where(eq(breaches.commitmentId, c.id)).returning({ id: breaches.id });
+        const resolved = await resolveBreaches(tx, { commitmentId: c.id }, now);
         await appendEvents(tx, ticketId, actorOf(principal), [{ type: `commitment_${state}`, data: { commitmentId: c.id, description: c.description } }], now);
         for (const b of resolved) await publishStreamEvent(tx, 'resolved', { breachId: b.id, ticketId, metric: 'commitment', commitmentId: c.id }, now);
         return updated!;

@@ -1,19 +1,14 @@
-import { and, asc, eq, gte, inArray, isNull, lte, sql } from 'drizzle-orm';
 import { z } from 'zod';
 import { CHANNELS } from '../../channels/channel.types.js';
-import type { Database } from '../../db/client.js';
 import { SLA_METRICS } from '../../domain/sla/sla.types.js';
 import type { Guard } from '../../http/auth.js';
 import { principalOf } from '../../http/auth.js';
-import { cursorKeys, decodeCursor, limitSchema, toPage } from '../../http/pagination.js';
+import { limitSchema } from '../../http/pagination.js';
 import { bearerSecurity, problemResponses, type App } from '../../http/types.js';
-import type { Clock } from '../../shared/clock.js';
-import { conflict, notFound } from '../../shared/errors.js';
 import { STAFF } from '../auth/api-keys.models.js';
-import { tickets } from '../tickets/tickets.table.js';
-import { publishStreamEvent } from './sla.repository.js';
+import type { BreachOpsService } from './breach-ops.service.js';
 import type { StreamHub, StreamEvent } from './sla.stream.js';
-import { BREACH_STATES, breaches, slaClocks } from './sla.table.js';
+import { BREACH_STATES } from './sla.table.js';
 
 const tags = ['sla'];
 const csv = <T extends readonly [string, ...string[]]>(values: T) =>
@@ -56,25 +51,6 @@ const atRiskView = z.object({
 const DURATION = /^(\d{1,6})(s|m|h|d)$/;
 const UNIT_SEC: Record<string, number> = { s: 1, m: 60, h: 3600, d: 86400 };
 
-const breachColumns = {
-  id: breaches.id,
-  ticketId: breaches.ticketId,
-  ticketNumber: tickets.number,
-  channel: breaches.channel,
-  metric: breaches.metric,
-  priority: tickets.priority,
-  severity: breaches.severity,
-  teamId: breaches.teamId,
-  dueAt: breaches.dueAt,
-  breachedAt: breaches.breachedAt,
-  escalationLevel: breaches.escalationLevel,
-  state: breaches.state,
-  acknowledgedBy: breaches.acknowledgedBy,
-  acknowledgedAt: breaches.acknowledgedAt,
-  ackNote: breaches.ackNote,
-  resolvedAt: breaches.resolvedAt,
-};
-
 const HEARTBEAT_MS = 15_000;
 /** How soon a client told to reconnect at shutdown tries again (the SSE retry field). */
 const SHUTDOWN_RETRY_MS = 1_000;
@@ -90,8 +66,8 @@ const eventId = z
   .transform(Number)
   .pipe(z.number().int().max(Number.MAX_SAFE_INTEGER, 'an event id this stream issued'));
 
-export function registerSlaOpsRoutes(app: App, deps: { db: Database; clock: Clock; guard: Guard; stream: StreamHub }): void {
-  const { db, clock, guard } = deps;
+export function registerSlaOpsRoutes(app: App, deps: { breachOps: BreachOpsService; guard: Guard; stream: StreamHub }): void {
+  const { breachOps, guard } = deps;
 
   app.get('/v1/sla/breaches', {
     onRequest: guard(STAFF),
@@ -109,40 +85,7 @@ export function registerSlaOpsRoutes(app: App, deps: { db: Database; clock: Cloc
       }),
       response: { 200: z.object({ items: z.array(breachView), nextCursor: z.string().nullable() }), ...problemResponses() },
     },
-    handler: async (request) => {
-      const q = request.query;
-      const cursor = decodeCursor(q.cursor, cursorKeys.severityInstant);
-      let after;
-      if (cursor) {
-        const [severity, at] = cursor.v.split('|');
-        const breachedAt = new Date(at!);
-        // Severity descends, age ascends: the mixed-direction keyset written out.
-        after = sql`(${breaches.severity} < ${Number(severity)} or (${breaches.severity} = ${Number(severity)} and (${breaches.breachedAt}, ${breaches.id}) > (${breachedAt}, ${cursor.id}::uuid)))`;
-      }
-      const rows = await db
-        .select(breachColumns)
-        .from(breaches)
-        .innerJoin(tickets, eq(tickets.id, breaches.ticketId))
-        .where(
-          and(
-            inArray(breaches.state, q.state),
-            q.channel ? inArray(breaches.channel, q.channel) : undefined,
-            q.metric ? inArray(breaches.metric, q.metric) : undefined,
-            q.teamId ? eq(breaches.teamId, q.teamId) : undefined,
-            after,
-          ),
-        )
-        // NULLS LAST like breaches_queue_idx (drizzle's .desc() index): otherwise the planner cannot walk
-        // the index and sorts every open breach (severity is never null, so the order is the same).
-        .orderBy(sql`${breaches.severity} desc nulls last`, asc(breaches.breachedAt), asc(breaches.id))
-        .limit(q.limit + 1);
-      return toPage(
-        rows,
-        q.limit,
-        (r) => ({ v: `${r.severity}|${r.breachedAt.toISOString()}`, id: r.id }),
-        (r) => ({ ...r, state: r.state as (typeof BREACH_STATES)[number] }),
-      );
-    },
+    handler: async (request) => breachOps.queue(request.query),
   });
 
   app.post('/v1/sla/breaches/:id/ack', {
@@ -162,18 +105,7 @@ export function registerSlaOpsRoutes(app: App, deps: { db: Database; clock: Cloc
     },
     handler: async (request) => {
       const principal = principalOf(request);
-      const who = principal.agentId ?? principal.name;
-      const now = clock.now();
-      await db.transaction(async (tx) => {
-        const [breach] = await tx.select().from(breaches).where(eq(breaches.id, request.params.id)).for('update');
-        if (!breach) throw notFound('Breach', request.params.id);
-        if (breach.state === 'resolved') throw conflict('breach-resolved', 'The breach is already resolved');
-        if (breach.state === 'acknowledged') return;
-        await tx.update(breaches).set({ state: 'acknowledged', acknowledgedBy: who, acknowledgedAt: now, ackNote: request.body?.note ?? null }).where(eq(breaches.id, breach.id));
-        await publishStreamEvent(tx, 'acknowledged', { breachId: breach.id, ticketId: breach.ticketId, metric: breach.metric, acknowledgedBy: who }, now);
-      });
-      const [row] = await db.select(breachColumns).from(breaches).innerJoin(tickets, eq(tickets.id, breaches.ticketId)).where(eq(breaches.id, request.params.id));
-      return { ...row!, state: row!.state as (typeof BREACH_STATES)[number] };
+      return breachOps.acknowledge(request.params.id, principal.agentId ?? principal.name, request.body?.note ?? null);
     },
   });
 
@@ -192,39 +124,9 @@ export function registerSlaOpsRoutes(app: App, deps: { db: Database; clock: Cloc
       response: { 200: z.object({ items: z.array(atRiskView), nextCursor: z.null() }), ...problemResponses() },
     },
     handler: async (request) => {
-      const [, amount, unit] = DURATION.exec(request.query.within)!;
-      const now = clock.now();
-      const until = new Date(now.getTime() + Number(amount) * UNIT_SEC[unit!]! * 1000);
-      const rows = await db
-        .select({
-          clockId: slaClocks.id,
-          ticketId: tickets.id,
-          ticketNumber: tickets.number,
-          channel: tickets.channel,
-          priority: tickets.priority,
-          assigneeId: tickets.assigneeId,
-          teamId: tickets.teamId,
-          metric: slaClocks.metric,
-          dueAt: slaClocks.dueAt,
-        })
-        .from(slaClocks)
-        .innerJoin(tickets, eq(tickets.id, slaClocks.ticketId))
-        .where(
-          and(
-            eq(slaClocks.state, 'running'),
-            isNull(slaClocks.breachedAt),
-            gte(slaClocks.dueAt, now),
-            lte(slaClocks.dueAt, until),
-            request.query.channel ? inArray(tickets.channel, request.query.channel) : undefined,
-            request.query.teamId ? eq(tickets.teamId, request.query.teamId) : undefined,
-          ),
-        )
-        .orderBy(asc(slaClocks.dueAt))
-        .limit(request.query.limit);
-      return {
-        items: rows.map((r) => ({ ...r, dueAt: r.dueAt!, remainingSec: Math.round((r.dueAt!.getTime() - now.getTime()) / 1000) })),
-        nextCursor: null,
-      };
+      const { within, ...query } = request.query;
+      const [, amount, unit] = DURATION.exec(within)!;
+      return { items: await breachOps.atRisk({ ...query, withinSec: Number(amount) * UNIT_SEC[unit!]! }), nextCursor: null };
     },
   });
 

@@ -9,7 +9,9 @@ import type { Queues } from '../../queues/queues.js';
 import type { Clock } from '../../shared/clock.js';
 import type { Metrics } from '../../shared/metrics.js';
 import { tickets } from '../tickets/tickets.table.js';
-import { severityOf, STREAM_CHANNEL, toDomainClock, type PolicyCache } from './sla.repository.js';
+import { appendEventsFrom } from '../tickets/tickets.repository.js';
+import { recordBreachesFrom } from './breaches.repository.js';
+import { publishStreamEventsFrom, severityOf, STREAM_CHANNEL, toDomainClock, type PolicyCache } from './sla.repository.js';
 import { slaClocks } from './sla.table.js';
 
 export type TimerKind = 'warning' | 'breach';
@@ -117,19 +119,13 @@ export async function fireTimers(deps: FiringDeps, requests: FireRequest[]): Pro
           "kind" text, "breachId" uuid, "ticketId" uuid, "clockId" uuid, "clockStartedAt" timestamptz, "policyId" uuid,
           "metric" text, "channel" text, "teamId" uuid, "severity" int, "dueAt" timestamptz, "eventData" jsonb, "streamData" jsonb)
       ), b as (
-        insert into breaches (id, ticket_id, clock_id, clock_started_at, policy_id, metric, channel, team_id, severity, due_at, breached_at)
-        select "breachId", "ticketId", "clockId", "clockStartedAt", "policyId", "metric", "channel", "teamId", "severity", coalesce("dueAt", ${now}), ${now}
-          from v where "kind" = 'breach'
-        on conflict do nothing
-        returning id
+        ${recordBreachesFrom(sql`select "breachId", "ticketId", "clockId", "clockStartedAt", "policyId", "metric", "channel", "teamId", "severity", coalesce("dueAt", ${now}), ${now} from v where "kind" = 'breach'`)}
       ), f as (
         select * from v where "kind" = 'warning' or "breachId" in (select id from b)
       ), e as (
-        insert into ticket_events (ticket_id, type, actor_kind, actor_id, data, created_at)
-        select "ticketId", case "kind" when 'breach' then 'sla_breached' else 'sla_warning' end, 'system', 'sla', "eventData", ${now} from f
+        ${appendEventsFrom(sql`select "ticketId", case "kind" when 'breach' then 'sla_breached' else 'sla_warning' end, 'system', 'sla', "eventData", ${now} from f`)}
       ), s as (
-        insert into sla_stream_events (type, data, created_at) select "kind", "streamData", ${now} from f
-        returning id
+        ${publishStreamEventsFrom(sql`select "kind", "streamData", ${now} from f`)}
       ), n as (
         -- One notification per batch: the hub reads every new row on each.
         select pg_notify(${STREAM_CHANNEL}, max(id)::text) from s having count(*) > 0

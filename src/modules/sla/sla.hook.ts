@@ -1,4 +1,3 @@
-import { and, inArray, ne } from 'drizzle-orm';
 import type { Executor } from '../../db/client.js';
 import { applySlaEvent } from '../../domain/sla/sla-clocks.js';
 import { matchPolicy } from '../../domain/sla/sla-policy.js';
@@ -12,9 +11,9 @@ import { setTicketBookkeeping } from '../tickets/tickets.writer.js';
 import { appendEvents } from '../tickets/tickets.repository.js';
 import type { Metrics } from '../../shared/metrics.js';
 import { lockClocksOfTicket, publishStreamEvent, saveClocks, severityOf, toDomainClock, type PolicyCache } from './sla.repository.js';
-import { breaches } from './sla.table.js';
 import { unlessRedisIsAway } from '../../queues/queues.js';
 import type { ClockTimer, TimerScheduler } from './sla.timers.js';
+import { recordBreach, resolveBreaches } from './breaches.repository.js';
 
 /** Which timeline events move which clocks. Everything else leaves the clocks alone. */
 export function slaEventsOf(events: NewEvent[], at: Date): SlaEvent[] {
@@ -91,9 +90,7 @@ export function createSlaHook(deps: { policies: PolicyCache; timers: TimerSchedu
       // record that breach, already resolved, so reports and the queue's history see it.
       const wasBreached = new Set(before.filter((c) => c.breachedAt).map((c) => c.metric));
       for (const late of saved.filter((c) => c.breachedAt && c.stoppedAt && !wasBreached.has(c.metric as SlaClock['metric']))) {
-        const [breach] = await tx
-          .insert(breaches)
-          .values({
+        const breach = await recordBreach(tx, {
             ticketId: ticket.id,
             clockId: late.id,
             clockStartedAt: late.startedAt,
@@ -105,10 +102,8 @@ export function createSlaHook(deps: { policies: PolicyCache; timers: TimerSchedu
             dueAt: late.dueAt ?? late.breachedAt!,
             breachedAt: late.breachedAt!,
             state: 'resolved',
-            resolvedAt: now,
-          })
-          .onConflictDoNothing()
-          .returning({ id: breaches.id });
+          resolvedAt: now,
+        });
         if (!breach) continue;
         await appendEvents(tx, ticket.id, { kind: 'system', id: 'sla' }, [{ type: 'sla_breached', data: { metric: late.metric, dueAt: late.dueAt, breachId: breach.id, late: true } }], now);
         await publishStreamEvent(tx, 'breach', { breachId: breach.id, ticketId: ticket.id, ticketNumber: ticket.number, channel: ticket.channel, metric: late.metric, dueAt: late.dueAt, breachedAt: late.breachedAt, resolved: true }, now);
@@ -118,11 +113,7 @@ export function createSlaHook(deps: { policies: PolicyCache; timers: TimerSchedu
       // A breached clock that has now stopped (answered, solved) resolves its breach.
       const stoppedBreached = saved.filter((c) => c.breachedAt && c.stoppedAt);
       if (stoppedBreached.length > 0) {
-        const resolved = await tx
-          .update(breaches)
-          .set({ state: 'resolved', resolvedAt: now })
-          .where(and(inArray(breaches.clockId, stoppedBreached.map((c) => c.id)), ne(breaches.state, 'resolved')))
-          .returning({ id: breaches.id, metric: breaches.metric });
+        const resolved = await resolveBreaches(tx, { clockIds: stoppedBreached.map((c) => c.id) }, now);
         for (const b of resolved) {
           await publishStreamEvent(tx, 'resolved', { breachId: b.id, ticketId: ticket.id, ticketNumber: ticket.number, metric: b.metric }, now);
         }

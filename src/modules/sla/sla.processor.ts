@@ -15,6 +15,7 @@ import { createCoalescer } from '../../shared/coalescer.js';
 import { escalationJobId, fireTimers, type FireRequest, type FireResult, type TimerKind } from './sla.firing.js';
 import { publishStreamEvent, severityOf, type PolicyCache } from './sla.repository.js';
 import { breaches, slaClocks } from './sla.table.js';
+import { escalateBreach } from './breaches.repository.js';
 
 const SYSTEM: Actor = { kind: 'system', id: 'sla' };
 
@@ -99,10 +100,7 @@ export function createSlaProcessor(deps: SlaProcessorDeps) {
         events.push({ type: 'priority_changed', data: { from: ticket.priority, to: plan.priority, reason: 'escalation' } });
       }
       const updated = await patchTicket(tx, ticket.id, patch, now);
-      await tx
-        .update(breaches)
-        .set({ escalationLevel: level, severity: severityOf(updated.priority), teamId: updated.teamId })
-        .where(eq(breaches.id, breachId));
+      await escalateBreach(tx, breachId, level, { severity: severityOf(updated.priority), teamId: updated.teamId });
       await appendEvents(tx, ticket.id, SYSTEM, events, now);
       const change = { ticket: updated!, events, now };
       await deps.hooks.inTransaction(tx, change);

@@ -1,4 +1,4 @@
-import { asc, eq, sql, type WithSubquery } from 'drizzle-orm';
+import { asc, eq, sql, type SQL, type WithSubquery } from 'drizzle-orm';
 import type { Executor } from '../../db/client.js';
 import type { BusinessCalendar, CalendarDefinition } from '../../domain/calendar.js';
 import type { ClockStateName, SlaClock, SlaMetric, SlaPolicy } from '../../domain/sla/sla.types.js';
@@ -160,3 +160,11 @@ export async function publishStreamEvent(tx: Executor, type: string, data: Recor
 }
 
 export const STREAM_CHANNEL = 'sla_stream';
+
+/**
+ * The batch form, as a statement to run inside a larger one (a CTE): `select` yields, in
+ * order, type, data, created_at. Returns the ids; the caller notifies STREAM_CHANNEL once.
+ */
+export function publishStreamEventsFrom(select: SQL): SQL {
+  return sql`insert into sla_stream_events (type, data, created_at) ${select} returning id`;
+}

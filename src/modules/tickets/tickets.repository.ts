@@ -180,6 +180,19 @@ export function eventsInsert(tx: Executor, ticketId: string, actor: Actor, event
   );
 }
 
+/**
+ * The batch form, as a statement to run inside a larger one (a CTE): `select` yields, in
+ * order, ticket_id, type, actor_kind, actor_id, data, created_at.
+ */
+export function appendEventsFrom(select: SQL): SQL {
+  return sql`insert into ticket_events (ticket_id, type, actor_kind, actor_id, data, created_at) ${select}`;
+}
+
+/** A merged ticket's timeline moves to the ticket it was merged into. */
+export async function moveEvents(tx: Executor, fromTicketId: string, toTicketId: string): Promise<void> {
+  await tx.update(ticketEvents).set({ ticketId: toTicketId }).where(eq(ticketEvents.ticketId, fromTicketId));
+}
+
 export async function ticketNumbersExist(tx: Executor, number: number): Promise<TicketRow | undefined> {
   const [row] = await tx.select().from(tickets).where(eq(tickets.number, number));
   return row;

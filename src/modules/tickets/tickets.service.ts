@@ -18,12 +18,12 @@ import { requireAgent, requireTeam } from '../agents/agents.repository.js';
 import type { Principal } from '../auth/api-keys.service.js';
 import { findOrCreateCustomer, getCustomer } from '../customers/customers.repository.js';
 import { messages } from './messages.table.js';
-import { ticketEvents } from './ticket-events.table.js';
 import { insertTicket, lockTicketsInOrder, patchTicket, type TicketPatch } from './tickets.writer.js';
 import type { TicketChange, TicketHooks } from './tickets.hooks.js';
 import {
   appendEvents,
   lockTicket,
+  moveEvents,
   toMessageView,
   toTicketView,
   type Actor,
@@ -289,7 +289,7 @@ export function createTicketService(deps: TicketServiceDeps) {
         if (target.status === 'closed') throw conflict('ticket-closed', `Ticket #${target.number} is closed; merge into an open ticket`);
         const closing = mergeLifecycle(lifecycleStateOf(source), now);
         await tx.update(messages).set({ ticketId: target.id }).where(eq(messages.ticketId, source.id));
-        await tx.update(ticketEvents).set({ ticketId: target.id }).where(eq(ticketEvents.ticketId, source.id));
+        await moveEvents(tx, source.id, target.id);
         const closedSource = await applyPatch(tx, source, closing, { mergedIntoId: target.id }, now);
         const touchedTarget = await patchTicket(tx, target.id, {}, now);
         const actor = actorOf(principal);
