@@ -27,7 +27,7 @@ import { agents } from '../src/modules/agents/agents.table.js';
 import { createApiKeyService } from '../src/modules/auth/api-keys.service.js';
 import { csatSurveys } from '../src/modules/csat/csat.table.js';
 import { customerIdentities, customers } from '../src/modules/customers/customers.table.js';
-import { installDefaultPolicies } from '../src/modules/sla/sla.defaults.js';
+import { installDefaultPolicies } from '../src/modules/sla/policies/sla.defaults.js';
 import { loadPolicies } from '../src/modules/sla/sla.repository.js';
 import { breaches, commitments, slaClocks } from '../src/modules/sla/sla.table.js';
 import { teams } from '../src/modules/teams/teams.table.js';

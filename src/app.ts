@@ -18,11 +18,11 @@ import { registerBlocklistRoutes } from './modules/blocklist/blocklist.routes.js
 import { registerCustomerRoutes } from './modules/customers/customers.routes.js';
 import { registerHealthRoutes } from './modules/health/health.routes.js';
 import { registerWebhookRoutes } from './modules/intake/webhooks.routes.js';
-import { registerCommitmentRoutes } from './modules/sla/commitments.routes.js';
-import { registerSlaConfigRoutes } from './modules/sla/sla-config.routes.js';
-import { registerSlaOpsRoutes } from './modules/sla/sla-ops.routes.js';
-import { createStreamHub } from './modules/sla/sla.stream.js';
-import { createSlaViews } from './modules/sla/sla.views.js';
+import { registerCommitmentRoutes } from './modules/sla/commitments/commitments.routes.js';
+import { registerSlaConfigRoutes } from './modules/sla/policies/sla-config.routes.js';
+import { registerSlaOpsRoutes } from './modules/sla/breaches/breach-ops.routes.js';
+import { createStreamHub } from './modules/sla/breaches/sla.stream.js';
+import { createSlaViews } from './modules/sla/clocks/sla.views.js';
 import { registerObservability } from './http/observability.js';
 import { registerDeliveryRoutes } from './modules/delivery/delivery.routes.js';
 import { registerCsatRoutes } from './modules/csat/csat.routes.js';

@@ -10,18 +10,20 @@ import { createAttachmentStore } from './modules/intake/attachment-store.js';
 import { createIntakeService, type IntakeService } from './modules/intake/intake.service.js';
 import { TicketHooks } from './modules/tickets/tickets.hooks.js';
 import { createTicketService, type TicketService } from './modules/tickets/tickets.service.js';
-import { createCsatHook, createCsatService, type CsatService } from './modules/csat/csat.service.js';
+import { createCsatHook } from './modules/csat/csat.hook.js';
+import { createCsatService, type CsatService } from './modules/csat/csat.service.js';
 import { createDeliveryHook } from './modules/delivery/delivery.hook.js';
-import { createFcrHook, createFcrSettler, type FcrSettler } from './modules/fcr/fcr.hook.js';
+import { createFcrHook } from './modules/fcr/fcr.hook.js';
+import { createFcrSettler, type FcrSettler } from './modules/fcr/fcr.settler.js';
 import { createDeliveryService, type DeliveryService } from './modules/delivery/delivery.service.js';
-import { createCommitmentService, type CommitmentService } from './modules/sla/commitments.service.js';
-import { createSlaHook } from './modules/sla/sla.hook.js';
-import { createSlaProcessor, type SlaProcessor } from './modules/sla/sla.processor.js';
-import { createSlaConfigService, type SlaConfigService } from './modules/sla/sla-config.service.js';
-import { createSlaRecompute, type SlaRecompute } from './modules/sla/sla.recompute.js';
-import { createBreachOpsService, type BreachOpsService } from './modules/sla/breach-ops.service.js';
+import { createCommitmentService, type CommitmentService } from './modules/sla/commitments/commitments.service.js';
+import { createSlaHook } from './modules/sla/clocks/sla.hook.js';
+import { createSlaService, type SlaService } from './modules/sla/clocks/sla.service.js';
+import { createSlaConfigService, type SlaConfigService } from './modules/sla/policies/sla-config.service.js';
+import { createSlaRecompute, type SlaRecompute } from './modules/sla/clocks/sla.recompute.js';
+import { createBreachOpsService, type BreachOpsService } from './modules/sla/breaches/breach-ops.service.js';
 import { PolicyCache } from './modules/sla/sla.repository.js';
-import { createTimerScheduler, type TimerScheduler } from './modules/sla/sla.timers.js';
+import { createTimerScheduler, type TimerScheduler } from './modules/sla/clocks/sla.timers.js';
 import { closeQueues, createQueues, type Queues } from './queues/queues.js';
 import { createProducerRedis, trackRedis } from './queues/redis.js';
 import { createLinks, type Links } from './shared/link-state.js';
@@ -52,7 +54,7 @@ export interface Dependencies {
   metrics: Metrics;
   policies: PolicyCache;
   timers: TimerScheduler;
-  slaProcessor: SlaProcessor;
+  slaService: SlaService;
   slaRecompute: SlaRecompute;
   slaConfig: SlaConfigService;
   breachOps: BreachOpsService;
@@ -126,7 +128,7 @@ export function createDependencies(config: Config, overrides: DependencyOverride
     metrics,
     policies,
     timers,
-    slaProcessor: createSlaProcessor({ db, clock, logger, queues, policies, hooks, metrics }),
+    slaService: createSlaService({ db, clock, logger, queues, policies, hooks, metrics }),
     slaRecompute,
     slaConfig: createSlaConfigService({ db, clock, policies, recompute: slaRecompute, outbound }),
     breachOps: createBreachOpsService({ db, clock }),

@@ -4,7 +4,7 @@ import { ensureDatabase, runMigrations } from './db/migrate.js';
 import { createDependencies } from './dependencies.js';
 import { trackConnections } from './shared/connection-drain.js';
 import { describeError } from './shared/link-state.js';
-import { installDefaultPolicies } from './modules/sla/sla.defaults.js';
+import { installDefaultPolicies } from './modules/sla/policies/sla.defaults.js';
 import { startWorkers, type RunningWorker } from './workers/index.js';
 
 /** Prepares the database (create if missing, migrate) and starts the roles this process runs. */

@@ -1,5 +1,5 @@
 import type { Database } from '../../src/db/client.js';
-import { atRiskRows, breachQueueRows } from '../../src/modules/sla/breach-ops.service.js';
+import { atRiskRows, breachQueueRows } from '../../src/modules/sla/breaches/breach-ops.service.js';
 
 /**
  * The SQL of GET /v1/sla/breaches and GET /v1/sla/at-risk, taken from the module the routes

@@ -23,7 +23,7 @@ const REDIS_LOSS_CHECK_MS = 100;
 
 /** Starts every background worker this process runs (ROLE=worker or all). */
 export async function startWorkers(deps: Dependencies): Promise<RunningWorker[]> {
-  const { config, logger, slaProcessor } = deps;
+  const { config, logger, slaService } = deps;
   // The connection reports to the Redis link (one log line when Redis goes away, one when it is
   // back, however long it retries meanwhile); Workers and schedule declarations have 'error'
   // handlers that do not repeat the outage per retry (ignoringOutages).
@@ -62,12 +62,12 @@ export async function startWorkers(deps: Dependencies): Promise<RunningWorker[]>
   const fireClock =
     (kind: 'warning' | 'breach') =>
     async ({ clockId, generation }: { clockId: string; generation: number }) => {
-      let result = await slaProcessor.fire(kind, clockId, generation);
+      let result = await slaService.fire(kind, clockId, generation);
       // Redis' clock and ours may differ by a few ms: a job that arrives early waits out
       // the difference instead of leaving the deadline to the reconciler.
       for (let i = 0; result === 'early' && i < 50; i++) {
         await new Promise((resolve) => setTimeout(resolve, 20));
-        result = await slaProcessor.fire(kind, clockId, generation);
+        result = await slaService.fire(kind, clockId, generation);
       }
       return result;
     };
@@ -81,7 +81,7 @@ export async function startWorkers(deps: Dependencies): Promise<RunningWorker[]>
     },
     config.SLA_WORKER_CONCURRENCY,
   );
-  start('slaEscalations', { escalate: ({ breachId, level }) => slaProcessor.escalate(breachId, level) }, 4);
+  start('slaEscalations', { escalate: ({ breachId, level }) => slaService.escalate(breachId, level) }, 4);
   start('notifications', { webhook: (data) => notifications.webhook(data), email: (data) => notifications.email(data) }, 8);
   start(
     'delivery',
@@ -101,7 +101,7 @@ export async function startWorkers(deps: Dependencies): Promise<RunningWorker[]>
       // A Redis that lost our jobs is the loss watch's (below), not this job's: it may run in
       // any worker process and notices within REDIS_LOSS_CHECK_MS.
       'sla-reconcile': async () => {
-        const swept = await slaProcessor.reconcile();
+        const swept = await slaService.reconcile();
         return {
           ...swept,
           commitments: await deps.commitments.reconcile(),
@@ -153,7 +153,7 @@ export async function startWorkers(deps: Dependencies): Promise<RunningWorker[]>
     recovering = (async () => {
       if (!(await redisLostOurJobs(deps, connection))) return;
       const rescheduled = await recoverFromRedisLoss(deps, connection);
-      if (rescheduled) await Promise.all([declareScheduler(), declareKpiScheduler(), slaProcessor.reconcile()]);
+      if (rescheduled) await Promise.all([declareScheduler(), declareKpiScheduler(), slaService.reconcile()]);
     })()
       .catch(ignoringOutages((error) => logger.warn({ err: error }, 'recovery after a redis loss failed; the reconciler will retry')))
       .finally(() => (recovering = null));

@@ -3,7 +3,7 @@ import type { Redis } from 'ioredis';
 import type { Dependencies } from '../dependencies.js';
 import { escalationSchedule } from '../domain/sla/escalation.js';
 import { breaches, commitments, slaClocks } from '../modules/sla/sla.table.js';
-import { escalationJobId } from '../modules/sla/sla.processor.js';
+import { escalationJobId } from '../modules/sla/clocks/sla.service.js';
 
 /**
  * Batches double from FIRST_BATCH up to BATCH: the nearest deadlines are back in Redis within
@@ -38,7 +38,7 @@ export async function recoverFromRedisLoss(deps: Dependencies, redis: Redis): Pr
   let rescheduling = true;
   const sweeping = (async () => {
     while (rescheduling) {
-      await deps.slaProcessor.sweepDue();
+      await deps.slaService.sweepDue();
       await new Promise((resolve) => setTimeout(resolve, RECOVERY_SWEEP_MS));
     }
   })();

@@ -11,8 +11,7 @@ import { toTicketView } from '../tickets/tickets.repository.js';
 import { ticketView } from '../tickets/tickets.schemas.js';
 import { tickets } from '../tickets/tickets.table.js';
 import { actorOf } from '../tickets/tickets.service.js';
-import type { SlaViews } from '../sla/sla.views.js';
-import { withSla } from '../sla/sla.views.js';
+import { withClocks, type ClocksOf } from '../tickets/ticket-clocks.js';
 import { getCustomer, listIdentities } from './customers.repository.js';
 import { confirmIdentity, dismissIdentity, mergeCustomers } from './customers.service.js';
 import { IDENTITY_STATUSES } from './customers.table.js';
@@ -46,7 +45,7 @@ const customerView = z.object({
 // The customer page shows the newest tickets; the full history is GET /v1/tickets?customerId=.
 const TICKETS_ON_CUSTOMER = 50;
 
-export function registerCustomerRoutes(app: App, deps: { db: Database; clock: Clock; guard: Guard; slaOf: SlaViews }): void {
+export function registerCustomerRoutes(app: App, deps: { db: Database; clock: Clock; guard: Guard; slaOf: ClocksOf }): void {
   const { db, clock, guard } = deps;
 
   async function load(id: string) {
@@ -62,7 +61,7 @@ export function registerCustomerRoutes(app: App, deps: { db: Database; clock: Cl
       createdAt: customer.createdAt,
       updatedAt: customer.updatedAt,
       identities: identities.map(({ customerId: _c, ...rest }) => rest),
-      tickets: await withSla(rows.map(toTicketView), deps.slaOf),
+      tickets: await withClocks(rows.map(toTicketView), deps.slaOf),
     };
   }
 

@@ -1,12 +1,10 @@
-import { and, eq, inArray, isNotNull, lte, sql } from 'drizzle-orm';
-import type { Database, Executor } from '../../db/client.js';
-import { fcrOnReopen, fcrOnSolve, fcrSettle, type FcrState } from '../../domain/fcr.js';
+import { and, eq, inArray, sql } from 'drizzle-orm';
+import type { Executor } from '../../db/client.js';
+import { fcrOnReopen, fcrOnSolve, type FcrState } from '../../domain/fcr.js';
 import { unlessRedisIsAway, type Queues } from '../../queues/queues.js';
-import type { Clock } from '../../shared/clock.js';
 import type { TicketChange, TicketHook } from '../tickets/tickets.hooks.js';
 import { appendEvents } from '../tickets/tickets.repository.js';
 import { ticketEvents } from '../tickets/ticket-events.table.js';
-import { tickets } from '../tickets/tickets.table.js';
 import { setTicketBookkeeping } from '../tickets/tickets.writer.js';
 
 /** Interactions are the timeline's agent replies and answered calls (inbound or logged). */
@@ -68,30 +66,3 @@ export function createFcrHook(deps: { queues: Queues; windowMs: number }): Ticke
     },
   };
 }
-
-/** Settles one ticket (the delayed job) or every due one (the sweep): same rule, same SQL. */
-export function createFcrSettler(deps: { db: Database; clock: Clock }) {
-  async function settle(ticketIds?: string[]): Promise<number> {
-    const now = deps.clock.now();
-    return deps.db.transaction(async (tx) => {
-      const due = await tx
-        .select({ id: tickets.id, state: tickets.fcrState, settlesAt: tickets.fcrSettlesAt, status: tickets.status })
-        .from(tickets)
-        .where(and(eq(tickets.fcrState, 'pending'), isNotNull(tickets.fcrSettlesAt), lte(tickets.fcrSettlesAt, now), ticketIds ? inArray(tickets.id, ticketIds) : undefined))
-        .limit(1000)
-        .for('update', { skipLocked: true });
-      let settled = 0;
-      for (const t of due) {
-        const next = fcrSettle(t.state as FcrState, t.settlesAt, now, t.status === 'solved' || t.status === 'closed');
-        if (next === t.state) continue;
-        await setTicketBookkeeping(tx, t.id, { fcrState: next });
-        await appendEvents(tx, t.id, { kind: 'system', id: 'fcr' }, [{ type: 'fcr_settled', data: { state: next, reason: 'reopen window closed' } }], now);
-        settled++;
-      }
-      return settled;
-    });
-  }
-  return { settle };
-}
-
-export type FcrSettler = ReturnType<typeof createFcrSettler>;

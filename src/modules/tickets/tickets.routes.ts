@@ -24,15 +24,15 @@ import {
   type TicketView,
 } from './tickets.schemas.js';
 import { parseIfMatch, type TicketService } from './tickets.service.js';
-import { withSla as withSlaOf, type SlaViews } from '../sla/sla.views.js';
+import { withClocks, type ClocksOf } from './ticket-clocks.js';
 
 const tags = ['tickets'];
 
 type RenderTemplate = (ticketId: string, templateId: string, agentId: string | null) => Promise<{ body: string }>;
 
-export function registerTicketRoutes(app: App, deps: { db: Database; tickets: TicketService; guard: Guard; slaOf: SlaViews; renderTemplate: RenderTemplate }): void {
+export function registerTicketRoutes(app: App, deps: { db: Database; tickets: TicketService; guard: Guard; slaOf: ClocksOf; renderTemplate: RenderTemplate }): void {
   const { db, tickets, guard } = deps;
-  const withSla = <T extends TicketView>(items: T[]) => withSlaOf(items, deps.slaOf);
+  const withSla = <T extends TicketView>(items: T[]) => withClocks(items, deps.slaOf);
 
   app.post('/v1/tickets', {
     onRequest: guard(STAFF_AND_INTEGRATIONS),

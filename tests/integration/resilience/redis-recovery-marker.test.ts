@@ -1,6 +1,6 @@
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { timerJobId } from '../../../src/modules/sla/sla.timers.js';
+import { timerJobId } from '../../../src/modules/sla/clocks/sla.timers.js';
 import { redisMarkerKey, rescheduleAfterRedisLoss } from '../../../src/workers/sla-recovery.js';
 import { createTicket } from '../../helpers/api.js';
 import { createTestContext, type TestContext } from '../../helpers/context.js';

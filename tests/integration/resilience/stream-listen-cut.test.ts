@@ -1,7 +1,7 @@
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { publishStreamEvent } from '../../../src/modules/sla/sla.repository.js';
-import { LISTENER_APPLICATION_NAME } from '../../../src/modules/sla/sla.stream.js';
+import { LISTENER_APPLICATION_NAME } from '../../../src/modules/sla/breaches/sla.stream.js';
 import { systemClock } from '../../../src/shared/clock.js';
 import { createTestContext, type TestContext } from '../../helpers/context.js';
 import { openSse } from '../../helpers/sla.js';

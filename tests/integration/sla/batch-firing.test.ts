@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { fireTimers, type FireRequest } from '../../../src/modules/sla/sla.firing.js';
+import { fireTimers, type FireRequest } from '../../../src/modules/sla/clocks/sla.firing.js';
 import { createTeam, createTicket, manualClock } from '../../helpers/api.js';
 import { createTestContext, type TestContext } from '../../helpers/context.js';
 import { createPolicy, eventRows, reply, SECOND } from '../../helpers/sla.js';

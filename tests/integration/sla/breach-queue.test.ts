@@ -59,7 +59,7 @@ describe('the breach queue', () => {
     // Each breaches at its own due time, so each has its own age.
     for (let i = 0; i < 4; i++) {
       clock.set(new Date(Date.parse('2026-03-02T08:01:00Z') + i * 10 * SECOND));
-      expect((await ctx.deps.slaProcessor.reconcile()).breaches).toBe(1);
+      expect((await ctx.deps.slaService.reconcile()).breaches).toBe(1);
     }
 
     const ids = (items: BreachJson[]) => items.map((b) => b.ticketId);
@@ -132,17 +132,17 @@ describe('escalation order', () => {
     const ticket = await createTicket(ctx, { teamId: team.id, priority: 'normal' });
     const running = await clockRow(ctx, ticket.id, 'first_response');
     clock.advance(60 * SECOND);
-    expect(await ctx.deps.slaProcessor.fire('breach', running.id, running.generation)).toBe('fired');
+    expect(await ctx.deps.slaService.fire('breach', running.id, running.generation)).toBe('fired');
     const [breach] = await breachRows(ctx, ticket.id);
 
     // Level 1's job is stuck (a backlog, a failed attempt); level 2's comes due and runs first.
     clock.advance(60 * SECOND);
-    expect(await ctx.deps.slaProcessor.escalate(breach!.id, 2)).toBe('escalated');
+    expect(await ctx.deps.slaService.escalate(breach!.id, 2)).toBe('escalated');
     expect((await eventRows(ctx, ticket.id, 'escalated')).map((e) => e.data.level)).toEqual([1, 2]);
     const after = (await client(ctx).get(`/v1/tickets/${ticket.id}`)).json<{ priority: string; teamId: string; escalationLevel: number }>();
     expect(after).toMatchObject({ priority: 'high', teamId: otherTeam.id, escalationLevel: 2 });
     // Level 1's job, when it finally runs, has nothing left to do.
-    expect(await ctx.deps.slaProcessor.escalate(breach!.id, 1)).toBe('stale');
+    expect(await ctx.deps.slaService.escalate(breach!.id, 1)).toBe('stale');
     expect((await breachRows(ctx, ticket.id))[0]).toMatchObject({ escalationLevel: 2, state: 'open' });
   });
 });

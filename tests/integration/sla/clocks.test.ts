@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { NormalizedInbound } from '../../../src/channels/channel.types.js';
-import { timerJobId } from '../../../src/modules/sla/sla.timers.js';
+import { timerJobId } from '../../../src/modules/sla/clocks/sla.timers.js';
 import { client, createTeam, createTicket, manualClock, MINUTE, patchTicket, unique } from '../../helpers/api.js';
 import { createTestContext, type TestContext } from '../../helpers/context.js';
 import { breachRows, clockOf, clockRow, createCalendar, createPolicy, eventRows, getTicket, reply, SECOND, startSecondProcess } from '../../helpers/sla.js';
@@ -44,7 +44,7 @@ describe('SLA clocks (manual clock)', () => {
     // First response is ours to give whatever the customer does: it keeps running.
     expect(clockOf(whilePending, 'first_response')).toMatchObject({ state: 'running', dueAt: new Date(t0 + 3600 * SECOND).toISOString() });
     // Nothing fires for a paused clock, even long past its original due time.
-    await ctx.deps.slaProcessor.reconcile();
+    await ctx.deps.slaService.reconcile();
     expect(await breachRows(ctx, ticket.id)).toEqual([]);
 
     const reopened = await patchTicket(ctx, ticket, { status: 'open' });
@@ -58,10 +58,10 @@ describe('SLA clocks (manual clock)', () => {
 
     // The moved due time is the one that counts: not a second earlier, exactly at it.
     clock.set(new Date(t0 + 1600 * SECOND - 1));
-    await ctx.deps.slaProcessor.reconcile();
+    await ctx.deps.slaService.reconcile();
     expect((await breachRows(ctx, ticket.id)).filter((b) => b.metric === 'resolution')).toEqual([]);
     clock.set(new Date(t0 + 1600 * SECOND));
-    await ctx.deps.slaProcessor.reconcile();
+    await ctx.deps.slaService.reconcile();
     const breaches = (await breachRows(ctx, ticket.id)).filter((b) => b.metric === 'resolution');
     expect(breaches).toHaveLength(1);
     expect(breaches[0]!.dueAt.getTime()).toBe(t0 + 1600 * SECOND);
@@ -79,18 +79,18 @@ describe('SLA clocks (manual clock)', () => {
 
     clock.set('2026-01-10T12:00:00Z'); // Saturday: the clock stands still over the weekend
     expect(clockOf(await getTicket(ctx, ticket.id), 'first_response').remainingSec).toBe(3600);
-    await ctx.deps.slaProcessor.reconcile();
+    await ctx.deps.slaService.reconcile();
     expect(await breachRows(ctx, ticket.id)).toEqual([]);
     expect(await eventRows(ctx, ticket.id, 'sla_warning')).toEqual([]);
 
     clock.set('2026-01-12T08:59:59Z'); // Monday 09:59:59 local: warned (75 % at 09:30), not breached
-    await ctx.deps.slaProcessor.reconcile();
+    await ctx.deps.slaService.reconcile();
     expect(await breachRows(ctx, ticket.id)).toEqual([]);
     expect(await eventRows(ctx, ticket.id, 'sla_warning')).toHaveLength(1);
     expect(clockOf(await getTicket(ctx, ticket.id), 'first_response')).toMatchObject({ state: 'running', remainingSec: 1 });
 
     clock.set('2026-01-12T09:00:00Z'); // Monday 10:00 local
-    await ctx.deps.slaProcessor.reconcile();
+    await ctx.deps.slaService.reconcile();
     const breaches = await breachRows(ctx, ticket.id);
     expect(breaches).toHaveLength(1);
     expect(breaches[0]).toMatchObject({ metric: 'first_response', state: 'open' });
@@ -118,8 +118,8 @@ describe('SLA clocks (manual clock)', () => {
     expect(breachedEvents[0]!.data).toMatchObject({ metric: 'first_response', late: true, breachId: breaches[0]!.id });
 
     // The job that finally runs, and the reconciler, find nothing more to do.
-    expect(await ctx.deps.slaProcessor.fire('breach', running.id, running.generation)).toBe('stale');
-    await ctx.deps.slaProcessor.reconcile();
+    expect(await ctx.deps.slaService.fire('breach', running.id, running.generation)).toBe('stale');
+    await ctx.deps.slaService.reconcile();
     expect(await breachRows(ctx, ticket.id)).toHaveLength(1);
     const resolvedQueue = await client(ctx).get('/v1/sla/breaches?state=resolved');
     expect(resolvedQueue.json<{ items: { ticketId: string }[] }>().items.map((b) => b.ticketId)).toContain(ticket.id);
@@ -218,7 +218,7 @@ describe('SLA clocks (manual clock)', () => {
     const row = await clockRow(ctx, ticket.id, 'first_response');
     const other = await startSecondProcess(ctx, { workers: false });
     try {
-      const processors = [ctx.deps.slaProcessor, other.deps.slaProcessor];
+      const processors = [ctx.deps.slaService, other.deps.slaService];
       const fireAll = (kind: 'warning' | 'breach') => Promise.all(Array.from({ length: 10 }, (_, i) => processors[i % 2]!.fire(kind, row.id, row.generation)));
 
       expect(await fireAll('breach')).toEqual(Array(10).fill('early'));

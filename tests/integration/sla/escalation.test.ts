@@ -1,6 +1,6 @@
 import { createHmac } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { escalationJobId } from '../../../src/modules/sla/sla.processor.js';
+import { escalationJobId } from '../../../src/modules/sla/clocks/sla.service.js';
 import { systemClock } from '../../../src/shared/clock.js';
 import { createTeam, createTicket } from '../../helpers/api.js';
 import { createTestContext, type TestContext } from '../../helpers/context.js';
@@ -87,6 +87,6 @@ describe.concurrent('escalation', () => {
     expect(await getTicket(ctx, ticket.id)).toMatchObject({ escalationLevel: 1, teamId: teamA.id, priority: 'high' });
     expect((await breachRows(ctx, ticket.id))[0]).toMatchObject({ state: 'resolved', escalationLevel: 1 });
     // And a late job for it, however it arrives, does nothing.
-    expect(await ctx.deps.slaProcessor.escalate(breach!.id, 2)).toBe('stale');
+    expect(await ctx.deps.slaService.escalate(breach!.id, 2)).toBe('stale');
   });
 });

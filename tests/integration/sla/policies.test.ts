@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_POLICIES } from '../../../src/domain/sla/sla-policy.js';
-import { installDefaultPolicies } from '../../../src/modules/sla/sla.defaults.js';
+import { installDefaultPolicies } from '../../../src/modules/sla/policies/sla.defaults.js';
 import { client, createTicket, expectProblem, manualClock, patchTicket, tokenFor, type TicketJson } from '../../helpers/api.js';
 import { createTestContext, type TestContext } from '../../helpers/context.js';
 import { clockOf, clockRows, createCalendar, createPolicy, SECOND, type PolicyJson } from '../../helpers/sla.js';
@@ -125,7 +125,7 @@ describe('policy and calendar configuration', () => {
     clock.advance(61 * SECOND);
     ctx.deps.policies.invalidate();
     const rows = (await Promise.all(tickets.map((t) => clockRows(ctx, t.id)))).flat();
-    const results = await Promise.race([Promise.all(rows.map((r) => ctx.deps.slaProcessor.fire('breach', r.id, r.generation))), hang]);
+    const results = await Promise.race([Promise.all(rows.map((r) => ctx.deps.slaService.fire('breach', r.id, r.generation))), hang]);
     expect(results).toEqual(Array(16).fill('fired'));
   });
 });

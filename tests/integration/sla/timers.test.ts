@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { timerJobId } from '../../../src/modules/sla/sla.timers.js';
+import { timerJobId } from '../../../src/modules/sla/clocks/sla.timers.js';
 import { systemClock } from '../../../src/shared/clock.js';
 import { createTeam, createTicket } from '../../helpers/api.js';
 import { createTestContext, type TestContext } from '../../helpers/context.js';

@@ -4,7 +4,7 @@ import type { SlaClock } from '../../../../src/domain/sla/sla.types.js';
 import { after, HOUR, policy, T0 } from './sla-fixtures.js';
 
 /**
- * The timer worker's batch UPDATE (src/modules/sla/sla.firing.ts, stateOf) writes only the
+ * The timer worker's batch UPDATE (src/modules/sla/clocks/sla.firing.ts, stateOf) writes only the
  * columns that marking a clock warned or breached changes. If the engine ever changes more,
  * this fails before a batch silently drops the difference.
  */

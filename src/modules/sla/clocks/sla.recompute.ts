@@ -1,14 +1,14 @@
 import { randomUUID } from 'node:crypto';
 import { and, eq, notInArray, sql } from 'drizzle-orm';
 import type { Logger } from 'pino';
-import type { Database, Executor } from '../../db/client.js';
-import { unlessRedisIsAway, type Queues } from '../../queues/queues.js';
-import type { Clock } from '../../shared/clock.js';
-import type { TicketChange, TicketHooks } from '../tickets/tickets.hooks.js';
-import { appendEvents, lockTicket } from '../tickets/tickets.repository.js';
-import { tickets } from '../tickets/tickets.table.js';
-import type { PolicyCache } from './sla.repository.js';
-import { slaRecomputeRequests } from './sla.table.js';
+import type { Database, Executor } from '../../../db/client.js';
+import { unlessRedisIsAway, type Queues } from '../../../queues/queues.js';
+import type { Clock } from '../../../shared/clock.js';
+import type { TicketChange, TicketHooks } from '../../tickets/tickets.hooks.js';
+import { appendEvents, lockTicket } from '../../tickets/tickets.repository.js';
+import { tickets } from '../../tickets/tickets.table.js';
+import type { PolicyCache } from '../sla.repository.js';
+import { slaRecomputeRequests } from '../sla.table.js';
 
 export interface RecomputeRequest {
   policyId: string;

@@ -1,7 +1,7 @@
 import { sql } from 'drizzle-orm';
-import type { Database } from '../../db/client.js';
-import { DEFAULT_BUSINESS_CALENDAR, DEFAULT_POLICIES, defaultPolicyInput, slaPolicyInputSchema } from '../../domain/sla/sla-policy.js';
-import { calendars, slaPolicies } from './sla.table.js';
+import type { Database } from '../../../db/client.js';
+import { DEFAULT_BUSINESS_CALENDAR, DEFAULT_POLICIES, defaultPolicyInput, slaPolicyInputSchema } from '../../../domain/sla/sla-policy.js';
+import { calendars, slaPolicies } from '../sla.table.js';
 
 /**
  * A new install gets the shipped policies (social 1 h around the clock, phone callbacks 1 h,

@@ -1,14 +1,14 @@
 import { and, asc, eq, lte } from 'drizzle-orm';
-import type { Database } from '../../db/client.js';
-import type { Queues } from '../../queues/queues.js';
-import type { Clock } from '../../shared/clock.js';
-import { badRequest, conflict, notFound } from '../../shared/errors.js';
-import type { Principal } from '../auth/api-keys.service.js';
-import { appendEvents, findTicket, type Actor } from '../tickets/tickets.repository.js';
-import { actorOf } from '../tickets/tickets.service.js';
-import { publishStreamEvent, severityOf } from './sla.repository.js';
-import { commitments } from './sla.table.js';
-import { recordBreach, resolveBreaches } from './breaches.repository.js';
+import type { Database } from '../../../db/client.js';
+import type { Queues } from '../../../queues/queues.js';
+import type { Clock } from '../../../shared/clock.js';
+import { badRequest, conflict, notFound } from '../../../shared/errors.js';
+import type { Principal } from '../../auth/api-keys.service.js';
+import { appendEvents, findTicket, type Actor } from '../../tickets/tickets.repository.js';
+import { actorOf } from '../../tickets/tickets.service.js';
+import { publishStreamEvent, severityOf } from '../sla.repository.js';
+import { commitments } from '../sla.table.js';
+import { recordBreach, resolveBreaches } from '../breaches/breaches.repository.js';
 
 export type CommitmentRow = typeof commitments.$inferSelect;
 

@@ -1,15 +1,15 @@
 import { asc, eq } from 'drizzle-orm';
-import type { Database, Executor } from '../../db/client.js';
-import { uniqueOrConflict } from '../../db/unique.js';
-import type { CalendarDefinition } from '../../domain/calendar.js';
-import type { SlaPolicyData } from '../../domain/sla/sla-policy.js';
-import type { Clock } from '../../shared/clock.js';
-import { badRequest, conflict, notFound } from '../../shared/errors.js';
-import type { OutboundPolicy } from '../../shared/outbound-url.js';
-import { assertEscalationWebhooksAllowed } from '../notifications/webhook-targets.js';
-import type { PolicyCache } from './sla.repository.js';
-import type { SlaRecompute } from './sla.recompute.js';
-import { calendars, slaPolicies } from './sla.table.js';
+import type { Database, Executor } from '../../../db/client.js';
+import { uniqueOrConflict } from '../../../db/unique.js';
+import type { CalendarDefinition } from '../../../domain/calendar.js';
+import type { SlaPolicyData } from '../../../domain/sla/sla-policy.js';
+import type { Clock } from '../../../shared/clock.js';
+import { badRequest, conflict, notFound } from '../../../shared/errors.js';
+import type { OutboundPolicy } from '../../../shared/outbound-url.js';
+import { assertEscalationWebhooksAllowed } from '../../notifications/webhook-targets.js';
+import type { PolicyCache } from '../sla.repository.js';
+import type { SlaRecompute } from '../clocks/sla.recompute.js';
+import { calendars, slaPolicies } from '../sla.table.js';
 
 export interface CalendarInput {
   name: string;

@@ -1,8 +1,8 @@
 import { z } from 'zod';
-import type { Guard } from '../../http/auth.js';
-import { principalOf } from '../../http/auth.js';
-import { bearerSecurity, problemResponses, type App } from '../../http/types.js';
-import { STAFF } from '../auth/api-keys.models.js';
+import type { Guard } from '../../../http/auth.js';
+import { principalOf } from '../../../http/auth.js';
+import { bearerSecurity, problemResponses, type App } from '../../../http/types.js';
+import { STAFF } from '../../auth/api-keys.models.js';
 import type { CommitmentService } from './commitments.service.js';
 
 const commitmentView = z

@@ -1,19 +1,19 @@
-import type { Executor } from '../../db/client.js';
-import { applySlaEvent } from '../../domain/sla/sla-clocks.js';
-import { matchPolicy } from '../../domain/sla/sla-policy.js';
-import type { SlaClock, SlaEvent, SlaTicket } from '../../domain/sla/sla.types.js';
-import type { TicketStatus } from '../../domain/ticket-lifecycle.js';
-import type { Channel } from '../../channels/channel.types.js';
-import type { TicketChange, TicketHook } from '../tickets/tickets.hooks.js';
-import type { NewEvent } from '../tickets/tickets.repository.js';
-import { tickets } from '../tickets/tickets.table.js';
-import { setTicketBookkeeping } from '../tickets/tickets.writer.js';
-import { appendEvents } from '../tickets/tickets.repository.js';
-import type { Metrics } from '../../shared/metrics.js';
-import { lockClocksOfTicket, publishStreamEvent, saveClocks, severityOf, toDomainClock, type PolicyCache } from './sla.repository.js';
-import { unlessRedisIsAway } from '../../queues/queues.js';
+import type { Executor } from '../../../db/client.js';
+import { applySlaEvent } from '../../../domain/sla/sla-clocks.js';
+import { matchPolicy } from '../../../domain/sla/sla-policy.js';
+import type { SlaClock, SlaEvent, SlaTicket } from '../../../domain/sla/sla.types.js';
+import type { TicketStatus } from '../../../domain/ticket-lifecycle.js';
+import type { Channel } from '../../../channels/channel.types.js';
+import type { TicketChange, TicketHook } from '../../tickets/tickets.hooks.js';
+import type { NewEvent } from '../../tickets/tickets.repository.js';
+import { tickets } from '../../tickets/tickets.table.js';
+import { setTicketBookkeeping } from '../../tickets/tickets.writer.js';
+import { appendEvents } from '../../tickets/tickets.repository.js';
+import type { Metrics } from '../../../shared/metrics.js';
+import { lockClocksOfTicket, publishStreamEvent, saveClocks, severityOf, toDomainClock, type PolicyCache } from '../sla.repository.js';
+import { unlessRedisIsAway } from '../../../queues/queues.js';
 import type { ClockTimer, TimerScheduler } from './sla.timers.js';
-import { recordBreach, resolveBreaches } from './breaches.repository.js';
+import { recordBreach, resolveBreaches } from '../breaches/breaches.repository.js';
 
 /** Which timeline events move which clocks. Everything else leaves the clocks alone. */
 export function slaEventsOf(events: NewEvent[], at: Date): SlaEvent[] {

@@ -1,5 +1,5 @@
-import type { Queues } from '../../queues/queues.js';
-import type { Clock } from '../../shared/clock.js';
+import type { Queues } from '../../../queues/queues.js';
+import type { Clock } from '../../../shared/clock.js';
 
 export interface ClockTimer {
   clockId: string;

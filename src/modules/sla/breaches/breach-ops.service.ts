@@ -1,13 +1,13 @@
 import { and, asc, eq, gte, inArray, isNull, lte, sql } from 'drizzle-orm';
-import type { Database } from '../../db/client.js';
-import { cursorKeys, decodeCursor, toPage } from '../../http/pagination.js';
-import type { Clock } from '../../shared/clock.js';
-import { conflict, notFound } from '../../shared/errors.js';
-import { tickets } from '../tickets/tickets.table.js';
+import type { Database } from '../../../db/client.js';
+import { cursorKeys, decodeCursor, toPage } from '../../../http/pagination.js';
+import type { Clock } from '../../../shared/clock.js';
+import { conflict, notFound } from '../../../shared/errors.js';
+import { tickets } from '../../tickets/tickets.table.js';
 import { acknowledgeBreach, lockBreach } from './breaches.repository.js';
-import { publishStreamEvent } from './sla.repository.js';
-import type { BREACH_STATES } from './sla.table.js';
-import { breaches, slaClocks } from './sla.table.js';
+import { publishStreamEvent } from '../sla.repository.js';
+import type { BREACH_STATES } from '../sla.table.js';
+import { breaches, slaClocks } from '../sla.table.js';
 
 export type BreachState = (typeof BREACH_STATES)[number];
 

@@ -1,25 +1,25 @@
 import { and, asc, eq, isNull, lte, ne, sql } from 'drizzle-orm';
 import type { Logger } from 'pino';
-import type { Database, Executor } from '../../db/client.js';
-import { escalationSchedule, planActions } from '../../domain/sla/escalation.js';
-import { assign, lifecycleStateOf, type Priority } from '../../domain/ticket-lifecycle.js';
-import type { Queues } from '../../queues/queues.js';
-import type { Clock } from '../../shared/clock.js';
-import type { Metrics } from '../../shared/metrics.js';
-import { agents } from '../agents/agents.table.js';
-import { teams } from '../teams/teams.table.js';
-import type { TicketChange, TicketHooks } from '../tickets/tickets.hooks.js';
-import { appendEvents, lockTicket, type Actor, type NewEvent } from '../tickets/tickets.repository.js';
-import { patchTicket, type TicketPatch } from '../tickets/tickets.writer.js';
-import { createCoalescer } from '../../shared/coalescer.js';
+import type { Database, Executor } from '../../../db/client.js';
+import { escalationSchedule, planActions } from '../../../domain/sla/escalation.js';
+import { assign, lifecycleStateOf, type Priority } from '../../../domain/ticket-lifecycle.js';
+import type { Queues } from '../../../queues/queues.js';
+import type { Clock } from '../../../shared/clock.js';
+import type { Metrics } from '../../../shared/metrics.js';
+import { agents } from '../../agents/agents.table.js';
+import { teams } from '../../teams/teams.table.js';
+import type { TicketChange, TicketHooks } from '../../tickets/tickets.hooks.js';
+import { appendEvents, lockTicket, type Actor, type NewEvent } from '../../tickets/tickets.repository.js';
+import { patchTicket, type TicketPatch } from '../../tickets/tickets.writer.js';
+import { createCoalescer } from '../../../shared/coalescer.js';
 import { escalationJobId, fireTimers, type FireRequest, type FireResult, type TimerKind } from './sla.firing.js';
-import { publishStreamEvent, severityOf, type PolicyCache } from './sla.repository.js';
-import { breaches, slaClocks } from './sla.table.js';
-import { escalateBreach } from './breaches.repository.js';
+import { publishStreamEvent, severityOf, type PolicyCache } from '../sla.repository.js';
+import { breaches, slaClocks } from '../sla.table.js';
+import { escalateBreach } from '../breaches/breaches.repository.js';
 
 const SYSTEM: Actor = { kind: 'system', id: 'sla' };
 
-export interface SlaProcessorDeps {
+export interface SlaServiceDeps {
   db: Database;
   clock: Clock;
   logger: Logger;
@@ -43,7 +43,7 @@ const MAX_SWEEP_ROUNDS = 20;
  * worker) goes through fireTimers(): lock the clocks, re-check them against the engine, act
  * once. Timer jobs running at the same moment share one transaction (see createCoalescer).
  */
-export function createSlaProcessor(deps: SlaProcessorDeps) {
+export function createSlaService(deps: SlaServiceDeps) {
   const { db, clock, logger, queues } = deps;
   const firing = createCoalescer<FireRequest, FireResult>((requests) => fireTimers(deps, requests), { maxBatch: FIRE_BATCH, maxInFlight: FIRE_IN_FLIGHT });
 
@@ -197,4 +197,4 @@ async function enqueueNotifications(
   }
 }
 
-export type SlaProcessor = ReturnType<typeof createSlaProcessor>;
+export type SlaService = ReturnType<typeof createSlaService>;

@@ -1,6 +1,6 @@
 import { and, eq, inArray, ne, sql, type SQL } from 'drizzle-orm';
-import type { Executor } from '../../db/client.js';
-import { breaches } from './sla.table.js';
+import type { Executor } from '../../../db/client.js';
+import { breaches } from '../sla.table.js';
 
 /**
  * The one module that writes `breaches` (single rows and the timer worker's batch). Breaches

@@ -1,14 +1,14 @@
 import { z } from 'zod';
-import { CHANNELS } from '../../channels/channel.types.js';
-import { SLA_METRICS } from '../../domain/sla/sla.types.js';
-import type { Guard } from '../../http/auth.js';
-import { principalOf } from '../../http/auth.js';
-import { limitSchema } from '../../http/pagination.js';
-import { bearerSecurity, problemResponses, type App } from '../../http/types.js';
-import { STAFF } from '../auth/api-keys.models.js';
+import { CHANNELS } from '../../../channels/channel.types.js';
+import { SLA_METRICS } from '../../../domain/sla/sla.types.js';
+import type { Guard } from '../../../http/auth.js';
+import { principalOf } from '../../../http/auth.js';
+import { limitSchema } from '../../../http/pagination.js';
+import { bearerSecurity, problemResponses, type App } from '../../../http/types.js';
+import { STAFF } from '../../auth/api-keys.models.js';
 import type { BreachOpsService } from './breach-ops.service.js';
 import type { StreamHub, StreamEvent } from './sla.stream.js';
-import { BREACH_STATES } from './sla.table.js';
+import { BREACH_STATES } from '../sla.table.js';
 
 const tags = ['sla'];
 const csv = <T extends readonly [string, ...string[]]>(values: T) =>

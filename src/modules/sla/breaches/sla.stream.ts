@@ -1,10 +1,10 @@
 import { asc, gt, sql } from 'drizzle-orm';
 import pg from 'pg';
 import type { Logger } from 'pino';
-import type { Database } from '../../db/client.js';
-import { STREAM_CHANNEL } from './sla.repository.js';
-import { slaStreamEvents } from './sla.table.js';
-import { describeError, reconnectDelay, type LinkState } from '../../shared/link-state.js';
+import type { Database } from '../../../db/client.js';
+import { STREAM_CHANNEL } from '../sla.repository.js';
+import { slaStreamEvents } from '../sla.table.js';
+import { describeError, reconnectDelay, type LinkState } from '../../../shared/link-state.js';
 
 export interface StreamEvent {
   id: number;

@@ -1,9 +1,9 @@
 import { z } from 'zod';
-import { calendarDefinitionSchema } from '../../domain/calendar.js';
-import { slaPolicyInputSchema } from '../../domain/sla/sla-policy.js';
-import type { Guard } from '../../http/auth.js';
-import { bearerSecurity, problemResponses, type App } from '../../http/types.js';
-import { MANAGERS, STAFF } from '../auth/api-keys.models.js';
+import { calendarDefinitionSchema } from '../../../domain/calendar.js';
+import { slaPolicyInputSchema } from '../../../domain/sla/sla-policy.js';
+import type { Guard } from '../../../http/auth.js';
+import { bearerSecurity, problemResponses, type App } from '../../../http/types.js';
+import { MANAGERS, STAFF } from '../../auth/api-keys.models.js';
 import type { SlaConfigService } from './sla-config.service.js';
 
 const idParams = z.object({ id: z.uuid() });
