@@ -10,12 +10,14 @@ import type { Dependencies } from './dependencies.js';
 import { createGuard, type RefusalCounter } from './http/auth.js';
 import { createAuthFailureLimiter } from './http/auth-failures.js';
 import { addressBucket } from './http/client-address.js';
+import { finishOpenApi } from './http/openapi.js';
 import { installProblemHandlers, problemOf, sendProblem } from './http/problem.js';
 import type { App } from './http/types.js';
 import { registerAgentRoutes } from './modules/agents/agents.routes.js';
 import { registerApiKeyRoutes } from './modules/auth/api-keys.routes.js';
 import { registerBlocklistRoutes } from './modules/blocklist/blocklist.routes.js';
 import { registerCustomerRoutes } from './modules/customers/customers.routes.js';
+import { createCustomerService } from './modules/customers/customers.service.js';
 import { registerHealthRoutes } from './modules/health/health.routes.js';
 import { registerWebhookRoutes } from './modules/intake/webhooks.routes.js';
 import { registerCommitmentRoutes } from './modules/sla/commitments/commitments.routes.js';
@@ -102,7 +104,7 @@ export async function buildApp(deps: Dependencies): Promise<App> {
     },
     transform: jsonSchemaTransform,
     // Schemas with a meta id (Problem, Ticket, Message) become components, referenced once.
-    transformObject: jsonSchemaTransformObject,
+    transformObject: (input) => finishOpenApi(jsonSchemaTransformObject(input)),
   });
   await app.register(swaggerUi, { routePrefix: '/docs' });
 
@@ -116,7 +118,7 @@ export async function buildApp(deps: Dependencies): Promise<App> {
   await registerObservability(app, { metrics: deps.metrics, queues: deps.queues, guard });
   const slaOf = createSlaViews(deps);
   registerTicketRoutes(app, { db: deps.db, tickets: deps.tickets, guard, slaOf, renderTemplate: createTemplateRenderer(deps.db) });
-  registerCustomerRoutes(app, { db: deps.db, clock: deps.clock, guard, slaOf });
+  registerCustomerRoutes(app, { guard, customers: createCustomerService({ db: deps.db, clock: deps.clock, clocksOf: slaOf }) });
   registerTeamRoutes(app, { db: deps.db, clock: deps.clock, guard });
   registerBlocklistRoutes(app, { db: deps.db, clock: deps.clock, defaultPhoneRegion: config.DEFAULT_PHONE_REGION, guard });
   registerAgentRoutes(app, { db: deps.db, clock: deps.clock, guard });

@@ -17,8 +17,15 @@ export const facebookAdapter: AdapterDefinition = (config) => ({
     summary: 'Facebook verification handshake (hub.mode, hub.verify_token, hub.challenge)',
     requiredSetting: 'FACEBOOK_VERIFY_TOKEN',
     purpose: 'answer the Facebook handshake',
-    // Meta's dotted names ("hub.mode") arrive flat or nested depending on the query parser.
-    querystring: z.record(z.string(), z.unknown()),
+    // Meta's dotted names ("hub.mode") arrive flat or nested depending on the query parser:
+    // named here for the document, loose so that a nested form still reaches the check.
+    querystring: z
+      .object({
+        'hub.mode': z.string().optional().describe('Always "subscribe"'),
+        'hub.verify_token': z.string().optional().describe('The FACEBOOK_VERIFY_TOKEN entered in the app dashboard'),
+        'hub.challenge': z.string().optional().describe('Echoed back in the body when the token matches'),
+      })
+      .loose(),
     response: z.string(),
     answer: (query, verifyToken) => {
       const challenge = facebookVerifyChallenge(query, verifyToken);
