@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { and, eq, inArray, or, sql, type WithSubquery } from 'drizzle-orm';
+import { and, eq, or, sql, type WithSubquery } from 'drizzle-orm';
 import type { SenderIdentity } from '../../channels/channel.types.js';
 import type { Executor } from '../../db/client.js';
 import { customerIdentities, customers } from './customers.table.js';
@@ -220,12 +220,6 @@ export async function markCustomerMerged(tx: Executor, sourceId: string, targetI
   await tx.update(customers).set({ mergedIntoId: targetId, updatedAt: now }).where(eq(customers.id, sourceId));
   // Anyone already merged into the source now points straight at the target.
   await tx.update(customers).set({ mergedIntoId: targetId }).where(and(eq(customers.mergedIntoId, sourceId), sql`${customers.id} <> ${targetId}`));
-}
-
-export async function customersExist(tx: Executor, ids: string[]): Promise<Set<string>> {
-  if (ids.length === 0) return new Set();
-  const rows = await tx.select({ id: customers.id }).from(customers).where(inArray(customers.id, ids));
-  return new Set(rows.map((r) => r.id));
 }
 
 /**

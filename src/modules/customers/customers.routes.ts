@@ -1,19 +1,10 @@
-import { desc, eq } from 'drizzle-orm';
 import { z } from 'zod';
-import type { Database } from '../../db/client.js';
 import type { Guard } from '../../http/auth.js';
 import { principalOf } from '../../http/auth.js';
 import { bearerSecurity, problemResponses, type App } from '../../http/types.js';
-import type { Clock } from '../../shared/clock.js';
-import { notFound } from '../../shared/errors.js';
 import { STAFF } from '../auth/api-keys.models.js';
-import { toTicketView } from '../tickets/tickets.repository.js';
 import { ticketView } from '../tickets/tickets.schemas.js';
-import { tickets } from '../tickets/tickets.table.js';
-import { actorOf } from '../tickets/tickets.service.js';
-import { withClocks, type ClocksOf } from '../tickets/ticket-clocks.js';
-import { getCustomer, listIdentities } from './customers.repository.js';
-import { confirmIdentity, dismissIdentity, mergeCustomers } from './customers.service.js';
+import type { CustomerService } from './customers.service.js';
 import { IDENTITY_STATUSES } from './customers.table.js';
 
 const tags = ['customers'];
@@ -42,33 +33,13 @@ const customerView = z.object({
   tickets: z.array(ticketView),
 });
 
-// The customer page shows the newest tickets; the full history is GET /v1/tickets?customerId=.
-const TICKETS_ON_CUSTOMER = 50;
-
-export function registerCustomerRoutes(app: App, deps: { db: Database; clock: Clock; guard: Guard; slaOf: ClocksOf }): void {
-  const { db, clock, guard } = deps;
-
-  async function load(id: string) {
-    const customer = await getCustomer(db, id);
-    if (!customer) throw notFound('Customer', id);
-    const identities = await listIdentities(db, id);
-    const rows = await db.select().from(tickets).where(eq(tickets.customerId, id)).orderBy(desc(tickets.createdAt)).limit(TICKETS_ON_CUSTOMER);
-    return {
-      id: customer.id,
-      name: customer.name,
-      language: customer.language,
-      mergedIntoId: customer.mergedIntoId,
-      createdAt: customer.createdAt,
-      updatedAt: customer.updatedAt,
-      identities: identities.map(({ customerId: _c, ...rest }) => rest),
-      tickets: await withClocks(rows.map(toTicketView), deps.slaOf),
-    };
-  }
+export function registerCustomerRoutes(app: App, deps: { guard: Guard; customers: CustomerService }): void {
+  const { guard, customers } = deps;
 
   app.get('/v1/customers/:id', {
     onRequest: guard(STAFF),
     schema: { tags, summary: 'A customer with every identity and their latest tickets', security: bearerSecurity, params: idParams, response: { 200: customerView, ...problemResponses(404) } },
-    handler: async (request) => load(request.params.id),
+    handler: async (request) => customers.page(request.params.id),
   });
 
   app.post('/v1/customers/:id/merge', {
@@ -81,13 +52,7 @@ export function registerCustomerRoutes(app: App, deps: { db: Database; clock: Cl
       body: z.object({ targetCustomerId: z.uuid() }),
       response: { 200: customerView, ...problemResponses(404, 409) },
     },
-    handler: async (request) => {
-      // Postgres answers ids in lower case; "ABC…" and "abc…" are one customer.
-      const sourceId = request.params.id.toLowerCase();
-      const targetId = request.body.targetCustomerId.toLowerCase();
-      await db.transaction((tx) => mergeCustomers(tx, { sourceId, targetId, actor: actorOf(principalOf(request)), now: clock.now() }));
-      return load(targetId);
-    },
+    handler: async (request) => customers.merge(request.params.id, request.body.targetCustomerId, principalOf(request)),
   });
 
   app.post('/v1/customers/:id/identities/:identityId/confirm', {
@@ -102,12 +67,7 @@ export function registerCustomerRoutes(app: App, deps: { db: Database; clock: Cl
       params: identityParams,
       response: { 200: customerView, ...problemResponses(404, 409) },
     },
-    handler: async (request) => {
-      const customerId = request.params.id.toLowerCase();
-      const identityId = request.params.identityId.toLowerCase();
-      await db.transaction((tx) => confirmIdentity(tx, { customerId, identityId, actor: actorOf(principalOf(request)), now: clock.now() }));
-      return load(customerId);
-    },
+    handler: async (request) => customers.confirmIdentity(request.params.id, request.params.identityId, principalOf(request)),
   });
 
   app.delete('/v1/customers/:id/identities/:identityId', {
@@ -119,10 +79,6 @@ export function registerCustomerRoutes(app: App, deps: { db: Database; clock: Cl
       params: identityParams,
       response: { 200: customerView, ...problemResponses(404, 409) },
     },
-    handler: async (request) => {
-      const customerId = request.params.id.toLowerCase();
-      await db.transaction((tx) => dismissIdentity(tx, { customerId, identityId: request.params.identityId.toLowerCase() }));
-      return load(customerId);
-    },
+    handler: async (request) => customers.dismissIdentity(request.params.id, request.params.identityId),
   });
 }

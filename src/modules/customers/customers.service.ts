@@ -1,10 +1,13 @@
-import { eq, sql } from 'drizzle-orm';
-import type { Executor } from '../../db/client.js';
+import type { Database, Executor } from '../../db/client.js';
+import type { Clock } from '../../shared/clock.js';
+import type { Principal } from '../auth/api-keys.service.js';
+import { withClocks, type ClocksOf } from '../tickets/ticket-clocks.js';
+import { actorOf } from '../tickets/tickets.service.js';
 import { uniqueOrConflict } from '../../db/unique.js';
 import { badRequest, conflict, notFound } from '../../shared/errors.js';
-import { appendEvents, type Actor } from '../tickets/tickets.repository.js';
-import { tickets } from '../tickets/tickets.table.js';
-import { deleteIdentity, getIdentity, lockCustomers, markCustomerMerged, markIdentityVerified, moveIdentities, resolveMerged, verifiedHolder } from './customers.repository.js';
+import { appendEvents, latestTicketsOfCustomer, toTicketView, type Actor } from '../tickets/tickets.repository.js';
+import { moveTicketsToCustomer } from '../tickets/tickets.writer.js';
+import { deleteIdentity, getCustomer, getIdentity, listIdentities, lockCustomers, markCustomerMerged, markIdentityVerified, moveIdentities, resolveMerged, verifiedHolder } from './customers.repository.js';
 
 /**
  * Merges one customer into another: identities and tickets move to the target (each moved
@@ -28,11 +31,7 @@ export async function mergeCustomers(tx: Executor, input: { sourceId: string; ta
 
 async function moveCustomer(tx: Executor, sourceId: string, targetId: string, actor: Actor, now: Date): Promise<void> {
   await moveIdentities(tx, sourceId, targetId);
-  const moved = await tx
-    .update(tickets)
-    .set({ customerId: targetId, updatedAt: now, version: sql`${tickets.version} + 1` })
-    .where(eq(tickets.customerId, sourceId))
-    .returning({ id: tickets.id });
+  const moved = await moveTicketsToCustomer(tx, sourceId, targetId, now);
   for (const t of moved) {
     await appendEvents(tx, t.id, actor, [{ type: 'customer_merged', data: { from: sourceId, to: targetId } }], now);
   }
@@ -91,3 +90,52 @@ export async function dismissIdentity(tx: Executor, input: { customerId: string;
   if (identity.status !== 'suggested') throw conflict('identity-verified', `Identity ${input.identityId} is verified; only a suggested identity can be dismissed`);
   await deleteIdentity(tx, identity.id);
 }
+
+// The customer page shows the newest tickets; the full history is GET /v1/tickets?customerId=.
+const TICKETS_ON_CUSTOMER = 50;
+
+/**
+ * What the customer routes call: each change in its own transaction, then the customer page
+ * (identities and newest tickets with their clocks). Ids are taken in lower case: Postgres
+ * answers them so, and "ABC…" and "abc…" are one customer.
+ */
+export function createCustomerService(deps: { db: Database; clock: Clock; clocksOf: ClocksOf }) {
+  const { db, clock } = deps;
+
+  async function page(id: string) {
+    const customer = await getCustomer(db, id);
+    if (!customer) throw notFound('Customer', id);
+    const [identities, rows] = await Promise.all([listIdentities(db, id), latestTicketsOfCustomer(db, id, TICKETS_ON_CUSTOMER)]);
+    return {
+      id: customer.id,
+      name: customer.name,
+      language: customer.language,
+      mergedIntoId: customer.mergedIntoId,
+      createdAt: customer.createdAt,
+      updatedAt: customer.updatedAt,
+      identities: identities.map(({ customerId: _c, ...rest }) => rest),
+      tickets: await withClocks(rows.map(toTicketView), deps.clocksOf),
+    };
+  }
+
+  return {
+    page: (id: string) => page(id.toLowerCase()),
+    async merge(sourceId: string, targetId: string, principal: Principal) {
+      const input = { sourceId: sourceId.toLowerCase(), targetId: targetId.toLowerCase(), actor: actorOf(principal), now: clock.now() };
+      await db.transaction((tx) => mergeCustomers(tx, input));
+      return page(input.targetId);
+    },
+    async confirmIdentity(customerId: string, identityId: string, principal: Principal) {
+      const input = { customerId: customerId.toLowerCase(), identityId: identityId.toLowerCase(), actor: actorOf(principal), now: clock.now() };
+      await db.transaction((tx) => confirmIdentity(tx, input));
+      return page(input.customerId);
+    },
+    async dismissIdentity(customerId: string, identityId: string) {
+      const input = { customerId: customerId.toLowerCase(), identityId: identityId.toLowerCase() };
+      await db.transaction((tx) => dismissIdentity(tx, input));
+      return page(input.customerId);
+    },
+  };
+}
+
+export type CustomerService = ReturnType<typeof createCustomerService>;

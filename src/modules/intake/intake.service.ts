@@ -5,7 +5,7 @@ import type { DeliveryToken } from '../../channels/channel.adapter.js';
 import type { NormalizedInbound, SenderIdentity } from '../../channels/channel.types.js';
 import { detectLanguage } from '../../channels/language.js';
 import type { Database, Executor } from '../../db/client.js';
-import { agentPublicReply, customerMessage, type DomainEvent, type Transition } from '../../domain/ticket-lifecycle.js';
+import { agentPublicReply, customerMessage, lifecycleStateOf, type DomainEvent, type Transition } from '../../domain/ticket-lifecycle.js';
 import type { Clock } from '../../shared/clock.js';
 import { countBlocked, findBlock } from '../blocklist/blocklist.repository.js';
 import { claimantCustomer, claimantsOf, findOrCreateCustomer, resolveMerged, suggestIdentities, VERIFIED } from '../customers/customers.repository.js';
@@ -14,8 +14,8 @@ import { messages } from '../tickets/messages.table.js';
 import { eventsInsert, type Actor, type NewEvent, type TicketRow } from '../tickets/tickets.repository.js';
 import { ticketEvents } from '../tickets/ticket-events.table.js';
 import type { TicketChange, TicketHooks } from '../tickets/tickets.hooks.js';
-import { lifecycleStateOf } from '../tickets/tickets.service.js';
 import { tickets } from '../tickets/tickets.table.js';
+import { insertTicket, patchTicket } from '../tickets/tickets.writer.js';
 import type { AttachmentStore } from './attachment-store.js';
 import { deadLetters, inboundPayloads } from './intake.table.js';
 import { findThread, threadKeyOf, type ThreadMatch } from './intake.threading.js';
@@ -206,19 +206,10 @@ export function createIntakeService(deps: IntakeDeps) {
 
     // A ticket opened just now already holds everything unless an answered call moved it.
     const unchanged = newTicket && Object.keys(transition.patch).length === 0;
-    const [updated] = unchanged
-      ? [ticket]
-      : await tx
-          .update(tickets)
-          .set({
-            ...transition.patch,
-            ...(ticket.language === null && language ? { language } : {}),
-            updatedAt: now,
-            version: sql`${tickets.version} + ${newTicket ? 0 : 1}`,
-          })
-          .where(eq(tickets.id, ticket.id))
-          .returning();
-    const change = { ticket: updated!, events, now };
+    const updated = unchanged
+      ? ticket
+      : await patchTicket(tx, ticket.id, { ...transition.patch, ...(ticket.language === null && language ? { language } : {}) }, now, { completesCreation: newTicket });
+    const change = { ticket: updated, events, now };
     await hooks.inTransaction(tx, change);
     changes.push(change);
     return {
@@ -321,22 +312,18 @@ export function createIntakeService(deps: IntakeDeps) {
   }
 
   async function openTicket(tx: Executor, message: NormalizedInbound, customerId: string, language: string | undefined, now: Date, followUpOfId: string | null): Promise<TicketRow> {
-    const [row] = await tx
-      .insert(tickets)
-      .values({
-        status: 'new',
-        priority: 'normal',
-        channel: message.channel,
-        subject: subjectFrom(message),
-        description: message.text.slice(0, 20_000),
-        customerId,
-        language: language ?? null,
-        followUpOfId,
-        createdAt: now,
-        updatedAt: now,
-      })
-      .returning();
-    return row!;
+    return insertTicket(tx, {
+      status: 'new',
+      priority: 'normal',
+      channel: message.channel,
+      subject: subjectFrom(message),
+      description: message.text.slice(0, 20_000),
+      customerId,
+      language: language ?? null,
+      followUpOfId,
+      createdAt: now,
+      updatedAt: now,
+    });
   }
 }
 

@@ -193,8 +193,8 @@ export async function moveEvents(tx: Executor, fromTicketId: string, toTicketId:
   await tx.update(ticketEvents).set({ ticketId: toTicketId }).where(eq(ticketEvents.ticketId, fromTicketId));
 }
 
-export async function ticketNumbersExist(tx: Executor, number: number): Promise<TicketRow | undefined> {
-  const [row] = await tx.select().from(tickets).where(eq(tickets.number, number));
-  return row;
+/** A customer's newest tickets, newest first. */
+export async function latestTicketsOfCustomer(tx: Executor, customerId: string, limit: number): Promise<TicketRow[]> {
+  return tx.select().from(tickets).where(eq(tickets.customerId, customerId)).orderBy(desc(tickets.createdAt)).limit(limit);
 }
 

@@ -40,9 +40,6 @@ export interface TicketServiceDeps {
   defaultPhoneRegion: string;
 }
 
-/** Intake still reads it from here until it imports the domain's (issue 12). */
-export { lifecycleStateOf };
-
 export function actorOf(principal: Principal): Actor {
   return principal.agentId ? { kind: 'agent', id: principal.agentId } : { kind: 'api_key', id: principal.keyId };
 }

@@ -27,11 +27,15 @@ export async function insertTicket(tx: Executor, values: NewTicket): Promise<Tic
   return row!;
 }
 
-/** Applies a visible change (the version rule) to a ticket whose row the caller has locked. */
-export async function patchTicket(tx: Executor, ticketId: string, patch: TicketPatch, now: Date): Promise<TicketRow> {
+/**
+ * Applies a visible change (the version rule) to a ticket whose row the caller has locked.
+ * `completesCreation`: the ticket was inserted in this same transaction, so no reader has seen
+ * a version yet and the patch is part of its creation (it stays at its first version).
+ */
+export async function patchTicket(tx: Executor, ticketId: string, patch: TicketPatch, now: Date, options: { completesCreation?: boolean } = {}): Promise<TicketRow> {
   const [row] = await tx
     .update(tickets)
-    .set({ ...patch, updatedAt: now, version: sql`${tickets.version} + 1` })
+    .set({ ...patch, updatedAt: now, version: sql`${tickets.version} + ${options.completesCreation ? 0 : 1}` })
     .where(eq(tickets.id, ticketId))
     .returning();
   return row!;
