@@ -28,6 +28,16 @@ function isAddressOrCidr(value: string): boolean {
   }
 }
 
+/** "https://desk.example.com" or "http://localhost:5173": what a browser sends as Origin, exactly. */
+function isExactOrigin(value: string): boolean {
+  try {
+    const url = new URL(value);
+    return (url.protocol === 'https:' || url.protocol === 'http:') && url.origin === value && !value.includes('*');
+  } catch {
+    return false;
+  }
+}
+
 const positiveInt = (fallback: number) => z.coerce.number().int().positive().default(fallback);
 const booleanFlag = (fallback: boolean) =>
   z
@@ -49,6 +59,10 @@ export const configSchema = z.object({
   /** Postgres ends a transaction left idle this long, so a stuck client cannot hold locks forever. */
   DATABASE_IDLE_IN_TRANSACTION_TIMEOUT_MS: positiveInt(60_000),
   REDIS_URL: z.url({ protocol: /^rediss?$/, error: 'a redis:// URL' }).default('redis://127.0.0.1:6379'),
+  /** The longest an API-side Redis command (adding a job) waits for an answer from a Redis that accepts connections but does not reply. */
+  REDIS_COMMAND_TIMEOUT_MS: positiveInt(5_000),
+  /** The longest a producer waits for the Redis connection while it is first being opened; once Redis is known to be away, producers fail at once. */
+  REDIS_READY_WAIT_MS: positiveInt(2_000),
   /** Prefix of every BullMQ key, so several installs (or test files) share one Redis safely. */
   QUEUE_PREFIX: z
     .string()
@@ -71,10 +85,18 @@ export const configSchema = z.object({
     .default('')
     .transform((v) => v.split(',').map((s) => s.trim()).filter(Boolean))
     .pipe(z.array(z.string().refine(isAddressOrCidr, 'an IP address or CIDR'))),
-  /** The longest an API-side Redis command (adding a job) waits for an answer from a Redis that accepts connections but does not reply. */
-  REDIS_COMMAND_TIMEOUT_MS: positiveInt(5_000),
-  /** The longest a producer waits for the Redis connection while it is first being opened; once Redis is known to be away, producers fail at once. */
-  REDIS_READY_WAIT_MS: positiveInt(2_000),
+  /**
+   * Browser origins allowed to call the API (CORS), comma-separated exact origins
+   * ("https://desk.example.com,http://localhost:5173"); empty (the default): none. No wildcard:
+   * the API answers with credentials, and "*" would hand them to any page.
+   */
+  CORS_ORIGINS: z
+    .string()
+    .default('')
+    .transform((v) => v.split(',').map((s) => s.trim()).filter(Boolean))
+    .pipe(z.array(z.string().refine(isExactOrigin, 'an exact origin such as https://desk.example.com (scheme, host, optional port; no path, no wildcard)'))),
+  /** Hours a stored Idempotency-Key answer is replayed for; the maintenance job deletes older ones. */
+  IDEMPOTENCY_KEY_TTL_HOURS: positiveInt(24),
   /** Seconds the process waits for in-flight work on SIGTERM before it exits anyway. */
   SHUTDOWN_GRACE_SEC: positiveInt(25),
   BODY_LIMIT_BYTES: positiveInt(1_048_576),
@@ -89,6 +111,12 @@ export const configSchema = z.object({
   TWITTER_CONSUMER_SECRET: optionalSecret,
   TWILIO_AUTH_TOKEN: optionalSecret,
   MAILGUN_SIGNING_KEY: optionalSecret,
+  /**
+   * How old a Mailgun signature may be. Mailgun retries for 8 hours and may resend the original
+   * signature, so the window covers that; replays within it are stopped by the token cache
+   * (webhook_tokens: a token is accepted again only with the same content).
+   */
+  MAILGUN_SIGNATURE_MAX_AGE_SEC: positiveInt(9 * 3600),
   DEFAULT_PHONE_REGION: z
     .string()
     .regex(/^[A-Z]{2}$/, 'a two-letter ISO 3166 region such as IL or PL')
@@ -129,12 +157,6 @@ export const configSchema = z.object({
   // Delivery of replies (issue 5). Base URLs are settings so tests point them at local servers.
   /** The domain of the Message-IDs we give our e-mail replies. */
   EMAIL_MESSAGE_ID_DOMAIN: z.string().default('complaint-desk.local'),
-  /**
-   * How old a Mailgun signature may be. Mailgun retries for 8 hours and may resend the original
-   * signature, so the window covers that; replays within it are stopped by the token cache
-   * (webhook_tokens: a token is accepted again only with the same content).
-   */
-  MAILGUN_SIGNATURE_MAX_AGE_SEC: positiveInt(9 * 3600),
   FACEBOOK_GRAPH_URL: z.url().default('https://graph.facebook.com/v21.0'),
   TWITTER_API_URL: z.url().default('https://api.x.com'),
   /** An OAuth 2.0 user-context token of our X account (tweet.write, dm.write). */
