@@ -1,4 +1,5 @@
 /** Every table, gathered for drizzle-kit and for typed queries. */
+export * from '../http/idempotency.table.js';
 export * from '../modules/agents/agents.table.js';
 export * from '../modules/auth/api-keys.table.js';
 export * from '../modules/blocklist/blocklist.table.js';
