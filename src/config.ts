@@ -161,8 +161,6 @@ export const configSchema = z.object({
   TWITTER_API_URL: z.url().default('https://api.x.com'),
   /** An OAuth 2.0 user-context token of our X account (tweet.write, dm.write). */
   TWITTER_BEARER_TOKEN: optionalSecret,
-  TWITTER_ACCESS_TOKEN: optionalSecret,
-  TWITTER_ACCESS_SECRET: optionalSecret,
   /** Attempts before a reply goes dead; backoff is exponential with jitter between them. */
   DELIVERY_MAX_ATTEMPTS: positiveInt(6),
   DELIVERY_BACKOFF_MS: positiveInt(2_000),

@@ -18,8 +18,6 @@ const ENV = {
   FACEBOOK_PAGE_ACCESS_TOKEN: secret('fb-page-token'),
   TWITTER_CONSUMER_SECRET: secret('x-consumer'),
   TWITTER_BEARER_TOKEN: secret('x-bearer'),
-  TWITTER_ACCESS_TOKEN: secret('x-access'),
-  TWITTER_ACCESS_SECRET: secret('x-access-secret'),
   TWILIO_AUTH_TOKEN: secret('twilio'),
   MAILGUN_SIGNING_KEY: secret('mailgun'),
   NOTIFY_WEBHOOK_SECRET: secret('notify'),
