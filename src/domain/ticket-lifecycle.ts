@@ -40,18 +40,7 @@ export interface LifecycleState {
 }
 
 /** The stored columns of a ticket the lifecycle reads (a tickets row satisfies it). */
-export interface StoredTicketLifecycle {
-  status: string;
-  priority: string;
-  assigneeId: string | null;
-  teamId: string | null;
-  firstResponseAt: Date | null;
-  solvedAt: Date | null;
-  closedAt: Date | null;
-  reopenCount: number;
-  handoffCount: number;
-  firstAssignedAt: Date | null;
-}
+export type StoredTicketLifecycle = Omit<LifecycleState, 'status' | 'priority' | 'everAssigned'> & { status: string; priority: string; firstAssignedAt: Date | null };
 
 /** A stored ticket as the lifecycle sees it. */
 export function lifecycleStateOf(row: StoredTicketLifecycle): LifecycleState {
