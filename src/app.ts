@@ -11,6 +11,7 @@ import { createGuard, type RefusalCounter } from './http/auth.js';
 import { createAuthFailureLimiter } from './http/auth-failures.js';
 import { addressBucket } from './http/client-address.js';
 import { registerCors } from './http/cors.js';
+import { registerIdempotency } from './http/idempotency.js';
 import { finishOpenApi } from './http/openapi.js';
 import { installProblemHandlers, problemOf, sendProblem } from './http/problem.js';
 import type { App } from './http/types.js';
@@ -70,6 +71,7 @@ export async function buildApp(deps: Dependencies): Promise<App> {
   // A JSON API serves no HTML of its own; the CSP would only get in swagger-ui's way.
   await app.register(helmet, { contentSecurityPolicy: false, global: true });
   await registerCors(app, config.CORS_ORIGINS);
+  registerIdempotency(app, { db: deps.db, clock: deps.clock, ttlHours: config.IDEMPOTENCY_KEY_TTL_HOURS });
 
   if (config.RATE_LIMIT_PER_MINUTE > 0) {
     await app.register(rateLimit, {
