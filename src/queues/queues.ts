@@ -115,6 +115,11 @@ export class TypedQueue<Q extends QueueKey> {
     if (this.guard) await whenRedisReady(this.guard);
     return this.queue.addBulk(jobs);
   }
+
+  /** Declares (or re-declares, idempotently) a job added every `everyMs`. */
+  async schedule<N extends JobName<Q>>(schedulerId: string, everyMs: number, name: N, data: JobData<Q, N>) {
+    return this.queue.upsertJobScheduler(schedulerId, { every: everyMs }, { name, data });
+  }
 }
 
 export type Queues = { [Q in QueueKey]: TypedQueue<Q> };

@@ -124,19 +124,19 @@ export async function startWorkers(deps: Dependencies): Promise<RunningWorker[]>
   // A FLUSHALL erases the job scheduler too, so each worker process re-declares it on a
   // local timer (idempotent): the reconciler survives the very failure it exists for.
   const declareScheduler = () =>
-    deps.queues.maintenance.queue
-      .upsertJobScheduler(RECONCILE_SCHEDULER_ID, { every: config.SLA_RECONCILE_INTERVAL_MS }, { name: 'sla-reconcile', data: {} })
+    deps.queues.maintenance
+      .schedule(RECONCILE_SCHEDULER_ID, config.SLA_RECONCILE_INTERVAL_MS, 'sla-reconcile', {})
       .catch(ignoringOutages((error) => logger.warn({ err: error }, 'could not declare the reconciler schedule')));
   await declareScheduler();
   // KPI targets (issue 6): a second scheduler on the maintenance queue, re-declared by the same watchdog.
   const declareKpiScheduler = () =>
     Promise.all([
-      deps.queues.maintenance.queue
-        .upsertJobScheduler(KPI_EVALUATE_SCHEDULER_ID, { every: config.KPI_EVALUATE_INTERVAL_MS }, { name: 'kpi-evaluate', data: {} })
+      deps.queues.maintenance
+        .schedule(KPI_EVALUATE_SCHEDULER_ID, config.KPI_EVALUATE_INTERVAL_MS, 'kpi-evaluate', {})
         .catch(ignoringOutages((error) => logger.warn({ err: error }, 'could not declare the KPI evaluation schedule'))),
       // KPI rollups (issue 18): on the same queue, re-declared by the same watchdog.
-      deps.queues.maintenance.queue
-        .upsertJobScheduler(KPI_ROLLUP_SCHEDULER_ID, { every: config.KPI_ROLLUP_INTERVAL_MS }, { name: 'kpi-rollup', data: {} })
+      deps.queues.maintenance
+        .schedule(KPI_ROLLUP_SCHEDULER_ID, config.KPI_ROLLUP_INTERVAL_MS, 'kpi-rollup', {})
         .catch(ignoringOutages((error) => logger.warn({ err: error }, 'could not declare the KPI rollup schedule'))),
     ]);
   await declareKpiScheduler();
