@@ -16,6 +16,7 @@ import { finishOpenApi } from './http/openapi.js';
 import { installProblemHandlers, problemOf, sendProblem } from './http/problem.js';
 import type { App } from './http/types.js';
 import { registerAgentRoutes } from './modules/agents/agents.routes.js';
+import { createAgentService } from './modules/agents/agents.service.js';
 import { registerApiKeyRoutes } from './modules/auth/api-keys.routes.js';
 import { registerBlocklistRoutes } from './modules/blocklist/blocklist.routes.js';
 import { registerCustomerRoutes } from './modules/customers/customers.routes.js';
@@ -33,6 +34,7 @@ import { registerCsatRoutes } from './modules/csat/csat.routes.js';
 import { registerKpiRoutes } from './modules/reports/kpi.routes.js';
 import { createTemplateRenderer } from './modules/delivery/templates.js';
 import { registerTeamRoutes } from './modules/teams/teams.routes.js';
+import { createTeamService } from './modules/teams/teams.service.js';
 import { registerTicketRoutes } from './modules/tickets/tickets.routes.js';
 
 export const API_VERSION = '0.1.0';
@@ -123,9 +125,9 @@ export async function buildApp(deps: Dependencies): Promise<App> {
   const slaOf = createSlaViews(deps);
   registerTicketRoutes(app, { db: deps.db, tickets: deps.tickets, guard, slaOf, renderTemplate: createTemplateRenderer(deps.db) });
   registerCustomerRoutes(app, { guard, customers: createCustomerService({ db: deps.db, clock: deps.clock, clocksOf: slaOf }) });
-  registerTeamRoutes(app, { db: deps.db, clock: deps.clock, guard });
+  registerTeamRoutes(app, { guard, teams: createTeamService({ db: deps.db, clock: deps.clock }) });
   registerBlocklistRoutes(app, { db: deps.db, clock: deps.clock, defaultPhoneRegion: config.DEFAULT_PHONE_REGION, guard });
-  registerAgentRoutes(app, { db: deps.db, clock: deps.clock, guard });
+  registerAgentRoutes(app, { guard, agents: createAgentService({ db: deps.db, clock: deps.clock }) });
   registerApiKeyRoutes(app, { db: deps.db, apiKeys: deps.apiKeys, guard });
   registerSlaConfigRoutes(app, { guard, slaConfig: deps.slaConfig });
   registerSlaOpsRoutes(app, { breachOps: deps.breachOps, guard, stream });
