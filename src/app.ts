@@ -30,6 +30,7 @@ import { createStreamHub } from './modules/sla/breaches/sla.stream.js';
 import { createSlaViews } from './modules/sla/clocks/sla.views.js';
 import { registerObservability } from './http/observability.js';
 import { registerDeliveryRoutes } from './modules/delivery/delivery.routes.js';
+import { createTemplateService } from './modules/delivery/templates.service.js';
 import { registerCsatRoutes } from './modules/csat/csat.routes.js';
 import { registerKpiRoutes } from './modules/reports/kpi.routes.js';
 import { createTemplateRenderer } from './modules/delivery/templates.js';
@@ -134,7 +135,7 @@ export async function buildApp(deps: Dependencies): Promise<App> {
   registerCommitmentRoutes(app, { commitments: deps.commitments, guard });
   registerCsatRoutes(app, { csat: deps.csat });
   registerKpiRoutes(app, { db: deps.db, clock: deps.clock, guard });
-  registerDeliveryRoutes(app, { db: deps.db, clock: deps.clock, guard, delivery: deps.delivery, hooks: deps.hooks });
+  registerDeliveryRoutes(app, { guard, delivery: deps.delivery, templates: createTemplateService({ db: deps.db, clock: deps.clock }) });
   registerWebhookRoutes(app, { config, clock: deps.clock, intake: deps.intake, adapters: deps.inboundAdapters, guard, failures });
 
   return app;

@@ -1,17 +1,11 @@
-import { and, asc, desc, eq, inArray, sql } from 'drizzle-orm';
 import { z } from 'zod';
-import type { Database } from '../../db/client.js';
 import type { Guard } from '../../http/auth.js';
-
-import { cursorKeys, decodeCursor, limitSchema, toPage } from '../../http/pagination.js';
+import { limitSchema } from '../../http/pagination.js';
 import { bearerSecurity, problemResponses, type App } from '../../http/types.js';
-import type { Clock } from '../../shared/clock.js';
-import { notFound } from '../../shared/errors.js';
 import { STAFF } from '../auth/api-keys.models.js';
-import { uniqueOrConflict } from '../../db/unique.js';
-import type { TicketHooks } from '../tickets/tickets.hooks.js';
 import type { DeliveryService } from './delivery.service.js';
-import { OUTBOX_STATES, outbox, templates } from './delivery.table.js';
+import { OUTBOX_STATES } from './delivery.table.js';
+import type { TemplateService } from './templates.service.js';
 
 const outboxView = z
   .object({
@@ -28,20 +22,6 @@ const outboxView = z
     updatedAt: z.date(),
   })
   .meta({ id: 'OutboxEntry' });
-const outboxColumns = {
-  id: outbox.id,
-  messageId: outbox.messageId,
-  ticketId: outbox.ticketId,
-  channel: outbox.channel,
-  state: outbox.state,
-  attempts: outbox.attempts,
-  lastError: outbox.lastError,
-  providerMessageId: outbox.providerMessageId,
-  sentAt: outbox.sentAt,
-  createdAt: outbox.createdAt,
-  updatedAt: outbox.updatedAt,
-};
-
 const languageCode = z.string().regex(/^[a-z]{2,3}$/, 'an ISO 639 language code such as "he"');
 const templateBody = z.object({
   name: z.string().trim().min(1).max(200),
@@ -53,8 +33,8 @@ const templateView = z
   .object({ id: z.uuid(), name: z.string(), language: z.string(), subject: z.string().nullable(), body: z.string(), createdAt: z.date(), updatedAt: z.date() })
   .meta({ id: 'Template' });
 
-export function registerDeliveryRoutes(app: App, deps: { db: Database; clock: Clock; guard: Guard; delivery: DeliveryService; hooks: TicketHooks }): void {
-  const { db, clock, guard, delivery } = deps;
+export function registerDeliveryRoutes(app: App, deps: { guard: Guard; delivery: DeliveryService; templates: TemplateService }): void {
+  const { guard, delivery, templates } = deps;
   const idParams = z.object({ id: z.uuid() });
 
   app.get('/v1/outbox', {
@@ -71,18 +51,7 @@ export function registerDeliveryRoutes(app: App, deps: { db: Database; clock: Cl
       }),
       response: { 200: z.object({ items: z.array(outboxView), nextCursor: z.string().nullable() }), ...problemResponses() },
     },
-    handler: async (request) => {
-      const q = request.query;
-      const cursor = decodeCursor(q.cursor, cursorKeys.instant);
-      const at = cursor ? new Date(cursor.v) : null;
-      const rows = await db
-        .select(outboxColumns)
-        .from(outbox)
-        .where(and(inArray(outbox.state, q.state), q.ticketId ? eq(outbox.ticketId, q.ticketId) : undefined, cursor ? sql`(${outbox.updatedAt}, ${outbox.id}) < (${at}, ${cursor.id}::uuid)` : undefined))
-        .orderBy(desc(outbox.updatedAt), desc(outbox.id))
-        .limit(q.limit + 1);
-      return toPage(rows, q.limit, (r) => ({ v: r.updatedAt.toISOString(), id: r.id }), (r) => r);
-    },
+    handler: async (request) => delivery.list(request.query),
   });
 
   app.post('/v1/outbox/:id/retry', {
@@ -99,54 +68,29 @@ export function registerDeliveryRoutes(app: App, deps: { db: Database; clock: Cl
   app.post('/v1/templates', {
     onRequest: guard(STAFF),
     schema: { tags: ['delivery'], summary: 'Create a canned reply (one row per language); variables {{customer.name}}, {{ticket.number}}, {{ticket.subject}}, {{agent.name}}', security: bearerSecurity, body: templateBody, response: { 201: templateView, ...problemResponses(409) } },
-    handler: async (request, reply) => {
-      const now = clock.now();
-      return uniqueOrConflict(async () => {
-        const [row] = await db.insert(templates).values({ ...request.body, subject: request.body.subject ?? null, createdAt: now, updatedAt: now }).returning();
-        return reply.status(201).send(row!);
-      }, `Template "${request.body.name}" exists in ${request.body.language}`);
-    },
+    handler: async (request, reply) => reply.status(201).send(await templates.create(request.body)),
   });
   app.get('/v1/templates', {
     onRequest: guard(STAFF),
     schema: { tags: ['delivery'], summary: 'List templates', security: bearerSecurity, querystring: z.object({ name: z.string().optional(), language: languageCode.optional() }), response: { 200: z.object({ items: z.array(templateView), nextCursor: z.null() }), ...problemResponses() } },
-    handler: async (request) => ({
-      items: await db
-        .select()
-        .from(templates)
-        .where(and(request.query.name ? eq(templates.name, request.query.name) : undefined, request.query.language ? eq(templates.language, request.query.language) : undefined))
-        .orderBy(asc(templates.name), asc(templates.language)),
-      nextCursor: null,
-    }),
+    handler: async (request) => ({ items: await templates.list(request.query), nextCursor: null }),
   });
   app.get('/v1/templates/:id', {
     onRequest: guard(STAFF),
     schema: { tags: ['delivery'], summary: 'Read a template', security: bearerSecurity, params: idParams, response: { 200: templateView, ...problemResponses(404) } },
-    handler: async (request) => {
-      const [row] = await db.select().from(templates).where(eq(templates.id, request.params.id));
-      if (!row) throw notFound('Template', request.params.id);
-      return row;
-    },
+    handler: async (request) => templates.get(request.params.id),
   });
   app.patch('/v1/templates/:id', {
     onRequest: guard(STAFF),
     schema: { tags: ['delivery'], summary: 'Change a template', security: bearerSecurity, params: idParams, body: templateBody.partial(), response: { 200: templateView, ...problemResponses(404, 409) } },
-    handler: async (request) => {
-      return uniqueOrConflict(async () => {
-        const [row] = await db.update(templates).set({ ...request.body, updatedAt: clock.now() }).where(eq(templates.id, request.params.id)).returning();
-        if (!row) throw notFound('Template', request.params.id);
-        return row;
-      }, 'A template with that name and language exists');
-    },
+    handler: async (request) => templates.update(request.params.id, request.body),
   });
   app.delete('/v1/templates/:id', {
     onRequest: guard(STAFF),
     schema: { tags: ['delivery'], summary: 'Delete a template', security: bearerSecurity, params: idParams, response: { 204: z.null(), ...problemResponses(404) } },
     handler: async (request, reply) => {
-      const [row] = await db.delete(templates).where(eq(templates.id, request.params.id)).returning({ id: templates.id });
-      if (!row) throw notFound('Template', request.params.id);
+      await templates.delete(request.params.id);
       return reply.status(204).send(null);
     },
   });
-
 }

@@ -1,4 +1,4 @@
-import { and, eq, inArray, lt, sql } from 'drizzle-orm';
+import { and, desc, eq, inArray, lt, sql } from 'drizzle-orm';
 import type { Logger } from 'pino';
 import { PermanentSendError, type ChannelSender } from '../../channels/channel.sender.js';
 import type { Channel } from '../../channels/channel.types.js';
@@ -6,6 +6,7 @@ import type { Database, Executor } from '../../db/client.js';
 import type { Queues } from '../../queues/queues.js';
 import type { Clock } from '../../shared/clock.js';
 import { conflict, notFound } from '../../shared/errors.js';
+import { cursorKeys, decodeCursor, toPage } from '../../http/pagination.js';
 import { appendEvents, type Actor } from '../tickets/tickets.repository.js';
 import { messages } from '../tickets/messages.table.js';
 import { deliveryJobId, deliveryJobOptions } from './delivery.jobs.js';
@@ -26,6 +27,21 @@ export interface DeliveryDeps {
   maxAttempts: number;
   backoffMs: number;
 }
+
+/** What operations see of an outbox row (not its payload or generation). */
+const OUTBOX_VIEW_COLUMNS = {
+  id: outbox.id,
+  messageId: outbox.messageId,
+  ticketId: outbox.ticketId,
+  channel: outbox.channel,
+  state: outbox.state,
+  attempts: outbox.attempts,
+  lastError: outbox.lastError,
+  providerMessageId: outbox.providerMessageId,
+  sentAt: outbox.sentAt,
+  createdAt: outbox.createdAt,
+  updatedAt: outbox.updatedAt,
+};
 
 export function createDeliveryService(deps: DeliveryDeps) {
   const { db, clock } = deps;
@@ -91,6 +107,24 @@ export function createDeliveryService(deps: DeliveryDeps) {
     },
 
     /** Replays a dead (or failed) reply: a fresh job id, the attempt budget anew. */
+    /** Replies by delivery state, most recently changed first (keyset over updated_at, id). */
+    async list(query: { state: OutboxState[]; ticketId?: string | undefined; limit: number; cursor?: string | undefined }) {
+      const cursor = decodeCursor(query.cursor, cursorKeys.instant);
+      const rows = await db
+        .select(OUTBOX_VIEW_COLUMNS)
+        .from(outbox)
+        .where(
+          and(
+            inArray(outbox.state, query.state),
+            query.ticketId ? eq(outbox.ticketId, query.ticketId) : undefined,
+            cursor ? sql`(${outbox.updatedAt}, ${outbox.id}) < (${new Date(cursor.v)}, ${cursor.id}::uuid)` : undefined,
+          ),
+        )
+        .orderBy(desc(outbox.updatedAt), desc(outbox.id))
+        .limit(query.limit + 1);
+      return toPage(rows, query.limit, (r) => ({ v: r.updatedAt.toISOString(), id: r.id }), (r) => r);
+    },
+
     async retry(outboxId: string) {
       const row = await db.transaction(async (tx) => {
         // A row locked by a send in flight is not waited for (that can take a provider timeout).
