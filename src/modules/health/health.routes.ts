@@ -1,24 +1,9 @@
-import { sql } from 'drizzle-orm';
 import type { Redis } from 'ioredis';
 import { z } from 'zod';
 import type { Database } from '../../db/client.js';
 import { sendProblem } from '../../http/problem.js';
 import { problemSchema, type App } from '../../http/types.js';
-
-const READY_TIMEOUT_MS = 2_000;
-
-function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
-  return Promise.race([promise, new Promise<T>((_, reject) => setTimeout(() => reject(new Error(`no answer in ${ms} ms`)), ms).unref())]);
-}
-
-async function check(probe: () => Promise<unknown>): Promise<'ok' | string> {
-  try {
-    await withTimeout(probe(), READY_TIMEOUT_MS);
-    return 'ok';
-  } catch (error) {
-    return (error as Error).message;
-  }
-}
+import { readiness } from './readiness.js';
 
 export function registerHealthRoutes(app: App, deps: { db: Database; redis: Redis }): void {
   app.get('/healthz', {
@@ -33,7 +18,7 @@ export function registerHealthRoutes(app: App, deps: { db: Database; redis: Redi
       response: { 200: z.object({ status: z.literal('ok'), postgres: z.string(), redis: z.string() }), 503: problemSchema },
     },
     handler: async (request, reply) => {
-      const [postgres, redis] = await Promise.all([check(() => deps.db.execute(sql`select 1`)), check(() => deps.redis.ping())]);
+      const { postgres, redis } = await readiness(deps);
       if (postgres === 'ok' && redis === 'ok') return { status: 'ok' as const, postgres, redis };
       return sendProblem(reply, {
         type: 'urn:complaint-desk:problem:not-ready',
