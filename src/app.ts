@@ -70,6 +70,10 @@ export async function buildApp(deps: Dependencies): Promise<App> {
   app.setSerializerCompiler(responseSerializerCompiler(config.NODE_ENV === 'production' ? 'trusted' : 'strict'));
   app.decorateRequest('principal', null);
   installProblemHandlers(app);
+  // The request id (the client's X-Request-Id, or one made up) goes back on every answer.
+  app.addHook('onRequest', async (request, reply) => {
+    void reply.header('x-request-id', request.id);
+  });
 
   // A JSON API serves no HTML of its own; the CSP would only get in swagger-ui's way.
   await app.register(helmet, { contentSecurityPolicy: false, global: true });

@@ -6,6 +6,7 @@ import { AppError, badRequest, type FieldProblem } from '../shared/errors.js';
 import { redactUrl } from '../shared/logger.js';
 import { describeError } from '../shared/error-description.js';
 import { unavailableDependency } from '../shared/link-state.js';
+import { trackAllowedMethods } from './allowed-methods.js';
 
 /** Seconds a client is asked to wait when Postgres or Redis is unreachable. */
 const DEPENDENCY_RETRY_AFTER_SEC = 5;
@@ -46,7 +47,8 @@ const FASTIFY_CLIENT_ERRORS: Record<string, { status: number; code: string; titl
 
 export function problemOf(error: unknown, request: FastifyRequest): Problem {
   // The instance is echoed in bodies that clients and proxies log: no token survives in it.
-  const base = { instance: redactUrl(request.url) };
+  // requestId: the X-Request-Id of the exchange, so a client's report finds our log lines.
+  const base = { instance: redactUrl(request.url), requestId: request.id };
   if (error instanceof AppError) {
     return {
       type: `urn:complaint-desk:problem:${error.code}`,
@@ -136,6 +138,8 @@ export function problemOf(error: unknown, request: FastifyRequest): Problem {
 }
 
 export function sendProblem(reply: FastifyReply, problem: Problem): FastifyReply {
+  // RFC 9110: a 401 names the scheme that would be accepted.
+  if (problem.status === 401 && !reply.hasHeader('www-authenticate')) void reply.header('www-authenticate', 'Bearer realm="complaint-desk"');
   return reply.status(problem.status).type(PROBLEM_CONTENT_TYPE).send(problem);
 }
 
@@ -171,6 +175,7 @@ export function findNulCharacter(root: unknown, rootPath: string): string | unde
 }
 
 export function installProblemHandlers(app: FastifyInstance): void {
+  const allowedMethods = trackAllowedMethods(app);
   // API-key routes refuse U+0000 in any string with a 400 naming the field (webhooks, which
   // carry no API key, decide for themselves what to do with provider payloads).
   app.addHook('preValidation', async (request) => {
@@ -188,14 +193,29 @@ export function installProblemHandlers(app: FastifyInstance): void {
     else request.log.info({ code: problem.code, status: problem.status }, 'request refused');
     return sendProblem(reply, problem);
   });
-  app.setNotFoundHandler((request, reply) =>
-    sendProblem(reply, {
+  app.setNotFoundHandler((request, reply) => {
+    const path = request.url.split('?')[0] ?? '';
+    const allowed = allowedMethods.of(path);
+    if (allowed.length > 0 && !allowed.includes(request.method)) {
+      void reply.header('allow', allowed.join(', '));
+      return sendProblem(reply, {
+        type: 'urn:complaint-desk:problem:method-not-allowed',
+        title: 'Method not allowed',
+        status: 405,
+        detail: `${redactUrl(path)} answers ${allowed.join(', ')}, not ${request.method}`,
+        code: 'method-not-allowed',
+        instance: redactUrl(request.url),
+        requestId: request.id,
+      });
+    }
+    return sendProblem(reply, {
       type: 'urn:complaint-desk:problem:not-found',
       title: 'Not found',
       status: 404,
-      detail: `No route ${request.method} ${redactUrl(request.url.split('?')[0] ?? '')}`,
+      detail: `No route ${request.method} ${redactUrl(path)}`,
       code: 'not-found',
       instance: redactUrl(request.url),
-    }),
-  );
+      requestId: request.id,
+    });
+  });
 }

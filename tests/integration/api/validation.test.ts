@@ -92,17 +92,23 @@ describe('problem+json answers', () => {
     }
   });
 
-  it('an unknown route or method is a 404 problem, with or without a key', async () => {
+  it('an unknown route is a 404 problem, a known path with a wrong method a 405 with Allow, with or without a key', async () => {
     for (const [method, url] of [
       ['GET', '/v2/tickets'],
       ['GET', '/v1/ticket'],
-      ['PUT', '/v1/tickets'],
-      ['DELETE', `/v1/tickets/${ticket.id}`],
       ['GET', '/'],
     ] as const) {
       const problem = expectProblem(await ctx.app.inject({ method, url }), 404, { code: 'not-found' });
       expect(problem.detail).toContain(url.split('?')[0]);
       expectProblem(await ctx.app.inject({ method, url, headers: bearer(ctx.adminToken) }), 404);
+    }
+    for (const [method, url] of [
+      ['PUT', '/v1/tickets'],
+      ['DELETE', `/v1/tickets/${ticket.id}`],
+    ] as const) {
+      const problem = expectProblem(await ctx.app.inject({ method, url }), 405, { code: 'method-not-allowed' });
+      expect(problem.detail).toContain(url);
+      expectProblem(await ctx.app.inject({ method, url, headers: bearer(ctx.adminToken) }), 405);
     }
   });
 

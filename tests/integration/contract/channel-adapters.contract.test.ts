@@ -189,7 +189,10 @@ describe.each(paths)('adapter %s', (path) => {
     const handshake = kit.handshake;
     if (!handshake) {
       expect(adapter().handshake).toBeUndefined();
-      expect((await ctx.app.inject({ method: 'GET', url: `/webhooks/${path}` })).statusCode).toBe(404);
+      // No GET route: the path answers POST only (405 with Allow).
+      const get = await ctx.app.inject({ method: 'GET', url: `/webhooks/${path}` });
+      expect(get.statusCode).toBe(405);
+      expect(get.headers.allow).toBe('POST');
       return;
     }
     expect(adapter().handshake, 'the adapter declares the handshake the kit tests').toBeDefined();
