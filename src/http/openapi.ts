@@ -219,9 +219,17 @@ export function finishOpenApi<T extends object>(input: T, options: { serverUrl?:
       }
       for (const parameter of parameters) describeParameter(parameter, path);
       if (parameters.length) operation.parameters = parameters;
+      if (parameters.some((p) => p.name === 'idempotency-key')) {
+        // The Idempotency-Key refusals: reused with another request (422), still in progress (409).
+        const responses = (operation.responses ??= {});
+        responses['409'] ??= problemResponse('409');
+        responses['422'] ??= problemResponse('422');
+      }
       finishResponses(operation, key, secured);
     }
   }
+  const problem = doc.components.schemas?.Problem as { properties?: Json } | undefined;
+  if (problem?.properties) problem.properties.requestId = { type: 'string', description: 'The X-Request-Id of the exchange, to quote when reporting a problem' };
   dropSafeIntegerBounds(doc);
   pruneUnusedSchemas(doc);
   return input;
