@@ -8,6 +8,7 @@ import { evaluateKpiTargets } from '../modules/reports/kpi-targets.service.js';
 import { refreshKpiRollups } from '../modules/reports/kpi-rollup.refresh.js';
 import { createWorkerRedis, trackRedis } from '../queues/redis.js';
 import { ignoringOutages } from '../shared/link-state.js';
+import { deleteExpiredIdempotencyKeys } from '../http/idempotency.js';
 import { recoverFromRedisLoss, redisLostOurJobs } from './sla-recovery.js';
 
 export interface RunningWorker {
@@ -109,6 +110,8 @@ export async function startWorkers(deps: Dependencies): Promise<RunningWorker[]>
           fcrSettled: await deps.fcr.settle(),
           // Policy edits whose recompute job Redis could not take.
           recomputes: await deps.slaRecompute.enqueuePending(),
+          // Stored Idempotency-Key answers past their TTL (issue 14).
+          idempotencyKeysExpired: await deleteExpiredIdempotencyKeys(deps.db, deps.clock.now()),
         };
       },
       'sla-recompute': (request) => deps.slaRecompute.run(request),

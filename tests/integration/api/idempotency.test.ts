@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { deleteExpiredIdempotencyKeys } from '../../../src/http/idempotency.js';
 import { client, expectProblem, manualClock, tokenFor, unique, type TicketJson } from '../../helpers/api.js';
 import { createTestContext, type TestContext } from '../../helpers/context.js';
+import { until as untilValue } from '../../helpers/sla.js';
 
 let ctx: TestContext;
 let sql: pg.Client;
@@ -151,5 +152,28 @@ describe('Idempotency-Key on POST', () => {
     clock.advance(25 * 3_600_000);
     expect(await deleteExpiredIdempotencyKeys(ctx.deps.db, clock.now())).toBeGreaterThanOrEqual(1);
     expect((await sql.query('select count(*)::int as n from idempotency_keys')).rows[0]).toEqual({ n: 0 });
+  });
+});
+
+describe('Idempotency-Key expiry by the maintenance job', () => {
+  it('the reconciler run on the maintenance queue deletes stored answers past their TTL', { timeout: 45_000 }, async () => {
+    const workers = await createTestContext();
+    try {
+      const db = new pg.Client({ connectionString: workers.databaseUrl });
+      await db.connect();
+      const now = workers.clock.now();
+      const past = new Date(now.getTime() - 3_600_000);
+      const future = new Date(now.getTime() + 3_600_000);
+      const insert = "insert into idempotency_keys (api_key_id, key, request_hash, state, status, body, locked_at, created_at, expires_at) values (gen_random_uuid(), $1, 'h', 'done', 201, '{}', $2, $2, $3)";
+      await db.query(insert, ['expired', past, past]);
+      await db.query(insert, ['live', past, future]);
+      await workers.startWorkers();
+      // The reconciler runs on its schedule (SLA_RECONCILE_INTERVAL_MS) on the maintenance queue.
+      await untilValue(async () => ((await db.query("select 1 from idempotency_keys where key = 'expired'")).rowCount === 0 ? true : undefined), { what: 'the expired answer to be deleted', timeoutMs: 30_000 });
+      expect((await db.query<{ key: string }>('select key from idempotency_keys')).rows.map((r) => r.key)).toEqual(['live']);
+      await db.end();
+    } finally {
+      await workers.close();
+    }
   });
 });
