@@ -162,6 +162,10 @@ export function createDeliveryService(deps: DeliveryDeps) {
         .from(outbox)
         .where(and(inArray(outbox.state, ['queued', 'failed']), lt(outbox.updatedAt, new Date(clock.now().getTime() - STUCK_AFTER_MS))))
         .limit(500);
+      if (stuck.length === 0) return 0;
+      // getJob below goes to the raw queue, past the producer guard: wait for the connection
+      // here as add() would (a fresh process's first reconcile would otherwise be refused).
+      await deps.queues.delivery.ready();
       let requeued = 0;
       for (const row of stuck) {
         const jobId = deliveryJobId(row.id, row.generation);
