@@ -61,7 +61,9 @@ export function registerIdempotency(app: App, { db, clock, ttlHours }: Idempoten
   const claims = new WeakMap<FastifyRequest, Claim>();
 
   app.addHook('preHandler', async (request, reply) => {
-    if (request.method !== 'POST' || !request.principal) return;
+    // /v1 only: key-authenticated webhooks read their raw body themselves (the hash would not see it)
+    // and have their providers' own delivery ids.
+    if (request.method !== 'POST' || !request.principal || !request.url.startsWith('/v1/')) return;
     const header = request.headers[IDEMPOTENCY_HEADER];
     if (header === undefined) return;
     if (typeof header !== 'string' || !KEY_PATTERN.test(header)) throw badRequest(`header.${IDEMPOTENCY_HEADER}`, 'must be 1 to 255 printable ASCII characters (a UUID is a good key)');
