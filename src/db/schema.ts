@@ -7,6 +7,7 @@ export * from '../modules/csat/csat.table.js';
 export * from '../modules/customers/customers.table.js';
 export * from '../modules/delivery/delivery.table.js';
 export * from '../modules/intake/intake.table.js';
+export * from '../modules/notifications/notifications.table.js';
 export * from '../modules/reports/kpi-targets.table.js';
 export * from '../modules/reports/kpi-rollups.table.js';
 export * from '../modules/sla/sla.table.js';
