@@ -10,6 +10,7 @@ export * from '../modules/intake/intake.table.js';
 export * from '../modules/notifications/notifications.table.js';
 export * from '../modules/reports/kpi-targets.table.js';
 export * from '../modules/reports/kpi-rollups.table.js';
+export * from '../modules/routing/routing.table.js';
 export * from '../modules/sla/sla.table.js';
 export * from '../modules/teams/teams.table.js';
 export * from '../modules/tickets/messages.table.js';

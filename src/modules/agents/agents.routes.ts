@@ -3,25 +3,37 @@ import type { Guard } from '../../http/auth.js';
 import { limitSchema } from '../../http/pagination.js';
 import { bearerSecurity, problemResponses, type App } from '../../http/types.js';
 import { MANAGERS, STAFF } from '../auth/api-keys.models.js';
+import { capacityOverrideSchema, capacityView, languageCode, presenceSchema } from '../routing/routing.schemas.js';
 import type { AgentService } from './agents.service.js';
 
 const tags = ['agents'];
 const idParams = z.object({ id: z.uuid() });
-const languageCode = z.string().regex(/^[a-z]{2,3}$/, 'an ISO 639 language code such as "he"');
 const agentBody = z.object({
   name: z.string().trim().min(1).max(200),
   email: z.email().max(320),
   teamId: z.uuid().nullable().optional(),
   languages: z.array(languageCode).max(20).optional(),
   active: z.boolean().optional(),
+  /** Routing (issue 13): per-channel overrides of the team's capacity (null: none), extra teams. */
+  capacity: capacityOverrideSchema.nullable().optional(),
+  teamIds: z.array(z.uuid()).max(50).optional(),
 });
-const agentView = z.object({
+export const agentView = z.object({
   id: z.uuid(),
   name: z.string(),
   email: z.string(),
   teamId: z.uuid().nullable(),
   languages: z.array(z.string()),
   active: z.boolean(),
+  teamIds: z.array(z.uuid()),
+  presence: presenceSchema,
+  presenceChangedAt: z.date().nullable(),
+  lastActivityAt: z.date().nullable(),
+  /** What routing uses: the agent's overrides over its team's defaults. */
+  capacity: capacityView,
+  capacityOverride: capacityOverrideSchema.nullable(),
+  /** Tickets in status new or open, per channel. */
+  load: capacityView,
   createdAt: z.date(),
   updatedAt: z.date(),
 });
@@ -42,7 +54,7 @@ export function registerAgentRoutes(app: App, deps: { guard: Guard; agents: Agen
       tags,
       summary: 'List agents',
       security: bearerSecurity,
-      querystring: z.object({ teamId: z.uuid().optional(), active: z.enum(['true', 'false']).optional(), limit: limitSchema, cursor: z.string().optional() }),
+      querystring: z.object({ teamId: z.uuid().optional(), presence: presenceSchema.optional(), active: z.enum(['true', 'false']).optional(), limit: limitSchema, cursor: z.string().optional() }),
       response: { 200: agentPage, ...problemResponses() },
     },
     handler: async (request) => agents.list(request.query),

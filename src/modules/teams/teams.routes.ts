@@ -3,12 +3,27 @@ import type { Guard } from '../../http/auth.js';
 import { limitSchema } from '../../http/pagination.js';
 import { bearerSecurity, problemResponses, type App } from '../../http/types.js';
 import { MANAGERS, STAFF } from '../auth/api-keys.models.js';
+import { capacityOverrideSchema, capacityView, routingSettingsSchema, routingSettingsView } from '../routing/routing.schemas.js';
 import type { TeamService } from './teams.service.js';
 
 const tags = ['teams'];
 const idParams = z.object({ id: z.uuid() });
-const teamBody = z.object({ name: z.string().trim().min(1).max(200), leadAgentId: z.uuid().nullable().optional() });
-const teamView = z.object({ id: z.uuid(), name: z.string(), leadAgentId: z.uuid().nullable(), createdAt: z.date(), updatedAt: z.date() });
+const teamBody = z.object({
+  name: z.string().trim().min(1).max(200),
+  leadAgentId: z.uuid().nullable().optional(),
+  /** Routing (issue 13): default capacity per channel for its agents, and its routing settings (keys left out keep their values). */
+  capacity: capacityOverrideSchema.nullable().optional(),
+  routing: routingSettingsSchema.optional(),
+});
+const teamView = z.object({
+  id: z.uuid(),
+  name: z.string(),
+  leadAgentId: z.uuid().nullable(),
+  capacity: capacityView,
+  routing: routingSettingsView,
+  createdAt: z.date(),
+  updatedAt: z.date(),
+});
 const teamPage = z.object({ items: z.array(teamView), nextCursor: z.string().nullable() });
 
 
@@ -35,7 +50,7 @@ export function registerTeamRoutes(app: App, deps: { guard: Guard; teams: TeamSe
 
   app.patch('/v1/teams/:id', {
     onRequest: guard(MANAGERS),
-    schema: { tags, summary: 'Rename a team or change its lead', security: bearerSecurity, params: idParams, body: teamBody.partial(), response: { 200: teamView, ...problemResponses(404, 409) } },
+    schema: { tags, summary: 'Rename a team, change its lead, its capacity defaults or its routing', security: bearerSecurity, params: idParams, body: teamBody.partial(), response: { 200: teamView, ...problemResponses(404, 409) } },
     handler: async (request) => teams.update(request.params.id, request.body),
   });
 

@@ -1,18 +1,25 @@
-import { asc, eq, gt } from 'drizzle-orm';
+import { asc, eq, gt, sql } from 'drizzle-orm';
 import type { Database } from '../../db/client.js';
 import { uniqueOrConflict } from '../../db/unique.js';
 import { cursorKeys, decodeCursor, toPage } from '../../http/pagination.js';
 import type { Clock } from '../../shared/clock.js';
 import { notFound } from '../../shared/errors.js';
+import { effectiveCapacity, effectiveRouting, type CapacityOverride, type RoutingSettings } from '../../domain/routing/routing.types.js';
 import { requireAgent } from '../agents/agents.repository.js';
 import { teams } from './teams.table.js';
 
 export interface TeamInput {
   name: string;
   leadAgentId?: string | null | undefined;
+  capacity?: CapacityOverride | null | undefined;
+  routing?: Partial<RoutingSettings> | undefined;
 }
 
-export function createTeamService(deps: { db: Database; clock: Clock }) {
+type TeamRow = typeof teams.$inferSelect;
+/** The settings routing applies: stored values over the defaults. */
+const view = (row: TeamRow) => ({ ...row, capacity: effectiveCapacity(row.capacity), routing: effectiveRouting(row.routing) });
+
+export function createTeamService(deps: { db: Database; clock: Clock; routing?: { teamChanged(teamId: string): Promise<void> } | undefined }) {
   const { db, clock } = deps;
   const nameTaken = (name: string | undefined) => `A team named "${name}" exists`;
 
@@ -20,25 +27,34 @@ export function createTeamService(deps: { db: Database; clock: Clock }) {
     async create(input: TeamInput) {
       if (input.leadAgentId) await requireAgent(db, input.leadAgentId, 'body.leadAgentId');
       const now = clock.now();
-      return uniqueOrConflict(async () => (await db.insert(teams).values({ name: input.name, leadAgentId: input.leadAgentId ?? null, createdAt: now, updatedAt: now }).returning())[0]!, nameTaken(input.name));
+      return view(
+        await uniqueOrConflict(
+          async () => (await db.insert(teams).values({ name: input.name, leadAgentId: input.leadAgentId ?? null, capacity: input.capacity ?? null, routing: input.routing ?? null, createdAt: now, updatedAt: now }).returning())[0]!,
+          nameTaken(input.name),
+        ),
+      );
     },
     async list(query: { limit: number; cursor?: string | undefined }) {
       const cursor = decodeCursor(query.cursor, cursorKeys.uuid);
       const rows = await db.select().from(teams).where(cursor ? gt(teams.id, cursor.id) : undefined).orderBy(asc(teams.id)).limit(query.limit + 1);
-      return toPage(rows, query.limit, (r) => ({ v: r.id, id: r.id }), (r) => r);
+      return toPage(rows, query.limit, (r) => ({ v: r.id, id: r.id }), view);
     },
     async get(id: string) {
       const [row] = await db.select().from(teams).where(eq(teams.id, id));
       if (!row) throw notFound('Team', id);
-      return row;
+      return view(row);
     },
     async update(id: string, input: Partial<TeamInput>) {
       if (input.leadAgentId) await requireAgent(db, input.leadAgentId, 'body.leadAgentId');
-      return uniqueOrConflict(async () => {
-        const [row] = await db.update(teams).set({ ...input, updatedAt: clock.now() }).where(eq(teams.id, id)).returning();
+      const row = await uniqueOrConflict(async () => {
+        // Routing keys left out keep their stored values (jsonb ||), so a PATCH of one key is one key.
+        const routing = input.routing ? sql`coalesce(${teams.routing}, '{}'::jsonb) || ${JSON.stringify(input.routing)}::jsonb` : undefined;
+        const [row] = await db.update(teams).set({ ...input, routing, updatedAt: clock.now() }).where(eq(teams.id, id)).returning();
         if (!row) throw notFound('Team', id);
         return row;
       }, nameTaken(input.name));
+      if (input.capacity !== undefined || input.routing !== undefined) await deps.routing?.teamChanged(row.id);
+      return view(row);
     },
     /** Its tickets and agents keep working, unassigned from it. */
     async delete(id: string): Promise<void> {

@@ -72,5 +72,8 @@ export const tickets = pgTable(
     index('tickets_closed_at_idx').on(t.closedAt).where(sql`${t.closedAt} is not null`),
     // A policy change recomputes the open tickets it governs (workers/sla-recovery.ts).
     index('tickets_sla_policy_id_idx').on(t.slaPolicyId),
+    // Routing (issue 13): a team's waiting tickets, and an agent's load per channel.
+    index('tickets_routing_waiting_idx').on(t.teamId, t.createdAt).where(sql`${t.assigneeId} is null and ${t.status} in ('new', 'open')`),
+    index('tickets_routing_load_idx').on(t.assigneeId, t.channel).where(sql`${t.assigneeId} is not null and ${t.status} in ('new', 'open')`),
   ],
 );

@@ -29,7 +29,16 @@ describe('teams', () => {
     const res = await client(ctx).post('/v1/teams', { name: '  Billing  ' });
     expect(res.statusCode, res.body).toBe(201);
     const team = res.json<TeamJson & { createdAt: string; updatedAt: string }>();
-    expect(team).toEqual({ id: expect.any(String), name: 'Billing', leadAgentId: null, createdAt: now, updatedAt: now });
+    expect(team).toEqual({
+      id: expect.any(String),
+      name: 'Billing',
+      leadAgentId: null,
+      // Routing (issue 13): the defaults until set.
+      capacity: { email: 10, phone: 1, facebook: 5, twitter: 5 },
+      routing: { enabled: true, order: 'sla', method: 'least_loaded', languageFallbackSec: 300, stickyDays: 30 },
+      createdAt: now,
+      updatedAt: now,
+    });
     expect((await client(ctx).get(`/v1/teams/${team.id}`)).json()).toEqual(team);
 
     manualClock(ctx).advance(MINUTE);
