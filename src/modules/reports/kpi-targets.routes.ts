@@ -1,4 +1,3 @@
-import { eq } from 'drizzle-orm';
 import { z } from 'zod';
 import { CHANNELS } from '../../channels/channel.types.js';
 import type { Database } from '../../db/client.js';
@@ -6,11 +5,9 @@ import type { Guard } from '../../http/auth.js';
 import { cursorKeys, decodeCursor, limitSchema, toPage } from '../../http/pagination.js';
 import { bearerSecurity, problemResponses, type App } from '../../http/types.js';
 import type { Clock } from '../../shared/clock.js';
-import { badRequest, notFound } from '../../shared/errors.js';
 import { MANAGERS } from '../auth/api-keys.models.js';
-import { teams } from '../teams/teams.table.js';
-import { ALARM_STATES, DIRECTIONS, kpiTargets, SCOPE_KINDS, TARGET_KPIS } from './kpi-targets.table.js';
-import { listAlarms, targetView, upsertTarget } from './kpi-targets.service.js';
+import { ALARM_STATES, DIRECTIONS, SCOPE_KINDS, TARGET_KPIS } from './kpi-targets.table.js';
+import { deleteTarget, listAlarms, listTargets, upsertTarget } from './kpi-targets.service.js';
 
 const tags = ['reports'];
 
@@ -74,12 +71,7 @@ export function registerKpiTargetRoutes(app: App, deps: { db: Database; clock: C
       response: { 200: targetSchema, 201: targetSchema, ...problemResponses() },
     },
     handler: async (request, reply) => {
-      const body = request.body;
-      if (body.scope.kind === 'team') {
-        const [team] = await db.select({ id: teams.id }).from(teams).where(eq(teams.id, body.scope.value));
-        if (!team) throw badRequest('body.scope.value', `there is no team ${body.scope.value}`);
-      }
-      const { target, created } = await upsertTarget(db, body, clock.now());
+      const { target, created } = await upsertTarget(db, request.body, clock.now());
       return reply.status(created ? 201 : 200).send(target);
     },
   });
@@ -87,10 +79,7 @@ export function registerKpiTargetRoutes(app: App, deps: { db: Database; clock: C
   app.get('/v1/kpi-targets', {
     onRequest: guard(MANAGERS),
     schema: { tags, summary: 'Every KPI target', security: bearerSecurity, response: { 200: z.object({ items: z.array(targetSchema) }), ...problemResponses() } },
-    handler: async () => {
-      const rows = await db.select().from(kpiTargets).orderBy(kpiTargets.kpi, kpiTargets.scopeKind, kpiTargets.scopeValue);
-      return { items: rows.map(targetView) };
-    },
+    handler: async () => ({ items: await listTargets(db) }),
   });
 
   app.delete('/v1/kpi-targets/:id', {
@@ -103,8 +92,7 @@ export function registerKpiTargetRoutes(app: App, deps: { db: Database; clock: C
       response: { 204: z.null(), ...problemResponses(404) },
     },
     handler: async (request, reply) => {
-      const [row] = await db.delete(kpiTargets).where(eq(kpiTargets.id, request.params.id)).returning({ id: kpiTargets.id });
-      if (!row) throw notFound('KPI target', request.params.id);
+      await deleteTarget(db, request.params.id);
       return reply.status(204).send(null);
     },
   });

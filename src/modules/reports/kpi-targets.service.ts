@@ -1,6 +1,8 @@
 import { and, desc, eq, getTableColumns, sql } from 'drizzle-orm';
 import type { Database, Executor } from '../../db/client.js';
+import { badRequest, notFound } from '../../shared/errors.js';
 import { publishStreamEvent } from '../sla/sla.repository.js';
+import { teams } from '../teams/teams.table.js';
 import { alarms, kpiTargets, type AlarmState, type Direction, type ScopeKind, type TargetKpi } from './kpi-targets.table.js';
 import { queryKpis, type KpiRow } from './kpi.queries.js';
 
@@ -148,8 +150,12 @@ export interface TargetInput {
   windowHours: number;
 }
 
-/** Insert or update the target of (kpi, scope); `created` tells which. */
+/** Insert or update the target of (kpi, scope); `created` tells which. A team scope must name a team. */
 export async function upsertTarget(db: Executor, input: TargetInput, now: Date): Promise<{ target: TargetView; created: boolean }> {
+  if (input.scope.kind === 'team') {
+    const [team] = await db.select({ id: teams.id }).from(teams).where(eq(teams.id, input.scope.value));
+    if (!team) throw badRequest('body.scope.value', `there is no team ${input.scope.value}`);
+  }
   const scopeValue = input.scope.kind === 'all' ? '' : input.scope.value;
   const [row] = await db
     .insert(kpiTargets)
@@ -162,6 +168,17 @@ export async function upsertTarget(db: Executor, input: TargetInput, now: Date):
     .returning({ ...getTableColumns(kpiTargets), created: sql<boolean>`(xmax = 0)` });
   const { created, ...target } = row!;
   return { target: targetView(target), created };
+}
+
+export async function listTargets(db: Executor): Promise<TargetView[]> {
+  const rows = await db.select().from(kpiTargets).orderBy(kpiTargets.kpi, kpiTargets.scopeKind, kpiTargets.scopeValue);
+  return rows.map(targetView);
+}
+
+/** Deletes the target; its alarms go with it (foreign key cascade). */
+export async function deleteTarget(db: Executor, id: string): Promise<void> {
+  const [row] = await db.delete(kpiTargets).where(eq(kpiTargets.id, id)).returning({ id: kpiTargets.id });
+  if (!row) throw notFound('KPI target', id);
 }
 
 export interface AlarmView {
