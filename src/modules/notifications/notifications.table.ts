@@ -10,7 +10,7 @@ import { createdAt, id } from '../../db/columns.js';
 export const pendingNotifications = pgTable('pending_notifications', {
   id: id(),
   /** The notifications queue's job name: 'email' or 'webhook'. */
-  job: text('job').notNull(),
+  job: text('job').$type<'email' | 'webhook'>().notNull(),
   data: jsonb('data').$type<Record<string, unknown>>().notNull(),
   createdAt: createdAt(),
 });

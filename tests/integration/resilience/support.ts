@@ -1,4 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
@@ -50,14 +53,18 @@ export async function killHard(child: ChildProcess | undefined): Promise<void> {
 /**
  * A redis-server of the test's own on a free loopback port, without persistence: stopping it
  * and starting it again is a Redis restart that lost every key (as a failover without
- * persistence would). The shared Redis is never touched.
+ * persistence would). With `persistent`, every write is in an append-only file first (fsync
+ * always), so a restart keeps every key: Redis was away, not emptied. The shared Redis is never
+ * touched.
  */
-export async function startPrivateRedis(port?: number) {
+export async function startPrivateRedis(port?: number, options: { persistent?: boolean } = {}) {
   const chosen = port ?? (await freePort());
   let child: ChildProcess | undefined;
   const url = `redis://127.0.0.1:${chosen}`;
+  const dir = options.persistent ? mkdtempSync(join(tmpdir(), 'cd-redis-')) : undefined;
+  const persistence = dir ? ['--appendonly', 'yes', '--appendfsync', 'always', '--dir', dir] : ['--appendonly', 'no'];
   const startServer = async () => {
-    child = spawn('/usr/bin/redis-server', ['--port', String(chosen), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
+    child = spawn('/usr/bin/redis-server', ['--port', String(chosen), '--bind', '127.0.0.1', '--save', '', ...persistence], { stdio: 'ignore' });
     await until(
       () =>
         new Promise<true | undefined>((resolve) => {
@@ -83,6 +90,7 @@ export async function startPrivateRedis(port?: number) {
     running: () => child !== undefined && child.exitCode === null && child.signalCode === null,
     async stop() {
       await killHard(child);
+      if (dir) rmSync(dir, { recursive: true, force: true });
     },
   };
 }

@@ -1,7 +1,7 @@
 import { and, asc, eq, isNull, lte, ne, sql } from 'drizzle-orm';
 import type { Logger } from 'pino';
 import type { Database, Executor } from '../../../db/client.js';
-import { escalationSchedule, planActions } from '../../../domain/sla/escalation.js';
+import { escalationSchedule, planActions, type PlannedNotification } from '../../../domain/sla/escalation.js';
 import { assign, lifecycleStateOf, type Priority } from '../../../domain/ticket-lifecycle.js';
 import type { Queues } from '../../../queues/queues.js';
 import type { Clock } from '../../../shared/clock.js';
@@ -12,6 +12,7 @@ import type { TicketChange, TicketHooks } from '../../tickets/tickets.hooks.js';
 import { appendEvents, lockTicket, type Actor, type NewEvent } from '../../tickets/tickets.repository.js';
 import { patchTicket, type TicketPatch } from '../../tickets/tickets.writer.js';
 import { createCoalescer } from '../../../shared/coalescer.js';
+import { createNotificationOutbox, type Notification } from '../../notifications/notifications.outbox.js';
 import { escalationJobId, fireTimers, type FireRequest, type FireResult, type TimerKind } from './sla.firing.js';
 import { publishStreamEvent, severityOf, type PolicyCache } from '../sla.repository.js';
 import { breaches, slaClocks } from '../sla.table.js';
@@ -44,7 +45,8 @@ const MAX_SWEEP_ROUNDS = 20;
  * once. Timer jobs running at the same moment share one transaction (see createCoalescer).
  */
 export function createSlaService(deps: SlaServiceDeps) {
-  const { db, clock, logger, queues } = deps;
+  const { db, clock, logger } = deps;
+  const outbox = createNotificationOutbox(deps);
   const firing = createCoalescer<FireRequest, FireResult>((requests) => fireTimers(deps, requests), { maxBatch: FIRE_BATCH, maxInFlight: FIRE_IN_FLIGHT });
 
   function fire(kind: TimerKind, clockId: string, generation: number): Promise<FireResult> {
@@ -65,9 +67,7 @@ export function createSlaService(deps: SlaServiceDeps) {
     }
     const now = clock.now();
     const changes: TicketChange[] = [];
-    const notify: { kind: 'agent'; agentId: string; role: string }[] = [];
-    const external: ({ kind: 'webhook'; url: string } | { kind: 'email'; address: string })[] = [];
-    let payload: Record<string, unknown> = {};
+    let notifications: string[] = [];
     const result = await db.transaction(async (tx) => {
       // The ticket first, then the breach: the order of every ticket change (which resolves
       // breaches), so an escalation and a reply never wait on each other in a cycle.
@@ -105,18 +105,14 @@ export function createSlaService(deps: SlaServiceDeps) {
       const change = { ticket: updated!, events, now };
       await deps.hooks.inTransaction(tx, change);
       changes.push(change);
-      payload = { breachId, ticketId: ticket.id, ticketNumber: ticket.number, channel: ticket.channel, metric: breach.metric, level, priority: updated.priority, assigneeId: updated.assigneeId, teamId: updated.teamId };
+      const payload = { breachId, ticketId: ticket.id, ticketNumber: ticket.number, channel: ticket.channel, metric: breach.metric, level, priority: updated.priority, assigneeId: updated.assigneeId, teamId: updated.teamId };
       await publishStreamEvent(tx, 'escalation', payload, now);
-      for (const n of plan.notifications) {
-        if (n.channel === 'agent') notify.push({ kind: 'agent', agentId: n.agentId, role: n.role });
-        else if (n.channel === 'webhook') external.push({ kind: 'webhook', url: n.url });
-        else external.push({ kind: 'email', address: n.address });
-      }
+      notifications = await outbox.record(tx, await notificationsOf(tx, plan.notifications, payload));
       return 'escalated' as const;
     });
     if (result === 'escalated') {
       await deps.hooks.afterCommit(changes, (error) => logger.error({ err: error }, 'hook after escalation failed'));
-      await enqueueNotifications(db, queues, notify, external, payload).catch((error) => logger.error({ err: error }, 'could not enqueue escalation notifications'));
+      await outbox.enqueue(notifications);
     }
     return result;
   }
@@ -125,10 +121,12 @@ export function createSlaService(deps: SlaServiceDeps) {
    * The net under everything: clocks past due with no breach (Redis flushed, a worker killed
    * mid-job, a failed schedule) are fired here, in batches, oldest first.
    */
-  async function reconcile(): Promise<{ breaches: number; warnings: number; escalations: number }> {
+  async function reconcile(): Promise<{ breaches: number; warnings: number; escalations: number; notifications: number }> {
     const now = clock.now();
     const fired = await sweepDue(now);
-    return { ...fired, escalations: await reconcileEscalations(now, FIRE_BATCH) };
+    const escalations = await reconcileEscalations(now, FIRE_BATCH);
+    // Escalation notifications whose job Redis could not take.
+    return { ...fired, escalations, notifications: await outbox.enqueuePending() };
   }
 
   /** Fires every breach and warning due by `now`, from Postgres (no timer job needed). */
@@ -175,26 +173,19 @@ export function createSlaService(deps: SlaServiceDeps) {
   return { fire, escalate, reconcile, sweepDue };
 }
 
-async function enqueueNotifications(
-  db: Executor,
-  queues: Queues,
-  agentTargets: { agentId: string; role: string }[],
-  external: ({ kind: 'webhook'; url: string } | { kind: 'email'; address: string })[],
-  payload: Record<string, unknown>,
-): Promise<void> {
+/** An escalation level's notify actions as notification jobs; an agent is mailed at their address of now. */
+async function notificationsOf(tx: Executor, planned: PlannedNotification[], payload: Record<string, unknown>): Promise<Notification[]> {
   const subject = `SLA escalation level ${String(payload.level)}: ticket #${String(payload.ticketNumber)} (${String(payload.metric)})`;
   const text = `Ticket #${String(payload.ticketNumber)} on ${String(payload.channel)} breached its ${String(payload.metric)} target and reached escalation level ${String(payload.level)}.`;
-  for (const target of agentTargets) {
-    const [agent] = await db.select({ email: agents.email }).from(agents).where(eq(agents.id, target.agentId));
-    if (agent) await queues.notifications.add('email', { to: agent.email, subject, text }, { attempts: 5, backoff: { type: 'exponential', delay: 2_000 } });
+  const out: Notification[] = [];
+  for (const n of planned) {
+    if (n.channel === 'agent') {
+      const [agent] = await tx.select({ email: agents.email }).from(agents).where(eq(agents.id, n.agentId));
+      if (agent) out.push({ job: 'email', data: { to: agent.email, subject, text } });
+    } else if (n.channel === 'webhook') out.push({ job: 'webhook', data: { url: n.url, event: 'sla.escalation', payload } });
+    else out.push({ job: 'email', data: { to: n.address, subject, text } });
   }
-  for (const target of external) {
-    if (target.kind === 'webhook') {
-      await queues.notifications.add('webhook', { url: target.url, event: 'sla.escalation', payload }, { attempts: 8, backoff: { type: 'exponential', delay: 2_000 } });
-    } else {
-      await queues.notifications.add('email', { to: target.address, subject, text }, { attempts: 5, backoff: { type: 'exponential', delay: 2_000 } });
-    }
-  }
+  return out;
 }
 
 export type SlaService = ReturnType<typeof createSlaService>;

@@ -1,4 +1,4 @@
-import { and, asc, eq, lte } from 'drizzle-orm';
+import { and, asc, eq, isNull, lte } from 'drizzle-orm';
 import type { Database } from '../../../db/client.js';
 import type { Queues } from '../../../queues/queues.js';
 import type { Clock } from '../../../shared/clock.js';
@@ -100,14 +100,18 @@ export function createCommitmentService(deps: { db: Database; clock: Clock; queu
       return db.select().from(commitments).where(eq(commitments.ticketId, ticketId)).orderBy(asc(commitments.dueAt));
     },
 
-    /** Overdue promises whose timer was lost: the reconciler's share of commitments. */
+    /**
+     * Reminders and overdue promises whose timer was lost (Redis away when the promise was made,
+     * or while its job waited): the reconciler's share of commitments, read from Postgres.
+     */
     async reconcile(): Promise<number> {
-      const overdue = await db
-        .select({ id: commitments.id, generation: commitments.generation })
-        .from(commitments)
-        .where(and(eq(commitments.state, 'open'), lte(commitments.dueAt, clock.now())))
-        .limit(500);
+      const now = clock.now();
+      const due = (by: Date, notDone: typeof commitments.remindedAt) =>
+        db.select({ id: commitments.id, generation: commitments.generation }).from(commitments).where(and(eq(commitments.state, 'open'), lte(commitments.dueAt, by), isNull(notDone))).limit(500);
+      const unreminded = await due(new Date(now.getTime() + REMINDER_BEFORE_MS), commitments.remindedAt);
+      const overdue = await due(now, commitments.overdueAt);
       let fired = 0;
+      for (const c of unreminded) if ((await fire('commitment-reminder', c.id, c.generation)) === 'fired') fired++;
       for (const c of overdue) if ((await fire('commitment-due', c.id, c.generation)) === 'fired') fired++;
       return fired;
     },
