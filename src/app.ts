@@ -25,7 +25,7 @@ import { registerHealthRoutes } from './modules/health/health.routes.js';
 import { registerWebhookRoutes } from './modules/intake/webhooks.routes.js';
 import { registerCommitmentRoutes } from './modules/sla/commitments/commitments.routes.js';
 import { registerSlaConfigRoutes } from './modules/sla/policies/sla-config.routes.js';
-import { registerSlaOpsRoutes } from './modules/sla/breaches/breach-ops.routes.js';
+import { registerBreachOpsRoutes } from './modules/sla/breaches/breach-ops.routes.js';
 import { createStreamHub } from './modules/sla/breaches/sla.stream.js';
 import { createSlaViews } from './modules/sla/clocks/sla.views.js';
 import { registerObservability } from './http/observability.js';
@@ -135,7 +135,7 @@ export async function buildApp(deps: Dependencies): Promise<App> {
   registerAgentRoutes(app, { guard, agents: createAgentService({ db: deps.db, clock: deps.clock }) });
   registerApiKeyRoutes(app, { db: deps.db, apiKeys: deps.apiKeys, guard });
   registerSlaConfigRoutes(app, { guard, slaConfig: deps.slaConfig });
-  registerSlaOpsRoutes(app, { breachOps: deps.breachOps, guard, stream });
+  registerBreachOpsRoutes(app, { breachOps: deps.breachOps, guard, stream });
   registerCommitmentRoutes(app, { commitments: deps.commitments, guard });
   registerCsatRoutes(app, { csat: deps.csat });
   registerKpiRoutes(app, { db: deps.db, clock: deps.clock, guard });

@@ -66,7 +66,7 @@ const eventId = z
   .transform(Number)
   .pipe(z.number().int().max(Number.MAX_SAFE_INTEGER, 'an event id this stream issued'));
 
-export function registerSlaOpsRoutes(app: App, deps: { breachOps: BreachOpsService; guard: Guard; stream: StreamHub }): void {
+export function registerBreachOpsRoutes(app: App, deps: { breachOps: BreachOpsService; guard: Guard; stream: StreamHub }): void {
   const { breachOps, guard } = deps;
 
   app.get('/v1/sla/breaches', {
