@@ -28,7 +28,7 @@ import { createApiKeyService } from '../src/modules/auth/api-keys.service.js';
 import { csatSurveys } from '../src/modules/csat/csat.table.js';
 import { customerIdentities, customers } from '../src/modules/customers/customers.table.js';
 import { installDefaultPolicies } from '../src/modules/sla/policies/sla.defaults.js';
-import { loadPolicies } from '../src/modules/sla/sla.repository.js';
+import { loadPolicies } from '../src/modules/sla/policies/policy.cache.js';
 import { breaches, commitments, slaClocks } from '../src/modules/sla/sla.table.js';
 import { teams } from '../src/modules/teams/teams.table.js';
 import { messages } from '../src/modules/tickets/messages.table.js';

@@ -22,7 +22,7 @@ import { createSlaService, type SlaService } from './modules/sla/clocks/sla.serv
 import { createSlaConfigService, type SlaConfigService } from './modules/sla/policies/sla-config.service.js';
 import { createSlaRecompute, type SlaRecompute } from './modules/sla/clocks/sla.recompute.js';
 import { createBreachOpsService, type BreachOpsService } from './modules/sla/breaches/breach-ops.service.js';
-import { PolicyCache } from './modules/sla/sla.repository.js';
+import { PolicyCache } from './modules/sla/policies/policy.cache.js';
 import { createTimerScheduler, type TimerScheduler } from './modules/sla/clocks/sla.timers.js';
 import { closeQueues, createQueues, type Queues } from './queues/queues.js';
 import { createProducerRedis, trackRedis } from './queues/redis.js';

@@ -1,7 +1,7 @@
 import { and, desc, eq, getTableColumns, sql } from 'drizzle-orm';
 import type { Database, Executor } from '../../db/client.js';
 import { badRequest, notFound } from '../../shared/errors.js';
-import { publishStreamEvent } from '../sla/sla.repository.js';
+import { publishStreamEvent } from '../sla/breaches/stream-events.repository.js';
 import { teams } from '../teams/teams.table.js';
 import { alarms, kpiTargets, type AlarmState, type Direction, type ScopeKind, type TargetKpi } from './kpi-targets.table.js';
 import { queryKpis, type KpiRow } from './kpi.queries.js';

@@ -2,7 +2,7 @@ import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildApp } from '../../../src/app.js';
 import type { App } from '../../../src/http/types.js';
-import { publishStreamEvent } from '../../../src/modules/sla/sla.repository.js';
+import { publishStreamEvent } from '../../../src/modules/sla/breaches/stream-events.repository.js';
 import { unique } from '../../helpers/api.js';
 import { bearer, createTestContext, type TestContext } from '../../helpers/context.js';
 import { openSse, startSecondProcess, until } from '../../helpers/sla.js';

@@ -1,6 +1,6 @@
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { publishStreamEvent } from '../../../src/modules/sla/sla.repository.js';
+import { publishStreamEvent } from '../../../src/modules/sla/breaches/stream-events.repository.js';
 import { LISTENER_APPLICATION_NAME } from '../../../src/modules/sla/breaches/sla.stream.js';
 import { systemClock } from '../../../src/shared/clock.js';
 import { createTestContext, type TestContext } from '../../helpers/context.js';

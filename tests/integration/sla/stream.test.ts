@@ -1,7 +1,7 @@
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Executor } from '../../../src/db/client.js';
-import { publishStreamEvent } from '../../../src/modules/sla/sla.repository.js';
+import { publishStreamEvent } from '../../../src/modules/sla/breaches/stream-events.repository.js';
 import { systemClock } from '../../../src/shared/clock.js';
 import { client, createTicket, unique } from '../../helpers/api.js';
 import { createTestContext, type TestContext } from '../../helpers/context.js';

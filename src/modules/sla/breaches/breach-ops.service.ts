@@ -5,7 +5,7 @@ import type { Clock } from '../../../shared/clock.js';
 import { conflict, notFound } from '../../../shared/errors.js';
 import { tickets } from '../../tickets/tickets.table.js';
 import { acknowledgeBreach, lockBreach } from './breaches.repository.js';
-import { publishStreamEvent } from '../sla.repository.js';
+import { publishStreamEvent } from './stream-events.repository.js';
 import type { BREACH_STATES } from '../sla.table.js';
 import { breaches, slaClocks } from '../sla.table.js';
 

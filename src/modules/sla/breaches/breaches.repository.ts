@@ -1,5 +1,6 @@
 import { and, eq, inArray, ne, sql, type SQL } from 'drizzle-orm';
 import type { Executor } from '../../../db/client.js';
+import { PRIORITIES, type Priority } from '../../../domain/ticket-lifecycle.js';
 import { breaches } from '../sla.table.js';
 
 /**
@@ -9,6 +10,9 @@ import { breaches } from '../sla.table.js';
  */
 
 export type NewBreach = typeof breaches.$inferInsert;
+
+/** A breach's severity: its ticket's priority as a rank (low 0 … urgent 3), for the queue's order. */
+export const severityOf = (priority: string): number => Math.max(0, PRIORITIES.indexOf(priority as Priority));
 
 export async function recordBreach(tx: Executor, values: NewBreach): Promise<{ id: string } | undefined> {
   const [row] = await tx.insert(breaches).values(values).onConflictDoNothing().returning({ id: breaches.id });

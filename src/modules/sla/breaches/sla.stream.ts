@@ -2,7 +2,7 @@ import { asc, gt, sql } from 'drizzle-orm';
 import pg from 'pg';
 import type { Logger } from 'pino';
 import type { Database } from '../../../db/client.js';
-import { STREAM_CHANNEL } from '../sla.repository.js';
+import { STREAM_CHANNEL } from './stream-events.repository.js';
 import { slaStreamEvents } from '../sla.table.js';
 import { describeError, reconnectDelay, type LinkState } from '../../../shared/link-state.js';
 

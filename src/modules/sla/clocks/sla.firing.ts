@@ -10,8 +10,10 @@ import type { Clock } from '../../../shared/clock.js';
 import type { Metrics } from '../../../shared/metrics.js';
 import { tickets } from '../../tickets/tickets.table.js';
 import { appendEventsFrom } from '../../tickets/tickets.repository.js';
-import { recordBreachesFrom } from '../breaches/breaches.repository.js';
-import { publishStreamEventsFrom, severityOf, STREAM_CHANNEL, toDomainClock, type PolicyCache } from '../sla.repository.js';
+import { recordBreachesFrom, severityOf } from '../breaches/breaches.repository.js';
+import { publishStreamEventsFrom, STREAM_CHANNEL } from '../breaches/stream-events.repository.js';
+import { toDomainClock } from './clocks.repository.js';
+import type { PolicyCache } from '../policies/policy.cache.js';
 import { slaClocks } from '../sla.table.js';
 
 export type TimerKind = 'warning' | 'breach';

@@ -10,10 +10,12 @@ import { tickets } from '../../tickets/tickets.table.js';
 import { setTicketBookkeeping } from '../../tickets/tickets.writer.js';
 import { appendEvents } from '../../tickets/tickets.repository.js';
 import type { Metrics } from '../../../shared/metrics.js';
-import { lockClocksOfTicket, publishStreamEvent, saveClocks, severityOf, toDomainClock, type PolicyCache } from '../sla.repository.js';
+import { lockClocksOfTicket, saveClocks, toDomainClock } from './clocks.repository.js';
+import { publishStreamEvent } from '../breaches/stream-events.repository.js';
+import type { PolicyCache } from '../policies/policy.cache.js';
 import { unlessRedisIsAway } from '../../../queues/queues.js';
 import type { ClockTimer, TimerScheduler } from './sla.timers.js';
-import { recordBreach, resolveBreaches } from '../breaches/breaches.repository.js';
+import { recordBreach, resolveBreaches, severityOf } from '../breaches/breaches.repository.js';
 
 /** Which timeline events move which clocks. Everything else leaves the clocks alone. */
 export function slaEventsOf(events: NewEvent[], at: Date): SlaEvent[] {

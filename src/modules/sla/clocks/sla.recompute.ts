@@ -7,7 +7,7 @@ import type { Clock } from '../../../shared/clock.js';
 import type { TicketChange, TicketHooks } from '../../tickets/tickets.hooks.js';
 import { appendEvents, lockTicket } from '../../tickets/tickets.repository.js';
 import { tickets } from '../../tickets/tickets.table.js';
-import type { PolicyCache } from '../sla.repository.js';
+import type { PolicyCache } from '../policies/policy.cache.js';
 import { slaRecomputeRequests } from '../sla.table.js';
 
 export interface RecomputeRequest {

@@ -14,9 +14,10 @@ import { patchTicket, type TicketPatch } from '../../tickets/tickets.writer.js';
 import { createCoalescer } from '../../../shared/coalescer.js';
 import { createNotificationOutbox, type Notification } from '../../notifications/notifications.outbox.js';
 import { escalationJobId, fireTimers, type FireRequest, type FireResult, type TimerKind } from './sla.firing.js';
-import { publishStreamEvent, severityOf, type PolicyCache } from '../sla.repository.js';
+import { publishStreamEvent } from '../breaches/stream-events.repository.js';
+import type { PolicyCache } from '../policies/policy.cache.js';
 import { breaches, slaClocks } from '../sla.table.js';
-import { escalateBreach } from '../breaches/breaches.repository.js';
+import { escalateBreach, severityOf } from '../breaches/breaches.repository.js';
 
 const SYSTEM: Actor = { kind: 'system', id: 'sla' };
 

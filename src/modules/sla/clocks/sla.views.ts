@@ -3,7 +3,8 @@ import type { Database } from '../../../db/client.js';
 import { clockView, type SlaClockView } from '../../../domain/sla/sla-clocks.js';
 import type { Clock } from '../../../shared/clock.js';
 import type { ClocksOf } from '../../tickets/ticket-clocks.js';
-import { toDomainClock, type PolicyCache } from '../sla.repository.js';
+import { toDomainClock } from './clocks.repository.js';
+import type { PolicyCache } from '../policies/policy.cache.js';
 import { slaClocks } from '../sla.table.js';
 
 /** The `sla` array of ticket JSON, for many tickets in one query: the tickets module's ClocksOf. */

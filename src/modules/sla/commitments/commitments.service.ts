@@ -6,9 +6,9 @@ import { badRequest, conflict, notFound } from '../../../shared/errors.js';
 import type { Principal } from '../../auth/api-keys.service.js';
 import { appendEvents, findTicket, type Actor } from '../../tickets/tickets.repository.js';
 import { actorOf } from '../../tickets/tickets.service.js';
-import { publishStreamEvent, severityOf } from '../sla.repository.js';
+import { publishStreamEvent } from '../breaches/stream-events.repository.js';
 import { commitments } from '../sla.table.js';
-import { recordBreach, resolveBreaches } from '../breaches/breaches.repository.js';
+import { recordBreach, resolveBreaches, severityOf } from '../breaches/breaches.repository.js';
 
 export type CommitmentRow = typeof commitments.$inferSelect;
 

@@ -7,7 +7,7 @@ import type { Clock } from '../../../shared/clock.js';
 import { badRequest, conflict, notFound } from '../../../shared/errors.js';
 import type { OutboundPolicy } from '../../../shared/outbound-url.js';
 import { assertEscalationWebhooksAllowed } from '../../notifications/webhook-targets.js';
-import type { PolicyCache } from '../sla.repository.js';
+import type { PolicyCache } from './policy.cache.js';
 import type { SlaRecompute } from '../clocks/sla.recompute.js';
 import { calendars, slaPolicies } from '../sla.table.js';
 
