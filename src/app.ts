@@ -34,6 +34,7 @@ import { createTemplateService } from './modules/delivery/templates.service.js';
 import { registerCsatRoutes } from './modules/csat/csat.routes.js';
 import { registerKpiRoutes } from './modules/reports/kpi.routes.js';
 import { createTemplateRenderer } from './modules/delivery/templates.js';
+import { registerRoutingRoutes } from './modules/routing/routing.routes.js';
 import { registerTeamRoutes } from './modules/teams/teams.routes.js';
 import { createTeamService } from './modules/teams/teams.service.js';
 import { registerTicketRoutes } from './modules/tickets/tickets.routes.js';
@@ -73,6 +74,10 @@ export async function buildApp(deps: Dependencies): Promise<App> {
   // The request id (the client's X-Request-Id, or one made up) goes back on every answer.
   app.addHook('onRequest', async (request, reply) => {
     void reply.header('x-request-id', request.id);
+  });
+  // Routing (issue 13): a request with an agent's key is activity (idle agents become away).
+  app.addHook('preHandler', async (request) => {
+    if (request.principal?.agentId) deps.routing.touch(request.principal.agentId);
   });
 
   // A JSON API serves no HTML of its own; the CSP would only get in swagger-ui's way.
@@ -130,9 +135,10 @@ export async function buildApp(deps: Dependencies): Promise<App> {
   const slaOf = createSlaViews(deps);
   registerTicketRoutes(app, { db: deps.db, tickets: deps.tickets, guard, slaOf, renderTemplate: createTemplateRenderer(deps.db) });
   registerCustomerRoutes(app, { guard, customers: createCustomerService({ db: deps.db, clock: deps.clock, clocksOf: slaOf }) });
-  registerTeamRoutes(app, { guard, teams: createTeamService({ db: deps.db, clock: deps.clock }) });
+  registerTeamRoutes(app, { guard, teams: createTeamService({ db: deps.db, clock: deps.clock, routing: deps.routing.triggers }) });
   registerBlocklistRoutes(app, { db: deps.db, clock: deps.clock, defaultPhoneRegion: config.DEFAULT_PHONE_REGION, guard });
-  registerAgentRoutes(app, { guard, agents: createAgentService({ db: deps.db, clock: deps.clock }) });
+  registerAgentRoutes(app, { guard, agents: createAgentService({ db: deps.db, clock: deps.clock, routing: deps.routing.triggers }) });
+  registerRoutingRoutes(app, { guard, routing: deps.routing });
   registerApiKeyRoutes(app, { db: deps.db, apiKeys: deps.apiKeys, guard });
   registerSlaConfigRoutes(app, { guard, slaConfig: deps.slaConfig });
   registerBreachOpsRoutes(app, { breachOps: deps.breachOps, guard, stream });

@@ -175,6 +175,12 @@ export const configSchema = z.object({
   KPI_EVALUATE_INTERVAL_MS: z.coerce.number().int().min(1_000).default(60_000),
   /** How often the maintenance worker brings the KPI rollups up to date (hours closed since, and hours whose facts changed). */
   KPI_ROLLUP_INTERVAL_MS: z.coerce.number().int().min(1_000).default(60_000),
+
+  // Routing (issue 13).
+  /** An online agent whose key made no request for this long becomes away (checked by the routing sweep). */
+  AGENT_IDLE_AWAY_SEC: positiveInt(900),
+  /** How often the routing sweep runs: idle agents, then every routed queue with waiting tickets (the net under lost triggers and the language fallback's clock). */
+  ROUTING_SWEEP_INTERVAL_MS: z.coerce.number().int().min(200).default(5_000),
 });
 
 export type Config = z.infer<typeof configSchema>;

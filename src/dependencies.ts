@@ -24,6 +24,9 @@ import { createSlaRecompute, type SlaRecompute } from './modules/sla/clocks/sla.
 import { createBreachOpsService, type BreachOpsService } from './modules/sla/breaches/breach-ops.service.js';
 import { PolicyCache } from './modules/sla/policies/policy.cache.js';
 import { createTimerScheduler, type TimerScheduler } from './modules/sla/clocks/sla.timers.js';
+import { createRoutingEngine } from './modules/routing/routing.engine.js';
+import { createRoutingHook } from './modules/routing/routing.hook.js';
+import { createRoutingService, type RoutingService } from './modules/routing/routing.service.js';
 import { closeQueues, createQueues, type Queues } from './queues/queues.js';
 import { createProducerRedis, trackRedis } from './queues/redis.js';
 import { createLinks, type Links } from './shared/link-state.js';
@@ -62,6 +65,7 @@ export interface Dependencies {
   delivery: DeliveryService;
   fcr: FcrSettler;
   csat: CsatService;
+  routing: RoutingService;
   close(): Promise<void>;
 }
 
@@ -96,6 +100,9 @@ export function createDependencies(config: Config, overrides: DependencyOverride
   );
   const deliverySettings = { maxAttempts: config.DELIVERY_MAX_ATTEMPTS, backoffMs: config.DELIVERY_BACKOFF_MS };
   hooks.register(createDeliveryHook({ queues, messageIdDomain: config.EMAIL_MESSAGE_ID_DOMAIN, ...deliverySettings }));
+  // Routing (issue 13): last, after commit only; its assignments go through the same hooks.
+  const routing = createRoutingService({ db, clock, logger, queues, engine: createRoutingEngine({ db, clock, logger, hooks }), idleAwaySec: config.AGENT_IDLE_AWAY_SEC });
+  hooks.register(createRoutingHook(routing.triggers));
   const senders = createOutboundSenders(config);
   const apiKeys = createApiKeyService({ db, clock });
   const tickets = createTicketService({ db, clock, logger, hooks, defaultPhoneRegion: config.DEFAULT_PHONE_REGION });
@@ -135,6 +142,7 @@ export function createDependencies(config: Config, overrides: DependencyOverride
     commitments: createCommitmentService({ db, clock, queues }),
     fcr: createFcrSettler({ db, clock }),
     csat: createCsatService({ db, clock }),
+    routing,
     delivery: createDeliveryService({ db, clock, logger, queues, senders: senders.byChannel, ...deliverySettings }),
     async close() {
       senders.close();

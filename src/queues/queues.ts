@@ -33,6 +33,13 @@ export const QUEUE_DEFS = {
     name: 'delivery',
     jobs: { deliver: z.object({ outboxId: z.uuid() }) },
   },
+  // Routing (issue 13): a trigger names a queue (a team, or null for the default queue) or an
+  // agent whose slots or skills changed; the sweep is the net. Not deduplicated: a trigger
+  // that arrives while a drain of the same team runs must not be lost.
+  routing: {
+    name: 'routing',
+    jobs: { 'route-team': z.object({ teamId: z.uuid().nullable() }), 'route-agent': z.object({ agentId: z.uuid() }), sweep: z.object({}) },
+  },
   maintenance: {
     name: 'maintenance',
     jobs: { 'sla-reconcile': z.object({}), 'sla-recompute': z.object({ policyId: z.uuid(), requestId: z.uuid().optional() }), 'fcr-settle': z.object({ ticketId: z.uuid() }), 'kpi-evaluate': z.object({}), 'kpi-rollup': z.object({}) },
@@ -149,6 +156,7 @@ export function createQueues(connection: Redis, prefix: string, options: { link:
     notifications: make('notifications'),
     delivery: make('delivery'),
     maintenance: make('maintenance'),
+    routing: make('routing'),
   };
 }
 

@@ -19,6 +19,7 @@ export interface RunningWorker {
 export const RECONCILE_SCHEDULER_ID = 'sla-reconcile';
 export const KPI_EVALUATE_SCHEDULER_ID = 'kpi-evaluate';
 export const KPI_ROLLUP_SCHEDULER_ID = 'kpi-rollup';
+export const ROUTING_SWEEP_SCHEDULER_ID = 'routing-sweep';
 /** How often each worker process asks whether Redis lost our jobs (one EXISTS). */
 const REDIS_LOSS_CHECK_MS = 100;
 
@@ -124,6 +125,18 @@ export async function startWorkers(deps: Dependencies): Promise<RunningWorker[]>
     1,
   );
 
+  // Routing (issue 13): one drain at a time per process (several processes route at once:
+  // the engine's row locks keep them from double assignment and over-capacity).
+  start(
+    'routing',
+    {
+      'route-team': ({ teamId }) => deps.routing.routeTeam(teamId),
+      'route-agent': ({ agentId }) => deps.routing.routeAgent(agentId),
+      sweep: () => deps.routing.sweep(),
+    },
+    1,
+  );
+
   // A FLUSHALL erases the job scheduler too, so each worker process re-declares it on a
   // local timer (idempotent): the reconciler survives the very failure it exists for.
   const declareScheduler = () =>
@@ -143,7 +156,12 @@ export async function startWorkers(deps: Dependencies): Promise<RunningWorker[]>
         .catch(ignoringOutages((error) => logger.warn({ err: error }, 'could not declare the KPI rollup schedule'))),
     ]);
   await declareKpiScheduler();
-  const watchdog = setInterval(() => void Promise.all([declareScheduler(), declareKpiScheduler()]), config.SLA_RECONCILE_INTERVAL_MS);
+  const declareRoutingSweep = () =>
+    deps.queues.routing
+      .schedule(ROUTING_SWEEP_SCHEDULER_ID, config.ROUTING_SWEEP_INTERVAL_MS, 'sweep', {})
+      .catch(ignoringOutages((error) => logger.warn({ err: error }, 'could not declare the routing sweep schedule')));
+  await declareRoutingSweep();
+  const watchdog = setInterval(() => void Promise.all([declareScheduler(), declareKpiScheduler(), declareRoutingSweep()]), config.SLA_RECONCILE_INTERVAL_MS);
   watchdog.unref();
 
   // A Redis that lost our jobs is noticed within REDIS_LOSS_CHECK_MS, not at the next reconcile

@@ -1,0 +1,65 @@
+import { z } from 'zod';
+import { principalOf, type Guard } from '../../http/auth.js';
+import { bearerSecurity, problemResponses, type App } from '../../http/types.js';
+import { AppError } from '../../shared/errors.js';
+import { agentView } from '../agents/agents.routes.js';
+import { MANAGERS, STAFF } from '../auth/api-keys.models.js';
+import type { RoutingService } from './routing.service.js';
+import { capacityOverrideSchema, capacityView, presenceBody, routingSettingsSchema, routingSettingsView } from './routing.schemas.js';
+
+const idParams = z.object({ id: z.uuid() });
+const settingsView = z.object({ routing: routingSettingsView, capacity: capacityView });
+
+export function registerRoutingRoutes(app: App, deps: { guard: Guard; routing: RoutingService }): void {
+  const { guard, routing } = deps;
+
+  app.get('/v1/me', {
+    onRequest: guard(STAFF),
+    schema: { tags: ['agents'], summary: "The calling key's agent, with presence, capacity and load", security: bearerSecurity, response: { 200: agentView, ...problemResponses(404) } },
+    handler: async (request) => routing.me(principalOf(request)),
+  });
+
+  app.put('/v1/me/presence', {
+    onRequest: guard(STAFF),
+    schema: { tags: ['agents'], summary: "Set the calling key's agent online, away or offline", security: bearerSecurity, body: presenceBody, response: { 200: agentView, ...problemResponses(404) } },
+    handler: async (request) => routing.setMyPresence(principalOf(request), request.body.status),
+  });
+
+  app.put('/v1/agents/:id/presence', {
+    onRequest: guard(STAFF),
+    schema: {
+      tags: ['agents'],
+      summary: "Set an agent's presence (supervisors for anyone; an agent's key for its own agent)",
+      security: bearerSecurity,
+      params: idParams,
+      body: presenceBody,
+      response: { 200: agentView, ...problemResponses(403, 404) },
+    },
+    handler: async (request) => {
+      const principal = principalOf(request);
+      const id = request.params.id.toLowerCase();
+      if (principal.role === 'agent' && principal.agentId !== id) {
+        throw new AppError(403, 'forbidden', 'Forbidden', "An agent's key sets only its own agent's presence.", [{ field: 'params.id', message: 'not the agent of this key' }]);
+      }
+      return routing.setPresence(id, request.body.status, 'manual');
+    },
+  });
+
+  app.get('/v1/routing/settings', {
+    onRequest: guard(STAFF),
+    schema: { tags: ['routing'], summary: 'Routing settings and default capacity of the default queue (tickets with no team)', security: bearerSecurity, response: { 200: settingsView, ...problemResponses() } },
+    handler: async () => routing.settings(),
+  });
+
+  app.put('/v1/routing/settings', {
+    onRequest: guard(MANAGERS),
+    schema: {
+      tags: ['routing'],
+      summary: 'Change the default queue\'s routing settings or default capacity (keys left out keep their values)',
+      security: bearerSecurity,
+      body: z.strictObject({ routing: routingSettingsSchema.optional(), capacity: capacityOverrideSchema.nullable().optional() }),
+      response: { 200: settingsView, ...problemResponses() },
+    },
+    handler: async (request) => routing.updateSettings(request.body),
+  });
+}

@@ -1,0 +1,138 @@
+import { and, eq, lt, sql } from 'drizzle-orm';
+import type { Logger } from 'pino';
+import type { Database } from '../../db/client.js';
+import { effectiveCapacity, type CapacityOverride, type Presence, type PresenceReason, type RoutingSettings } from '../../domain/routing/routing.types.js';
+import { unlessRedisIsAway, type Queues } from '../../queues/queues.js';
+import type { Clock } from '../../shared/clock.js';
+import { AppError, notFound } from '../../shared/errors.js';
+import { agents } from '../agents/agents.table.js';
+import type { Principal } from '../auth/api-keys.service.js';
+import { tickets } from '../tickets/tickets.table.js';
+import type { RoutingEngine } from './routing.engine.js';
+import { agentViews, defaultQueue, DEFAULT_QUEUE, SLOT_STATUSES } from './routing.repository.js';
+import { agentPresenceEvents, routingQueues } from './routing.table.js';
+
+/** Activity is written at most this often per agent: a busy desk's requests are reads, not writes. */
+const ACTIVITY_RESOLUTION_MS = 30_000;
+
+export function createRoutingService(deps: { db: Database; clock: Clock; logger: Logger; queues: Queues; engine: RoutingEngine; idleAwaySec: number }) {
+  const { db, clock, logger, queues, engine } = deps;
+  const lastTouched = new Map<string, number>();
+
+  // Triggers enqueue; the routing worker drains. While Redis is away they are dropped and
+  // the sweep (every ROUTING_SWEEP_INTERVAL_MS) routes the same queues from Postgres.
+  const triggers = {
+    async teamChanged(teamId: string | null): Promise<void> {
+      await unlessRedisIsAway(() => queues.routing.add('route-team', { teamId }));
+    },
+    async agentChanged(agentId: string): Promise<void> {
+      await unlessRedisIsAway(() => queues.routing.add('route-agent', { agentId }));
+    },
+  };
+
+  async function agentOf(principal: Principal) {
+    if (!principal.agentId) throw new AppError(404, 'no-agent', 'Not found', 'This API key belongs to no agent; create the key with an agentId.');
+    return principal.agentId;
+  }
+
+  async function view(agentId: string) {
+    const [row] = await db.select().from(agents).where(eq(agents.id, agentId));
+    if (!row) throw notFound('Agent', agentId);
+    return (await agentViews(db, [row]))[0]!;
+  }
+
+  async function setPresence(agentId: string, status: Presence, reason: PresenceReason) {
+    const now = clock.now();
+    const changed = await db.transaction(async (tx) => {
+      const [row] = await tx.select({ presence: agents.presence }).from(agents).where(eq(agents.id, agentId)).for('no key update');
+      if (!row) throw notFound('Agent', agentId);
+      // Setting one's presence is activity too: an agent who just came online is not idle.
+      await tx.update(agents).set({ presence: status, presenceChangedAt: row.presence === status ? undefined : now, lastActivityAt: now }).where(eq(agents.id, agentId));
+      if (row.presence === status) return false;
+      await tx.insert(agentPresenceEvents).values({ agentId, status, reason, at: now });
+      return true;
+    });
+    lastTouched.set(agentId, now.getTime());
+    if (changed && status === 'online') await triggers.agentChanged(agentId);
+    return view(agentId);
+  }
+
+  return {
+    triggers,
+    setPresence,
+    async me(principal: Principal) {
+      return view(await agentOf(principal));
+    },
+    async setMyPresence(principal: Principal, status: Presence) {
+      return setPresence(await agentOf(principal), status, 'manual');
+    },
+
+    /** A request made with an agent's key: written at most every ~30 s per agent and process. */
+    touch(agentId: string): void {
+      const now = clock.now().getTime();
+      const last = lastTouched.get(agentId);
+      if (last !== undefined && now - last < ACTIVITY_RESOLUTION_MS) return;
+      if (lastTouched.size > 10_000) lastTouched.clear();
+      lastTouched.set(agentId, now);
+      void db
+        .update(agents)
+        .set({ lastActivityAt: new Date(now) })
+        .where(eq(agents.id, agentId))
+        .catch((error: unknown) => logger.warn({ err: error }, 'could not record agent activity'));
+    },
+
+    async settings() {
+      const queue = await defaultQueue(db);
+      return { routing: queue.routing, capacity: effectiveCapacity(queue.capacity) };
+    },
+    async updateSettings(input: { routing?: Partial<RoutingSettings> | undefined; capacity?: CapacityOverride | null | undefined }) {
+      const now = clock.now();
+      const routing = input.routing ? sql`coalesce(${routingQueues.routing}, '{}'::jsonb) || ${JSON.stringify(input.routing)}::jsonb` : undefined;
+      await db
+        .insert(routingQueues)
+        .values({ key: DEFAULT_QUEUE, routing: input.routing ?? null, capacity: input.capacity ?? null, updatedAt: now })
+        .onConflictDoUpdate({ target: routingQueues.key, set: { ...(routing ? { routing } : {}), ...(input.capacity !== undefined ? { capacity: input.capacity } : {}), updatedAt: now } });
+      await triggers.teamChanged(null);
+      return this.settings();
+    },
+
+    /** Route one queue now (a worker job). */
+    routeTeam: (teamId: string | null) => engine.routeTeam(teamId),
+
+    /** An agent came online, got a free slot or new skills: every queue it serves. */
+    async routeAgent(agentId: string): Promise<number> {
+      const [row] = await db.select({ teamId: agents.teamId, teamIds: agents.teamIds }).from(agents).where(eq(agents.id, agentId));
+      if (!row) return 0;
+      let total = 0;
+      for (const teamId of new Set([row.teamId, ...row.teamIds, null])) total += await engine.routeTeam(teamId);
+      return total;
+    },
+
+    /**
+     * The net: online agents idle past AGENT_IDLE_AWAY_SEC become away; then every queue with a
+     * waiting ticket is routed (lost triggers, and the language fallback's deadline).
+     */
+    async sweep() {
+      const now = clock.now();
+      const idleSince = new Date(now.getTime() - deps.idleAwaySec * 1000);
+      const idle = await db.transaction(async (tx) => {
+        const rows = await tx
+          .update(agents)
+          .set({ presence: 'away', presenceChangedAt: now })
+          .where(and(eq(agents.presence, 'online'), lt(sql`coalesce(${agents.lastActivityAt}, ${agents.presenceChangedAt}, ${agents.updatedAt})`, idleSince)))
+          .returning({ id: agents.id });
+        if (rows.length) await tx.insert(agentPresenceEvents).values(rows.map((r) => ({ agentId: r.id, status: 'away', reason: 'idle', at: now })));
+        return rows.length;
+      });
+      const queuesWithWork = await db
+        .selectDistinct({ teamId: tickets.teamId })
+        .from(tickets)
+        .where(and(sql`${tickets.assigneeId} is null`, sql`${tickets.status} in (${sql.join(SLOT_STATUSES.map((s) => sql`${s}`), sql`, `)})`));
+      let assigned = 0;
+      for (const { teamId } of queuesWithWork) assigned += await engine.routeTeam(teamId);
+      return { idle, assigned };
+    },
+  };
+}
+
+export type RoutingService = ReturnType<typeof createRoutingService>;
