@@ -87,12 +87,12 @@ async function runBaseline(context: BenchContext) {
         const client = await pool.connect();
         try {
           await client.query('begin');
-          const found = await client.query<{ customer_id: string }>(`select customer_id from customer_identities where kind = $1 and address = $2`, [channel, `bench-${i}`]);
+          const found = await client.query<{ customer_id: string }>(`select customer_id from customer_identities where kind = $1 and address = $2 and status = 'verified'`, [channel, `bench-${i}`]);
           let customerId = found.rows[0]?.customer_id;
           if (!customerId) {
             const created = await client.query<{ id: string }>(`insert into customers (name, language) values ($1, $2) returning id`, [`Customer ${i}`, language]);
             customerId = created.rows[0]!.id;
-            await client.query(`insert into customer_identities (customer_id, kind, address, display_name) values ($1, $2, $3, $4) on conflict (kind, address) do nothing`, [
+            await client.query(`insert into customer_identities (customer_id, kind, address, display_name) values ($1, $2, $3, $4) on conflict (kind, address) where status = 'verified' do nothing`, [
               customerId,
               channel,
               `bench-${i}`,
@@ -122,6 +122,8 @@ async function runBaseline(context: BenchContext) {
         }
       },
     });
+    // A baseline that fails its statements would compare the product with nothing: stop here.
+    if (run.failed > 0) throw new Error(`baseline: ${run.failed} of ${context.size} transactions failed: ${run.firstError ?? 'unknown error'}`);
     const counts = await countMessages(pool);
     context.log(`baseline: ${run.perSec.toFixed(0)} tx/s, p50 ${run.latency.p50.toFixed(1)} ms, p99 ${run.latency.p99.toFixed(1)} ms`);
     return { run, tally: { acknowledged: run.completed, rows: counts.rows, distinctIds: counts.distinctIds }, counts };
