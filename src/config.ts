@@ -179,6 +179,8 @@ export const configSchema = z.object({
   // Routing (issue 13).
   /** An online agent whose key made no request for this long becomes away (checked by the routing sweep). */
   AGENT_IDLE_AWAY_SEC: positiveInt(900),
+  /** An agent away this long (or offline at once) gives back its tickets still waiting for a first reply. */
+  REASSIGN_AFTER_SEC: positiveInt(600),
   /** How often the routing sweep runs: idle agents, then every routed queue with waiting tickets (the net under lost triggers and the language fallback's clock). */
   ROUTING_SWEEP_INTERVAL_MS: z.coerce.number().int().min(200).default(5_000),
 });

@@ -1,7 +1,7 @@
 import { and, asc, desc, eq, inArray, isNull, sql } from 'drizzle-orm';
 import type { Logger } from 'pino';
 import type { Channel } from '../../channels/channel.types.js';
-import type { Database, Executor } from '../../db/client.js';
+import type { Database } from '../../db/client.js';
 import { compareQueued } from '../../domain/routing/queue-order.js';
 import type { RoutingOrder } from '../../domain/routing/routing.types.js';
 import { selectAgent, type CandidateAgent, type Selection, type WaitingTicket } from '../../domain/routing/selection.js';
@@ -10,7 +10,7 @@ import type { Clock } from '../../shared/clock.js';
 import { agents } from '../agents/agents.table.js';
 import { slaClocks } from '../sla/sla.table.js';
 import type { TicketChange, TicketHooks } from '../tickets/tickets.hooks.js';
-import { appendEvents, type NewEvent } from '../tickets/tickets.repository.js';
+import { appendEvents, type NewEvent, type TicketRow } from '../tickets/tickets.repository.js';
 import { tickets } from '../tickets/tickets.table.js';
 import { patchTicket, type TicketPatch } from '../tickets/tickets.writer.js';
 import { capacitiesOf, loadsOf, lockAgent, routingOfTeam, SLOT_STATUSES } from './routing.repository.js';
@@ -87,26 +87,26 @@ export function createRoutingEngine(deps: { db: Database; clock: Clock; logger: 
   }
 
   /** One assignment, re-checked under the locks. False: the ticket or the agent's slot was taken meanwhile. */
-  async function assignOne(ticketId: string, teamId: string | null, channel: Channel, choice: Extract<Selection, { kind: 'assign' }>): Promise<boolean> {
+  async function assignOne(ticketId: string, teamId: string | null, channel: Channel, choice: Extract<Selection, { kind: 'assign' }>, by: 'routing' | 'pull' = 'routing'): Promise<TicketRow | null> {
     const now = clock.now();
     const changes: TicketChange[] = [];
-    const assigned = await db.transaction(async (tx) => {
+    const assigned = await db.transaction(async (tx): Promise<TicketRow | null> => {
       const [row] = await tx.select().from(tickets).where(eq(tickets.id, ticketId)).for('no key update', { skipLocked: true });
-      if (!row || row.assigneeId !== null || !(SLOT_STATUSES as readonly string[]).includes(row.status) || row.teamId !== teamId || row.channel !== channel) return false;
+      if (!row || row.assigneeId !== null || !(SLOT_STATUSES as readonly string[]).includes(row.status) || row.teamId !== teamId || row.channel !== channel) return null;
       const agent = await lockAgent(tx, choice.agentId);
-      if (!agent || !agent.active || agent.presence !== 'online') return false;
+      if (!agent || !agent.active || agent.presence !== 'online') return null;
       const [load, capacity] = [(await loadsOf(tx, [agent.id])).get(agent.id) ?? {}, (await capacitiesOf(tx, [agent])).get(agent.id)!];
-      if ((load[channel] ?? 0) >= capacity[channel]) return false;
+      if ((load[channel] ?? 0) >= capacity[channel]) return null;
       const transition = assign(lifecycleStateOf(row), agent.id);
       const patch: TicketPatch = { ...transition.patch, ...(row.firstAssignedAt === null ? { firstAssignedAt: now } : {}) };
       const updated = await patchTicket(tx, row.id, patch, now);
-      const events: NewEvent[] = transition.events.map((e) => (e.type === 'assigned' ? { ...e, data: { ...e.data, by: 'routing', reason: choice.reason, languageMatched: choice.languageMatched } } : e));
+      const events: NewEvent[] = transition.events.map((e) => (e.type === 'assigned' ? { ...e, data: { ...e.data, by, reason: choice.reason, languageMatched: choice.languageMatched } } : e));
       await appendEvents(tx, row.id, { kind: 'system', id: null }, events, now);
       await tx.update(agents).set({ lastRoutedAt: now }).where(eq(agents.id, agent.id));
       const change = { ticket: updated, events, now };
       await hooks.inTransaction(tx, change);
       changes.push(change);
-      return true;
+      return updated;
     });
     await hooks.afterCommit(changes, (error) => logger.error({ err: error }, 'ticket hook failed after a routing assignment'));
     return assigned;
@@ -160,7 +160,70 @@ export function createRoutingEngine(deps: { db: Database; clock: Clock; logger: 
     return total;
   }
 
-  return { routeTeam };
+  /**
+   * Pull: the best waiting ticket the agent may take now (its queues, a free slot on the
+   * channel, its language unless the fallback applies), in each queue's order, its own team
+   * first. Works for queues with routing off (where nothing is pushed). Null: nothing to take.
+   */
+  async function pullNext(agentId: string): Promise<TicketRow | null> {
+    for (let attempt = 0; attempt < 3; attempt++) {
+      const [row] = await db.select().from(agents).where(eq(agents.id, agentId));
+      if (!row || row.presence !== 'online') return null;
+      const [loads, capacities] = await Promise.all([loadsOf(db, [row.id]), capacitiesOf(db, [row])]);
+      const me: CandidateAgent = { id: row.id, presence: 'online', teamIds: [...(row.teamId ? [row.teamId] : []), ...row.teamIds], languages: row.languages, load: loads.get(row.id) ?? {}, capacity: capacities.get(row.id)!, lastAssignedAt: row.lastRoutedAt };
+      let lost = false;
+      for (const teamId of new Set([row.teamId, ...row.teamIds, null])) {
+        const settings = await routingOfTeam(db, teamId);
+        if (!settings) continue;
+        const now = clock.now();
+        for (const t of await waitingTickets(teamId, settings.order, now)) {
+          const ticket: WaitingTicket = { id: t.id, teamId: t.teamId, channel: t.channel as Channel, language: t.language, previousAgent: null, waitedSec: (now.getTime() - t.createdAt.getTime()) / 1000, slaWarningReached: t.warned };
+          const choice = selectAgent(ticket, [me], settings, now);
+          if (choice.kind === 'wait') continue;
+          const taken = await assignOne(t.id, teamId, ticket.channel, choice, 'pull');
+          if (taken) return taken;
+          lost = true;
+          break;
+        }
+        if (lost) break;
+      }
+      if (!lost) return null;
+    }
+    return null;
+  }
+
+  /**
+   * An unavailable agent's tickets still waiting for their first public reply go back to their
+   * queue (tickets already in conversation stay). One transaction per ticket, ticket lock only;
+   * the routing hook routes each again after commit, and the next assignment is a handoff.
+   */
+  async function releaseUnanswered(agentId: string): Promise<number> {
+    const held = await db
+      .select({ id: tickets.id })
+      .from(tickets)
+      .where(and(eq(tickets.assigneeId, agentId), inArray(tickets.status, [...SLOT_STATUSES]), isNull(tickets.firstResponseAt)));
+    let released = 0;
+    for (const { id } of held) {
+      const now = clock.now();
+      const changes: TicketChange[] = [];
+      await db.transaction(async (tx) => {
+        const [row] = await tx.select().from(tickets).where(eq(tickets.id, id)).for('no key update');
+        if (!row || row.assigneeId !== agentId || row.firstResponseAt !== null || !(SLOT_STATUSES as readonly string[]).includes(row.status)) return;
+        const transition = assign(lifecycleStateOf(row), null);
+        const updated = await patchTicket(tx, row.id, transition.patch, now);
+        const events: NewEvent[] = transition.events.map((e) => ({ ...e, data: { ...e.data, by: 'routing', reason: 'agent_unavailable' } }));
+        await appendEvents(tx, row.id, { kind: 'system', id: null }, events, now);
+        const change = { ticket: updated, events, now };
+        await hooks.inTransaction(tx, change);
+        changes.push(change);
+        released++;
+      });
+      await hooks.afterCommit(changes, (error) => logger.error({ err: error }, 'ticket hook failed after a routing release'));
+    }
+    return released;
+  }
+
+  return { routeTeam, pullNext, releaseUnanswered };
 }
 
 export type RoutingEngine = ReturnType<typeof createRoutingEngine>;

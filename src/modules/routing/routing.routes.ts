@@ -4,6 +4,7 @@ import { bearerSecurity, problemResponses, type App } from '../../http/types.js'
 import { AppError } from '../../shared/errors.js';
 import { agentView } from '../agents/agents.routes.js';
 import { MANAGERS, STAFF } from '../auth/api-keys.models.js';
+import { ticketView } from '../tickets/tickets.schemas.js';
 import type { RoutingService } from './routing.service.js';
 import { capacityOverrideSchema, capacityView, presenceBody, routingSettingsSchema, routingSettingsView } from './routing.schemas.js';
 
@@ -43,6 +44,37 @@ export function registerRoutingRoutes(app: App, deps: { guard: Guard; routing: R
       }
       return routing.setPresence(id, request.body.status, 'manual');
     },
+  });
+
+  app.post('/v1/me/next', {
+    onRequest: guard(STAFF),
+    schema: {
+      tags: ['agents'],
+      summary: 'Pull: take the best waiting ticket of your queues that you may take now (204 when there is none)',
+      security: bearerSecurity,
+      response: { 200: ticketView, 204: z.null(), ...problemResponses(403, 409) },
+    },
+    handler: async (request, reply) => {
+      const ticket = await routing.next(principalOf(request));
+      return ticket ? ticket : reply.status(204).send(null);
+    },
+  });
+
+  app.get('/v1/routing/queues', {
+    onRequest: guard(STAFF),
+    schema: {
+      tags: ['routing'],
+      summary: 'Waiting tickets per team, channel and language (count, longest wait, soonest SLA due); agents with presence, load and capacity',
+      security: bearerSecurity,
+      response: {
+        200: z.object({
+          queues: z.array(z.object({ teamId: z.uuid().nullable(), channel: z.string(), language: z.string().nullable(), waiting: z.number().int(), longestWaitSec: z.number().int(), soonestDueAt: z.date().nullable() })),
+          agents: z.array(z.object({ id: z.uuid(), name: z.string(), teamId: z.uuid().nullable(), teamIds: z.array(z.uuid()), presence: z.string(), load: capacityView, capacity: capacityView })),
+        }),
+        ...problemResponses(),
+      },
+    },
+    handler: async () => routing.queues(),
   });
 
   app.get('/v1/routing/settings', {

@@ -1,10 +1,11 @@
-import { and, eq, lt, sql } from 'drizzle-orm';
+import { and, eq, isNull, lt, sql } from 'drizzle-orm';
 import type { Logger } from 'pino';
 import type { Database } from '../../db/client.js';
 import { effectiveCapacity, type CapacityOverride, type Presence, type PresenceReason, type RoutingSettings } from '../../domain/routing/routing.types.js';
 import { unlessRedisIsAway, type Queues } from '../../queues/queues.js';
 import type { Clock } from '../../shared/clock.js';
-import { AppError, notFound } from '../../shared/errors.js';
+import { AppError, conflict, notFound } from '../../shared/errors.js';
+import { toTicketView } from '../tickets/tickets.repository.js';
 import { agents } from '../agents/agents.table.js';
 import type { Principal } from '../auth/api-keys.service.js';
 import { tickets } from '../tickets/tickets.table.js';
@@ -15,7 +16,7 @@ import { agentPresenceEvents, routingQueues } from './routing.table.js';
 /** Activity is written at most this often per agent: a busy desk's requests are reads, not writes. */
 const ACTIVITY_RESOLUTION_MS = 30_000;
 
-export function createRoutingService(deps: { db: Database; clock: Clock; logger: Logger; queues: Queues; engine: RoutingEngine; idleAwaySec: number }) {
+export function createRoutingService(deps: { db: Database; clock: Clock; logger: Logger; queues: Queues; engine: RoutingEngine; idleAwaySec: number; reassignAfterSec: number }) {
   const { db, clock, logger, queues, engine } = deps;
   const lastTouched = new Map<string, number>();
 
@@ -54,6 +55,8 @@ export function createRoutingService(deps: { db: Database; clock: Clock; logger:
     });
     lastTouched.set(agentId, now.getTime());
     if (changed && status === 'online') await triggers.agentChanged(agentId);
+    // Offline gives back unanswered tickets at once; away only after REASSIGN_AFTER_SEC (the sweep).
+    if (changed && status === 'offline') await engine.releaseUnanswered(agentId);
     return view(agentId);
   }
 
@@ -65,6 +68,15 @@ export function createRoutingService(deps: { db: Database; clock: Clock; logger:
     },
     async setMyPresence(principal: Principal, status: Presence) {
       return setPresence(await agentOf(principal), status, 'manual');
+    },
+
+    /** Pull: the calling agent takes the best ticket it may take now; null when there is none. */
+    async next(principal: Principal) {
+      if (!principal.agentId) throw new AppError(403, 'no-agent', 'Forbidden', 'Only a key tied to an agent pulls tickets; create the key with an agentId.');
+      const [row] = await db.select({ presence: agents.presence }).from(agents).where(eq(agents.id, principal.agentId));
+      if (row?.presence !== 'online') throw conflict('agent-not-online', 'Set your presence online (PUT /v1/me/presence) before pulling tickets.');
+      const ticket = await engine.pullNext(principal.agentId);
+      return ticket ? toTicketView(ticket) : null;
     },
 
     /** A request made with an agent's key: written at most every ~30 s per agent and process. */
@@ -94,6 +106,37 @@ export function createRoutingService(deps: { db: Database; clock: Clock; logger:
         .onConflictDoUpdate({ target: routingQueues.key, set: { ...(routing ? { routing } : {}), ...(input.capacity !== undefined ? { capacity: input.capacity } : {}), updatedAt: now } });
       await triggers.teamChanged(null);
       return this.settings();
+    },
+
+    /** Operations: waiting tickets per team, channel and language; agents with presence and load. */
+    async queues() {
+      const now = clock.now();
+      const rows = await db
+        .select({
+          teamId: tickets.teamId,
+          channel: tickets.channel,
+          language: tickets.language,
+          waiting: sql<number>`count(*)::int`,
+          oldest: sql<Date>`min(${tickets.createdAt})`,
+          soonestDue: sql<Date | null>`min((select min(c.due_at) from sla_clocks c where c.ticket_id = ${tickets.id} and c.state = 'running'))`,
+        })
+        .from(tickets)
+        .where(and(isNull(tickets.assigneeId), sql`${tickets.status} in ('new', 'open')`))
+        .groupBy(tickets.teamId, tickets.channel, tickets.language)
+        .orderBy(tickets.teamId, tickets.channel, tickets.language);
+      const staff = await db.select().from(agents).where(eq(agents.active, true)).orderBy(agents.id);
+      const views = await agentViews(db, staff);
+      return {
+        queues: rows.map((r) => ({
+          teamId: r.teamId,
+          channel: r.channel,
+          language: r.language,
+          waiting: r.waiting,
+          longestWaitSec: Math.max(0, Math.round((now.getTime() - new Date(r.oldest).getTime()) / 1000)),
+          soonestDueAt: r.soonestDue ? new Date(r.soonestDue) : null,
+        })),
+        agents: views.map((a) => ({ id: a.id, name: a.name, teamId: a.teamId, teamIds: a.teamIds, presence: a.presence, load: a.load, capacity: a.capacity })),
+      };
     },
 
     /** Route one queue now (a worker job). */
@@ -128,9 +171,27 @@ export function createRoutingService(deps: { db: Database; clock: Clock; logger:
         .selectDistinct({ teamId: tickets.teamId })
         .from(tickets)
         .where(and(sql`${tickets.assigneeId} is null`, sql`${tickets.status} in (${sql.join(SLOT_STATUSES.map((s) => sql`${s}`), sql`, `)})`));
+      // Agents away past REASSIGN_AFTER_SEC give back unanswered tickets. Not offline ones: every
+      // agent starts offline, and a desk that never uses presence keeps its manual assignments
+      // (going offline releases at once, in setPresence).
+      const awaySince = new Date(now.getTime() - deps.reassignAfterSec * 1000);
+      const unavailable = await db
+        .selectDistinct({ id: tickets.assigneeId })
+        .from(tickets)
+        .innerJoin(agents, eq(agents.id, tickets.assigneeId))
+        .where(
+          and(
+            sql`${tickets.status} in ('new', 'open')`,
+            isNull(tickets.firstResponseAt),
+            eq(agents.presence, 'away'),
+            lt(agents.presenceChangedAt, awaySince),
+          ),
+        );
+      let released = 0;
+      for (const { id } of unavailable) released += await engine.releaseUnanswered(id!);
       let assigned = 0;
       for (const { teamId } of queuesWithWork) assigned += await engine.routeTeam(teamId);
-      return { idle, assigned };
+      return { idle, released, assigned };
     },
   };
 }
