@@ -101,7 +101,16 @@ export function createDependencies(config: Config, overrides: DependencyOverride
   const deliverySettings = { maxAttempts: config.DELIVERY_MAX_ATTEMPTS, backoffMs: config.DELIVERY_BACKOFF_MS };
   hooks.register(createDeliveryHook({ queues, messageIdDomain: config.EMAIL_MESSAGE_ID_DOMAIN, ...deliverySettings }));
   // Routing (issue 13): last, after commit only; its assignments go through the same hooks.
-  const routing = createRoutingService({ db, clock, logger, queues, engine: createRoutingEngine({ db, clock, logger, hooks }), idleAwaySec: config.AGENT_IDLE_AWAY_SEC, reassignAfterSec: config.REASSIGN_AFTER_SEC });
+  const routing = createRoutingService({
+    db,
+    clock,
+    logger,
+    queues,
+    engine: createRoutingEngine({ db, clock, logger, hooks, metrics }),
+    idleAwaySec: config.AGENT_IDLE_AWAY_SEC,
+    reassignAfterSec: config.REASSIGN_AFTER_SEC,
+    metrics,
+  });
   hooks.register(createRoutingHook(routing.triggers));
   const senders = createOutboundSenders(config);
   const apiKeys = createApiKeyService({ db, clock });

@@ -21,6 +21,17 @@ export function createMetrics() {
       labelNames: ['dependency'],
       registers: [registry],
     }),
+    // Routing (issue 13). Observed where routing runs (worker processes); the gauges are refreshed by the routing sweep.
+    routingLatency: new Histogram({
+      name: 'complaint_desk_routing_latency_seconds',
+      help: 'A routed assignment minus when its ticket was opened',
+      labelNames: ['channel', 'reason'],
+      buckets: [0.01, 0.05, 0.1, 0.5, 1, 5, 15, 60, 300, 900, 3600],
+      registers: [registry],
+    }),
+    routingWaiting: new Gauge({ name: 'complaint_desk_routing_waiting_tickets', help: 'Unassigned new or open tickets per team, channel and language', labelNames: ['team', 'channel', 'language'], registers: [registry] }),
+    routingLongestWait: new Gauge({ name: 'complaint_desk_routing_longest_wait_seconds', help: 'The longest wait per team, channel and language', labelNames: ['team', 'channel', 'language'], registers: [registry] }),
+    routingAgents: new Gauge({ name: 'complaint_desk_routing_agents', help: 'Active agents per presence', labelNames: ['presence'], registers: [registry] }),
     queueDepth: new Gauge({ name: 'complaint_desk_queue_jobs', help: 'Jobs per queue and state', labelNames: ['queue', 'state'], registers: [registry] }),
     httpDuration: new Histogram({
       name: 'complaint_desk_http_request_duration_seconds',

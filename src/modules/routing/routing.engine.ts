@@ -7,6 +7,7 @@ import type { RoutingOrder } from '../../domain/routing/routing.types.js';
 import { selectAgent, type CandidateAgent, type Selection, type WaitingTicket } from '../../domain/routing/selection.js';
 import { assign, lifecycleStateOf, type Priority } from '../../domain/ticket-lifecycle.js';
 import type { Clock } from '../../shared/clock.js';
+import type { Metrics } from '../../shared/metrics.js';
 import { agents } from '../agents/agents.table.js';
 import { slaClocks } from '../sla/sla.table.js';
 import type { TicketChange, TicketHooks } from '../tickets/tickets.hooks.js';
@@ -35,7 +36,7 @@ const PRIORITY_RANK = sql`case ${tickets.priority} when 'urgent' then 3 when 'hi
  * channel, and only then writes. Ticket before agent, then the SLA hook's clocks: the engine's
  * lock order with the agent in second place; no path locks an agent and then a ticket.
  */
-export function createRoutingEngine(deps: { db: Database; clock: Clock; logger: Logger; hooks: TicketHooks }) {
+export function createRoutingEngine(deps: { db: Database; clock: Clock; logger: Logger; hooks: TicketHooks; metrics?: Metrics }) {
   const { db, clock, logger, hooks } = deps;
 
   async function waitingTickets(teamId: string | null, order: RoutingOrder, now: Date) {
@@ -106,6 +107,7 @@ export function createRoutingEngine(deps: { db: Database; clock: Clock; logger: 
       const change = { ticket: updated, events, now };
       await hooks.inTransaction(tx, change);
       changes.push(change);
+      deps.metrics?.routingLatency.observe({ channel, reason: choice.reason }, Math.max(0, (now.getTime() - row.createdAt.getTime()) / 1000));
       return updated;
     });
     await hooks.afterCommit(changes, (error) => logger.error({ err: error }, 'ticket hook failed after a routing assignment'));

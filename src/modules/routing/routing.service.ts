@@ -1,9 +1,10 @@
 import { and, eq, isNull, lt, sql } from 'drizzle-orm';
 import type { Logger } from 'pino';
 import type { Database } from '../../db/client.js';
-import { effectiveCapacity, type CapacityOverride, type Presence, type PresenceReason, type RoutingSettings } from '../../domain/routing/routing.types.js';
+import { effectiveCapacity, PRESENCES, type CapacityOverride, type Presence, type PresenceReason, type RoutingSettings } from '../../domain/routing/routing.types.js';
 import { unlessRedisIsAway, type Queues } from '../../queues/queues.js';
 import type { Clock } from '../../shared/clock.js';
+import type { Metrics } from '../../shared/metrics.js';
 import { AppError, conflict, notFound } from '../../shared/errors.js';
 import { toTicketView } from '../tickets/tickets.repository.js';
 import { agents } from '../agents/agents.table.js';
@@ -16,7 +17,16 @@ import { agentPresenceEvents, routingQueues } from './routing.table.js';
 /** Activity is written at most this often per agent: a busy desk's requests are reads, not writes. */
 const ACTIVITY_RESOLUTION_MS = 30_000;
 
-export function createRoutingService(deps: { db: Database; clock: Clock; logger: Logger; queues: Queues; engine: RoutingEngine; idleAwaySec: number; reassignAfterSec: number }) {
+export function createRoutingService(deps: {
+  db: Database;
+  clock: Clock;
+  logger: Logger;
+  queues: Queues;
+  engine: RoutingEngine;
+  idleAwaySec: number;
+  reassignAfterSec: number;
+  metrics?: Metrics;
+}) {
   const { db, clock, logger, queues, engine } = deps;
   const lastTouched = new Map<string, number>();
 
@@ -60,7 +70,19 @@ export function createRoutingService(deps: { db: Database; clock: Clock; logger:
     return view(agentId);
   }
 
-  return {
+  async function refreshGauges(metrics: Metrics) {
+    const overview = await service.queues();
+    metrics.routingWaiting.reset();
+    metrics.routingLongestWait.reset();
+    for (const q of overview.queues) {
+      const labels = { team: q.teamId ?? DEFAULT_QUEUE, channel: q.channel, language: q.language ?? 'none' };
+      metrics.routingWaiting.set(labels, q.waiting);
+      metrics.routingLongestWait.set(labels, q.longestWaitSec);
+    }
+    for (const presence of PRESENCES) metrics.routingAgents.set({ presence }, overview.agents.filter((a) => a.presence === presence).length);
+  }
+
+  const service = {
     triggers,
     setPresence,
     async me(principal: Principal) {
@@ -105,7 +127,7 @@ export function createRoutingService(deps: { db: Database; clock: Clock; logger:
         .values({ key: DEFAULT_QUEUE, routing: input.routing ?? null, capacity: input.capacity ?? null, updatedAt: now })
         .onConflictDoUpdate({ target: routingQueues.key, set: { ...(routing ? { routing } : {}), ...(input.capacity !== undefined ? { capacity: input.capacity } : {}), updatedAt: now } });
       await triggers.teamChanged(null);
-      return this.settings();
+      return service.settings();
     },
 
     /** Operations: waiting tickets per team, channel and language; agents with presence and load. */
@@ -191,9 +213,11 @@ export function createRoutingService(deps: { db: Database; clock: Clock; logger:
       for (const { id } of unavailable) released += await engine.releaseUnanswered(id!);
       let assigned = 0;
       for (const { teamId } of queuesWithWork) assigned += await engine.routeTeam(teamId);
+      if (deps.metrics) await refreshGauges(deps.metrics);
       return { idle, released, assigned };
     },
   };
+  return service;
 }
 
 export type RoutingService = ReturnType<typeof createRoutingService>;

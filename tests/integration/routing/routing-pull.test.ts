@@ -108,5 +108,9 @@ describe('GET /v1/routing/queues', () => {
     const body = res.json<{ queues: Record<string, unknown>[]; agents: Record<string, unknown>[] }>();
     expect(body.queues).toContainEqual(expect.objectContaining({ teamId: team.id, channel: 'email', language: 'he', waiting: 2, longestWaitSec: 60 }));
     expect(body.agents).toContainEqual(expect.objectContaining({ id: agent.id, presence: 'offline', load: { email: 0, phone: 0, facebook: 0, twitter: 0 } }));
+    // The sweep publishes the same as Prometheus gauges.
+    await ctx.deps.routing.sweep();
+    const gauge = await ctx.deps.metrics.registry.getSingleMetricAsString('complaint_desk_routing_waiting_tickets');
+    expect(gauge).toContain(`complaint_desk_routing_waiting_tickets{team="${team.id}",channel="email",language="he"} 2`);
   });
 });

@@ -52,6 +52,8 @@ describe('routing with real workers', () => {
     expect(await assignedEvent(ticket.id)).toMatchObject({ from: null, to: lighter.id, by: 'routing', reason: 'least_loaded', languageMatched: true });
     const after = await ticketOf(ticket.id);
     expect(after.version).toBe(ticket.version + 1);
+    const latency = await ctx.deps.metrics.registry.getSingleMetricAsString('complaint_desk_routing_latency_seconds');
+    expect(latency).toMatch(/complaint_desk_routing_latency_seconds_count\{channel="email",reason="least_loaded"\} [1-9]/);
 
     // Everyone offline or away: the next one waits.
     await setPresence(busy.id, 'offline');
