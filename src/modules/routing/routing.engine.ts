@@ -9,7 +9,6 @@ import { assign, lifecycleStateOf, type Priority } from '../../domain/ticket-lif
 import type { Clock } from '../../shared/clock.js';
 import type { Metrics } from '../../shared/metrics.js';
 import { agents } from '../agents/agents.table.js';
-import { slaClocks } from '../sla/sla.table.js';
 import type { TicketChange, TicketHooks } from '../tickets/tickets.hooks.js';
 import { appendEvents, type NewEvent, type TicketRow } from '../tickets/tickets.repository.js';
 import { tickets } from '../tickets/tickets.table.js';
@@ -40,8 +39,13 @@ export function createRoutingEngine(deps: { db: Database; clock: Clock; logger: 
   const { db, clock, logger, hooks } = deps;
 
   async function waitingTickets(teamId: string | null, order: RoutingOrder, now: Date) {
-    const due = sql<Date | null>`(select min(${slaClocks.dueAt}) from ${slaClocks} where ${slaClocks.ticketId} = ${tickets.id} and ${slaClocks.state} = 'running')`;
-    const warned = sql<boolean>`exists (select 1 from ${slaClocks} where ${slaClocks.ticketId} = ${tickets.id} and ${slaClocks.state} = 'running' and (${slaClocks.warnedAt} is not null or ${slaClocks.warnDueAt} <= ${now}))`;
+    // Spelled with explicit tables: drizzle leaves columns of a one-table select unqualified,
+    // and an unqualified "id" inside these subqueries would be the subquery's own.
+    const due = sql<Date | null>`(select min(c.due_at) from sla_clocks c where c.ticket_id = "tickets"."id" and c.state = 'running')`;
+    const warned = sql<boolean>`exists (select 1 from sla_clocks c where c.ticket_id = "tickets"."id" and c.state = 'running' and (c.warned_at is not null or c.warn_due_at <= ${now}))`;
+    // Waiting since it was opened, reopened, unassigned or moved to this queue: a reopened
+    // Hebrew ticket of last month waits for a speaker like a new one.
+    const since = sql<Date>`greatest("tickets"."created_at", (select max(e.created_at) from ticket_events e where e.ticket_id = "tickets"."id" and e.type in ('reopened', 'assigned', 'team_changed')))`;
     const orderBy =
       order === 'fifo'
         ? [asc(tickets.createdAt), asc(tickets.id)]
@@ -49,12 +53,12 @@ export function createRoutingEngine(deps: { db: Database; clock: Clock; logger: 
           ? [desc(PRIORITY_RANK), asc(tickets.createdAt), asc(tickets.id)]
           : [sql`${due} asc nulls last`, desc(PRIORITY_RANK), asc(tickets.createdAt), asc(tickets.id)];
     const rows = await db
-      .select({ id: tickets.id, teamId: tickets.teamId, channel: tickets.channel, language: tickets.language, priority: tickets.priority, customerId: tickets.customerId, createdAt: tickets.createdAt, slaDueAt: due, warned })
+      .select({ id: tickets.id, teamId: tickets.teamId, channel: tickets.channel, language: tickets.language, priority: tickets.priority, customerId: tickets.customerId, createdAt: tickets.createdAt, waitingSince: since, slaDueAt: due, warned })
       .from(tickets)
       .where(waiting(teamId))
       .orderBy(...orderBy)
       .limit(PASS_SIZE);
-    const parsed = rows.map((r) => ({ ...r, priority: r.priority as Priority, slaDueAt: r.slaDueAt ? new Date(r.slaDueAt) : null }));
+    const parsed = rows.map((r) => ({ ...r, priority: r.priority as Priority, waitingSince: new Date(r.waitingSince), slaDueAt: r.slaDueAt ? new Date(r.slaDueAt) : null }));
     // The SQL order is the pure order (queue-order.ts); sorting again keeps them one definition.
     return parsed.sort(compareQueued(order));
   }
@@ -140,7 +144,7 @@ export function createRoutingEngine(deps: { db: Database; clock: Clock; logger: 
           channel: t.channel as Channel,
           language: t.language,
           previousAgent: previous.get(t.customerId) ?? null,
-          waitedSec: (now.getTime() - t.createdAt.getTime()) / 1000,
+          waitedSec: (now.getTime() - t.waitingSince.getTime()) / 1000,
           slaWarningReached: t.warned,
         };
         const choice = selectAgent(ticket, pool, settings, now);
@@ -179,7 +183,7 @@ export function createRoutingEngine(deps: { db: Database; clock: Clock; logger: 
         if (!settings) continue;
         const now = clock.now();
         for (const t of await waitingTickets(teamId, settings.order, now)) {
-          const ticket: WaitingTicket = { id: t.id, teamId: t.teamId, channel: t.channel as Channel, language: t.language, previousAgent: null, waitedSec: (now.getTime() - t.createdAt.getTime()) / 1000, slaWarningReached: t.warned };
+          const ticket: WaitingTicket = { id: t.id, teamId: t.teamId, channel: t.channel as Channel, language: t.language, previousAgent: null, waitedSec: (now.getTime() - t.waitingSince.getTime()) / 1000, slaWarningReached: t.warned };
           const choice = selectAgent(ticket, [me], settings, now);
           if (choice.kind === 'wait') continue;
           const taken = await assignOne(t.id, teamId, ticket.channel, choice, 'pull');

@@ -140,7 +140,7 @@ export function createRoutingService(deps: {
           language: tickets.language,
           waiting: sql<number>`count(*)::int`,
           oldest: sql<Date>`min(${tickets.createdAt})`,
-          soonestDue: sql<Date | null>`min((select min(c.due_at) from sla_clocks c where c.ticket_id = ${tickets.id} and c.state = 'running'))`,
+          soonestDue: sql<Date | null>`min((select min(c.due_at) from sla_clocks c where c.ticket_id = "tickets"."id" and c.state = 'running'))`,
         })
         .from(tickets)
         .where(and(isNull(tickets.assigneeId), sql`${tickets.status} in ('new', 'open')`))

@@ -96,6 +96,23 @@ describe('unavailable agents', () => {
   });
 });
 
+describe('waiting time', () => {
+  it('the language fallback counts from when the ticket went back to the queue, not from when it was opened', async () => {
+    const team = await createTeam(ctx);
+    const english = await createAgent(ctx, { teamId: team.id, languages: ['en'] });
+    await setPresence(english.id, 'online');
+    const ticket = await createTicket(ctx, { teamId: team.id, language: 'he', assigneeId: english.id });
+    manualClock(ctx).advance(400_000);
+    await setPresence(english.id, 'offline'); // gives the unanswered ticket back
+    await setPresence(english.id, 'online');
+    expect(await ctx.deps.routing.routeTeam(team.id)).toBe(0);
+    manualClock(ctx).advance(301_000);
+    expect(await ctx.deps.routing.routeTeam(team.id)).toBe(1);
+    expect(await lastAssigned(ticket.id)).toMatchObject({ to: english.id, reason: 'language_fallback', languageMatched: false });
+    await setPresence(english.id, 'away');
+  });
+});
+
 describe('GET /v1/routing/queues', () => {
   it('shows waiting tickets per team, channel and language, and agents with presence and load', async () => {
     const team = await createTeam(ctx, { routing: { enabled: false } });
