@@ -130,10 +130,11 @@ export function createRoutingEngine(deps: { db: Database; clock: Clock; logger: 
     let fruitless = 0;
     for (let pass = 0; pass < MAX_PASSES; pass++) {
       const now = clock.now();
-      const queue = await waitingTickets(teamId, settings.order, now);
-      if (queue.length === 0) break;
+      // Agents first: with nobody online (the common case for a trigger) the queue is not read.
       const pool = await candidates(teamId);
       if (pool.length === 0) break;
+      const queue = await waitingTickets(teamId, settings.order, now);
+      if (queue.length === 0) break;
       const previous = await previousAgents([...new Set(queue.map((t) => t.customerId))], settings.stickyDays, now);
       let made = 0;
       let lost = false;
