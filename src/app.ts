@@ -138,7 +138,7 @@ export async function buildApp(deps: Dependencies): Promise<App> {
   registerTeamRoutes(app, { guard, teams: createTeamService({ db: deps.db, clock: deps.clock, routing: deps.routing.triggers }) });
   registerBlocklistRoutes(app, { db: deps.db, clock: deps.clock, defaultPhoneRegion: config.DEFAULT_PHONE_REGION, guard });
   registerAgentRoutes(app, { guard, agents: createAgentService({ db: deps.db, clock: deps.clock, routing: deps.routing.triggers }) });
-  registerRoutingRoutes(app, { guard, routing: deps.routing });
+  registerRoutingRoutes(app, { guard, routing: deps.routing, stream });
   registerApiKeyRoutes(app, { db: deps.db, apiKeys: deps.apiKeys, guard });
   registerSlaConfigRoutes(app, { guard, slaConfig: deps.slaConfig });
   registerBreachOpsRoutes(app, { breachOps: deps.breachOps, guard, stream });

@@ -90,7 +90,7 @@ const LOCATION_OPERATIONS = new Set(['post /v1/tickets']);
 /** Server-sent event streams: their 200 is text/event-stream, not JSON. */
 /** Answers that are not JSON and that the route leaves undeclared (Twilio reads TwiML). */
 const FIXED_CONTENT_TYPES: Record<string, string> = { 'post /webhooks/phone/twilio': 'text/xml' };
-const EVENT_STREAM_OPERATIONS = new Set(['get /v1/sla/stream']);
+const EVENT_STREAM_OPERATIONS = new Set(['get /v1/sla/stream', 'get /v1/me/stream']);
 
 const PARAMETER_DESCRIPTIONS: Record<string, string> = {
   'header if-match': 'The version you read, as "<version>" (the ETag): the change applies only if it is still current',

@@ -9,6 +9,7 @@ import { assign, lifecycleStateOf, type Priority } from '../../domain/ticket-lif
 import type { Clock } from '../../shared/clock.js';
 import type { Metrics } from '../../shared/metrics.js';
 import { agents } from '../agents/agents.table.js';
+import { publishStreamEvent } from '../sla/breaches/stream-events.repository.js';
 import type { TicketChange, TicketHooks } from '../tickets/tickets.hooks.js';
 import { appendEvents, type NewEvent, type TicketRow } from '../tickets/tickets.repository.js';
 import { tickets } from '../tickets/tickets.table.js';
@@ -111,6 +112,8 @@ export function createRoutingEngine(deps: { db: Database; clock: Clock; logger: 
       const change = { ticket: updated, events, now };
       await hooks.inTransaction(tx, change);
       changes.push(change);
+      // The agent's own stream (GET /v1/me/stream) reads this; published at commit like the SLA stream's events.
+      await publishStreamEvent(tx, 'agent_assigned', { agentId: agent.id, ticketId: row.id, ticketNumber: row.number, channel, by, reason: choice.reason, languageMatched: choice.languageMatched }, now);
       deps.metrics?.routingLatency.observe({ channel, reason: choice.reason }, Math.max(0, (now.getTime() - row.createdAt.getTime()) / 1000));
       return updated;
     });
@@ -220,6 +223,7 @@ export function createRoutingEngine(deps: { db: Database; clock: Clock; logger: 
         const updated = await patchTicket(tx, row.id, transition.patch, now);
         const events: NewEvent[] = transition.events.map((e) => ({ ...e, data: { ...e.data, by: 'routing', reason: 'agent_unavailable' } }));
         await appendEvents(tx, row.id, { kind: 'system', id: null }, events, now);
+        await publishStreamEvent(tx, 'agent_unassigned', { agentId, ticketId: row.id, ticketNumber: row.number, channel: row.channel, by: 'routing', reason: 'agent_unavailable' }, now);
         const change = { ticket: updated, events, now };
         await hooks.inTransaction(tx, change);
         changes.push(change);

@@ -5,14 +5,37 @@ import { AppError } from '../../shared/errors.js';
 import { agentView } from '../agents/agents.routes.js';
 import { MANAGERS, STAFF } from '../auth/api-keys.models.js';
 import { ticketView } from '../tickets/tickets.schemas.js';
+import type { StreamHub } from '../sla/breaches/sla.stream.js';
+import { streamAgentEvents } from './agent-stream.js';
 import type { RoutingService } from './routing.service.js';
 import { capacityOverrideSchema, capacityView, presenceBody, routingSettingsSchema, routingSettingsView } from './routing.schemas.js';
 
 const idParams = z.object({ id: z.uuid() });
 const settingsView = z.object({ routing: routingSettingsView, capacity: capacityView });
 
-export function registerRoutingRoutes(app: App, deps: { guard: Guard; routing: RoutingService }): void {
+const eventId = z
+  .string()
+  .regex(/^\d{1,16}$/, 'an event id: a non-negative integer')
+  .transform(Number)
+  .pipe(z.number().int().max(Number.MAX_SAFE_INTEGER, 'an event id this stream issued'));
+
+export function registerRoutingRoutes(app: App, deps: { guard: Guard; routing: RoutingService; stream: StreamHub }): void {
   const { guard, routing } = deps;
+
+  app.get('/v1/me/stream', {
+    onRequest: guard(STAFF),
+    schema: {
+      tags: ['agents'],
+      summary: "Server-sent events for the calling key's agent: assigned, unassigned (by routing); resumable with Last-Event-ID",
+      security: bearerSecurity,
+      querystring: z.object({ lastEventId: eventId.optional() }),
+      headers: z.object({ 'last-event-id': eventId.optional() }),
+    },
+    handler: async (request, reply) => {
+      const me = await routing.me(principalOf(request));
+      await streamAgentEvents(deps.stream, me.id, request.headers['last-event-id'] ?? request.query.lastEventId, request, reply);
+    },
+  });
 
   app.get('/v1/me', {
     onRequest: guard(STAFF),

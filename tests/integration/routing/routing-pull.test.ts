@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { client, createAgent, createTeam, createTicket, expectProblem, manualClock, tokenFor, type TicketJson } from '../../helpers/api.js';
 import { bearer, createTestContext, type TestContext } from '../../helpers/context.js';
+import { openSse } from '../../helpers/sla.js';
 
 // No workers here: routing runs only when the test calls it, so each step is deterministic.
 let ctx: TestContext;
@@ -129,5 +130,45 @@ describe('GET /v1/routing/queues', () => {
     await ctx.deps.routing.sweep();
     const gauge = await ctx.deps.metrics.registry.getSingleMetricAsString('complaint_desk_routing_waiting_tickets');
     expect(gauge).toContain(`complaint_desk_routing_waiting_tickets{team="${team.id}",channel="email",language="he"} 2`);
+  });
+});
+
+describe('GET /v1/me/stream', () => {
+  it("streams the calling agent's routed assignments and releases, and resumes after Last-Event-ID", async () => {
+    const team = await createTeam(ctx);
+    const agent = await createAgent(ctx, { teamId: team.id, languages: ['en'] });
+    const other = await createAgent(ctx, { teamId: team.id, languages: ['en'] });
+    const token = await tokenFor(ctx, 'agent', agent.id);
+    const address = await ctx.app.listen({ port: 0, host: '127.0.0.1' });
+    const stream = await openSse(`${address}/v1/me/stream`, token);
+    try {
+      expect(stream.response.status).toBe(200);
+      await setPresence(agent.id, 'online');
+      const ticket = await createTicket(ctx, { teamId: team.id, language: 'en' });
+      expect(await ctx.deps.routing.routeTeam(team.id)).toBe(1);
+      const assigned = await stream.waitFor((e) => e.event === 'assigned');
+      expect(assigned.data).toMatchObject({ agentId: agent.id, ticketId: ticket.id, by: 'routing', reason: 'least_loaded' });
+      await setPresence(agent.id, 'offline');
+      const unassigned = await stream.waitFor((e) => e.event === 'unassigned');
+      expect(unassigned.data).toMatchObject({ ticketId: ticket.id, reason: 'agent_unavailable' });
+      // Another agent's assignment is not on this stream.
+      await setPresence(other.id, 'online');
+      expect(await ctx.deps.routing.routeTeam(team.id)).toBe(1);
+      await setPresence(other.id, 'away');
+
+      const resumed = await openSse(`${address}/v1/me/stream`, token, assigned.id!);
+      try {
+        const again = await resumed.waitFor((e) => e.event === 'unassigned');
+        expect(again.id).toBe(unassigned.id);
+        expect(resumed.received.filter((e) => e.event === 'assigned')).toEqual([]);
+      } finally {
+        await resumed.close();
+      }
+      expect(stream.received.map((e) => e.event)).toEqual(['assigned', 'unassigned']);
+    } finally {
+      await stream.close();
+    }
+    const noAgent = await client(ctx).get('/v1/me/stream');
+    expectProblem(noAgent, 404, { code: 'no-agent' });
   });
 });
