@@ -127,12 +127,12 @@ describe('routing with real workers', () => {
     await assigneeOf(stranger.id, other);
   });
 
-  it('two routers over 200 tickets and 10 agents: no double assignment, no agent over capacity', async () => {
+  it('two routers over 500 tickets and 20 agents: no double assignment, no agent over capacity', async () => {
     const team = await createTeam(ctx, { capacity: { email: 6, phone: 1, facebook: 3, twitter: 3 } });
     const staff = [];
-    for (let i = 0; i < 10; i++) staff.push(await createAgent(ctx, { teamId: team.id, languages: ['en'] }));
+    for (let i = 0; i < 20; i++) staff.push(await createAgent(ctx, { teamId: team.id, languages: ['en'] }));
     const channels = ['email', 'email', 'phone', 'facebook'] as const;
-    for (let i = 0; i < 200; i++) {
+    for (let i = 0; i < 500; i++) {
       const channel = channels[i % channels.length]!;
       const customer = channel === 'phone' ? { phone: `+1415555${String(1000 + i).padStart(4, '0')}` } : { email: `${unique('load')}@example.com` };
       await createTicket(ctx, { teamId: team.id, language: 'en', channel, customer });
@@ -147,7 +147,7 @@ describe('routing with real workers', () => {
     } finally {
       await second.close();
     }
-    // 10 agents × (6 e-mail + 1 phone + 3 Facebook) = 100 slots: email 100 tickets > 60, phone 50 > 10, facebook 50 > 30.
+    // 20 agents × (6 e-mail + 1 phone + 3 Facebook) = 200 slots: email 250 tickets > 120, phone 125 > 20, facebook 125 > 60.
     const loads = await ctx.deps.db
       .select({ agentId: tickets.assigneeId, channel: tickets.channel, n: sql<number>`count(*)::int` })
       .from(tickets)
@@ -155,7 +155,7 @@ describe('routing with real workers', () => {
       .groupBy(tickets.assigneeId, tickets.channel);
     const cap: Record<string, number> = { email: 6, phone: 1, facebook: 3 };
     for (const row of loads) expect(row.n, `${row.agentId} ${row.channel}`).toBeLessThanOrEqual(cap[row.channel]!);
-    expect(loads.reduce((sum, r) => sum + r.n, 0)).toBe(100);
+    expect(loads.reduce((sum, r) => sum + r.n, 0)).toBe(200);
     const doubles = await ctx.deps.db
       .select({ ticketId: ticketEvents.ticketId, n: sql<number>`count(*)::int` })
       .from(ticketEvents)
