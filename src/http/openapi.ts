@@ -85,7 +85,17 @@ const HEADERS: Record<string, { description: string; schema: Json }> = {
 const headerRef = (name: keyof typeof HEADERS) => ({ $ref: `#/components/headers/${name}` });
 
 /** Answers that carry an ETag or a Location, by operation ("METHOD /path"). */
-const ETAG_OPERATIONS = new Set(['post /v1/tickets', 'get /v1/tickets/{id}', 'patch /v1/tickets/{id}']);
+const ETAG_OPERATIONS = new Set([
+  'post /v1/tickets',
+  'get /v1/tickets/{id}',
+  'patch /v1/tickets/{id}',
+  'post /v1/sla/policies',
+  'get /v1/sla/policies/{id}',
+  'put /v1/sla/policies/{id}',
+  'post /v1/calendars',
+  'get /v1/calendars/{id}',
+  'put /v1/calendars/{id}',
+]);
 const LOCATION_OPERATIONS = new Set(['post /v1/tickets']);
 /** Server-sent event streams: their 200 is text/event-stream, not JSON. */
 /** Answers that are not JSON and that the route leaves undeclared (Twilio reads TwiML). */
@@ -171,6 +181,10 @@ function finishResponses(operation: Operation, key: string, secured: boolean): v
       response.content = { [PROBLEM_CONTENT_TYPE]: { schema: { $ref: PROBLEM_REF } } };
       if (code === 429 || code === 503) headers['Retry-After'] = headerRef('Retry-After');
       if (code === 401) headers['WWW-Authenticate'] = headerRef('WWW-Authenticate');
+    } else if (code === 304) {
+      // Not modified: no body, the current ETag only.
+      delete response.content;
+      headers.ETag = headerRef('ETag');
     } else if (code >= 200 && code < 300) {
       if (ETAG_OPERATIONS.has(key)) headers.ETag = headerRef('ETag');
       if (LOCATION_OPERATIONS.has(key) && code === 201) headers.Location = headerRef('Location');

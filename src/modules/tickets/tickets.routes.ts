@@ -1,3 +1,4 @@
+import { z } from 'zod';
 import type { Guard } from '../../http/auth.js';
 import { principalOf } from '../../http/auth.js';
 import { bearerSecurity, problemResponses, type App } from '../../http/types.js';
@@ -25,6 +26,9 @@ import {
 } from './tickets.schemas.js';
 import { parseIfMatch, type TicketService } from './tickets.service.js';
 import { withClocks, type ClocksOf } from './ticket-clocks.js';
+import { ifNoneMatchHits } from '../../http/entity-tag.js';
+
+const ifNoneMatchHeaders = z.object({ 'if-none-match': z.string().max(1000).optional() });
 
 const tags = ['tickets'];
 
@@ -67,12 +71,23 @@ export function registerTicketRoutes(app: App, deps: { db: Database; tickets: Ti
 
   app.get('/v1/tickets/:id', {
     onRequest: guard(STAFF),
-    schema: { tags, summary: 'Read a ticket', security: bearerSecurity, params: ticketIdParams, response: { 200: ticketView, ...problemResponses(404) } },
+    schema: {
+      tags,
+      summary: 'Read a ticket',
+      description: 'Send the ETag you hold as If-None-Match to be answered 304 without a body while the ticket is unchanged.',
+      security: bearerSecurity,
+      params: ticketIdParams,
+      headers: ifNoneMatchHeaders,
+      response: { 200: ticketView, 304: z.null(), ...problemResponses(404) },
+    },
     handler: async (request, reply) => {
       const row = await findTicket(db, request.params.id);
       if (!row) throw notFound('Ticket', request.params.id);
+      const etag = `"${row.version}"`;
+      // No body at all on 304 (RFC 9110 §15.4.5): undefined skips the serializer, which would write "null".
+      if (ifNoneMatchHits(request.headers['if-none-match'], etag)) return reply.status(304).header('etag', etag).send(undefined as unknown as null);
       const [ticket] = await withSla([toTicketView(row)]);
-      return reply.header('etag', `"${row.version}"`).send(ticket!);
+      return reply.header('etag', etag).send(ticket!);
     },
   });
 

@@ -4,9 +4,10 @@ import { uniqueOrConflict } from '../../../db/unique.js';
 import type { CalendarDefinition } from '../../../domain/calendar.js';
 import type { SlaPolicyData } from '../../../domain/sla/sla-policy.js';
 import type { Clock } from '../../../shared/clock.js';
-import { badRequest, conflict, notFound } from '../../../shared/errors.js';
+import { badRequest, conflict, notFound, preconditionFailed } from '../../../shared/errors.js';
 import type { OutboundPolicy } from '../../../shared/outbound-url.js';
 import { assertEscalationWebhooksAllowed } from '../../notifications/webhook-targets.js';
+import { entityTagOf, ifMatchHolds } from '../../../http/entity-tag.js';
 import type { PolicyCache } from './policy.cache.js';
 import type { SlaRecompute } from '../clocks/sla.recompute.js';
 import { calendars, slaPolicies } from '../sla.table.js';
@@ -43,6 +44,14 @@ export function createSlaConfigService(deps: { db: Database; clock: Clock; polic
     await assertEscalationWebhooksAllowed(input.escalation, deps.outbound);
   }
 
+  /** Locks the row for the change and refuses a stale If-Match (412), so two editors cannot overwrite each other. */
+  async function lockCurrent(tx: Executor, table: typeof calendars | typeof slaPolicies, id: string, what: string, ifMatch: string | undefined): Promise<void> {
+    const [row] = await tx.select().from(table).where(eq(table.id, id)).for('update');
+    if (!row) throw notFound(what, id);
+    const current = entityTagOf(row);
+    if (!ifMatchHolds(ifMatch, current)) throw preconditionFailed(`The ${what} changed since you read it: its ETag is now ${current}`, { currentETag: current });
+  }
+
   const policyColumns = (input: SlaPolicyData) => ({ ...input, calendarId: input.calendarId ?? null });
 
   return {
@@ -57,18 +66,21 @@ export function createSlaConfigService(deps: { db: Database; clock: Clock; polic
       return row;
     },
     /** Tickets on the policies using the calendar recompute their due times. */
-    replaceCalendar: (id: string, input: CalendarInput) =>
+    replaceCalendar: (id: string, input: CalendarInput, ifMatch?: string) =>
       changePolicies(async (tx) => {
+        await lockCurrent(tx, calendars, id, 'Calendar', ifMatch);
         const [row] = await tx.update(calendars).set({ ...input, updatedAt: clock.now() }).where(eq(calendars.id, id)).returning();
         if (!row) throw notFound('Calendar', id);
         const users = await tx.select({ id: slaPolicies.id }).from(slaPolicies).where(eq(slaPolicies.calendarId, row.id));
         return { result: row, policyIds: users.map((p) => p.id) };
       }),
-    async deleteCalendar(id: string): Promise<void> {
-      const users = await db.select({ id: slaPolicies.id }).from(slaPolicies).where(eq(slaPolicies.calendarId, id));
-      if (users.length) throw conflict('in-use', `${users.length} SLA policies use this calendar`);
-      const [row] = await db.delete(calendars).where(eq(calendars.id, id)).returning({ id: calendars.id });
-      if (!row) throw notFound('Calendar', id);
+    async deleteCalendar(id: string, ifMatch?: string): Promise<void> {
+      await db.transaction(async (tx) => {
+        await lockCurrent(tx, calendars, id, 'Calendar', ifMatch);
+        const users = await tx.select({ id: slaPolicies.id }).from(slaPolicies).where(eq(slaPolicies.calendarId, id));
+        if (users.length) throw conflict('in-use', `${users.length} SLA policies use this calendar`);
+        await tx.delete(calendars).where(eq(calendars.id, id));
+      });
     },
 
     async createPolicy(input: SlaPolicyData) {
@@ -87,11 +99,12 @@ export function createSlaConfigService(deps: { db: Database; clock: Clock; polic
       return row;
     },
     /** Running clocks under the policy are recomputed. */
-    async replacePolicy(id: string, input: SlaPolicyData) {
+    async replacePolicy(id: string, input: SlaPolicyData, ifMatch?: string) {
       await checkPolicyInput(input);
       return uniqueOrConflict(
         () =>
           changePolicies(async (tx) => {
+            await lockCurrent(tx, slaPolicies, id, 'SLA policy', ifMatch);
             const [row] = await tx.update(slaPolicies).set({ ...policyColumns(input), updatedAt: clock.now() }).where(eq(slaPolicies.id, id)).returning();
             if (!row) throw notFound('SLA policy', id);
             return { result: row, policyIds: [row.id] };
@@ -100,8 +113,9 @@ export function createSlaConfigService(deps: { db: Database; clock: Clock; polic
       );
     },
     /** Its tickets re-match the remaining policies. */
-    deletePolicy: (id: string): Promise<void> =>
+    deletePolicy: (id: string, ifMatch?: string): Promise<void> =>
       changePolicies(async (tx) => {
+        await lockCurrent(tx, slaPolicies, id, 'SLA policy', ifMatch);
         const [row] = await tx.delete(slaPolicies).where(eq(slaPolicies.id, id)).returning({ id: slaPolicies.id });
         if (!row) throw notFound('SLA policy', id);
         return { result: undefined, policyIds: [row.id] };
