@@ -4,7 +4,7 @@ import addFormatsModule from 'ajv-formats';
 import { Ajv2020 } from 'ajv8/dist/2020.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { OPENAPI_PATH } from '../../../src/http/openapi.js';
-import { createAgent, createTeam, createTicket, unique } from '../../helpers/api.js';
+import { createAgent, createTeam, createTicket, tokenFor, unique } from '../../helpers/api.js';
 import { bearer, createTestContext, type TestContext } from '../../helpers/context.js';
 import { WARSAW_WEEKDAYS } from '../../helpers/sla.js';
 
@@ -43,7 +43,13 @@ function mismatches(method: string, url: string, res: LightMyRequestResponse): s
   if (!template) return [`${method} ${url}: no documented path`];
   const operation = doc.paths[template]![method.toLowerCase()];
   const where = `${method} ${template} → ${res.statusCode}`;
-  if (!operation) return res.statusCode === 405 ? [] : [`${method} ${template}: method not documented`];
+  if (!operation) {
+    // A method the path does not have: no operation to document it under, but still a Problem.
+    if (res.statusCode !== 405) return [`${method} ${template}: method not documented`];
+    const problem = ajv.getSchema('openapi.json#/components/schemas/Problem')!;
+    if (!String(res.headers['content-type']).startsWith('application/problem+json')) return [`${where}: not application/problem+json`];
+    return problem(res.json()) ? [] : [`${where}: body is not a Problem: ${ajv.errorsText(problem.errors)}`];
+  }
   const status = String(res.statusCode);
   const response = operation.responses[status] ?? operation.responses[`${status[0]}XX`] ?? operation.responses.default;
   if (!response) return [`${where}: status not documented (documented: ${Object.keys(operation.responses).join(', ')})`];
@@ -108,6 +114,16 @@ describe('live answers against openapi/openapi.json', () => {
     await call('POST', '/v1/blocklist', { kind: 'email', value: `${unique('spam')}@example.com` });
     await call('GET', '/v1/blocklist');
     await call('GET', '/v1/me');
+    const agentToken = await tokenFor(ctx, 'agent', agent.id);
+    await call('GET', '/v1/me', undefined, {}, agentToken);
+    await call('PUT', '/v1/me/presence', { status: 'online' }, {}, agentToken);
+    await call('POST', '/v1/me/next', undefined, {}, agentToken);
+    await call('POST', '/v1/teams', { name: unique('team') }, {}, agentToken); // 403
+    await call('GET', '/v1/api-keys');
+    await call('GET', '/v1/templates');
+    await call('GET', `/v1/tickets/${ticket.id}/commitments`);
+    await call('GET', '/v1/kpi-targets');
+    await call('GET', '/v1/alarms');
 
     // SLA: policies, calendars, breaches, at-risk.
     const calendar = await call('POST', '/v1/calendars', { name: unique('cal'), definition: WARSAW_WEEKDAYS });
@@ -143,7 +159,7 @@ describe('live answers against openapi/openapi.json', () => {
     await call('GET', '/readyz', undefined, {}, null);
 
     expect(problems).toEqual([]);
-    expect([...seen].sort(), JSON.stringify([...seen].sort())).toEqual(expect.arrayContaining([200, 201, 204, 304, 400, 401, 404, 405, 409, 412, 422]));
+    expect([...seen].sort(), JSON.stringify([...seen].sort())).toEqual(expect.arrayContaining([200, 201, 204, 304, 400, 401, 403, 404, 405, 409, 412, 422]));
   });
 
   it('the check itself catches an undocumented status, a wrong media type and a wrong body', async () => {
