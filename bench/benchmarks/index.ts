@@ -2,7 +2,8 @@ import type { Benchmark } from '../lib/bench.js';
 import { ingest } from './ingest.js';
 import { kpis } from './kpis.js';
 import { queries } from './queries.js';
+import { routing } from './routing.js';
 import { timers } from './timers.js';
 
 /** Every benchmark, in the order they run; a new one is a file beside these and a line here. */
-export const BENCHMARKS: readonly Benchmark[] = [ingest, timers, queries, kpis];
+export const BENCHMARKS: readonly Benchmark[] = [ingest, timers, queries, kpis, routing];

@@ -9,6 +9,7 @@ export type Target =
   | { kind: 'ratio-at-least'; value: number }
   | { kind: 'ratio-at-most'; value: number }
   | { kind: 'below'; value: number; unit: string }
+  | { kind: 'at-least'; value: number; unit: string }
   | { kind: 'equals'; value: number | string };
 
 export interface Row {
@@ -44,6 +45,8 @@ export function targetText(target: Target | null): string {
       return `ratio <= ${target.value}`;
     case 'below':
       return `< ${target.value} ${target.unit}`;
+    case 'at-least':
+      return `>= ${target.value} ${target.unit}`;
     case 'equals':
       return `= ${target.value}`;
   }
@@ -57,6 +60,8 @@ function meets(target: Target, product: number | string, ratio: number | null): 
       return ratio !== null && ratio <= target.value;
     case 'below':
       return typeof product === 'number' && product < target.value;
+    case 'at-least':
+      return typeof product === 'number' && product >= target.value;
     case 'equals':
       return product === target.value;
   }
