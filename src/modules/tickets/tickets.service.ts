@@ -16,7 +16,7 @@ import type { Clock } from '../../shared/clock.js';
 import { badRequest, conflict, notFound, preconditionFailed, preconditionRequired } from '../../shared/errors.js';
 import { requireAgent, requireTeam } from '../agents/agents.repository.js';
 import type { Principal } from '../auth/api-keys.service.js';
-import { findOrCreateCustomer, getCustomer } from '../customers/customers.repository.js';
+import { findOrCreateCustomer, getCustomer, lockLiveCustomer } from '../customers/customers.repository.js';
 import { messages } from './messages.table.js';
 import { insertTicket, lockTicketsInOrder, patchTicket, type TicketPatch } from './tickets.writer.js';
 import type { TicketChange, TicketHooks } from './tickets.hooks.js';
@@ -302,7 +302,9 @@ async function resolveCustomerForCreate(tx: Executor, input: CreateTicketInput, 
   if (input.customerId) {
     const customer = await getCustomer(tx, input.customerId);
     if (!customer) throw badRequest('body.customerId', `no customer with id ${input.customerId}`);
-    return customer.mergedIntoId ?? customer.id;
+    // Locked FOR SHARE with merge links followed, as intake does: a merge committing meanwhile
+    // makes us wait and then attach the ticket to the survivor, never to the merged-away row.
+    return lockLiveCustomer(tx, customer.id);
   }
   const identities: SenderIdentity[] = [];
   const given = input.customer!;

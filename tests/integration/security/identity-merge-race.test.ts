@@ -62,6 +62,21 @@ describe('customer merges racing', () => {
     expect(await ticketsOnMergedCustomers()).toBe(0);
   });
 
+  it(`an agent's ticket for a customer id created during a merge of that customer, ${ROUNDS} times: it lands on the survivor`, async () => {
+    for (let i = 0; i < ROUNDS; i++) {
+      const source = await emailCustomer('as');
+      const target = await emailCustomer('at');
+      const [merge, created] = await Promise.all([
+        client(ctx).post(`/v1/customers/${source.id}/merge`, { targetCustomerId: target.id }),
+        client(ctx).post('/v1/tickets', { channel: 'email', subject: `Opened during the merge ${i}`, body: 'x', customerId: source.id }),
+      ]);
+      expect(merge.statusCode, merge.body).toBe(200);
+      expect(created.statusCode, created.body).toBe(201);
+      expect(created.json<{ customerId: string }>().customerId).toBe(target.id);
+    }
+    expect(await ticketsOnMergedCustomers()).toBe(0);
+  });
+
   it(`a message arriving during a confirmation that merges its sender away, ${ROUNDS} times: never on the merged-away customer, never a 500`, async () => {
     for (let i = 0; i < ROUNDS; i++) {
       const holder = await emailCustomer('hd');
