@@ -210,13 +210,25 @@ async function stream(context: BenchContext, service: RunningService, pool: pg.P
     unassigned = (await pool.query<{ n: number }>(`select count(*)::int as n from tickets where id = any($1::uuid[]) and assignee_id is null`, [created])).rows[0]!.n;
     if (unassigned > 0) await new Promise((resolve) => setTimeout(resolve, 250));
   }
-  if (unassigned > 0) problems.push(`${unassigned} streamed tickets not assigned within 60 s`);
+  let stuck: unknown[] = [];
+  if (unassigned > 0) {
+    problems.push(`${unassigned} streamed tickets not assigned within 60 s`);
+    stuck = (
+      await pool.query(
+        `select t.id, t.status, t.language, t.team_id, t.created_at, (select count(*) from agents a where a.team_id = t.team_id and a.presence = 'online' and t.language = any(a.languages)) as speakers,
+                (select json_agg(json_build_object('type', e.type, 'at', e.created_at, 'data', e.data)) from ticket_events e where e.ticket_id = t.id) as events
+         from tickets t where t.id = any($1::uuid[]) and t.assignee_id is null`,
+        [created],
+      )
+    ).rows;
+    context.log(`unassigned streamed tickets: ${JSON.stringify(stuck).slice(0, 1500)}`);
+  }
   const { rows } = await pool.query<{ ms: number }>(
     `select extract(epoch from (min(e.created_at) - t.created_at)) * 1000 as ms from tickets t join ticket_events e on e.ticket_id = t.id and e.type = 'assigned'
      where t.id = any($1::uuid[]) group by t.id, t.created_at`,
     [created],
   );
-  return { latency: summarize(rows.map((r) => Number(r.ms))), created: created.length, freed: Math.min(freed.length, count), statusCounts, problems };
+  return { latency: summarize(rows.map((r) => Number(r.ms))), stuck, created: created.length, freed: Math.min(freed.length, count), statusCounts, problems };
 }
 
 const teamIds = new Map<number, string>();
@@ -243,7 +255,8 @@ export const routing: Benchmark = {
 
   async run(context) {
     const tickets = Math.max(TEAMS, context.size);
-    const agents = Math.max(TEAMS, Math.round(tickets / TICKETS_PER_AGENT[context.mode]));
+    // At least two per team: one of them speaks Hebrew.
+    const agents = Math.max(2 * TEAMS, Math.round(tickets / TICKETS_PER_AGENT[context.mode]));
     const shape: Shape = { tickets, agents, emailCapacity: 2 * Math.ceil(tickets / agents) + 2 };
     context.log(`${tickets.toLocaleString('en-US')} waiting tickets, ${agents.toLocaleString('en-US')} agents in ${TEAMS} teams, e-mail capacity ${shape.emailCapacity} each`);
 
