@@ -25,7 +25,7 @@ const teamId = (expr: string) => uuidOf(`'routing-team-' || (${expr})`);
 interface Shape {
   tickets: number;
   agents: number;
-  /** E-mail slots per agent: twice the even share, so every backlog ticket fits (the Hebrew half of the agents carries the Hebrew tickets). */
+  /** E-mail slots per agent: its team's whole backlog and stream share, so no ticket waits for a slot whatever the spread between an English-only agent and a Hebrew speaker. */
   emailCapacity: number;
 }
 
@@ -215,7 +215,9 @@ async function stream(context: BenchContext, service: RunningService, pool: pg.P
     problems.push(`${unassigned} streamed tickets not assigned within 60 s`);
     stuck = (
       await pool.query(
-        `select t.id, t.status, t.language, t.team_id, t.created_at, (select count(*) from agents a where a.team_id = t.team_id and a.presence = 'online' and t.language = any(a.languages)) as speakers,
+        `select t.id, t.status, t.language, t.team_id, t.created_at, (select json_agg(json_build_object('id', a.id, 'presence', a.presence, 'lastRoutedAt', a.last_routed_at, 'emailLoad', (select count(*) from tickets x where x.assignee_id = a.id and x.channel = 'email' and x.status in ('new', 'open'))))
+                 from agents a where a.team_id = t.team_id and t.language = any(a.languages)) as speakers,
+                (select json_agg(json_build_object('metric', c.metric, 'state', c.state, 'due', c.due_at)) from sla_clocks c where c.ticket_id = t.id) as clocks,
                 (select json_agg(json_build_object('type', e.type, 'at', e.created_at, 'data', e.data)) from ticket_events e where e.ticket_id = t.id) as events
          from tickets t where t.id = any($1::uuid[]) and t.assignee_id is null`,
         [created],
@@ -257,7 +259,7 @@ export const routing: Benchmark = {
     const tickets = Math.max(TEAMS, context.size);
     // At least two per team: one of them speaks Hebrew.
     const agents = Math.max(2 * TEAMS, Math.round(tickets / TICKETS_PER_AGENT[context.mode]));
-    const shape: Shape = { tickets, agents, emailCapacity: 2 * Math.ceil(tickets / agents) + 2 };
+    const shape: Shape = { tickets, agents, emailCapacity: Math.ceil(tickets / TEAMS) + Math.ceil(STREAM[context.mode] / TEAMS) + 2 };
     context.log(`${tickets.toLocaleString('en-US')} waiting tickets, ${agents.toLocaleString('en-US')} agents in ${TEAMS} teams, e-mail capacity ${shape.emailCapacity} each`);
 
     // Baseline: its own database, the same seed, one statement per assignment.
@@ -308,6 +310,17 @@ export const routing: Benchmark = {
       const streamed = await stream(context, service, pool, STREAM[context.mode]);
       context.log(`stream: ${streamed.created} new tickets, ${streamed.freed} slots freed; latency p50 ${fmt(streamed.latency.p50)} / p99 ${fmt(streamed.latency.p99)} ms`);
       const checks = await integrity(pool);
+      // How evenly least_loaded spread each team's tickets: the largest gap between two agents of a team.
+      const spread = (
+        await pool.query<{ gap: number; max: number; min: number }>(
+          `select max(hi - lo)::int as gap, max(hi)::int as max, min(lo)::int as min from (
+             select ag.team_id, max(coalesce(l.n, 0)) as hi, min(coalesce(l.n, 0)) as lo
+             from agents ag left join (select assignee_id, count(*) as n from tickets where status in ('new', 'open') group by assignee_id) l on l.assignee_id = ag.id
+             group by ag.team_id) s`,
+        )
+      ).rows[0]!;
+      context.log(`load per agent: ${spread.min}-${spread.max}, largest gap within a team ${spread.gap}`);
+      context.details.loadSpread = spread;
       context.details.shape = shape;
       context.details.product = { drain: product, stream: streamed, integrity: checks };
       context.details.baseline = { drain: baseline, integrity: baselineIntegrity };
