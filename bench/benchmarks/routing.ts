@@ -33,7 +33,9 @@ interface Shape {
  * Seeds, in set-based SQL: 50 routed teams (default order and method, e-mail capacity as in
  * the shape), the agents spread over them, all online and active now, in each team every
  * other agent speaking English only, the others English and Hebrew; and the waiting backlog: one customer each, e-mail,
- * new, unassigned, 60% English and 40% Hebrew, spread over the teams, one millisecond apart.
+ * new, unassigned, spread over the teams in turn, 60% English and 40% Hebrew within each team
+ * (by the ticket's round over the teams: by its number alone whole teams would be Hebrew),
+ * one millisecond apart.
  */
 async function seed(pool: pg.Pool, shape: Shape, now: Date): Promise<void> {
   const at = `'${now.toISOString()}'::timestamptz`;
@@ -52,7 +54,7 @@ async function seed(pool: pg.Pool, shape: Shape, now: Date): Promise<void> {
   await pool.query(
     `insert into tickets (id, status, priority, channel, subject, customer_id, team_id, language, created_at, updated_at)
      select ${uuidOf(`'routing-ticket-' || g`)}, 'new', 'normal', 'email', 'Order ' || g || ' arrived damaged',
-            ${uuidOf(`'routing-customer-' || g`)}, ${teamId(`g % ${TEAMS}`)}, case when g % 5 < 3 then 'en' else 'he' end,
+            ${uuidOf(`'routing-customer-' || g`)}, ${teamId(`g % ${TEAMS}`)}, case when (g / ${TEAMS}) % 5 < 3 then 'en' else 'he' end,
             ${at} - make_interval(secs => (${shape.tickets} - g) / 1000.0), ${at}
      from generate_series(0, ${shape.tickets - 1}) g`,
   );
