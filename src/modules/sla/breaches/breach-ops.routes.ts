@@ -7,7 +7,8 @@ import { limitSchema } from '../../../http/pagination.js';
 import { bearerSecurity, problemResponses, type App } from '../../../http/types.js';
 import { STAFF } from '../../auth/api-keys.models.js';
 import type { BreachOpsService } from './breach-ops.service.js';
-import type { StreamHub, StreamEvent } from './sla.stream.js';
+import { serveEventStream } from './event-stream.js';
+import type { StreamHub } from './sla.stream.js';
 import { BREACH_STATES } from '../sla.table.js';
 
 const tags = ['sla'];
@@ -50,10 +51,6 @@ const atRiskView = z.object({
 
 const DURATION = /^(\d{1,6})(s|m|h|d)$/;
 const UNIT_SEC: Record<string, number> = { s: 1, m: 60, h: 3600, d: 86400 };
-
-const HEARTBEAT_MS = 15_000;
-/** How soon a client told to reconnect at shutdown tries again (the SSE retry field). */
-const SHUTDOWN_RETRY_MS = 1_000;
 
 /**
  * A stream event id as a client sends it back (Last-Event-ID or ?lastEventId): the ids we issue
@@ -140,54 +137,8 @@ export function registerBreachOpsRoutes(app: App, deps: { breachOps: BreachOpsSe
       headers: z.object({ 'last-event-id': eventId.optional() }),
     },
     handler: async (request, reply) => {
-      const resumeFrom = request.headers['last-event-id'] ?? request.query.lastEventId;
-      const out = reply.raw;
-      const open = () => {
-        if (out.headersSent) return;
-        out.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache, no-transform', connection: 'keep-alive', 'x-accel-buffering': 'no' });
-        out.write('retry: 3000\n\n');
-      };
-      // Events can arrive out of id order (see sla.stream.ts): dedupe by id, not by "higher".
-      const sent = new Set<number>();
-      const send = (event: StreamEvent) => {
-        if (sent.has(event.id) || out.writableEnded) return;
-        sent.add(event.id);
-        if (sent.size > 10_000) for (const id of [...sent].slice(0, 5_000)) sent.delete(id);
-        out.write(`id: ${event.id}\nevent: ${event.type}\ndata: ${JSON.stringify({ ...event.data, at: event.createdAt })}\n\n`);
-      };
-      // Subscribe before replaying, buffering live events, so none falls between the two.
-      const buffered: StreamEvent[] = [];
-      let replaying = true;
-      let heartbeat: NodeJS.Timeout | undefined = undefined;
-      // At shutdown the hub ends every stream at once (else each open stream holds the
-      // shutdown for its whole grace period): a final event, and a retry hint, tell the
-      // client to reconnect with Last-Event-ID, to another instance or to this one restarted.
-      const endForShutdown = () => {
-        clearInterval(heartbeat);
-        open();
-        if (!out.writableEnded) out.end(`retry: ${SHUTDOWN_RETRY_MS}\nevent: shutdown\ndata: ${JSON.stringify({ reason: 'server shutting down; reconnect with Last-Event-ID' })}\n\n`);
-        // The connection goes too (after the data): a keep-alive socket kept by the client
-        // would otherwise hold the server's close until its keep-alive timeout.
-        request.raw.socket.end();
-      };
-      // Subscribed before the headers go out: a client that has its 200 gets every event
-      // committed from then on, and Postgres unreachable here is a 503 problem, not a mute stream.
-      const unsubscribe = await deps.stream.subscribe((event) => (replaying ? buffered.push(event) : send(event)), endForShutdown);
-      reply.hijack();
-      if (out.writableEnded || request.raw.socket.destroyed) {
-        // Ended for shutdown while subscribing, or the client already left.
-        unsubscribe();
-        return;
-      }
-      open();
-      if (resumeFrom !== undefined) for (const event of await deps.stream.replay(resumeFrom)) send(event);
-      replaying = false;
-      for (const event of buffered) send(event);
-      heartbeat = setInterval(() => out.write(': ping\n\n'), HEARTBEAT_MS);
-      request.raw.on('close', () => {
-        clearInterval(heartbeat);
-        unsubscribe();
-      });
+      // One page of replay, as this stream has always read.
+      await serveEventStream(deps.stream, request, reply, { resumeFrom: request.headers['last-event-id'] ?? request.query.lastEventId, nameOf: (event) => event.type, replayPages: 1 });
     },
   });
 }

@@ -1,0 +1,80 @@
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { StreamEvent, StreamHub } from './sla.stream.js';
+
+const HEARTBEAT_MS = 15_000;
+// What a client told to reconnect at shutdown waits before it does.
+const SHUTDOWN_RETRY_MS = 1_000;
+/** The hub replays in pages of this many events (its default limit). */
+const REPLAY_PAGE = 1_000;
+
+export interface EventStreamOptions {
+  /** Resume after this id (Last-Event-ID); undefined: live events only. */
+  resumeFrom: number | undefined;
+  /** The SSE event name a client sees for this event, or undefined to leave it out. */
+  nameOf(event: StreamEvent): string | undefined;
+  /** How many replay pages a resume may read. */
+  replayPages: number;
+}
+
+/**
+ * Serves the hub's events as server-sent events on a hijacked reply: subscribed before the
+ * headers go out and buffering while the replay runs, so no event falls between replay and live;
+ * deduped by id (events can arrive out of id order, see sla.stream.ts); a heartbeat; and at
+ * shutdown a final event with a retry hint, then the connection closed.
+ */
+export async function serveEventStream(hub: StreamHub, request: FastifyRequest, reply: FastifyReply, options: EventStreamOptions): Promise<void> {
+  const out = reply.raw;
+  const open = () => {
+    if (out.headersSent) return;
+    out.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache, no-transform', connection: 'keep-alive', 'x-accel-buffering': 'no' });
+    out.write('retry: 3000\n\n');
+  };
+  const sent = new Set<number>();
+  const send = (event: StreamEvent) => {
+    const name = options.nameOf(event);
+    if (name === undefined || sent.has(event.id) || out.writableEnded) return;
+    sent.add(event.id);
+    if (sent.size > 10_000) for (const id of [...sent].slice(0, 5_000)) sent.delete(id);
+    out.write(`id: ${event.id}\nevent: ${name}\ndata: ${JSON.stringify({ ...event.data, at: event.createdAt })}\n\n`);
+  };
+  const buffered: StreamEvent[] = [];
+  let replaying = true;
+  let heartbeat: NodeJS.Timeout | undefined = undefined;
+  // At shutdown the hub ends every stream at once (else each open stream holds the shutdown
+  // for its whole grace period): a final event and a retry hint tell the client to reconnect
+  // with Last-Event-ID, to another instance or to this one restarted.
+  const endForShutdown = () => {
+    clearInterval(heartbeat);
+    open();
+    if (!out.writableEnded) out.end(`retry: ${SHUTDOWN_RETRY_MS}\nevent: shutdown\ndata: ${JSON.stringify({ reason: 'server shutting down; reconnect with Last-Event-ID' })}\n\n`);
+    // The connection goes too (after the data): a keep-alive socket kept by the client would
+    // otherwise hold the server's close until its keep-alive timeout.
+    request.raw.socket.end();
+  };
+  // Subscribed before the headers go out: a client that has its 200 gets every event committed
+  // from then on, and Postgres unreachable here is a 503 problem, not a mute stream.
+  const unsubscribe = await hub.subscribe((event) => (replaying ? buffered.push(event) : send(event)), endForShutdown);
+  reply.hijack();
+  if (out.writableEnded || request.raw.socket.destroyed) {
+    // Ended for shutdown while subscribing, or the client already left.
+    unsubscribe();
+    return;
+  }
+  open();
+  if (options.resumeFrom !== undefined) {
+    let after = options.resumeFrom;
+    for (let page = 0; page < options.replayPages; page++) {
+      const events = await hub.replay(after, REPLAY_PAGE);
+      for (const event of events) send(event);
+      if (events.length < REPLAY_PAGE) break;
+      after = events.at(-1)!.id;
+    }
+  }
+  replaying = false;
+  for (const event of buffered) send(event);
+  heartbeat = setInterval(() => out.write(': ping\n\n'), HEARTBEAT_MS);
+  request.raw.on('close', () => {
+    clearInterval(heartbeat);
+    unsubscribe();
+  });
+}
