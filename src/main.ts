@@ -3,7 +3,7 @@ import { ConfigError, loadConfig, type Config } from './config.js';
 import { ensureDatabase, runMigrations } from './db/migrate.js';
 import { createDependencies } from './dependencies.js';
 import { trackConnections } from './shared/connection-drain.js';
-import { describeError } from './shared/link-state.js';
+import { describeError } from './shared/error-description.js';
 import { installDefaultPolicies } from './modules/sla/policies/sla.defaults.js';
 import { startWorkers, type RunningWorker } from './workers/index.js';
 

@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import { describeError } from './error-description.js';
 
 /** The backing services a process cannot work without. */
 export type LinkName = 'postgres' | 'redis';
@@ -58,14 +59,6 @@ export interface Links {
 
 export function createLinks(logger: Logger, onChange: (name: LinkName, up: boolean) => void = () => undefined): Links {
   return { postgres: new LinkState('postgres', logger, (up) => onChange('postgres', up)), redis: new LinkState('redis', logger, (up) => onChange('redis', up)) };
-}
-
-/** A short, single-line reason (code and message, no stack): what an operator needs to read. */
-export function describeError(error: unknown): string {
-  if (!(error instanceof Error)) return String(error);
-  const code = (error as { code?: unknown }).code;
-  const message = error.message.split('\n')[0] ?? '';
-  return typeof code === 'string' && !message.includes(code) ? `${code}: ${message}` : message;
 }
 
 /** The error and its causes (drizzle wraps driver errors in a DrizzleQueryError with `cause`). */

@@ -4,7 +4,8 @@ import type { Logger } from 'pino';
 import type { Database } from '../../../db/client.js';
 import { STREAM_CHANNEL } from './stream-events.repository.js';
 import { slaStreamEvents } from '../sla.table.js';
-import { describeError, reconnectDelay, type LinkState } from '../../../shared/link-state.js';
+import { describeError } from '../../../shared/error-description.js';
+import { reconnectDelay, type LinkState } from '../../../shared/link-state.js';
 
 export interface StreamEvent {
   id: number;
