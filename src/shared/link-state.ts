@@ -44,7 +44,7 @@ export class LinkState {
 }
 
 /** Reconnection delays grow to this cap; jitter keeps a fleet from reconnecting in step. */
-const RECONNECT_CAP_MS = 5_000;
+export const RECONNECT_CAP_MS = 5_000;
 
 /** Delay before reconnection attempt `attempt` (1, 2, …): exponential from 100 ms, capped, with "equal jitter" (half fixed, half random). */
 export function reconnectDelay(attempt: number, random: () => number = Math.random): number {

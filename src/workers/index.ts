@@ -7,6 +7,7 @@ import { processorFor, type Processors } from '../queues/processors.js';
 import { evaluateKpiTargets } from '../modules/reports/kpi-targets.service.js';
 import { refreshKpiRollups } from '../modules/reports/kpi-rollup.refresh.js';
 import { createWorkerRedis, trackRedis } from '../queues/redis.js';
+import { closeWorker } from '../queues/close-worker.js';
 import { ignoringOutages } from '../shared/link-state.js';
 import { deleteExpiredIdempotencyKeys } from '../http/idempotency.js';
 import { recoverFromRedisLoss, redisLostOurJobs } from './sla-recovery.js';
@@ -190,8 +191,9 @@ export async function startWorkers(deps: Dependencies): Promise<RunningWorker[]>
         clearInterval(lossWatch);
         // A recovery half done would go on writing to Redis and Postgres after we close them.
         await recovering;
-        // Worker.close waits for the jobs in flight to finish.
-        await Promise.all(workers.map((w) => w.close()));
+        // Worker.close waits for the jobs in flight to finish (closeWorker: and for a blocking
+        // connection between reconnect attempts, which BullMQ alone would wait on forever).
+        await Promise.all(workers.map((w) => closeWorker(w, logger)));
         notifications.close();
         connection.disconnect();
       },
