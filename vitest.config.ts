@@ -20,6 +20,16 @@ export default defineConfig({
           globalSetup: ['tests/helpers/global-setup.ts'],
         },
       },
+      {
+        extends: true,
+        test: {
+          name: 'browser',
+          // Debian's Chromium driven by playwright-core (tests/helpers/browser.ts), against the
+          // app listening on a port; same databases as the integration tests.
+          include: ['tests/browser/**/*.test.ts'],
+          globalSetup: ['tests/helpers/global-setup.ts'],
+        },
+      },
     ],
   },
 });
