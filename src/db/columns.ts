@@ -12,3 +12,8 @@ export const updatedAt = () => instant('updated_at').notNull().defaultNow();
 export const tsvector = customType<{ data: string }>({
   dataType: () => 'tsvector',
 });
+
+/** A Postgres xid8 (64-bit transaction id), read as a decimal string (issue 15: commit-safe stream order). */
+export const xid8 = customType<{ data: string; driverData: string }>({
+  dataType: () => 'xid8',
+});

@@ -6,6 +6,8 @@ export * from '../modules/blocklist/blocklist.table.js';
 export * from '../modules/csat/csat.table.js';
 export * from '../modules/customers/customers.table.js';
 export * from '../modules/delivery/delivery.table.js';
+export * from '../modules/events/events.table.js';
+export * from '../modules/events/webhooks.table.js';
 export * from '../modules/intake/intake.table.js';
 export * from '../modules/notifications/notifications.table.js';
 export * from '../modules/reports/kpi-targets.table.js';

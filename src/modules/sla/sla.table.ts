@@ -1,6 +1,6 @@
 import { sql } from 'drizzle-orm';
 import { bigint, doublePrecision, index, integer, jsonb, pgTable, real, text, uniqueIndex, uuid } from 'drizzle-orm/pg-core';
-import { createdAt, id, instant, updatedAt } from '../../db/columns.js';
+import { createdAt, id, instant, updatedAt, xid8 } from '../../db/columns.js';
 import type { CalendarDefinition } from '../../domain/calendar.js';
 import type { EscalationLevel, SlaPolicy, SlaTargets } from '../../domain/sla/sla.types.js';
 import { agents } from '../agents/agents.table.js';
@@ -146,11 +146,16 @@ export const slaStreamEvents = pgTable(
   'sla_stream_events',
   {
     id: bigint('id', { mode: 'number' }).primaryKey().generatedAlwaysAsIdentity(),
+    // The writing transaction (issue 15): a resumed stream reads in (tx_id, id) order below
+    // the oldest running transaction, so an id that commits after a higher one is not missed.
+    txId: xid8('tx_id')
+      .notNull()
+      .default(sql`pg_current_xact_id()`),
     type: text('type').notNull(),
     data: jsonb('data').$type<Record<string, unknown>>().notNull(),
     createdAt: createdAt(),
   },
-  (t) => [index('sla_stream_events_created_idx').on(t.createdAt)],
+  (t) => [index('sla_stream_events_created_idx').on(t.createdAt), index('sla_stream_events_tx_order_idx').on(t.txId, t.id)],
 );
 
 /**
