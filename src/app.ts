@@ -144,7 +144,7 @@ export async function buildApp(deps: Dependencies): Promise<App> {
   registerBreachOpsRoutes(app, { breachOps: deps.breachOps, guard, stream });
   registerCommitmentRoutes(app, { commitments: deps.commitments, guard });
   registerCsatRoutes(app, { csat: deps.csat });
-  registerKpiRoutes(app, { db: deps.db, clock: deps.clock, guard });
+  registerKpiRoutes(app, { db: deps.db, readDb: deps.readDb, clock: deps.clock, guard });
   registerDeliveryRoutes(app, { guard, delivery: deps.delivery, templates: createTemplateService({ db: deps.db, clock: deps.clock }) });
   registerWebhookRoutes(app, { config, clock: deps.clock, intake: deps.intake, adapters: deps.inboundAdapters, guard, failures });
 

@@ -58,7 +58,26 @@ export const configSchema = z.object({
   DATABASE_ACQUIRE_TIMEOUT_MS: positiveInt(10_000),
   /** Postgres ends a transaction left idle this long, so a stuck client cannot hold locks forever. */
   DATABASE_IDLE_IN_TRANSACTION_TIMEOUT_MS: positiveInt(60_000),
+  /**
+   * A read replica (optional): reports and exports (KPI and agent reports, list exports) read
+   * through a second pool on it. Unset: they read from DATABASE_URL like everything else.
+   */
+  DATABASE_READ_URL: z
+    .string()
+    .optional()
+    .transform((v) => (v === '' ? undefined : v))
+    .pipe(z.url({ protocol: /^postgres(ql)?$/, error: 'a postgres:// URL' }).optional()),
   REDIS_URL: z.url({ protocol: /^rediss?$/, error: 'a redis:// URL' }).default('redis://127.0.0.1:6379'),
+  /**
+   * A Redis Cluster instead of REDIS_URL: comma-separated host:port of some of its nodes
+   * ("10.0.0.1:7000,10.0.0.2:7000"); the client discovers the others. QUEUE_PREFIX must then be
+   * a hash tag ("{cd}") so every key of a queue, and of a BullMQ script, lands in one slot.
+   */
+  REDIS_CLUSTER_NODES: z
+    .string()
+    .default('')
+    .transform((v) => v.split(',').map((s) => s.trim()).filter(Boolean))
+    .pipe(z.array(z.string().regex(/^[A-Za-z0-9.-]+:\d{1,5}$|^\[[0-9A-Fa-f:.]+\]:\d{1,5}$/, 'host:port'))),
   /** The longest an API-side Redis command (adding a job) waits for an answer from a Redis that accepts connections but does not reply. */
   REDIS_COMMAND_TIMEOUT_MS: positiveInt(5_000),
   /** The longest a producer waits for the Redis connection while it is first being opened; once Redis is known to be away, producers fail at once. */
@@ -66,12 +85,17 @@ export const configSchema = z.object({
   /** Prefix of every BullMQ key, so several installs (or test files) share one Redis safely. */
   QUEUE_PREFIX: z
     .string()
-    .regex(/^[A-Za-z0-9_-]+$/, 'letters, digits, "_" and "-" only')
+    .regex(/^(?:[A-Za-z0-9_-]+|\{[A-Za-z0-9_-]+\})$/, 'letters, digits, "_" and "-" only, or those in braces (a Redis Cluster hash tag such as {cd})')
     .default('cd'),
   ADMIN_API_KEY: optionalSecret.pipe(z.string().min(16, 'must be at least 16 characters').optional()),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   LOG_PRETTY: booleanFlag(false),
   ROLE: z.enum(['api', 'worker', 'all']).default('all'),
+  /**
+   * Where a ROLE=worker process serves GET /metrics (and /healthz) for Prometheus; 0 turns it
+   * off. API processes (ROLE=api or all) serve /metrics on PORT instead.
+   */
+  METRICS_PORT: z.coerce.number().int().min(0).max(65535).default(9464),
   /** Requests per minute per API key (or per IP for unauthenticated routes); 0 turns it off. */
   RATE_LIMIT_PER_MINUTE: z.coerce.number().int().min(0).default(1200),
   /** Wrong API keys and failed webhook signatures per minute per client address before it gets 429s; 0 turns it off. */
@@ -201,7 +225,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       parsed.error.issues.map((issue) => `${issue.path.join('.') || '(root)'}: ${issue.message}`),
     );
   }
-  const weak = weakSecrets(parsed.data);
+  const weak = [...weakSecrets(parsed.data), ...defaultAdminKey(parsed.data), ...clusterPrefix(parsed.data)];
   if (weak.length > 0) throw new ConfigError(weak);
   return parsed.data;
 }
@@ -219,4 +243,23 @@ function weakSecrets(config: Config): string[] {
   return SECRET_SETTINGS.filter((name) => name !== 'SMTP_URL')
     .filter((name) => typeof config[name] === 'string' && config[name].length < MIN_PRODUCTION_SECRET_LENGTH)
     .map((name) => `${name}: must be at least ${MIN_PRODUCTION_SECRET_LENGTH} characters when NODE_ENV=production`);
+}
+
+/**
+ * Admin keys printed in this project's README and docker-compose.yml: anyone who read them
+ * knows them. Development may use them; production refuses to start with one.
+ */
+export const KNOWN_DEFAULT_ADMIN_KEYS = ['dev-admin-key-change-me', 'change-me-to-a-long-secret'];
+
+function defaultAdminKey(config: Config): string[] {
+  if (config.NODE_ENV !== 'production' || !config.ADMIN_API_KEY) return [];
+  const key = config.ADMIN_API_KEY.toLowerCase();
+  if (KNOWN_DEFAULT_ADMIN_KEYS.includes(key) || /change-?me/.test(key)) return ['ADMIN_API_KEY: a published example key; choose a secret of your own when NODE_ENV=production'];
+  return [];
+}
+
+/** On a Redis Cluster a BullMQ script touches several keys of a queue: they must share one slot. */
+function clusterPrefix(config: Config): string[] {
+  if (config.REDIS_CLUSTER_NODES.length === 0 || /^\{.+\}$/.test(config.QUEUE_PREFIX)) return [];
+  return [`QUEUE_PREFIX: must be a hash tag such as {${config.QUEUE_PREFIX}} when REDIS_CLUSTER_NODES is set`];
 }

@@ -28,7 +28,7 @@ import { createRoutingEngine } from './modules/routing/routing.engine.js';
 import { createRoutingHook } from './modules/routing/routing.hook.js';
 import { createRoutingService, type RoutingService } from './modules/routing/routing.service.js';
 import { closeQueues, createQueues, type Queues } from './queues/queues.js';
-import { createProducerRedis, trackRedis } from './queues/redis.js';
+import { producerRedisFor, trackRedis } from './queues/redis.js';
 import { createLinks, type Links } from './shared/link-state.js';
 import { createMetrics, type Metrics } from './shared/metrics.js';
 import { systemClock, type Clock } from './shared/clock.js';
@@ -45,6 +45,8 @@ export interface Dependencies {
   clock: Clock;
   pool: pg.Pool;
   db: Database;
+  /** Reports and exports: the replica of DATABASE_READ_URL, else the same handle as `db`. Never written through. */
+  readDb: Database;
   redis: Redis;
   /** Whether Postgres and Redis are reachable, as their connections last reported. */
   links: Links;
@@ -69,6 +71,9 @@ export interface Dependencies {
   close(): Promise<void>;
 }
 
+/** Connections per process to the read replica: reports are few and long, not many and short. */
+const READ_POOL_MAX = 5;
+
 export interface DependencyOverrides {
   clock?: Clock;
   logger?: Logger;
@@ -87,7 +92,13 @@ export function createDependencies(config: Config, overrides: DependencyOverride
     { onConnectionError: (error) => links.postgres.lost(error), onConnect: () => links.postgres.restored() },
   );
   const db = createDatabase(pool);
-  const redis = trackRedis(createProducerRedis(config.REDIS_URL, { commandTimeoutMs: config.REDIS_COMMAND_TIMEOUT_MS }), links.redis);
+  // Reports and exports read through a replica when one is configured (DATABASE_READ_URL): a
+  // month's report must not take connections and I/O from intake and the timers.
+  const readPool = config.DATABASE_READ_URL
+    ? createPool(config.DATABASE_READ_URL, Math.min(READ_POOL_MAX, config.DATABASE_POOL_MAX), { acquireMs: config.DATABASE_ACQUIRE_TIMEOUT_MS, idleInTransactionMs: config.DATABASE_IDLE_IN_TRANSACTION_TIMEOUT_MS })
+    : undefined;
+  const readDb = readPool ? createDatabase(readPool) : db;
+  const redis = trackRedis(producerRedisFor(config), links.redis);
   const queues = createQueues(redis, config.QUEUE_PREFIX, { link: links.redis, logger, readyWaitMs: config.REDIS_READY_WAIT_MS });
   const policies = new PolicyCache(db);
   const timers = createTimerScheduler({ queues, clock });
@@ -133,6 +144,7 @@ export function createDependencies(config: Config, overrides: DependencyOverride
     clock,
     pool,
     db,
+    readDb,
     redis,
     links,
     hooks,
@@ -158,6 +170,7 @@ export function createDependencies(config: Config, overrides: DependencyOverride
       await closeQueues(queues);
       redis.disconnect();
       await pool.end();
+      await readPool?.end();
     },
   };
 }

@@ -6,6 +6,13 @@ import { trackConnections } from './shared/connection-drain.js';
 import { describeError } from './shared/error-description.js';
 import { installDefaultPolicies } from './modules/sla/policies/sla.defaults.js';
 import { startWorkers, type RunningWorker } from './workers/index.js';
+import { startMetricsServer } from './workers/metrics-server.js';
+
+/** Whether the database holds an admin key that is not revoked (read-only; the auth module owns the table). */
+async function anyAdminKey(pool: { query(text: string): Promise<{ rows: { found: boolean }[] }> }): Promise<boolean> {
+  const { rows } = await pool.query(`select exists (select 1 from api_keys where role = 'admin' and revoked_at is null) as found`);
+  return rows[0]?.found === true;
+}
 
 /** Prepares the database (create if missing, migrate) and starts the roles this process runs. */
 export async function start(config: Config) {
@@ -50,6 +57,10 @@ export async function start(config: Config) {
   await runMigrations(deps.pool);
   logger.info('migrations applied');
   if (config.ADMIN_API_KEY) await deps.apiKeys.ensureEnvAdmin(config.ADMIN_API_KEY);
+  else if (config.NODE_ENV === 'production' && config.ROLE !== 'worker' && !(await anyAdminKey(deps.pool))) {
+    // Nobody could ever get in: no key in the environment and no admin key in the database.
+    throw new ConfigError(['ADMIN_API_KEY: required when NODE_ENV=production and the database holds no admin key (the image ships none)']);
+  }
   if (config.INSTALL_DEFAULT_POLICIES && (await installDefaultPolicies(deps.db))) logger.info('installed the default SLA policies');
   if (stopping) return { app, deps, workers };
 
@@ -59,7 +70,12 @@ export async function start(config: Config) {
     await app.listen({ port: config.PORT, host: config.HOST });
   }
   if (config.ROLE !== 'api' && !stopping) workers.push(...(await startWorkers(deps)));
-  logger.info({ role: config.ROLE, port: app ? config.PORT : undefined }, 'complaint-desk started');
+  // A worker-only process has no API port: its SLA, routing and queue figures get one of their own.
+  if (config.ROLE === 'worker' && config.METRICS_PORT > 0 && !stopping) {
+    const metricsServer = await startMetricsServer(deps, config.METRICS_PORT, config.HOST);
+    workers.push({ name: 'metrics', close: () => metricsServer.close() });
+  }
+  logger.info({ role: config.ROLE, port: app ? config.PORT : undefined, metricsPort: config.ROLE === 'worker' && config.METRICS_PORT > 0 ? config.METRICS_PORT : undefined }, 'complaint-desk started');
   return { app, deps, workers };
 }
 

@@ -1,5 +1,24 @@
 import { Redis } from 'ioredis';
 import { reconnectDelay, type LinkState } from '../shared/link-state.js';
+import { createProducerCluster, createWorkerCluster } from './redis-cluster.js';
+
+/** The settings that say which Redis to use: a Redis Cluster when nodes are listed, else REDIS_URL. */
+export interface RedisSettings {
+  REDIS_URL: string;
+  REDIS_CLUSTER_NODES: readonly string[];
+  REDIS_COMMAND_TIMEOUT_MS?: number;
+}
+
+/** The API-side (producer) connection: a single Redis or a Redis Cluster, same behaviour. */
+export function producerRedisFor(settings: RedisSettings): Redis {
+  const options = { commandTimeoutMs: settings.REDIS_COMMAND_TIMEOUT_MS };
+  return settings.REDIS_CLUSTER_NODES.length > 0 ? createProducerCluster(settings.REDIS_CLUSTER_NODES, options) : createProducerRedis(settings.REDIS_URL, options);
+}
+
+/** The workers' connection: a single Redis or a Redis Cluster, retrying forever. */
+export function workerRedisFor(settings: RedisSettings): Redis {
+  return settings.REDIS_CLUSTER_NODES.length > 0 ? createWorkerCluster(settings.REDIS_CLUSTER_NODES) : createWorkerRedis(settings.REDIS_URL);
+}
 
 /**
  * Two kinds of Redis connection, as BullMQ's production guide asks: producers (the API) fail

@@ -6,7 +6,7 @@ import { QUEUE_DEFS, type QueueKey } from '../queues/queues.js';
 import { processorFor, type Processors } from '../queues/processors.js';
 import { evaluateKpiTargets } from '../modules/reports/kpi-targets.service.js';
 import { refreshKpiRollups } from '../modules/reports/kpi-rollup.refresh.js';
-import { createWorkerRedis, trackRedis } from '../queues/redis.js';
+import { trackRedis, workerRedisFor } from '../queues/redis.js';
 import { closeWorker } from '../queues/close-worker.js';
 import { ignoringOutages } from '../shared/link-state.js';
 import { deleteExpiredIdempotencyKeys } from '../http/idempotency.js';
@@ -30,7 +30,7 @@ export async function startWorkers(deps: Dependencies): Promise<RunningWorker[]>
   // The connection reports to the Redis link (one log line when Redis goes away, one when it is
   // back, however long it retries meanwhile); Workers and schedule declarations have 'error'
   // handlers that do not repeat the outage per retry (ignoringOutages).
-  const connection = trackRedis(createWorkerRedis(config.REDIS_URL), deps.links.redis);
+  const connection = trackRedis(workerRedisFor(config), deps.links.redis);
   const prefix = config.QUEUE_PREFIX;
   const notifications = createNotificationSender({
     webhookSecret: config.NOTIFY_WEBHOOK_SECRET,

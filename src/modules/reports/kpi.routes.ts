@@ -88,8 +88,10 @@ export function wantsCsv(request: FastifyRequest): boolean {
   return csv > 0 && csv >= q('application/json');
 }
 
-export function registerKpiRoutes(app: App, deps: { db: Database; clock: Clock; guard: Guard }): void {
+export function registerKpiRoutes(app: App, deps: { db: Database; readDb?: Database; clock: Clock; guard: Guard }): void {
   const { db, clock, guard } = deps;
+  // The report only reads: a replica (DATABASE_READ_URL) serves it when there is one.
+  const readDb = deps.readDb ?? db;
 
   app.get('/v1/reports/kpis', {
     onRequest: guard(MANAGERS),
@@ -109,7 +111,7 @@ export function registerKpiRoutes(app: App, deps: { db: Database; clock: Clock; 
       const to = new Date(q.to);
       let report, source;
       try {
-        ({ report, source } = await kpiReport(db, { from, to, groupBy: q.groupBy, tz: q.tz, channels: q.channel, teamId: q.teamId, now: clock.now() }));
+        ({ report, source } = await kpiReport(readDb, { from, to, groupBy: q.groupBy, tz: q.tz, channels: q.channel, teamId: q.teamId, now: clock.now() }));
       } catch (error) {
         if (error instanceof UnknownTimeZoneError) throw badRequest('query.tz', 'is not a time zone the database knows');
         throw error;
