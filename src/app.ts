@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import cookie from '@fastify/cookie';
 import helmet from '@fastify/helmet';
 import rateLimit from '@fastify/rate-limit';
 import swagger from '@fastify/swagger';
@@ -12,6 +13,10 @@ import { createAuthFailureLimiter } from './http/auth-failures.js';
 import { addressBucket } from './http/client-address.js';
 import { registerCors } from './http/cors.js';
 import { registerIdempotency } from './http/idempotency.js';
+import { createSessions } from './http/session.js';
+import { registerSessionRoutes } from './http/session-routes.js';
+import { createSessionService } from './modules/sessions/sessions.service.js';
+import { sessionSecretSource } from './modules/sessions/session-secret.js';
 import { finishOpenApi } from './http/openapi.js';
 import { installProblemHandlers, problemOf, sendProblem } from './http/problem.js';
 import type { App } from './http/types.js';
@@ -131,13 +136,22 @@ export async function buildApp(deps: Dependencies): Promise<App> {
   // preClose, not onClose: open event streams must end before the server waits for its connections.
   app.addHook('preClose', async () => stream.close());
   registerHealthRoutes(app, deps);
-  await registerObservability(app, { metrics: deps.metrics, queues: deps.queues, guard });
+  await registerObservability(app, { metrics: deps.metrics, queues: deps.queues, guard, pageGuard: sessions.guard });
   const slaOf = createSlaViews(deps);
   registerTicketRoutes(app, { db: deps.db, tickets: deps.tickets, guard, slaOf, renderTemplate: createTemplateRenderer(deps.db) });
   registerCustomerRoutes(app, { guard, customers: createCustomerService({ db: deps.db, clock: deps.clock, clocksOf: slaOf }) });
   registerTeamRoutes(app, { guard, teams: createTeamService({ db: deps.db, clock: deps.clock, routing: deps.routing.triggers }) });
   registerBlocklistRoutes(app, { db: deps.db, clock: deps.clock, defaultPhoneRegion: config.DEFAULT_PHONE_REGION, guard });
   registerAgentRoutes(app, { guard, agents: createAgentService({ db: deps.db, clock: deps.clock, routing: deps.routing.triggers }) });
+  // Browser sessions (Bull Board, the ops wall): src/http/session.ts. Only pages read the cookie.
+  await app.register(cookie);
+  const sessions = createSessions({
+    sessions: createSessionService({ db: deps.db, clock: deps.clock, ttlHours: config.SESSION_TTL_HOURS }),
+    secret: sessionSecretSource({ db: deps.db, clock: deps.clock, configured: config.SESSION_SECRET }),
+    guard,
+    ttlHours: config.SESSION_TTL_HOURS,
+  });
+  await registerSessionRoutes(app, { apiKeys: deps.apiKeys, sessions, failures });
   registerRoutingRoutes(app, { guard, routing: deps.routing, stream });
   registerApiKeyRoutes(app, { db: deps.db, apiKeys: deps.apiKeys, guard });
   registerSlaConfigRoutes(app, { guard, slaConfig: deps.slaConfig });

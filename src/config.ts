@@ -136,6 +136,23 @@ export const configSchema = z.object({
   TWILIO_AUTH_TOKEN: optionalSecret,
   MAILGUN_SIGNING_KEY: optionalSecret,
   /**
+  /**
+   * Signs the browser session cookie (Bull Board, the ops wall): 32 bytes or more. Unset: a
+   * secret is generated once and kept in the database (app_secrets), shared by every process.
+   */
+  SESSION_SECRET: optionalSecret.pipe(z.string().refine((v) => Buffer.byteLength(v) >= 32, 'must be at least 32 bytes').optional()),
+  /** Hours a browser session lasts after its sign-in. */
+  SESSION_TTL_HOURS: positiveInt(12),
+  /**
+   * OIDC (optional): with both set, a JWT bearer from this issuer for this audience, verified
+   * against the issuer's JWKS, authenticates as the active agent whose e-mail matches.
+   */
+  OIDC_ISSUER: optionalUrl,
+  OIDC_AUDIENCE: optionalSecret,
+  /** The issuer's JWKS; unset: the jwks_uri of the issuer's /.well-known/openid-configuration. */
+  OIDC_JWKS_URL: optionalUrl,
+  /** The claim that carries the role (admin, supervisor, agent); a dotted path reaches nested claims ("realm_access.role"). */
+  OIDC_ROLE_CLAIM: z.string().min(1).default('role'),
    * How old a Mailgun signature may be. Mailgun retries for 8 hours and may resend the original
    * signature, so the window covers that; replays within it are stopped by the token cache
    * (webhook_tokens: a token is accepted again only with the same content).
@@ -225,7 +242,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       parsed.error.issues.map((issue) => `${issue.path.join('.') || '(root)'}: ${issue.message}`),
     );
   }
-  const weak = [...weakSecrets(parsed.data), ...defaultAdminKey(parsed.data), ...clusterPrefix(parsed.data)];
+  const weak = [...weakSecrets(parsed.data), ...defaultAdminKey(parsed.data), ...clusterPrefix(parsed.data), ...oidcPair(parsed.data)];
   if (weak.length > 0) throw new ConfigError(weak);
   return parsed.data;
 }
@@ -263,3 +280,9 @@ function clusterPrefix(config: Config): string[] {
   if (config.REDIS_CLUSTER_NODES.length === 0 || /^\{.+\}$/.test(config.QUEUE_PREFIX)) return [];
   return [`QUEUE_PREFIX: must be a hash tag such as {${config.QUEUE_PREFIX}} when REDIS_CLUSTER_NODES is set`];
 }
+/** OIDC needs both its issuer and its audience: one alone would be a half-configured sign-in. */
+function oidcPair(config: Config): string[] {
+  if (Boolean(config.OIDC_ISSUER) === Boolean(config.OIDC_AUDIENCE)) return [];
+  return [config.OIDC_ISSUER ? 'OIDC_AUDIENCE: must be set when OIDC_ISSUER is' : 'OIDC_ISSUER: must be set when OIDC_AUDIENCE is'];
+}
+

@@ -17,4 +17,5 @@ export * from '../modules/sla/sla.table.js';
 export * from '../modules/teams/teams.table.js';
 export * from '../modules/tickets/messages.table.js';
 export * from '../modules/tickets/ticket-events.table.js';
+export * from '../modules/sessions/sessions.table.js';
 export * from '../modules/tickets/tickets.table.js';

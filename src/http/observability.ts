@@ -11,7 +11,7 @@ import type { App } from './types.js';
 const JOB_STATES = ['waiting', 'delayed', 'active', 'failed'] as const;
 
 /** Prometheus metrics (supervisors and admins) and Bull Board (admins), both behind API keys. */
-export async function registerObservability(app: App, deps: { metrics: Metrics; queues: Queues; guard: Guard }): Promise<void> {
+export async function registerObservability(app: App, deps: { metrics: Metrics; queues: Queues; guard: Guard; pageGuard?: Guard }): Promise<void> {
   const { metrics, queues } = deps;
 
   app.addHook('onResponse', async (request, reply) => {
@@ -35,7 +35,8 @@ export async function registerObservability(app: App, deps: { metrics: Metrics; 
   const serverAdapter = new FastifyAdapter();
   serverAdapter.setBasePath('/admin/queues');
   createBullBoard({ queues: Object.values(queues).map((q) => new BullMQAdapter(q.queue)), serverAdapter });
-  const adminOnly = deps.guard(ADMINS);
+  // A person signs in with the form (a session cookie, src/http/session.ts); scripts send the key.
+  const adminOnly = (deps.pageGuard ?? deps.guard)(ADMINS);
   await app.register(
     async (scope) => {
       // Bull Board installs its own error handler, which would render a refused key as a
