@@ -23,6 +23,13 @@ import type { App } from './http/types.js';
 import { registerAgentRoutes } from './modules/agents/agents.routes.js';
 import { createAgentService } from './modules/agents/agents.service.js';
 import { registerApiKeyRoutes } from './modules/auth/api-keys.routes.js';
+import { registerAuditTrail } from './modules/audit/audit.recorder.js';
+import { registerAuditRoutes } from './modules/audit/audit.routes.js';
+import { createAuditService } from './modules/audit/audit.service.js';
+import { createErasureService } from './modules/privacy/erasure.service.js';
+import { createExportService } from './modules/privacy/export.service.js';
+import { registerPrivacyRoutes } from './modules/privacy/privacy.routes.js';
+import { createRetentionService } from './modules/privacy/retention.service.js';
 import { registerBlocklistRoutes } from './modules/blocklist/blocklist.routes.js';
 import { registerCustomerRoutes } from './modules/customers/customers.routes.js';
 import { createCustomerService } from './modules/customers/customers.service.js';
@@ -89,6 +96,8 @@ export async function buildApp(deps: Dependencies): Promise<App> {
   await app.register(helmet, { contentSecurityPolicy: false, global: true });
   await registerCors(app, config.CORS_ORIGINS);
   registerIdempotency(app, { db: deps.db, clock: deps.clock, ttlHours: config.IDEMPOTENCY_KEY_TTL_HOURS });
+  // Audit trail (issue 15): every staff write, by hooks around every route (audit.recorder.ts).
+  registerAuditTrail(app, { pool: deps.pool, clock: deps.clock, logger: deps.logger });
 
   if (config.RATE_LIMIT_PER_MINUTE > 0) {
     await app.register(rateLimit, {
@@ -161,6 +170,15 @@ export async function buildApp(deps: Dependencies): Promise<App> {
   registerKpiRoutes(app, { db: deps.db, readDb: deps.readDb, clock: deps.clock, guard });
   registerDeliveryRoutes(app, { guard, delivery: deps.delivery, templates: createTemplateService({ db: deps.db, clock: deps.clock }) });
   registerWebhookRoutes(app, { config, clock: deps.clock, intake: deps.intake, adapters: deps.inboundAdapters, guard, failures });
+  // Audit, export, erasure, retention (issue 15).
+  const audit = createAuditService({ db: deps.db });
+  registerAuditRoutes(app, { guard, audit });
+  registerPrivacyRoutes(app, {
+    guard,
+    erasure: createErasureService({ db: deps.db, clock: deps.clock, logger: deps.logger, redis: deps.redis, queuePrefix: config.QUEUE_PREFIX }),
+    exports: createExportService({ db: deps.db, clock: deps.clock, audit }),
+    retention: createRetentionService({ db: deps.db, clock: deps.clock, logger: deps.logger, batchSize: config.RETENTION_BATCH_SIZE, maxBatches: config.RETENTION_MAX_BATCHES }),
+  });
 
   return app;
 }

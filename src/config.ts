@@ -224,6 +224,14 @@ export const configSchema = z.object({
   REASSIGN_AFTER_SEC: positiveInt(600),
   /** How often the routing sweep runs: idle agents, then every routed queue with waiting tickets (the net under lost triggers and the language fallback's clock). */
   ROUTING_SWEEP_INTERVAL_MS: z.coerce.number().int().min(200).default(5_000),
+
+  // Privacy (issue 15): retention, applied by the maintenance worker (the rules themselves are set with PUT /v1/retention).
+  /** How often the maintenance worker applies the retention rules. */
+  RETENTION_INTERVAL_MS: z.coerce.number().int().min(100).default(3_600_000),
+  /** Rows per retention batch (one short transaction each). */
+  RETENTION_BATCH_SIZE: z.coerce.number().int().min(1).max(100_000).default(1_000),
+  /** Batches per rule and run; the next run continues where one stopped. */
+  RETENTION_MAX_BATCHES: z.coerce.number().int().min(1).default(50),
 });
 
 export type Config = z.infer<typeof configSchema>;
@@ -285,4 +293,3 @@ function oidcPair(config: Config): string[] {
   if (Boolean(config.OIDC_ISSUER) === Boolean(config.OIDC_AUDIENCE)) return [];
   return [config.OIDC_ISSUER ? 'OIDC_AUDIENCE: must be set when OIDC_ISSUER is' : 'OIDC_ISSUER: must be set when OIDC_AUDIENCE is'];
 }
-

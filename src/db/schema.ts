@@ -1,6 +1,7 @@
 /** Every table, gathered for drizzle-kit and for typed queries. */
 export * from '../http/idempotency.table.js';
 export * from '../modules/agents/agents.table.js';
+export * from '../modules/audit/audit.table.js';
 export * from '../modules/auth/api-keys.table.js';
 export * from '../modules/blocklist/blocklist.table.js';
 export * from '../modules/csat/csat.table.js';
@@ -10,6 +11,7 @@ export * from '../modules/events/events.table.js';
 export * from '../modules/events/webhooks.table.js';
 export * from '../modules/intake/intake.table.js';
 export * from '../modules/notifications/notifications.table.js';
+export * from '../modules/privacy/privacy.table.js';
 export * from '../modules/reports/kpi-targets.table.js';
 export * from '../modules/reports/kpi-rollups.table.js';
 export * from '../modules/routing/routing.table.js';

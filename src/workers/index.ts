@@ -6,6 +6,7 @@ import { QUEUE_DEFS, type QueueKey } from '../queues/queues.js';
 import { processorFor, type Processors } from '../queues/processors.js';
 import { evaluateKpiTargets } from '../modules/reports/kpi-targets.service.js';
 import { refreshKpiRollups } from '../modules/reports/kpi-rollup.refresh.js';
+import { createRetentionService } from '../modules/privacy/retention.service.js';
 import { trackRedis, workerRedisFor } from '../queues/redis.js';
 import { closeWorker } from '../queues/close-worker.js';
 import { ignoringOutages } from '../shared/link-state.js';
@@ -20,6 +21,7 @@ export interface RunningWorker {
 export const RECONCILE_SCHEDULER_ID = 'sla-reconcile';
 export const KPI_EVALUATE_SCHEDULER_ID = 'kpi-evaluate';
 export const KPI_ROLLUP_SCHEDULER_ID = 'kpi-rollup';
+export const RETENTION_SCHEDULER_ID = 'retention';
 export const ROUTING_SWEEP_SCHEDULER_ID = 'routing-sweep';
 /** How often each worker process asks whether Redis lost our jobs (one EXISTS). */
 const REDIS_LOSS_CHECK_MS = 100;
@@ -122,6 +124,8 @@ export async function startWorkers(deps: Dependencies): Promise<RunningWorker[]>
       'kpi-evaluate': () => evaluateKpiTargets(deps.db, deps.clock.now()),
       // KPI rollups (issue 18): the hours closed since the last run and the hours whose facts changed.
       'kpi-rollup': () => refreshKpiRollups(deps.pool),
+      // Retention (issue 15): payloads, dead letters, closed tickets and audit rows past their time, in batches; returns what it did.
+      retention: () => createRetentionService({ db: deps.db, clock: deps.clock, logger, batchSize: config.RETENTION_BATCH_SIZE, maxBatches: config.RETENTION_MAX_BATCHES }).run(),
     },
     1,
   );
@@ -155,6 +159,10 @@ export async function startWorkers(deps: Dependencies): Promise<RunningWorker[]>
       deps.queues.maintenance
         .schedule(KPI_ROLLUP_SCHEDULER_ID, config.KPI_ROLLUP_INTERVAL_MS, 'kpi-rollup', {})
         .catch(ignoringOutages((error) => logger.warn({ err: error }, 'could not declare the KPI rollup schedule'))),
+      // Retention (issue 15): on the same queue, re-declared by the same watchdog.
+      deps.queues.maintenance
+        .schedule(RETENTION_SCHEDULER_ID, config.RETENTION_INTERVAL_MS, 'retention', {})
+        .catch(ignoringOutages((error) => logger.warn({ err: error }, 'could not declare the retention schedule'))),
     ]);
   await declareKpiScheduler();
   const declareRoutingSweep = () =>

@@ -1,0 +1,141 @@
+import { unlink } from 'node:fs/promises';
+import { eq, sql } from 'drizzle-orm';
+import type { Logger } from 'pino';
+import type { Database } from '../../db/client.js';
+import { DEFAULT_RETENTION, retentionCutoffs, type RetentionSettings } from '../../domain/privacy/retention.js';
+import { needlesOf } from '../../domain/privacy/scrub.js';
+import type { Clock } from '../../shared/clock.js';
+import { deleteAttachments, eraseMessages, eraseTicketChildren, eraseTickets, pathsStillUsed, scrubDocuments } from './erasure.statements.js';
+import { retentionSettings } from './privacy.table.js';
+
+/*
+ * Retention, applied by the maintenance worker: raw payloads and dead letters past their days,
+ * closed tickets past their months (anonymized like an erasure, ticket by ticket: the customer
+ * stays), audit rows past their years. Each batch is its own short transaction of at most
+ * `batchSize` rows chosen by an indexed range, so no lock is held for long and the API and
+ * intake go on meanwhile; a run stops after `maxBatches` batches per rule (the maintenance
+ * queue's other jobs wait behind it) and the next run goes on where it stopped.
+ */
+
+export interface RetentionView extends RetentionSettings {
+  updatedAt: Date | null;
+  lastRunAt: Date | null;
+  lastRun: Record<string, unknown> | null;
+}
+
+export interface RetentionRun {
+  rawPayloadsDeleted: number;
+  deadLettersDeleted: number;
+  ticketsAnonymized: number;
+  auditRowsDeleted: number;
+  /** True when a rule stopped at its batch limit with more to do: the next run continues. */
+  more: boolean;
+  ms: number;
+}
+
+export function createRetentionService(deps: { db: Database; clock: Clock; logger: Logger; batchSize: number; maxBatches: number }) {
+  const { db, clock, logger, batchSize, maxBatches } = deps;
+
+  async function read(): Promise<RetentionView> {
+    const [row] = await db.select().from(retentionSettings).where(eq(retentionSettings.id, 1));
+    if (!row) return { ...DEFAULT_RETENTION, updatedAt: null, lastRunAt: null, lastRun: null };
+    return {
+      rawPayloadDays: row.rawPayloadDays,
+      closedTicketMonths: row.closedTicketMonths,
+      auditYears: row.auditYears,
+      updatedAt: row.updatedAt,
+      lastRunAt: row.lastRunAt,
+      lastRun: row.lastRun ?? null,
+    };
+  }
+
+  /** Runs `batch` until it deletes fewer than a batch or the limit is reached; answers (rows, more). */
+  async function inBatches(batch: () => Promise<number>): Promise<[number, boolean]> {
+    let total = 0;
+    for (let i = 0; i < maxBatches; i++) {
+      const n = await batch();
+      total += n;
+      if (n < batchSize) return [total, false];
+    }
+    return [total, true];
+  }
+
+  async function anonymizeTickets(before: Date): Promise<number> {
+    const found = await db.execute(
+      sql`select t.id from tickets t where t.closed_at < ${before} and (t.subject <> '' or t.description <> '' or exists (select 1 from messages m where m.ticket_id = t.id and m.body_text <> ''))
+          order by t.closed_at limit ${batchSize}`,
+    );
+    const ids = found.rows as { id: string }[];
+    if (ids.length === 0) return 0;
+    const ticketIds = ids.map((r) => r.id);
+    const files = await db.transaction(async (tx) => {
+      // The tickets' lock order, then the same statements as an erasure, minus the customer's own rows.
+      await tx.execute(sql`select id from tickets where id = any(${sql.param(ticketIds)}::uuid[]) order by id for no key update`);
+      const values = (
+        await tx.execute(
+          sql`select subject as v from tickets where id = any(${sql.param(ticketIds)}::uuid[])
+              union all select unnest(array[subject, left(body_text, 200), sender_address]) from messages where ticket_id = any(${sql.param(ticketIds)}::uuid[]) and direction = 'inbound'`,
+        )
+      ).rows as { v: string | null }[];
+      const needles = needlesOf(values.map((r) => r.v));
+      const attachments = await deleteAttachments(tx, ticketIds);
+      const used = await pathsStillUsed(tx, attachments.paths);
+      await scrubDocuments(tx, { customerIds: [], ticketIds, needles });
+      await eraseMessages(tx, ticketIds);
+      await eraseTicketChildren(tx, ticketIds);
+      await eraseTickets(tx, ticketIds);
+      return attachments.paths.filter((p) => !used.has(p));
+    });
+    for (const path of files) await unlink(path).catch(() => undefined);
+    return ticketIds.length;
+  }
+
+  return {
+    read,
+
+    async replace(settings: RetentionSettings): Promise<RetentionView> {
+      const now = clock.now();
+      await db
+        .insert(retentionSettings)
+        .values({ id: 1, ...settings, updatedAt: now })
+        .onConflictDoUpdate({ target: retentionSettings.id, set: { ...settings, updatedAt: now } });
+      return read();
+    },
+
+    async run(): Promise<RetentionRun> {
+      const started = Date.now();
+      const settings = await read();
+      const cutoffs = retentionCutoffs(settings, clock.now());
+      const [rawPayloadsDeleted, morePayloads] = await inBatches(async () => {
+        const r = await db.execute(
+          sql`delete from inbound_payloads where id in (select id from inbound_payloads where received_at < ${cutoffs.rawPayloadsBefore} order by received_at limit ${batchSize})`,
+        );
+        return r.rowCount ?? 0;
+      });
+      const [deadLettersDeleted, moreDead] = await inBatches(async () => {
+        const r = await db.execute(
+          sql`delete from dead_letters where id in (select id from dead_letters where last_received_at < ${cutoffs.rawPayloadsBefore} order by received_at limit ${batchSize})`,
+        );
+        return r.rowCount ?? 0;
+      });
+      const [ticketsAnonymized, moreTickets] = cutoffs.closedTicketsBefore ? await inBatches(() => anonymizeTickets(cutoffs.closedTicketsBefore!)) : [0, false];
+      // The cut-off is the database's clock: the append-only trigger judges by it too.
+      const [auditRowsDeleted, moreAudit] = await inBatches(async () => {
+        const r = await db.execute(
+          sql`delete from audit_log where id in (select id from audit_log where occurred_at < now() - make_interval(years => ${settings.auditYears}) order by occurred_at limit ${batchSize})`,
+        );
+        return r.rowCount ?? 0;
+      });
+      const run: RetentionRun = { rawPayloadsDeleted, deadLettersDeleted, ticketsAnonymized, auditRowsDeleted, more: morePayloads || moreDead || moreTickets || moreAudit, ms: Date.now() - started };
+      const now = clock.now();
+      await db
+        .insert(retentionSettings)
+        .values({ id: 1, ...DEFAULT_RETENTION, updatedAt: now, lastRunAt: now, lastRun: { ...run } })
+        .onConflictDoUpdate({ target: retentionSettings.id, set: { lastRunAt: now, lastRun: { ...run } } });
+      if (rawPayloadsDeleted + deadLettersDeleted + ticketsAnonymized + auditRowsDeleted > 0) logger.info({ retention: run }, 'retention applied');
+      return run;
+    },
+  };
+}
+
+export type RetentionService = ReturnType<typeof createRetentionService>;
