@@ -17,12 +17,14 @@ const DRAIN_BUDGET_MS = { quick: 120_000, full: 600_000 } as const;
 /** A drain that assigns nothing for this long has stopped (e.g. tickets waiting for a language). */
 const STALL_MS = 30_000;
 const LATENCY_TARGET_RATIO = 2;
+/** The service's routing worker runs 4 drains at once (src/workers/index.ts): the baseline gets as many connections. */
+const BASELINE_CONNECTIONS = 4;
 const THROUGHPUT_TARGET = 500;
 
 const uuidOf = (expr: string) => `overlay(overlay(md5(${expr}) placing '4' from 13) placing '8' from 17)::uuid`;
 const teamId = (expr: string) => uuidOf(`'routing-team-' || (${expr})`);
 
-interface Shape {
+export interface Shape {
   tickets: number;
   agents: number;
   /** E-mail slots per agent: its team's whole backlog and stream share, so no ticket waits for a slot whatever the spread between an English-only agent and a Hebrew speaker. */
@@ -37,7 +39,7 @@ interface Shape {
  * (by the ticket's round over the teams: by its number alone whole teams would be Hebrew),
  * one millisecond apart.
  */
-async function seed(pool: pg.Pool, shape: Shape, now: Date): Promise<void> {
+export async function seed(pool: pg.Pool, shape: Shape, now: Date): Promise<void> {
   const at = `'${now.toISOString()}'::timestamptz`;
   await pool.query(
     `insert into teams (id, name, capacity, routing)
@@ -248,8 +250,8 @@ const fmt = (value: number) => Math.round(value);
  * Routing (issue 13): a backlog of waiting tickets over 50 teams of online agents, drained by
  * the running service (ROLE=all: its routing sweep and triggers), then a stream of new tickets
  * and freed slots through the API. The baseline drains the same seeded backlog in a database
- * of its own with one SQL statement per assignment through plain pg, on one connection, as
- * the service routes with one drain at a time per process.
+ * of its own with one SQL statement per assignment through plain pg, on as many connections
+ * as the service runs routing drains at once (BASELINE_CONNECTIONS).
  */
 export const routing: Benchmark = {
   name,
@@ -266,29 +268,41 @@ export const routing: Benchmark = {
 
     // Baseline: its own database, the same seed, one statement per assignment.
     const baseDb = await context.env.createDatabase(`routing_base_${tickets}`);
-    const basePool = new pg.Pool({ connectionString: baseDb.url, max: 2, application_name: 'bench routing baseline' });
+    const basePool = new pg.Pool({ connectionString: baseDb.url, max: BASELINE_CONNECTIONS + 1, application_name: 'bench routing baseline' });
     basePool.on('error', () => undefined);
     let baseline: Drain;
     let baselineIntegrity: { doubles: number; overCapacity: number };
     try {
       await seed(basePool, shape, new Date());
-      const client = await basePool.connect();
       const startedAt = new Date();
       const end = performance.now() + DRAIN_BUDGET_MS[context.mode];
       let stalled = false;
-      try {
-        for (;;) {
-          if (context.signal.aborted) break;
-          if (performance.now() > end) {
-            stalled = true;
-            break;
+      // As many connections as the service runs routing drains at once; the statement's
+      // SKIP LOCKED on the ticket and the agent keeps them from double assignment.
+      await Promise.all(
+        Array.from({ length: BASELINE_CONNECTIONS }, async () => {
+          const client = await basePool.connect();
+          let empty = 0;
+          try {
+            for (;;) {
+              if (context.signal.aborted) break;
+              if (performance.now() > end) {
+                stalled = true;
+                break;
+              }
+              const { rowCount } = await client.query(BASELINE_STATEMENT);
+              if (rowCount) {
+                empty = 0;
+                continue;
+              }
+              // Nothing assigned: the queue is empty, or the agent was another connection's (skip locked) a moment ago.
+              if (++empty > 3 || (await client.query<{ n: number }>(WAITING_SQL)).rows[0]!.n === 0) break;
+            }
+          } finally {
+            client.release();
           }
-          const { rowCount } = await client.query(BASELINE_STATEMENT);
-          if (!rowCount) break;
-        }
-      } finally {
-        client.release();
-      }
+        }),
+      );
       const left = (await basePool.query<{ n: number }>(WAITING_SQL)).rows[0]!.n;
       baseline = await drainFigures(basePool, startedAt, left, stalled || left > 0);
       baselineIntegrity = await integrity(basePool);

@@ -23,6 +23,8 @@ export const KPI_EVALUATE_SCHEDULER_ID = 'kpi-evaluate';
 export const KPI_ROLLUP_SCHEDULER_ID = 'kpi-rollup';
 export const RETENTION_SCHEDULER_ID = 'retention';
 export const ROUTING_SWEEP_SCHEDULER_ID = 'routing-sweep';
+/** Routing jobs a worker process runs at once (each drain holds one pooled connection at a time). */
+const ROUTING_WORKER_CONCURRENCY = 4;
 /** How often each worker process asks whether Redis lost our jobs (one EXISTS). */
 const REDIS_LOSS_CHECK_MS = 100;
 
@@ -130,8 +132,9 @@ export async function startWorkers(deps: Dependencies): Promise<RunningWorker[]>
     1,
   );
 
-  // Routing (issue 13): one drain at a time per process (several processes route at once:
-  // the engine's row locks keep them from double assignment and over-capacity).
+  // Routing (issue 13): several drains at once, of different queues (a trigger for a queue
+  // this process is draining joins that drain); other processes route at once too: the
+  // engine's row locks keep all of them from double assignment and over-capacity.
   start(
     'routing',
     {
@@ -139,7 +142,7 @@ export async function startWorkers(deps: Dependencies): Promise<RunningWorker[]>
       'route-agent': ({ agentId }) => deps.routing.routeAgent(agentId),
       sweep: () => deps.routing.sweep(),
     },
-    1,
+    ROUTING_WORKER_CONCURRENCY,
   );
 
   // A FLUSHALL erases the job scheduler too, so each worker process re-declares it on a

@@ -101,3 +101,33 @@ export function selectAgent(ticket: WaitingTicket, agents: readonly CandidateAge
   const chosen = pick(pool, ticket, settings.method);
   return { kind: 'assign', agentId: chosen.id, reason: fallback ? 'language_fallback' : settings.method, languageMatched: !fallback };
 }
+
+export interface PlannedTicket {
+  ticket: WaitingTicket;
+  selection: Selection;
+  /** When routing counts the assignment made (for round robin's "longest since"): see planAssignments. */
+  at: Date;
+}
+
+/**
+ * A batch: the waiting tickets of one queue, in its order, against the same agents, each seeing
+ * the loads (and the "assigned longest ago") the tickets before it left. The k-th assignment
+ * of the batch counts as made k ms after `now`, so round robin goes round within a batch as it
+ * would over k separate assignments. The agents passed in are left unchanged.
+ */
+export function planAssignments(queue: readonly WaitingTicket[], agents: readonly CandidateAgent[], settings: RoutingSettings, now: Date): PlannedTicket[] {
+  const pool = agents.map((a) => ({ ...a, load: { ...a.load } }));
+  const byId = new Map(pool.map((a) => [a.id, a]));
+  let made = 0;
+  return queue.map((ticket) => {
+    const selection = selectAgent(ticket, pool, settings, now);
+    const at = new Date(now.getTime() + made);
+    if (selection.kind === 'assign') {
+      const agent = byId.get(selection.agentId)!;
+      agent.load[ticket.channel] = (agent.load[ticket.channel] ?? 0) + 1;
+      agent.lastAssignedAt = at;
+      made++;
+    }
+    return { ticket, selection, at };
+  });
+}

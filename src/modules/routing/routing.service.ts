@@ -10,7 +10,7 @@ import { toTicketView } from '../tickets/tickets.repository.js';
 import { agents } from '../agents/agents.table.js';
 import type { Principal } from '../auth/api-keys.service.js';
 import { tickets } from '../tickets/tickets.table.js';
-import type { RoutingEngine } from './routing.engine.js';
+import { SWEEP_CONCURRENCY, type RoutingEngine } from './routing.engine.js';
 import { agentViews, defaultQueue, DEFAULT_QUEUE, SLOT_STATUSES } from './routing.repository.js';
 import { agentPresenceEvents, routingQueues } from './routing.table.js';
 
@@ -168,9 +168,8 @@ export function createRoutingService(deps: {
     async routeAgent(agentId: string): Promise<number> {
       const [row] = await db.select({ teamId: agents.teamId, teamIds: agents.teamIds }).from(agents).where(eq(agents.id, agentId));
       if (!row) return 0;
-      let total = 0;
-      for (const teamId of new Set([row.teamId, ...row.teamIds, null])) total += await engine.routeTeam(teamId);
-      return total;
+      const made = await Promise.all([...new Set([row.teamId, ...row.teamIds, null])].map((teamId) => engine.routeTeam(teamId)));
+      return made.reduce((sum, n) => sum + n, 0);
     },
 
     /**
@@ -211,8 +210,17 @@ export function createRoutingService(deps: {
         );
       let released = 0;
       for (const { id } of unavailable) released += await engine.releaseUnanswered(id!);
+      // Several queues at once (each drain is its own transactions; the row locks keep them apart).
       let assigned = 0;
-      for (const { teamId } of queuesWithWork) assigned += await engine.routeTeam(teamId);
+      const pending = queuesWithWork.map((q) => q.teamId);
+      await Promise.all(
+        Array.from({ length: Math.min(SWEEP_CONCURRENCY, pending.length) }, async () => {
+          for (let teamId = pending.shift(); teamId !== undefined; teamId = pending.shift()) {
+            const made = await engine.routeTeam(teamId);
+            assigned += made;
+          }
+        }),
+      );
       if (deps.metrics) await refreshGauges(deps.metrics);
       return { idle, released, assigned };
     },

@@ -41,6 +41,36 @@ export async function patchTicket(tx: Executor, ticketId: string, patch: TicketP
   return row!;
 }
 
+/** One ticket's assignment in a batch: the columns the lifecycle's assign transition patches. */
+export interface BatchAssignment {
+  id: string;
+  assigneeId: string;
+  handoffCount: number;
+  /** Set when the ticket had never been assigned (kept otherwise). */
+  firstAssignedAt: Date;
+}
+
+/**
+ * Applies several assignments (routing's batch) to tickets the caller has locked, in one
+ * statement: the same version rule as patchTicket, for each row.
+ */
+export async function patchTicketAssignments(tx: Executor, assignments: BatchAssignment[], now: Date): Promise<TicketRow[]> {
+  if (assignments.length === 0) return [];
+  const v = sql`jsonb_to_recordset(${JSON.stringify(assignments)}::jsonb) as v(id uuid, "assigneeId" uuid, "handoffCount" int, "firstAssignedAt" timestamptz)`;
+  return tx
+    .update(tickets)
+    .set({
+      assigneeId: sql`v."assigneeId"`,
+      handoffCount: sql`v."handoffCount"`,
+      firstAssignedAt: sql`coalesce(${tickets.firstAssignedAt}, v."firstAssignedAt")`,
+      updatedAt: now,
+      version: sql`${tickets.version} + 1`,
+    })
+    .from(v)
+    .where(sql`${tickets.id} = v.id`)
+    .returning();
+}
+
 /** Locks several tickets in id order (the lock order); the rows found, by id. */
 export async function lockTicketsInOrder(tx: Executor, ids: string[]): Promise<Map<string, TicketRow>> {
   if (ids.length === 0) return new Map();

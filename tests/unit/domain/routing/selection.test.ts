@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { CHANNELS } from '../../../../src/channels/channel.types.js';
 import { compareQueued, type QueuedTicket } from '../../../../src/domain/routing/queue-order.js';
 import { DEFAULT_CAPACITY, DEFAULT_ROUTING, effectiveCapacity, isIso639, type RoutingSettings } from '../../../../src/domain/routing/routing.types.js';
-import { freeSlots, selectAgent, speaks, type CandidateAgent, type WaitingTicket } from '../../../../src/domain/routing/selection.js';
+import { freeSlots, planAssignments, selectAgent, speaks, type CandidateAgent, type WaitingTicket } from '../../../../src/domain/routing/selection.js';
 
 const NOW = new Date('2026-03-01T10:00:00Z');
 const TEAM = 'team-a';
@@ -72,6 +72,31 @@ describe('selectAgent', () => {
   it('prefers a speaker over a less loaded agent who does not speak the language', () => {
     const agents = [agent('a', { languages: ['en'], load: {} }), agent('b', { languages: ['he'], load: { email: 5 } })];
     expect(selectAgent(ticket({ language: 'he' }), agents, settings(), NOW)).toEqual({ kind: 'assign', agentId: 'b', reason: 'least_loaded', languageMatched: true });
+  });
+});
+
+describe('planAssignments (a batch)', () => {
+  const tickets = (n: number, over: Partial<WaitingTicket> = {}) => Array.from({ length: n }, (_, i) => ticket({ id: `t${i}`, ...over }));
+  const agentsOf = (plan: ReturnType<typeof planAssignments>) => plan.map((p) => (p.selection.kind === 'assign' ? p.selection.agentId : p.selection.why));
+
+  it('each ticket sees the loads the tickets before it left, and nobody goes over capacity', () => {
+    const agents = [agent('a', { capacity: { ...DEFAULT_CAPACITY, email: 2 } }), agent('b', { load: { email: 1 }, capacity: { ...DEFAULT_CAPACITY, email: 2 } })];
+    expect(agentsOf(planAssignments(tickets(4), agents, settings(), NOW))).toEqual(['a', 'b', 'a', 'no_agent']);
+    // The agents passed in are not changed.
+    expect(agents[0]!.load).toEqual({});
+  });
+
+  it('round robin goes round within a batch', () => {
+    const agents = [agent('a'), agent('b'), agent('c')];
+    const plan = planAssignments(tickets(6), agents, settings({ method: 'round_robin' }), NOW);
+    expect(agentsOf(plan)).toEqual(['a', 'b', 'c', 'a', 'b', 'c']);
+    expect(plan.map((p) => p.at.getTime() - NOW.getTime())).toEqual([0, 1, 2, 3, 4, 5]);
+  });
+
+  it('a ticket that waits for its language does not stop the ones behind it', () => {
+    const agents = [agent('a', { languages: ['en'] })];
+    const queue = [ticket({ id: 'he', language: 'he' }), ticket({ id: 'en' })];
+    expect(agentsOf(planAssignments(queue, agents, settings(), NOW))).toEqual(['language', 'a']);
   });
 });
 
