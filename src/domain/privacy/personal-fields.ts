@@ -119,6 +119,7 @@ export function auditAction(method: string, route: string): string {
   if (last.startsWith(':')) return `${path}.create`;
   // POST to a collection (a plural noun, or the first segment) creates; to a verb acts.
   const previous = segments[segments.length - 2];
-  if (segments.length === 1 || (last.endsWith('s') && (previous === undefined || previous.startsWith(':')))) return `${path}.create`;
+  const collection = last.endsWith('s') && (previous === undefined || previous.startsWith(':') || !route.includes(':'));
+  if (segments.length === 1 || collection) return `${path}.create`;
   return path;
 }
