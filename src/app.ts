@@ -17,6 +17,8 @@ import { createSessions } from './http/session.js';
 import { registerSessionRoutes } from './http/session-routes.js';
 import { createSessionService } from './modules/sessions/sessions.service.js';
 import { sessionSecretSource } from './modules/sessions/session-secret.js';
+import { createStreamTokens } from './modules/stream-tokens/stream-tokens.js';
+import { registerStreamTokenRoutes } from './modules/stream-tokens/stream-tokens.routes.js';
 import { finishOpenApi } from './http/openapi.js';
 import { installProblemHandlers, problemOf, sendProblem } from './http/problem.js';
 import type { App } from './http/types.js';
@@ -140,7 +142,20 @@ export async function buildApp(deps: Dependencies): Promise<App> {
 
   const failures =
     config.AUTH_FAILURES_PER_MINUTE > 0 ? createAuthFailureLimiter({ redis: deps.redis, prefix: `${config.QUEUE_PREFIX}:rate`, maxPerMinute: config.AUTH_FAILURES_PER_MINUTE }) : undefined;
-  const guard = createGuard(deps.apiKeys, failures, config.RATE_LIMIT_PER_MINUTE > 0 ? refusalCounter(app.createRateLimit()) : undefined);
+  // One secret (SESSION_SECRET or generated into the database) signs session cookies and stream tokens.
+  const sessionSecret = sessionSecretSource({ db: deps.db, clock: deps.clock, configured: config.SESSION_SECRET });
+  const streamTokens = createStreamTokens({ secret: sessionSecret, clock: deps.clock });
+  const guard = createGuard(deps.apiKeys, failures, config.RATE_LIMIT_PER_MINUTE > 0 ? refusalCounter(app.createRateLimit()) : undefined, { streamTokens });
+  // Browser sessions (Bull Board, the ops wall): src/http/session.ts. Only pages read the cookie.
+  await app.register(cookie);
+  const sessions = createSessions({
+    sessions: createSessionService({ db: deps.db, clock: deps.clock, ttlHours: config.SESSION_TTL_HOURS }),
+    secret: sessionSecret,
+    guard,
+    ttlHours: config.SESSION_TTL_HOURS,
+  });
+  await registerSessionRoutes(app, { apiKeys: deps.apiKeys, sessions, failures });
+  registerStreamTokenRoutes(app, { guard, streamTokens });
   const stream = createStreamHub({ databaseUrl: config.DATABASE_URL, db: deps.db, logger: deps.logger, link: deps.links.postgres });
   // preClose, not onClose: open event streams must end before the server waits for its connections.
   app.addHook('preClose', async () => stream.close());
@@ -152,15 +167,6 @@ export async function buildApp(deps: Dependencies): Promise<App> {
   registerTeamRoutes(app, { guard, teams: createTeamService({ db: deps.db, clock: deps.clock, routing: deps.routing.triggers }) });
   registerBlocklistRoutes(app, { db: deps.db, clock: deps.clock, defaultPhoneRegion: config.DEFAULT_PHONE_REGION, guard });
   registerAgentRoutes(app, { guard, agents: createAgentService({ db: deps.db, clock: deps.clock, routing: deps.routing.triggers }) });
-  // Browser sessions (Bull Board, the ops wall): src/http/session.ts. Only pages read the cookie.
-  await app.register(cookie);
-  const sessions = createSessions({
-    sessions: createSessionService({ db: deps.db, clock: deps.clock, ttlHours: config.SESSION_TTL_HOURS }),
-    secret: sessionSecretSource({ db: deps.db, clock: deps.clock, configured: config.SESSION_SECRET }),
-    guard,
-    ttlHours: config.SESSION_TTL_HOURS,
-  });
-  await registerSessionRoutes(app, { apiKeys: deps.apiKeys, sessions, failures });
   registerRoutingRoutes(app, { guard, routing: deps.routing, stream });
   registerApiKeyRoutes(app, { db: deps.db, apiKeys: deps.apiKeys, guard });
   registerSlaConfigRoutes(app, { guard, slaConfig: deps.slaConfig });

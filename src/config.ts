@@ -121,21 +121,6 @@ export const configSchema = z.object({
     .pipe(z.array(z.string().refine(isExactOrigin, 'an exact origin such as https://desk.example.com (scheme, host, optional port; no path, no wildcard)'))),
   /** Hours a stored Idempotency-Key answer is replayed for; the maintenance job deletes older ones. */
   IDEMPOTENCY_KEY_TTL_HOURS: positiveInt(24),
-  /** Seconds the process waits for in-flight work on SIGTERM before it exits anyway. */
-  SHUTDOWN_GRACE_SEC: positiveInt(25),
-  BODY_LIMIT_BYTES: positiveInt(1_048_576),
-  EMAIL_BODY_LIMIT_BYTES: positiveInt(26_214_400),
-
-  // Channels (issue 3). A channel whose secret is unset answers 503 on its webhook.
-  PUBLIC_BASE_URL: optionalUrl,
-  FACEBOOK_APP_SECRET: optionalSecret,
-  FACEBOOK_APP_ID: optionalSecret,
-  FACEBOOK_VERIFY_TOKEN: optionalSecret,
-  FACEBOOK_PAGE_ACCESS_TOKEN: optionalSecret,
-  TWITTER_CONSUMER_SECRET: optionalSecret,
-  TWILIO_AUTH_TOKEN: optionalSecret,
-  MAILGUN_SIGNING_KEY: optionalSecret,
-  /**
   /**
    * Signs the browser session cookie (Bull Board, the ops wall): 32 bytes or more. Unset: a
    * secret is generated once and kept in the database (app_secrets), shared by every process.
@@ -153,6 +138,21 @@ export const configSchema = z.object({
   OIDC_JWKS_URL: optionalUrl,
   /** The claim that carries the role (admin, supervisor, agent); a dotted path reaches nested claims ("realm_access.role"). */
   OIDC_ROLE_CLAIM: z.string().min(1).default('role'),
+  /** Seconds the process waits for in-flight work on SIGTERM before it exits anyway. */
+  SHUTDOWN_GRACE_SEC: positiveInt(25),
+  BODY_LIMIT_BYTES: positiveInt(1_048_576),
+  EMAIL_BODY_LIMIT_BYTES: positiveInt(26_214_400),
+
+  // Channels (issue 3). A channel whose secret is unset answers 503 on its webhook.
+  PUBLIC_BASE_URL: optionalUrl,
+  FACEBOOK_APP_SECRET: optionalSecret,
+  FACEBOOK_APP_ID: optionalSecret,
+  FACEBOOK_VERIFY_TOKEN: optionalSecret,
+  FACEBOOK_PAGE_ACCESS_TOKEN: optionalSecret,
+  TWITTER_CONSUMER_SECRET: optionalSecret,
+  TWILIO_AUTH_TOKEN: optionalSecret,
+  MAILGUN_SIGNING_KEY: optionalSecret,
+  /**
    * How old a Mailgun signature may be. Mailgun retries for 8 hours and may resend the original
    * signature, so the window covers that; replays within it are stopped by the token cache
    * (webhook_tokens: a token is accepted again only with the same content).

@@ -13,6 +13,7 @@ import { createTicketService, type TicketService } from './modules/tickets/ticke
 import { createCsatHook } from './modules/csat/csat.hook.js';
 import { createCsatService, type CsatService } from './modules/csat/csat.service.js';
 import { createDeliveryHook } from './modules/delivery/delivery.hook.js';
+import { createEventsHook } from './modules/events/events.hook.js';
 import { createFcrHook } from './modules/fcr/fcr.hook.js';
 import { createFcrSettler, type FcrSettler } from './modules/fcr/fcr.settler.js';
 import { createDeliveryService, type DeliveryService } from './modules/delivery/delivery.service.js';
@@ -111,6 +112,8 @@ export function createDependencies(config: Config, overrides: DependencyOverride
   );
   const deliverySettings = { maxAttempts: config.DELIVERY_MAX_ATTEMPTS, backoffMs: config.DELIVERY_BACKOFF_MS };
   hooks.register(createDeliveryHook({ queues, messageIdDomain: config.EMAIL_MESSAGE_ID_DOMAIN, ...deliverySettings }));
+  // Events (issue 15): the change's catalog events into the outbox, last in its transaction.
+  hooks.register(createEventsHook());
   // Routing (issue 13): last, after commit only; its assignments go through the same hooks.
   const routing = createRoutingService({
     db,

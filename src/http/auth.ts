@@ -2,6 +2,7 @@ import type { FastifyReply, FastifyRequest, onRequestHookHandler } from 'fastify
 import type { Role } from '../modules/auth/api-keys.models.js';
 import type { ApiKeyService, Principal } from '../modules/auth/api-keys.service.js';
 import { AppError, forbidden, unauthorized } from '../shared/errors.js';
+import type { StreamTokenCheck, StreamTokens } from '../modules/stream-tokens/stream-tokens.js';
 import type { AuthFailureLimiter } from './auth-failures.js';
 
 declare module 'fastify' {
@@ -17,7 +18,30 @@ export function bearerToken(request: FastifyRequest): string | undefined {
   return match?.[1];
 }
 
-export type Guard = (roles: readonly Role[]) => onRequestHookHandler;
+/**
+ * streamToken: the purpose of the event stream this route serves (src/modules/stream-tokens):
+ * a request without an Authorization header may then authenticate with ?token=<stream token>.
+ */
+export interface GuardOptions {
+  streamToken?: string;
+}
+
+export type Guard = (roles: readonly Role[], options?: GuardOptions) => onRequestHookHandler;
+
+/** Other credentials than API keys, each optional (issue 14). */
+export interface ExtraAuthenticators {
+  /** Verifies ?token= on event streams (EventSource cannot send headers). */
+  streamTokens?: Pick<StreamTokens, 'verify'>;
+  /** A JWT bearer from the configured OIDC issuer (src/http/oidc.ts); null when the token is no JWT. */
+  oidc?: { authenticate(token: string): Promise<Principal | null> };
+}
+
+const STREAM_TOKEN_REFUSALS: Record<Exclude<StreamTokenCheck, { ok: true }>['reason'], string> = {
+  malformed: 'is not a stream token',
+  'bad-signature': 'was not issued by this service',
+  expired: 'has expired (tokens last 60 s): ask POST /v1/stream-tokens for a new one',
+  'wrong-stream': 'was issued for another stream',
+};
 
 /**
  * Counts a request the guard refuses against the request budget it belongs to (the verified
@@ -39,10 +63,12 @@ function tooManyRequests(reply: FastifyReply, seconds: number): AppError {
  * wrong keys is refused (429) before its key is looked up, however many it sends at once.
  * Concurrent requests with the same token in this process share one attempt and one lookup.
  */
-export function createGuard(apiKeys: ApiKeyService, failures?: AuthFailureLimiter, countRefused?: RefusalCounter): Guard {
+export function createGuard(apiKeys: ApiKeyService, failures?: AuthFailureLimiter, countRefused?: RefusalCounter, extra: ExtraAuthenticators = {}): Guard {
   const inFlight = new Map<string, Promise<Principal | null>>();
 
   async function authenticateAttempt(token: string, request: FastifyRequest, reply: FastifyReply): Promise<Principal | null> {
+    // A JWT (three dot-separated parts; API keys have no dot) goes to OIDC when it is configured.
+    if (extra.oidc && token.split('.').length === 3) return extra.oidc.authenticate(token);
     if (!failures || apiKeys.recentlyVerified(token)) return apiKeys.authenticate(token);
     const pending = inFlight.get(token);
     if (pending) return pending;
@@ -71,8 +97,23 @@ export function createGuard(apiKeys: ApiKeyService, failures?: AuthFailureLimite
     return principal;
   }
 
-  return (roles) =>
+  async function streamTokenPrincipal(request: FastifyRequest, purpose: string): Promise<Principal | null> {
+    const token = (request.query as Record<string, unknown> | undefined)?.token;
+    if (token === undefined || request.headers.authorization !== undefined || !extra.streamTokens) return null;
+    const check = typeof token === 'string' ? await extra.streamTokens.verify(token, purpose) : ({ ok: false, reason: 'malformed' } as const);
+    if (check.ok) return check.principal;
+    const message = STREAM_TOKEN_REFUSALS[check.reason];
+    throw new AppError(401, 'invalid-stream-token', 'Unauthorized', `The stream token ${message}.`, [{ field: 'query.token', message }]);
+  }
+
+  return (roles, options = {}) =>
     async function guard(request: FastifyRequest, reply: FastifyReply) {
+      const fromStreamToken = options.streamToken ? await streamTokenPrincipal(request, options.streamToken) : null;
+      if (fromStreamToken) {
+        if (!roles.includes(fromStreamToken.role)) throw forbidden(`This stream needs one of the roles ${roles.join(', ')}; the token has role ${fromStreamToken.role}.`);
+        request.principal = fromStreamToken;
+        return;
+      }
       const token = bearerToken(request);
       if (!token) {
         const seconds = countRefused ? await countRefused(request) : 0;

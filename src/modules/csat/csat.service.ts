@@ -3,7 +3,8 @@ import { eq } from 'drizzle-orm';
 import type { Database } from '../../db/client.js';
 import type { Clock } from '../../shared/clock.js';
 import { AppError, conflict, notFound } from '../../shared/errors.js';
-import { appendEvents } from '../tickets/tickets.repository.js';
+import { appendEvents, findTicket } from '../tickets/tickets.repository.js';
+import { recordEvent } from '../events/events.writer.js';
 import { tickets } from '../tickets/tickets.table.js';
 import { csatSurveys } from './csat.table.js';
 
@@ -38,6 +39,9 @@ export function createCsatService(deps: { db: Database; clock: Clock }) {
         if (survey.expiresAt <= now) throw new AppError(410, 'survey-expired', 'Gone', 'This survey has expired');
         await tx.update(csatSurveys).set({ score: input.score, comment: input.comment ?? null, respondedAt: now }).where(eq(csatSurveys.id, survey.id));
         await appendEvents(tx, survey.ticketId, { kind: 'customer', id: null }, [{ type: 'csat', data: { surveyId: survey.id, score: input.score, comment: input.comment ?? null } }], now);
+        // Events (issue 15): the score, never the comment (the customer's own words).
+        const ticket = await findTicket(tx, survey.ticketId);
+        await recordEvent(tx, { type: 'csat.responded', resource: { type: 'ticket', id: survey.ticketId }, data: { ticketId: survey.ticketId, ticketNumber: ticket?.number ?? 0, surveyId: survey.id, score: input.score }, occurredAt: now });
         return { score: input.score, respondedAt: now };
       });
     },

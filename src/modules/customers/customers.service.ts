@@ -7,6 +7,7 @@ import { uniqueOrConflict } from '../../db/unique.js';
 import { badRequest, conflict, notFound } from '../../shared/errors.js';
 import { appendEvents, latestTicketsOfCustomer, toTicketView, type Actor } from '../tickets/tickets.repository.js';
 import { moveTicketsToCustomer } from '../tickets/tickets.writer.js';
+import { recordEvent } from '../events/events.writer.js';
 import { deleteIdentity, getCustomer, getIdentity, listIdentities, lockCustomers, markCustomerMerged, markIdentityVerified, moveIdentities, resolveMerged, verifiedHolder } from './customers.repository.js';
 
 /**
@@ -36,6 +37,7 @@ async function moveCustomer(tx: Executor, sourceId: string, targetId: string, ac
     await appendEvents(tx, t.id, actor, [{ type: 'customer_merged', data: { from: sourceId, to: targetId } }], now);
   }
   await markCustomerMerged(tx, sourceId, targetId, now);
+  await recordEvent(tx, { type: 'customer.merged', resource: { type: 'customer', id: sourceId }, data: { customerId: sourceId, mergedIntoId: targetId, ticketIds: moved.map((t) => t.id) }, occurredAt: now });
 }
 
 /**

@@ -2,6 +2,7 @@ import { and, desc, eq, getTableColumns, sql } from 'drizzle-orm';
 import type { Database, Executor } from '../../db/client.js';
 import { badRequest, notFound } from '../../shared/errors.js';
 import { publishStreamEvent } from '../sla/breaches/stream-events.repository.js';
+import { recordEvent } from '../events/events.writer.js';
 import { teams } from '../teams/teams.table.js';
 import { alarms, kpiTargets, type AlarmState, type Direction, type ScopeKind, type TargetKpi } from './kpi-targets.table.js';
 import { queryKpis, type KpiRow } from './kpi.queries.js';
@@ -95,6 +96,7 @@ async function applyValue(db: Database, targetId: string, value: number | null, 
     if (open) {
       await tx.update(alarms).set({ state: 'cleared', clearedAt: now, lastValue: value, lastEvaluatedAt: now }).where(eq(alarms.id, open.id));
       await publishStreamEvent(tx, 'alarm_cleared', { ...alarmEventData(target, open.id, value), raisedAt: open.raisedAt, clearedAt: now }, now);
+      await recordEvent(tx, { type: 'alarm.cleared', resource: { type: 'alarm', id: open.id }, data: { alarmId: open.id, source: 'kpi_target', targetId, value }, occurredAt: now });
       return 'cleared';
     }
     if (!off) return 'ok';
@@ -105,6 +107,12 @@ async function applyValue(db: Database, targetId: string, value: number | null, 
       .returning({ id: alarms.id });
     if (!raised) return 'still-raised';
     await publishStreamEvent(tx, 'alarm_raised', { ...alarmEventData(target, raised.id, value), raisedAt: now }, now);
+    await recordEvent(tx, {
+      type: 'alarm.raised',
+      resource: { type: 'alarm', id: raised.id },
+      data: { alarmId: raised.id, source: 'kpi_target', targetId, detail: `${target.kpi} ${target.direction} ${target.threshold}`, value },
+      occurredAt: now,
+    });
     return 'raised';
   });
 }

@@ -9,6 +9,7 @@ import type { StreamHub } from '../sla/breaches/sla.stream.js';
 import { streamAgentEvents } from './agent-stream.js';
 import type { RoutingService } from './routing.service.js';
 import { capacityOverrideSchema, capacityView, presenceBody, routingSettingsSchema, routingSettingsView } from './routing.schemas.js';
+import { streamTokenQuery } from '../stream-tokens/stream-tokens.routes.js';
 
 const idParams = z.object({ id: z.uuid() });
 const settingsView = z.object({ routing: routingSettingsView, capacity: capacityView });
@@ -23,12 +24,12 @@ export function registerRoutingRoutes(app: App, deps: { guard: Guard; routing: R
   const { guard, routing } = deps;
 
   app.get('/v1/me/stream', {
-    onRequest: guard(STAFF),
+    onRequest: guard(STAFF, { streamToken: 'me' }),
     schema: {
       tags: ['agents'],
       summary: "Server-sent events for the calling key's agent: assigned, unassigned (by routing); resumable with Last-Event-ID",
       security: bearerSecurity,
-      querystring: z.object({ lastEventId: eventId.optional() }),
+      querystring: z.object({ lastEventId: eventId.optional(), token: streamTokenQuery }),
       headers: z.object({ 'last-event-id': eventId.optional() }),
     },
     handler: async (request, reply) => {

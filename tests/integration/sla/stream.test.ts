@@ -87,8 +87,9 @@ describe('the SLA operations stream (SSE)', () => {
   });
 
   // Stream ids are assigned at INSERT but rows appear at COMMIT: when the lower-numbered of
-  // two publishing transactions commits second, its event must still reach connected clients
-  // (the hub reads from a low watermark and dedupes by id; see sla.stream.ts).
+  // two publishing transactions commits second, its event must still reach connected clients,
+  // and a client that resumes after the higher id must get it too (issue 15: events are read
+  // in (tx_id, id) order below the oldest running transaction; see commit-order.ts).
   it('delivers an event whose transaction commits after a later-numbered one', async () => {
     const live = await open();
     const marker = unique('race');
@@ -104,11 +105,20 @@ describe('the SLA operations stream (SSE)', () => {
     });
     await insertedFirst;
     await ctx.deps.db.transaction(publish(2)); // numbered after the first, committed before it
-    await live.waitFor((e) => e.data.marker === marker && e.data.n === 2);
+    // A client that saw 2 before 1 committed and then lost its connection would resume after
+    // 2 and never see 1: so 2 is held until 1's transaction ends.
     release();
     await first;
     await ctx.deps.db.transaction(publish(3));
     await live.waitFor((e) => e.data.marker === marker && e.data.n === 3);
-    expect(live.received.filter((e) => e.data.marker === marker).map((e) => e.data.n)).toEqual(expect.arrayContaining([1, 2, 3]));
+    const seen = live.received.filter((e) => e.data.marker === marker);
+    expect(seen.map((e) => e.data.n)).toEqual([1, 2, 3]);
+    // Resumed after each id it saw, a client gets exactly what followed it.
+    for (const [i, event] of seen.slice(0, 2).entries()) {
+      const resumed = await open(event.id!);
+      await resumed.waitFor((e) => e.data.marker === marker && e.data.n === 3);
+      expect(resumed.received.filter((e) => e.data.marker === marker).map((e) => e.data.n)).toEqual([1, 2, 3].slice(i + 1));
+      await resumed.close();
+    }
   });
 });

@@ -137,8 +137,8 @@ export function registerBreachOpsRoutes(app: App, deps: { breachOps: BreachOpsSe
       headers: z.object({ 'last-event-id': eventId.optional() }),
     },
     handler: async (request, reply) => {
-      // One page of replay, as this stream has always read.
-      await serveEventStream(deps.stream, request, reply, { resumeFrom: request.headers['last-event-id'] ?? request.query.lastEventId, nameOf: (event) => event.type, replayPages: 1 });
+      // Replayed until caught up: a page limit left a gap between the last page and the live events (issue 15).
+      await serveEventStream(deps.stream, request, reply, { resumeFrom: request.headers['last-event-id'] ?? request.query.lastEventId, nameOf: (event) => event.type, replayPages: Number.POSITIVE_INFINITY });
     },
   });
 }

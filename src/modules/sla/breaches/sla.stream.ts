@@ -1,9 +1,8 @@
-import { asc, gt, sql } from 'drizzle-orm';
 import pg from 'pg';
 import type { Logger } from 'pino';
 import type { Database } from '../../../db/client.js';
 import { STREAM_CHANNEL } from './stream-events.repository.js';
-import { slaStreamEvents } from '../sla.table.js';
+import { cursorAt, feedEnd, readFeed, type FeedCursor, type FeedTable } from '../../events/commit-order.js';
 import { describeError } from '../../../shared/error-description.js';
 import { reconnectDelay, type LinkState } from '../../../shared/link-state.js';
 
@@ -19,9 +18,25 @@ type Subscriber = (event: StreamEvent) => void;
 /** How the LISTEN connection shows in pg_stat_activity. */
 export const LISTENER_APPLICATION_NAME = 'complaint-desk sla-stream';
 
-/** An id still missing this long belongs to a transaction that rolled back: stop waiting for it. */
-const GAP_ABANDON_MS = 60_000;
-const GAP_RECHECK_MS = 1_000;
+/** Rows committed behind an older transaction still running are read again this soon. */
+const BLOCKED_RECHECK_MS = 50;
+const DRAIN_PAGE = 2000;
+
+/** What a hub reads: the SLA operations stream (default) or the domain events (issue 15). */
+export interface StreamSource {
+  table: FeedTable;
+  channel: string;
+  /** The select list (trusted constant) whose columns toEvent reads. */
+  columns: string;
+  toEvent(row: Record<string, unknown> & { id: number }): StreamEvent;
+}
+
+export const SLA_STREAM_SOURCE: StreamSource = {
+  table: 'sla_stream_events',
+  channel: STREAM_CHANNEL,
+  columns: 'type, data, created_at',
+  toEvent: (row) => ({ id: row.id, type: row.type as string, data: row.data as Record<string, unknown>, createdAt: new Date(row.created_at as string) }),
+};
 
 /**
  * Fans operations events out to SSE clients. Workers NOTIFY at commit (so a client never sees
@@ -29,54 +44,39 @@ const GAP_RECHECK_MS = 1_000;
  * of notifications costs one query.
  *
  * Ids are assigned at INSERT but rows appear at COMMIT, so a lower id can appear after a
- * higher one (two workers breaching at once). The hub therefore reads from a low watermark
- * (every id at or below it is delivered or abandoned), delivers in commit order, and
- * remembers which ids above the watermark it has sent; a missing id is waited for until it
- * appears or GAP_ABANDON_MS passes (its transaction rolled back).
+ * higher one (two workers breaching at once). The hub and the replay of a resuming client
+ * therefore read in the commit-safe order of commit-order.ts ((tx_id, id), only rows older
+ * than every running transaction): a client that resumes after the last id it saw misses
+ * nothing, whichever order the transactions committed in (issue 15).
  */
-export function createStreamHub(deps: { databaseUrl: string; db: Database; logger: Logger; link?: LinkState }) {
+export function createStreamHub(deps: { databaseUrl: string; db: Database; logger: Logger; link?: LinkState; source?: StreamSource }) {
+  const source = deps.source ?? SLA_STREAM_SOURCE;
   const subscribers = new Map<Subscriber, (() => void) | undefined>();
   let listener: pg.Client | null = null;
   let started: Promise<void> | null = null;
   let closed = false;
   let reconnect: NodeJS.Timeout | null = null;
   let attempts = 0;
-  let lowWatermark = 0;
-  const delivered = new Set<number>();
-  const missingSince = new Map<number, number>();
+  let cursor: FeedCursor = { txId: '0', id: 0 };
   let draining: Promise<void> = Promise.resolve();
   let recheck: NodeJS.Timeout | null = null;
 
   async function drain() {
-    const rows = await deps.db.select().from(slaStreamEvents).where(gt(slaStreamEvents.id, lowWatermark)).orderBy(asc(slaStreamEvents.id)).limit(2000);
-    let highest = lowWatermark;
+    const { rows, blocked } = await readFeed<Record<string, unknown>>(deps.db, source.table, source.columns, cursor, DRAIN_PAGE);
     for (const row of rows) {
-      highest = Math.max(highest, row.id);
-      if (delivered.has(row.id)) continue;
-      delivered.add(row.id);
-      missingSince.delete(row.id);
-      for (const s of subscribers.keys()) s(row);
-    }
-    // Advance the watermark over delivered ids and over gaps old enough to be rollbacks.
-    const now = Date.now();
-    for (let id = lowWatermark + 1; id <= highest; id++) {
-      if (delivered.delete(id)) {
-        lowWatermark = id;
-        continue;
-      }
-      const since = missingSince.get(id) ?? now;
-      missingSince.set(id, since);
-      if (now - since < GAP_ABANDON_MS) break;
-      missingSince.delete(id);
-      lowWatermark = id;
+      cursor = { txId: row.tx, id: row.id };
+      const event = source.toEvent(row);
+      for (const s of subscribers.keys()) s(event);
     }
     // A full page means more rows wait: read on rather than wait for the next notification.
-    if (rows.length === 2000) schedule();
-    if (missingSince.size > 0 && !recheck) {
+    if (rows.length === DRAIN_PAGE) schedule();
+    // Committed rows behind an older running transaction: its end sends no notification
+    // (it may write no event at all), so look again shortly.
+    if (blocked && !recheck) {
       recheck = setTimeout(() => {
         recheck = null;
         schedule();
-      }, GAP_RECHECK_MS);
+      }, BLOCKED_RECHECK_MS);
       recheck.unref();
     }
   }
@@ -105,7 +105,7 @@ export function createStreamHub(deps: { databaseUrl: string; db: Database; logge
     client.on('notification', schedule);
     try {
       await client.connect();
-      await client.query(`listen ${STREAM_CHANNEL}`);
+      await client.query(`listen ${source.channel}`);
     } catch (error) {
       client.removeAllListeners('error');
       client.on('error', () => undefined);
@@ -137,8 +137,7 @@ export function createStreamHub(deps: { databaseUrl: string; db: Database; logge
   }
 
   async function start() {
-    const [row] = await deps.db.select({ max: sql<number>`coalesce(max(${slaStreamEvents.id}), 0)::bigint` }).from(slaStreamEvents);
-    lowWatermark = Number(row?.max ?? 0);
+    cursor = await feedEnd(deps.db, source.table);
     // The first connection is awaited (a subscriber then sees every event committed after it
     // subscribed); if it fails, the hub keeps trying in the background and catches up.
     await listen().catch((error: unknown) => {
@@ -170,9 +169,15 @@ export function createStreamHub(deps: { databaseUrl: string; db: Database; logge
       return () => subscribers.delete(subscriber);
     },
 
-    /** Events after `afterId`, for a client that reconnects with Last-Event-ID. */
+    /**
+     * Events after `afterId` in the hub's own order, for a client that reconnects with
+     * Last-Event-ID (the last id it saw, whatever its value): nothing that committed late
+     * behind it is skipped. Rows not yet settled come with the live events.
+     */
     async replay(afterId: number, limit = 1000): Promise<StreamEvent[]> {
-      return deps.db.select().from(slaStreamEvents).where(gt(slaStreamEvents.id, afterId)).orderBy(asc(slaStreamEvents.id)).limit(limit);
+      const from = await cursorAt(deps.db, source.table, afterId);
+      const { rows } = await readFeed<Record<string, unknown>>(deps.db, source.table, source.columns, from, limit);
+      return rows.map((row) => source.toEvent(row));
     },
 
     /** Whether the LISTEN connection is open (false while it reconnects). */

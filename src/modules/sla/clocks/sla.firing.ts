@@ -12,6 +12,7 @@ import { tickets } from '../../tickets/tickets.table.js';
 import { appendEventsFrom } from '../../tickets/tickets.repository.js';
 import { recordBreachesFrom, severityOf } from '../breaches/breaches.repository.js';
 import { publishStreamEventsFrom, STREAM_CHANNEL } from '../breaches/stream-events.repository.js';
+import { recordEvents, type RecordedEvent } from '../../events/events.writer.js';
 import { toDomainClock } from './clocks.repository.js';
 import type { PolicyCache } from '../policies/policy.cache.js';
 import { slaClocks } from '../sla.table.js';
@@ -141,6 +142,8 @@ export async function fireTimers(deps: FiringDeps, requests: FireRequest[]): Pro
       results[requestOf[k]!] = 'stale';
       recorded[k] = false;
     });
+    // Events (issue 15): sla.warning and sla.breached in the outbox, with the clocks' change.
+    await recordEvents(tx, firings.flatMap((f, k) => (recorded[k] ? [slaEventOf(f, now)] : [])));
 
     const { byId: policies } = await deps.policies.get(tx);
     for (const [k, f] of firings.entries()) {
@@ -164,6 +167,14 @@ export async function fireTimers(deps: FiringDeps, requests: FireRequest[]): Pro
       .catch((error: unknown) => deps.logger.warn({ err: error }, 'could not schedule escalations; the reconciler will run them'));
   }
   return results;
+}
+
+function slaEventOf(f: Firing, now: Date): RecordedEvent {
+  const ref = { ticketId: f.ticketId, ticketNumber: Number(f.streamData.ticketNumber), metric: f.metric, dueAt: f.dueAt?.toISOString() ?? null };
+  const resource = { type: 'ticket' as const, id: f.ticketId };
+  return f.kind === 'breach'
+    ? { type: 'sla.breached', resource, data: { ...ref, breachId: f.breachId! }, occurredAt: now }
+    : { type: 'sla.warning', resource, data: ref, occurredAt: now };
 }
 
 type LockedRow = { clock: typeof slaClocks.$inferSelect; ticket: { number: number; channel: string; teamId: string | null; priority: string } };

@@ -7,6 +7,7 @@ import type { Principal } from '../../auth/api-keys.service.js';
 import { appendEvents, findTicket, type Actor } from '../../tickets/tickets.repository.js';
 import { actorOf } from '../../tickets/tickets.service.js';
 import { publishStreamEvent } from '../breaches/stream-events.repository.js';
+import { recordEvent } from '../../events/events.writer.js';
 import { commitments } from '../sla.table.js';
 import { recordBreach, resolveBreaches, severityOf } from '../breaches/breaches.repository.js';
 
@@ -55,6 +56,7 @@ export function createCommitmentService(deps: { db: Database; clock: Clock; queu
       if (!breach) return 'stale';
       await appendEvents(tx, ticket.id, SYSTEM, [{ type: 'commitment_overdue', data: { ...base, breachId: breach.id } }], now);
       await publishStreamEvent(tx, 'breach', { ...base, metric: 'commitment', breachId: breach.id, breachedAt: now }, now);
+      await recordEvent(tx, { type: 'commitment.due', resource: { type: 'ticket', id: ticket.id }, data: { ticketId: ticket.id, ticketNumber: ticket.number, commitmentId: c.id, dueAt: c.dueAt.toISOString(), breachId: breach.id }, occurredAt: now });
       return 'fired';
     });
   }
@@ -92,6 +94,10 @@ export function createCommitmentService(deps: { db: Database; clock: Clock; queu
         const resolved = await resolveBreaches(tx, { commitmentId: c.id }, now);
         await appendEvents(tx, ticketId, actorOf(principal), [{ type: `commitment_${state}`, data: { commitmentId: c.id, description: c.description } }], now);
         for (const b of resolved) await publishStreamEvent(tx, 'resolved', { breachId: b.id, ticketId, metric: 'commitment', commitmentId: c.id }, now);
+        if (state === 'broken') {
+          const ticket = await findTicket(tx, c.ticketId);
+          await recordEvent(tx, { type: 'commitment.broken', resource: { type: 'ticket', id: c.ticketId }, data: { ticketId: c.ticketId, ticketNumber: ticket?.number ?? 0, commitmentId: c.id, dueAt: c.dueAt.toISOString() }, occurredAt: now });
+        }
         return updated!;
       });
     },
