@@ -18,6 +18,7 @@ import { registerSessionRoutes } from './http/session-routes.js';
 import { createSessionService } from './modules/sessions/sessions.service.js';
 import { sessionSecretSource } from './modules/sessions/session-secret.js';
 import { createStreamTokens } from './modules/stream-tokens/stream-tokens.js';
+import { createOidcAuthenticator } from './http/oidc.js';
 import { registerStreamTokenRoutes } from './modules/stream-tokens/stream-tokens.routes.js';
 import { finishOpenApi } from './http/openapi.js';
 import { installProblemHandlers, problemOf, sendProblem } from './http/problem.js';
@@ -37,6 +38,8 @@ import { registerCustomerRoutes } from './modules/customers/customers.routes.js'
 import { createCustomerService } from './modules/customers/customers.service.js';
 import { registerHealthRoutes } from './modules/health/health.routes.js';
 import { registerWebhookRoutes } from './modules/intake/webhooks.routes.js';
+import { registerMailboxRoutes } from './modules/mailboxes/mailboxes.routes.js';
+import { createMailboxService } from './modules/mailboxes/mailboxes.service.js';
 import { registerCommitmentRoutes } from './modules/sla/commitments/commitments.routes.js';
 import { registerSlaConfigRoutes } from './modules/sla/policies/sla-config.routes.js';
 import { registerBreachOpsRoutes } from './modules/sla/breaches/breach-ops.routes.js';
@@ -46,7 +49,18 @@ import { registerObservability } from './http/observability.js';
 import { registerDeliveryRoutes } from './modules/delivery/delivery.routes.js';
 import { createTemplateService } from './modules/delivery/templates.service.js';
 import { registerCsatRoutes } from './modules/csat/csat.routes.js';
+import { createCsatPage, registerCsatPageAssets } from './modules/csat/csat-page.js';
+import { registerOpsRoutes } from './modules/ops/ops.routes.js';
+import { createOpsService } from './modules/ops/ops.service.js';
+import { createWebAssets } from './modules/ops/web-assets.js';
 import { registerKpiRoutes } from './modules/reports/kpi.routes.js';
+import { createReasonService } from './modules/reasons/reasons.service.js';
+import { registerReasonRoutes } from './modules/reasons/reasons.routes.js';
+import { createSurveySettingsService } from './modules/surveys/survey-settings.service.js';
+import { registerSurveySettingsRoutes } from './modules/surveys/survey-settings.routes.js';
+import { figureSettingsOf } from './modules/work/figure-settings.js';
+import { registerWorkRoutes } from './modules/work/work.routes.js';
+import { createWorkService } from './modules/work/work.service.js';
 import { createTemplateRenderer } from './modules/delivery/templates.js';
 import { registerRoutingRoutes } from './modules/routing/routing.routes.js';
 import { registerTeamRoutes } from './modules/teams/teams.routes.js';
@@ -145,7 +159,13 @@ export async function buildApp(deps: Dependencies): Promise<App> {
   // One secret (SESSION_SECRET or generated into the database) signs session cookies and stream tokens.
   const sessionSecret = sessionSecretSource({ db: deps.db, clock: deps.clock, configured: config.SESSION_SECRET });
   const streamTokens = createStreamTokens({ secret: sessionSecret, clock: deps.clock });
-  const guard = createGuard(deps.apiKeys, failures, config.RATE_LIMIT_PER_MINUTE > 0 ? refusalCounter(app.createRateLimit()) : undefined, { streamTokens });
+  const guard = createGuard(deps.apiKeys, failures, config.RATE_LIMIT_PER_MINUTE > 0 ? refusalCounter(app.createRateLimit()) : undefined, {
+    streamTokens,
+    // OIDC (optional): a JWT bearer from OIDC_ISSUER authenticates as the agent with its e-mail.
+    ...(config.OIDC_ISSUER && config.OIDC_AUDIENCE
+      ? { oidc: createOidcAuthenticator({ issuer: config.OIDC_ISSUER, audience: config.OIDC_AUDIENCE, jwksUrl: config.OIDC_JWKS_URL, roleClaim: config.OIDC_ROLE_CLAIM, db: deps.db }) }
+      : {}),
+  });
   // Browser sessions (Bull Board, the ops wall): src/http/session.ts. Only pages read the cookie.
   await app.register(cookie);
   const sessions = createSessions({
@@ -172,10 +192,22 @@ export async function buildApp(deps: Dependencies): Promise<App> {
   registerSlaConfigRoutes(app, { guard, slaConfig: deps.slaConfig });
   registerBreachOpsRoutes(app, { breachOps: deps.breachOps, guard, stream });
   registerCommitmentRoutes(app, { commitments: deps.commitments, guard });
-  registerCsatRoutes(app, { csat: deps.csat });
+  // The customer's survey page and the operations wall (issues 14, 17): pages with browser bundles built from src/web.
+  const webAssets = createWebAssets();
+  registerCsatRoutes(app, { csat: deps.csat, page: createCsatPage({ db: deps.db, csat: deps.csat, assets: webAssets }) });
+  registerCsatPageAssets(app, webAssets);
+  registerOpsRoutes(app, { ops: createOpsService({ db: deps.db, clock: deps.clock }), sessions, assets: webAssets, stream, breachOps: deps.breachOps, routing: deps.routing });
   registerKpiRoutes(app, { db: deps.db, readDb: deps.readDb, clock: deps.clock, guard });
+  // Issue 16: work time, complaint reasons and root causes, survey settings.
+  registerWorkRoutes(app, { guard, work: createWorkService({ db: deps.db, clock: deps.clock, settings: figureSettingsOf(config) }) });
+  registerReasonRoutes(app, { guard, reasons: createReasonService({ db: deps.db, clock: deps.clock }) });
+  registerSurveySettingsRoutes(app, { guard, surveys: createSurveySettingsService({ db: deps.db, clock: deps.clock }) });
   registerDeliveryRoutes(app, { guard, delivery: deps.delivery, templates: createTemplateService({ db: deps.db, clock: deps.clock }) });
   registerWebhookRoutes(app, { config, clock: deps.clock, intake: deps.intake, adapters: deps.inboundAdapters, guard, failures });
+  registerMailboxRoutes(app, {
+    guard,
+    mailboxes: createMailboxService({ db: deps.db, clock: deps.clock, secretKey: config.MAILBOX_SECRET_KEY, allowHttpTokenUrl: config.OUTBOUND_ALLOW_HTTP }),
+  });
   // Audit, export, erasure, retention (issue 15).
   const audit = createAuditService({ db: deps.db });
   registerAuditRoutes(app, { guard, audit });

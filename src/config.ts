@@ -1,5 +1,6 @@
 import ipaddr from 'ipaddr.js';
 import { z } from 'zod';
+import { DEFAULT_FIGURE_SETTINGS, parsePerChannel, type PerChannel } from './domain/figures/settings.js';
 import { SECRET_SETTINGS } from './shared/logger.js';
 
 /**
@@ -44,6 +45,20 @@ const booleanFlag = (fallback: boolean) =>
     .enum(['true', 'false', '1', '0', 'yes', 'no'])
     .default(fallback ? 'true' : 'false')
     .transform((v) => v === 'true' || v === '1' || v === 'yes');
+
+/** A per-channel number of seconds (src/domain/figures/settings.ts). */
+const perChannel = (defaults: PerChannel) =>
+  z
+    .string()
+    .optional()
+    .transform((raw, ctx) => {
+      try {
+        return parsePerChannel(raw, defaults);
+      } catch (error) {
+        ctx.addIssue({ code: 'custom', message: (error as Error).message });
+        return z.NEVER;
+      }
+    });
 
 export const configSchema = z.object({
   NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
@@ -190,6 +205,22 @@ export const configSchema = z.object({
   OUTBOUND_ALLOW_PRIVATE: booleanFlag(false),
   /** Outbound webhooks may use plain http (otherwise https only). */
   OUTBOUND_ALLOW_HTTP: booleanFlag(false),
+
+  // Event webhook subscriptions (issue 15).
+  /** Subscription URLs may point at loopback, private, link-local… addresses and use plain http (local test receivers only: SSRF). */
+  WEBHOOK_ALLOW_PRIVATE: booleanFlag(false),
+  /** One delivery attempt waits this long for the subscriber's answer (a hanging subscriber costs one slot, not the queue). */
+  WEBHOOK_TIMEOUT_MS: positiveInt(10_000),
+  /** Requests in flight at once per subscription (distinct resources; a resource's events go one at a time). */
+  WEBHOOK_MAX_IN_FLIGHT: positiveInt(8),
+  /** A delivery is retried with exponential backoff for this long, then marked failed. */
+  WEBHOOK_RETRY_HOURS: z.coerce.number().positive().default(24),
+  /** The first retry waits this long; each next one twice as long (capped at an hour), with jitter. */
+  WEBHOOK_BACKOFF_MS: positiveInt(5_000),
+  /** Failed deliveries in a row (each after its whole retry period) that disable a subscription and raise an alarm. */
+  WEBHOOK_DISABLE_AFTER_FAILURES: positiveInt(3),
+  /** After a secret rotation the previous secret still signs (a second signature) this long. */
+  WEBHOOK_SECRET_OVERLAP_HOURS: z.coerce.number().min(0).default(24),
   SMTP_URL: optionalUrl,
   EMAIL_FROM: z.string().default('complaint-desk <support@localhost>'),
   /** Install the shipped SLA policies and business-hours calendar when none exist. */
@@ -217,6 +248,14 @@ export const configSchema = z.object({
   /** How often the maintenance worker brings the KPI rollups up to date (hours closed since, and hours whose facts changed). */
   KPI_ROLLUP_INTERVAL_MS: z.coerce.number().int().min(1_000).default(60_000),
 
+  // Contact-center figures (issue 16): one number of seconds for every channel, or "phone=20,email=28800" over the defaults.
+  /** The longest after-work (wrap-up) period counted after a call or a piece of work, per channel. */
+  AFTER_WORK_MAX_SEC: perChannel(DEFAULT_FIGURE_SETTINGS.afterWorkMaxSec),
+  /** Service level: calls answered within this many seconds (phone), first responses within it (digital channels). */
+  SERVICE_LEVEL_THRESHOLD_SEC: perChannel(DEFAULT_FIGURE_SETTINGS.serviceLevelSec),
+  /** Callers who hang up within this many seconds are short abandons, left out of service level and abandonment. */
+  SHORT_ABANDON_SEC: perChannel(DEFAULT_FIGURE_SETTINGS.shortAbandonSec),
+
   // Routing (issue 13).
   /** An online agent whose key made no request for this long becomes away (checked by the routing sweep). */
   AGENT_IDLE_AWAY_SEC: positiveInt(900),
@@ -232,6 +271,56 @@ export const configSchema = z.object({
   RETENTION_BATCH_SIZE: z.coerce.number().int().min(1).max(100_000).default(1_000),
   /** Batches per rule and run; the next run continues where one stopped. */
   RETENTION_MAX_BATCHES: z.coerce.number().int().min(1).default(50),
+
+  // Mailboxes, the inbound SMTP listener and sender authentication (issue 19).
+  /**
+   * The key that encrypts mailbox passwords and OAuth2 secrets at rest (AES-256-GCM): 32 bytes
+   * as 64 hex digits or base64, or any passphrase of 16+ characters (hashed to 32 bytes).
+   * Unset: mailboxes cannot be created (503 naming this setting) and none is fetched.
+   */
+  MAILBOX_SECRET_KEY: optionalSecret.pipe(z.string().min(16, 'must be at least 16 characters').optional()),
+  /** Whether worker processes fetch the configured mailboxes (one fetcher per mailbox across all of them). */
+  MAILBOX_FETCH: booleanFlag(true),
+  /** How often a mailbox is checked when its server has no IDLE, and how long one IDLE lasts before it is renewed. */
+  MAILBOX_POLL_INTERVAL_MS: z.coerce.number().int().min(100).default(60_000),
+  /** How long a worker's claim on a mailbox lasts unless renewed (renewed every third of it); another worker takes over after it. */
+  MAILBOX_LEASE_SEC: z.coerce.number().int().min(2).default(60),
+  /** Reconnect backoff after a failure: first and longest wait (exponential with jitter between). */
+  MAILBOX_RETRY_MIN_MS: z.coerce.number().int().min(10).default(1_000),
+  MAILBOX_RETRY_MAX_MS: z.coerce.number().int().min(10).default(300_000),
+  /** How often each worker looks for mailboxes added, changed, deleted or left without a fetcher. */
+  MAILBOX_SCAN_INTERVAL_MS: z.coerce.number().int().min(100).default(10_000),
+  /** Port of the inbound SMTP listener (MX or forward target); unset or 0: no listener. */
+  SMTP_LISTEN_PORT: z.coerce.number().int().min(0).max(65535).default(0),
+  SMTP_LISTEN_HOST: z.string().min(1).default('0.0.0.0'),
+  /** The name the listener greets with (and writes in Authentication-Results). */
+  SMTP_HOSTNAME: z.string().min(1).default('complaint-desk.local'),
+  /** PEM files of the certificate STARTTLS offers; without them the listener offers no STARTTLS. */
+  SMTP_TLS_CERT_FILE: z.string().optional(),
+  SMTP_TLS_KEY_FILE: z.string().optional(),
+  /** Recipients the listener accepts: comma-separated domains (example.com) and addresses (support@example.com); anything else is refused at RCPT. */
+  SMTP_ACCEPT_RECIPIENTS: z
+    .string()
+    .default('')
+    .transform((v) => v.split(',').map((s) => s.trim().toLowerCase()).filter(Boolean))
+    .pipe(z.array(z.string().regex(/^[^\s@,]*@?[a-z0-9.-]+\.?[a-z0-9-]*$/, 'a domain or an e-mail address'))),
+  /** Check SPF, DKIM, DMARC and ARC of every inbound e-mail (false: results are not computed and no mail is flagged). */
+  SENDER_AUTHENTICATION: booleanFlag(true),
+  /** authserv-ids (mx.google.com, …) whose Authentication-Results header is believed instead of our own checks; comma-separated. */
+  TRUSTED_AUTHSERV_IDS: z
+    .string()
+    .default('')
+    .transform((v) => v.split(',').map((s) => s.trim().toLowerCase()).filter(Boolean)),
+  /** DNS servers for sender authentication, comma-separated host:port; empty: the system resolver. */
+  DNS_SERVERS: z
+    .string()
+    .default('')
+    .transform((v) => v.split(',').map((s) => s.trim()).filter(Boolean))
+    .pipe(z.array(z.string().regex(/^[A-Za-z0-9.-]+:\d{1,5}$|^\[[0-9A-Fa-f:.]+\]:\d{1,5}$/, 'host:port'))),
+  /** The longest one DNS query of sender authentication waits. */
+  DNS_TIMEOUT_MS: positiveInt(2_000),
+  /** How long DNS answers for sender authentication are cached. */
+  DNS_CACHE_TTL_SEC: positiveInt(300),
 });
 
 export type Config = z.infer<typeof configSchema>;
@@ -283,13 +372,14 @@ function defaultAdminKey(config: Config): string[] {
   return [];
 }
 
-/** On a Redis Cluster a BullMQ script touches several keys of a queue: they must share one slot. */
-function clusterPrefix(config: Config): string[] {
-  if (config.REDIS_CLUSTER_NODES.length === 0 || /^\{.+\}$/.test(config.QUEUE_PREFIX)) return [];
-  return [`QUEUE_PREFIX: must be a hash tag such as {${config.QUEUE_PREFIX}} when REDIS_CLUSTER_NODES is set`];
-}
 /** OIDC needs both its issuer and its audience: one alone would be a half-configured sign-in. */
 function oidcPair(config: Config): string[] {
   if (Boolean(config.OIDC_ISSUER) === Boolean(config.OIDC_AUDIENCE)) return [];
   return [config.OIDC_ISSUER ? 'OIDC_AUDIENCE: must be set when OIDC_ISSUER is' : 'OIDC_ISSUER: must be set when OIDC_AUDIENCE is'];
+}
+
+/** On a Redis Cluster a BullMQ script touches several keys of a queue: they must share one slot. */
+function clusterPrefix(config: Config): string[] {
+  if (config.REDIS_CLUSTER_NODES.length === 0 || /^\{.+\}$/.test(config.QUEUE_PREFIX)) return [];
+  return [`QUEUE_PREFIX: must be a hash tag such as {${config.QUEUE_PREFIX}} when REDIS_CLUSTER_NODES is set`];
 }

@@ -2,12 +2,16 @@ import type { Redis } from 'ioredis';
 import type pg from 'pg';
 import type { Logger } from 'pino';
 import type { Config } from './config.js';
+import { createReasonHook } from './modules/reasons/reasons.hook.js';
+import { figureSettingsOf } from './modules/work/figure-settings.js';
+import { createWorkHook } from './modules/work/work.hook.js';
 import { createDatabase, createPool, type Database } from './db/client.js';
 import { createChannelAdapters, createOutboundSenders } from './channels/channel.registry.js';
 import type { ChannelAdapter } from './channels/channel.adapter.js';
 import { createApiKeyService, type ApiKeyService } from './modules/auth/api-keys.service.js';
 import { createAttachmentStore } from './modules/intake/attachment-store.js';
 import { createIntakeService, type IntakeService } from './modules/intake/intake.service.js';
+import { createSenderAuthenticator } from './channels/email/sender-auth.js';
 import { TicketHooks } from './modules/tickets/tickets.hooks.js';
 import { createTicketService, type TicketService } from './modules/tickets/tickets.service.js';
 import { createCsatHook } from './modules/csat/csat.hook.js';
@@ -104,7 +108,11 @@ export function createDependencies(config: Config, overrides: DependencyOverride
   const policies = new PolicyCache(db);
   const timers = createTimerScheduler({ queues, clock });
   const hooks = new TicketHooks();
+  // Issue 16: a solve that needs a complaint reason is refused before any other hook acts on it.
+  hooks.register(createReasonHook());
   hooks.register(createSlaHook({ policies, timers, metrics }));
+  // Issue 16: calls become handle time (work intervals) and phone queue figures.
+  hooks.register(createWorkHook({ settings: figureSettingsOf(config) }));
   hooks.register(createFcrHook({ queues, windowMs: config.FCR_REOPEN_WINDOW_HOURS * 3_600_000 }));
   // Before the delivery hook: the survey message it adds on solve goes out through the outbox.
   hooks.register(
@@ -130,6 +138,17 @@ export function createDependencies(config: Config, overrides: DependencyOverride
   const apiKeys = createApiKeyService({ db, clock });
   const tickets = createTicketService({ db, clock, logger, hooks, defaultPhoneRegion: config.DEFAULT_PHONE_REGION });
   const intake = createIntakeService({
+    // Sender authentication of inbound e-mail (issue 19): SPF, DKIM, DMARC, ARC through mailauth.
+    senderAuth: config.SENDER_AUTHENTICATION
+      ? createSenderAuthenticator({
+          trustedAuthservIds: config.TRUSTED_AUTHSERV_IDS,
+          dnsServers: config.DNS_SERVERS,
+          dnsTimeoutMs: config.DNS_TIMEOUT_MS,
+          dnsCacheTtlMs: config.DNS_CACHE_TTL_SEC * 1000,
+          mta: config.SMTP_HOSTNAME,
+          logger,
+        })
+      : undefined,
     db,
     clock,
     logger,

@@ -84,7 +84,15 @@ export interface NormalizedInbound {
   /** E-mail: the message's own Message-ID, stored for threading replies to it. */
   messageIdHeader?: string | undefined;
   /** Phone events: the call's facts. */
-  call?: { durationSec?: number | undefined; recordingUrl?: string | undefined; agentRef?: string | undefined } | undefined;
+  call?:
+    | {
+        durationSec?: number | undefined;
+        recordingUrl?: string | undefined;
+        agentRef?: string | undefined;
+        /** Issue 16: the call left the queue answered or abandoned after `waitSec` (queue figures). */
+        queue?: { outcome: 'answered' | 'abandoned'; waitSec: number; callId: string } | undefined;
+      }
+    | undefined;
   /** Detected ISO 639-1 language of `text`, when confident. */
   language?: string | undefined;
   /** Anything the adapter wants kept verbatim for audit (the raw payload is stored separately). */

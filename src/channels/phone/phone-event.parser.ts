@@ -20,6 +20,8 @@ export const phoneEventSchema = z.object({
   // A uuid of our agent or whatever name/extension the PBX knows them by.
   agentId: z.string().trim().min(1).max(200).optional(),
   durationSec: z.number().int().nonnegative().optional(),
+  /** Issue 16: seconds the caller waited in the queue before being answered (answered) or hanging up (missed). */
+  waitSec: z.number().int().nonnegative().max(86_400).optional(),
   transcript: z.string().optional(),
   recordingUrl: z.url({ protocol: /^https?$/ }).optional(),
   at: z.iso.datetime({ offset: true }).optional(),
@@ -47,6 +49,11 @@ export function parsePhoneEvent(body: unknown, opts: PhoneEventParseOptions): Ph
   const duration = event.durationSec;
   const recordingUrl = event.recordingUrl;
 
+  // Queue facts (issue 16): an inbound call answered or hung up after waiting `waitSec`.
+  const queueOf = (kind: NormalizedInbound['kind']) =>
+    event.waitSec === undefined || outbound || (kind !== 'call_completed' && kind !== 'call_missed')
+      ? undefined
+      : { outcome: kind === 'call_completed' ? ('answered' as const) : ('abandoned' as const), waitSec: event.waitSec, callId: `pbx:${event.callId}` };
   const emit = (kind: NormalizedInbound['kind'], text: string, language?: string): void => {
     out.messages.push({
       channel: 'phone',
@@ -57,7 +64,7 @@ export function parsePhoneEvent(body: unknown, opts: PhoneEventParseOptions): Ph
       text,
       attachments: recordingUrl ? [recordingAttachmentFor(recordingUrl, event.callId)] : [],
       sentAt: plausibleDate(event.at ? new Date(event.at) : undefined, opts.receivedAt),
-      call: { durationSec: duration, recordingUrl, agentRef: event.agentId },
+      call: { durationSec: duration, recordingUrl, agentRef: event.agentId, queue: queueOf(kind) },
       providerData: { direction: outbound ? 'out' : 'in', from: event.from, to: event.to },
       ...(language ? { language } : {}),
     });

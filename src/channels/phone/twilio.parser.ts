@@ -76,6 +76,26 @@ export function parseTwilioVoice(params: Record<string, string>, opts: TwilioPar
     return out;
   }
 
+  // <Enqueue> action (issue 16): the caller left the queue, bridged to an agent or hung up,
+  // after QueueTime seconds. Bridged: the status callback that follows brings the talk time,
+  // so only the queue fact is kept (as the call's completed event, which it then repeats).
+  if (params['QueueResult'] !== undefined) {
+    const wait = seconds(params['QueueTime']);
+    const result = params['QueueResult'];
+    if (outbound || wait === undefined || (result !== 'bridged' && result !== 'hangup')) {
+      out.skipped.push({ reason: `queue_${result}`, ref: `queue:${callSid}` });
+      return out;
+    }
+    const answered = result === 'bridged';
+    emit({
+      providerMessageId: `queue:${callSid}:${answered ? 'answered' : 'abandoned'}`,
+      kind: answered ? 'call_completed' : 'call_missed',
+      text: answered ? `Call from ${who} answered after ${formatDuration(wait)} in the queue` : `Missed call from ${who} (hung up after ${formatDuration(wait)} in the queue)`,
+      call: { queue: { outcome: answered ? 'answered' : 'abandoned', waitSec: wait, callId: `twilio:${callSid}` } },
+    });
+    return out;
+  }
+
   // <Dial> action: whether an agent picked up, which the parent call's status cannot tell
   // (Twilio answers every inbound call itself, so the parent is "completed" even if nobody did).
   // Checked before recordings because a recorded <Dial> reports the conversation's RecordingUrl.

@@ -3,6 +3,8 @@ import { and, eq, gt, isNull } from 'drizzle-orm';
 import type { TicketChange, TicketHook } from '../tickets/tickets.hooks.js';
 import { messages } from '../tickets/messages.table.js';
 import { appendEvents, type NewEvent } from '../tickets/tickets.repository.js';
+import { surveyKindFor } from '../surveys/survey-settings.service.js';
+import { surveyOfferText } from '../surveys/survey-texts.js';
 import { hashToken } from './csat.service.js';
 import { csatSurveys } from './csat.table.js';
 
@@ -34,6 +36,9 @@ export function createCsatHook(deps: { publicBaseUrl: string; ttlMs: number; off
         .from(csatSurveys)
         .where(and(eq(csatSurveys.ticketId, ticket.id), isNull(csatSurveys.respondedAt), gt(csatSurveys.expiresAt, now)));
       if (open) return;
+      // Issue 16: CSAT, CES or NPS per the survey settings (or none: off, or NPS asked within 90 days).
+      const kind = await surveyKindFor(tx, ticket, now);
+      if (kind === 'off') return;
       const token = randomBytes(24).toString('base64url');
       const [survey] = await tx
         .insert(csatSurveys)
@@ -44,6 +49,7 @@ export function createCsatHook(deps: { publicBaseUrl: string; ttlMs: number; off
           teamId: ticket.teamId,
           channel: ticket.channel,
           language: ticket.language,
+          kind,
           offeredAt: now,
           expiresAt: new Date(now.getTime() + deps.ttlMs),
           createdAt: now,
@@ -61,7 +67,7 @@ export function createCsatHook(deps: { publicBaseUrl: string; ttlMs: number; off
             public: true,
             authorKind: 'system',
             channel: ticket.channel,
-            bodyText: offerText(ticket.language, ticket.number, url),
+            bodyText: kind === 'csat' ? offerText(ticket.language, ticket.number, url) : surveyOfferText(kind, ticket.language, ticket.number, url),
             deliveryState: 'queued',
             createdAt: now,
           })

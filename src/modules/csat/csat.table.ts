@@ -20,6 +20,8 @@ export const csatSurveys = pgTable(
     teamId: uuid('team_id'),
     channel: text('channel').notNull(),
     language: text('language'),
+    /** Issue 16: which scale the token page shows and the report counts: csat (1-5) | ces (1-7) | nps (0-10). */
+    kind: text('kind').notNull().default('csat'),
     offeredAt: instant('offered_at').notNull(),
     expiresAt: instant('expires_at').notNull(),
     respondedAt: instant('responded_at'),

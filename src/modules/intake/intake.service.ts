@@ -21,6 +21,8 @@ import { deadLetters, inboundPayloads } from './intake.table.js';
 import { findThread, threadKeyOf, type ThreadMatch } from './intake.threading.js';
 import { claimDeliveryToken } from './delivery-tokens.js';
 import { escapedText, storable } from './storable.js';
+import type { SenderAuthenticator, SmtpEnvelope } from '../../channels/email/sender-auth.js';
+import type { SenderAuthentication } from '../../domain/mail/sender-verdict.js';
 
 export interface RawPayload {
   channel: string;
@@ -42,7 +44,28 @@ export interface IngestResult {
   skipped: { reason: string; ref?: string | undefined }[];
 }
 
+/**
+ * What a caller knows beyond the payload (issue 19): the SMTP session of our own listener,
+ * defaults for the tickets a mailbox opens, and work to commit with the messages (a mailbox's
+ * fetch progress), so the progress and the ingest are one transaction.
+ */
+export interface IngestOptions {
+  envelope?: SmtpEnvelope | undefined;
+  /** Without an envelope: read the client address from the topmost Received header (IMAP, the raw webhook). */
+  trustReceived?: boolean | undefined;
+  ticketDefaults?: { teamId?: string | null | undefined; priority?: string | undefined } | undefined;
+  withinTransaction?: ((tx: Executor) => Promise<void>) | undefined;
+}
+
+/** Per message: its authentication and the ticket defaults, decided before the transaction. */
+interface IngestExtras {
+  authentication?: SenderAuthentication | undefined;
+  ticketDefaults?: IngestOptions['ticketDefaults'];
+}
+
 export interface IntakeDeps {
+  /** SPF/DKIM/DMARC of inbound e-mail (issue 19); absent: not checked. */
+  senderAuth?: SenderAuthenticator | undefined;
   db: Database;
   clock: Clock;
   logger: Logger;
@@ -78,7 +101,7 @@ export function subjectFrom(message: NormalizedInbound): string {
 export function createIntakeService(deps: IntakeDeps) {
   const { db, clock, logger, hooks } = deps;
 
-  async function ingestOne(tx: Executor, message: NormalizedInbound, now: Date, changes: TicketChange[]): Promise<MessageOutcome> {
+  async function ingestOne(tx: Executor, message: NormalizedInbound, now: Date, changes: TicketChange[], extras: IngestExtras = {}): Promise<MessageOutcome> {
     // The caller holds this message's advisory lock (see lockMessages): a delivery racing
     // this one waits for our commit, then sees the committed row and creates nothing.
     const [existing] = await tx
@@ -104,7 +127,11 @@ export function createIntakeService(deps: IntakeDeps) {
     // no better than a typed address: it finds no customer and threads by nothing that needs
     // one ("[#N]", cross-channel). If the message opens a ticket, that ticket gets a customer
     // of its own holding the address as a suggestion only (see claimantCustomer).
-    const claimed = message.senderVerified === false;
+    // A From that failed sender authentication (issue 19) is a claim like the others, and a
+    // stronger one: anyone may have written it, so it threads by nothing at all, not even a
+    // Message-ID it answers, and opens a ticket of its own flagged senderUnverified.
+    const unverified = extras.authentication?.verdict === 'fail';
+    const claimed = message.senderVerified === false || unverified;
     const customer = claimed
       ? { customerId: null, created: false }
       : message.automated
@@ -112,7 +139,7 @@ export function createIntakeService(deps: IntakeDeps) {
         : await findOrCreateCustomer(tx, [message.sender], { name: message.sender.displayName, language, now });
     let customerId = customer.customerId;
     const crossChannelSince = deps.crossChannelMergeHours > 0 ? new Date(now.getTime() - deps.crossChannelMergeHours * 3_600_000) : null;
-    let match = await findThread(tx, message, customerId, { crossChannelSince, customerIsNew: customer.created });
+    let match = unverified ? null : await findThread(tx, message, customerId, { crossChannelSince, customerIsNew: customer.created });
     let reaction = match && !message.automated ? customerMessage(lifecycleStateOf(match.ticket)) : null;
 
     // Flood control applies to every ticket a message would open: a new one, and a follow-up
@@ -142,7 +169,7 @@ export function createIntakeService(deps: IntakeDeps) {
     }
     if (match && reaction) {
       if ('followUp' in reaction) {
-        ticket = await openTicket(tx, message, customerId!, language, now, match.ticket.id);
+        ticket = await openTicket(tx, message, customerId!, language, now, match.ticket.id, extras);
         newTicket = true;
         events.push({ type: 'created', data: { channel: message.channel, source: 'webhook', followUpOf: match.ticket.id } });
       } else {
@@ -152,9 +179,12 @@ export function createIntakeService(deps: IntakeDeps) {
     } else if (match) {
       ticket = match.ticket;
     } else {
-      ticket = await openTicket(tx, message, customerId!, language, now, null);
+      ticket = await openTicket(tx, message, customerId!, language, now, null, extras);
       newTicket = true;
       events.push({ type: 'created', data: { channel: message.channel, source: 'webhook', kind: message.kind } });
+      if (unverified) {
+        events.push({ type: 'sender_unverified', data: { sender: `${message.sender.kind}:${message.sender.address}`, reason: extras.authentication?.reason ?? null } });
+      }
     }
 
     const messageId = randomUUID();
@@ -196,6 +226,7 @@ export function createIntakeService(deps: IntakeDeps) {
         bodyHtml: message.html ?? null,
         language: language ?? null,
         automated: message.automated ?? null,
+        authentication: extras.authentication ?? null,
         sentAt: message.sentAt,
         createdAt: now,
       });
@@ -223,7 +254,14 @@ export function createIntakeService(deps: IntakeDeps) {
   }
 
   return {
-    async ingest(raw: RawPayload, parsed: { messages: NormalizedInbound[]; skipped: IngestResult['skipped'] }): Promise<IngestResult> {
+    async ingest(raw: RawPayload, parsed: { messages: NormalizedInbound[]; skipped: IngestResult['skipped'] }, options: IngestOptions = {}): Promise<IngestResult> {
+      // DNS first, outside the transaction: no row lock waits on a resolver.
+      const extras: IngestExtras[] = await Promise.all(
+        parsed.messages.map(async (message) => ({
+          ticketDefaults: options.ticketDefaults,
+          authentication: message.channel === 'email' && deps.senderAuth ? await deps.senderAuth.authenticate(authenticationInput(raw, message, options)) : undefined,
+        })),
+      );
       const now = clock.now();
       const sha256 = createHash('sha256').update(raw.body).digest('hex');
       const list = parsed.messages.map(storable);
@@ -232,7 +270,7 @@ export function createIntakeService(deps: IntakeDeps) {
       const result = await db.transaction(async (tx) => {
         await lockMessages(tx, list, { senders: deps.floodMaxPerHour > 0 });
         const outcomes: MessageOutcome[] = [];
-        for (const message of list) outcomes.push(await ingestOne(tx, message, now, changes));
+        for (const [i, message] of list.entries()) outcomes.push(await ingestOne(tx, message, now, changes, storable(extras[i])));
         // Written last, with what became of it, in the same transaction as its messages.
         const [payload] = await tx
           .insert(inboundPayloads)
@@ -242,6 +280,7 @@ export function createIntakeService(deps: IntakeDeps) {
         // Counted with the payload that keeps them, so a redelivered payload counts nothing twice.
         const blocked = outcomes.flatMap((o) => (o.result === 'blocked' ? [o.blocklistEntryId] : []));
         if (payload && blocked.length > 0) await countBlocked(tx, blocked, now);
+        await options.withinTransaction?.(tx);
         return { payloadId: payload?.id ?? null, duplicatePayload: !payload, messages: outcomes, skipped };
       });
       await hooks.afterCommit(changes, (error) => logger.error({ err: error }, 'intake hook failed after commit'));
@@ -311,10 +350,13 @@ export function createIntakeService(deps: IntakeDeps) {
     return { ticket: open, count: (diverted?.n ?? 0) + 1 };
   }
 
-  async function openTicket(tx: Executor, message: NormalizedInbound, customerId: string, language: string | undefined, now: Date, followUpOfId: string | null): Promise<TicketRow> {
+  async function openTicket(tx: Executor, message: NormalizedInbound, customerId: string, language: string | undefined, now: Date, followUpOfId: string | null, extras: IngestExtras = {}): Promise<TicketRow> {
+    const unverified = extras.authentication?.verdict === 'fail';
     return insertTicket(tx, {
       status: 'new',
-      priority: 'normal',
+      priority: extras.ticketDefaults?.priority ?? 'normal',
+      ...(extras.ticketDefaults?.teamId ? { teamId: extras.ticketDefaults.teamId } : {}),
+      ...(unverified ? { senderUnverified: true, senderUnverifiedReason: extras.authentication?.reason ?? 'sender authentication failed' } : {}),
       channel: message.channel,
       subject: subjectFrom(message),
       description: message.text.slice(0, 20_000),
@@ -350,6 +392,22 @@ async function lockMessages(tx: Executor, list: NormalizedInbound[], options: { 
   await tx.execute(sql`select ${locks}`);
 }
 
+/**
+ * What sender authentication gets from a payload: the raw message when the payload is one (raw
+ * webhook, IMAP, SMTP), else the headers a provider posted (Mailgun's message-headers).
+ */
+function authenticationInput(raw: RawPayload, message: NormalizedInbound, options: IngestOptions) {
+  const mime = raw.contentType === undefined || /^(message\/rfc822|text\/plain)\b/i.test(raw.contentType);
+  const providerHeaders = message.providerData?.authHeaders as [string, string][] | undefined;
+  return {
+    raw: mime ? raw.body : undefined,
+    envelope: options.envelope,
+    trustReceived: options.trustReceived ?? true,
+    providerHeaders,
+    fromAddress: message.senderVerified === false ? undefined : message.sender.address,
+  };
+}
+
 /** The customer these identities already belong to, if any; creates nothing. */
 async function knownCustomer(tx: Executor, identities: SenderIdentity[]): Promise<string | null> {
   const [row] = await tx
@@ -373,9 +431,9 @@ function messageEvents(message: NormalizedInbound, messageId: string, match: Thr
   if (message.automated) return [{ type: 'automated_message', data: { ...data, automated: message.automated } }];
   switch (message.kind) {
     case 'call_completed':
-      return [{ type: 'call_answered', data: { ...data, durationSec: message.call?.durationSec ?? null } }];
+      return [{ type: 'call_answered', data: { ...data, durationSec: message.call?.durationSec ?? null, ...callFacts(message) } }];
     case 'call_missed':
-      return [{ type: 'call_missed', data }, { type: 'customer_message', data }];
+      return [{ type: 'call_missed', data: { ...data, ...callFacts(message) } }, { type: 'customer_message', data }];
     case 'voicemail':
       return [{ type: 'voicemail', data }, { type: 'customer_message', data }];
     default:
@@ -384,3 +442,8 @@ function messageEvents(message: NormalizedInbound, messageId: string, match: Thr
 }
 
 export type IntakeService = ReturnType<typeof createIntakeService>;
+
+/** Issue 16: the agent the provider named and the queue facts, for handle time and queue figures (work.hook.ts). */
+function callFacts(message: NormalizedInbound): Record<string, unknown> {
+  return { ...(message.call?.agentRef ? { agentRef: message.call.agentRef } : {}), ...(message.call?.queue ? { queue: message.call.queue } : {}) };
+}

@@ -14,6 +14,7 @@ const teamBody = z.object({
   /** Routing (issue 13): default capacity per channel for its agents, and its routing settings (keys left out keep their values). */
   capacity: capacityOverrideSchema.nullable().optional(),
   routing: routingSettingsSchema.optional(),
+  requireReasonOnSolve: z.boolean().optional().describe('Issue 16: solving a ticket of this team needs a complaint reason (a leaf of the tree); default false'),
 });
 const teamView = z.object({
   id: z.uuid(),
@@ -21,6 +22,7 @@ const teamView = z.object({
   leadAgentId: z.uuid().nullable(),
   capacity: capacityView,
   routing: routingSettingsView,
+  requireReasonOnSolve: z.boolean(),
   createdAt: z.date(),
   updatedAt: z.date(),
 });

@@ -13,6 +13,8 @@ export interface TeamInput {
   leadAgentId?: string | null | undefined;
   capacity?: CapacityOverride | null | undefined;
   routing?: Partial<RoutingSettings> | undefined;
+  /** Issue 16: a solve needs a complaint reason. */
+  requireReasonOnSolve?: boolean | undefined;
 }
 
 type TeamRow = typeof teams.$inferSelect;
@@ -29,7 +31,7 @@ export function createTeamService(deps: { db: Database; clock: Clock; routing?: 
       const now = clock.now();
       return view(
         await uniqueOrConflict(
-          async () => (await db.insert(teams).values({ name: input.name, leadAgentId: input.leadAgentId ?? null, capacity: input.capacity ?? null, routing: input.routing ?? null, createdAt: now, updatedAt: now }).returning())[0]!,
+          async () => (await db.insert(teams).values({ name: input.name, leadAgentId: input.leadAgentId ?? null, capacity: input.capacity ?? null, routing: input.routing ?? null, requireReasonOnSolve: input.requireReasonOnSolve ?? false, createdAt: now, updatedAt: now }).returning())[0]!,
           nameTaken(input.name),
         ),
       );

@@ -6,7 +6,7 @@ import { cursorKeys, decodeCursor, toPage, type Page } from '../../http/paginati
 import { messages } from './messages.table.js';
 import { ticketEvents } from './ticket-events.table.js';
 import { tickets } from './tickets.table.js';
-import type { ListTicketsQuery, MessageView, TicketView } from './tickets.schemas.js';
+import type { ListTicketsQuery, MessageView, TicketView, RedressKind } from './tickets.schemas.js';
 
 export type TicketRow = typeof tickets.$inferSelect;
 export type MessageRow = typeof messages.$inferSelect;
@@ -38,6 +38,15 @@ export function toTicketView(row: TicketRow): TicketView {
     version: row.version,
     slaPolicyId: row.slaPolicyId,
     fcrState: row.fcrState as TicketView['fcrState'],
+    senderUnverified: row.senderUnverified,
+    senderUnverifiedReason: row.senderUnverifiedReason,
+    // Wrap-up and handle time (issue 16).
+    reasonId: row.reasonId,
+    rootCauseId: row.rootCauseId,
+    outcome: row.outcome as TicketView['outcome'],
+    redress: row.redressKind ? { kind: row.redressKind as RedressKind, amount: Number(row.redressAmount), currency: row.redressCurrency! } : null,
+    handlingSec: row.handlingSec,
+    afterWorkSec: row.afterWorkSec,
   };
 }
 
@@ -66,6 +75,7 @@ export function toMessageView(row: MessageRow): MessageView {
       ...(a.url ? { url: a.url } : {}),
     })),
     automated: row.automated,
+    authentication: row.authentication ?? null,
     deliveryState: row.deliveryState,
     deliveryAttempts: row.deliveryAttempts,
     deliveryError: row.deliveryError,

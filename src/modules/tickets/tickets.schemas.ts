@@ -42,6 +42,19 @@ export const createTicketBody = z
   });
 export type CreateTicketInput = z.infer<typeof createTicketBody>;
 
+export const OUTCOMES = ['upheld', 'partially_upheld', 'rejected', 'withdrawn'] as const;
+export const REDRESS_KINDS = ['refund', 'credit', 'replacement', 'goodwill'] as const;
+export type RedressKind = (typeof REDRESS_KINDS)[number];
+// ISO 4217 codes this runtime knows (ICU's list), e.g. EUR, ILS, PLN.
+const CURRENCIES = new Set(Intl.supportedValuesOf('currency'));
+export const redressSchema = z
+  .strictObject({
+    kind: z.enum(REDRESS_KINDS),
+    amount: z.number().finite().nonnegative().max(1e12),
+    currency: z.string().regex(/^[A-Z]{3}$/, 'an ISO 4217 currency code such as EUR').refine((c) => CURRENCIES.has(c), 'an ISO 4217 currency code such as EUR'),
+  })
+  .meta({ id: 'Redress', description: 'Money or goods given back to the customer' });
+
 export const updateTicketBody = z
   .object({
     status: z.enum(TICKET_STATUSES).optional(),
@@ -50,9 +63,18 @@ export const updateTicketBody = z
     teamId: z.uuid().nullable().optional(),
     subject: z.string().trim().min(1).max(500).optional(),
     tags: z.array(tag).max(50).optional(),
+    // Wrap-up (issue 16): the complaint reason and root cause by id or by code (null clears), the outcome, the redress given.
+    reasonId: z.uuid().nullable().optional(),
+    reasonCode: z.string().trim().min(1).max(64).optional().describe('The complaint reason by its code, instead of reasonId'),
+    rootCauseId: z.uuid().nullable().optional(),
+    rootCauseCode: z.string().trim().min(1).max(64).optional().describe('The root cause by its code, instead of rootCauseId'),
+    outcome: z.enum(OUTCOMES).nullable().optional(),
+    redress: redressSchema.nullable().optional(),
     version: z.number().int().positive().optional(),
   })
-  .refine((b) => Object.keys(b).some((k) => k !== 'version'), { message: 'nothing to change' });
+  .refine((b) => Object.keys(b).some((k) => k !== 'version'), { message: 'nothing to change' })
+  .refine((b) => b.reasonId === undefined || b.reasonCode === undefined, { message: 'give reasonId or reasonCode, not both', path: ['reasonCode'] })
+  .refine((b) => b.rootCauseId === undefined || b.rootCauseCode === undefined, { message: 'give rootCauseId or rootCauseCode, not both', path: ['rootCauseCode'] });
 export type UpdateTicketInput = z.infer<typeof updateTicketBody>;
 
 export const ifMatchHeaders = z.object({
@@ -127,6 +149,14 @@ export const ticketView = z.object({
   version: z.number().int(),
   slaPolicyId: z.uuid().nullable(),
   fcrState: z.enum(['pending', 'yes', 'no']).describe('first-contact resolution: pending until the reopen window after solving closes'),
+  senderUnverified: z.boolean().describe('opened by an e-mail whose From failed sender authentication (DMARC, or SPF and DKIM without DMARC): its own customer, joined to nothing by its From'),
+  senderUnverifiedReason: z.string().nullable().describe('why the sender is unverified: the failed SPF/DKIM/DMARC results'),
+  reasonId: z.uuid().nullable().describe('the complaint reason (issue 16)'),
+  rootCauseId: z.uuid().nullable(),
+  outcome: z.enum(OUTCOMES).nullable(),
+  redress: redressSchema.nullable(),
+  handlingSec: z.number().describe('handle time: merged handling seconds of every agent'),
+  afterWorkSec: z.number().describe('handle time: merged after-work (wrap-up) seconds'),
   sla: z.array(slaClockView).optional(),
 }).meta({ id: 'Ticket' });
 export type TicketView = z.infer<typeof ticketView>;
@@ -166,6 +196,21 @@ export const attachmentView = z.object({
   url: z.string().optional(),
 });
 
+const authResultView = z.enum(['pass', 'fail', 'softfail', 'neutral', 'none', 'temperror', 'permerror', 'policy', 'skipped']);
+export const senderAuthenticationView = z
+  .object({
+    source: z.enum(['local', 'provider', 'none']).describe('local: checked by us; provider: a trusted relay or the provider reported it'),
+    authservId: z.string().optional(),
+    fromDomain: z.string().nullable(),
+    spf: z.object({ result: authResultView, domain: z.string().nullable().optional() }),
+    dkim: z.array(z.object({ result: authResultView, domain: z.string(), aligned: z.boolean().optional() })),
+    dmarc: z.object({ result: authResultView, policy: z.string().nullable().optional(), domain: z.string().nullable().optional() }).nullable(),
+    arc: z.object({ result: authResultView }).nullable(),
+    verdict: z.enum(['pass', 'fail', 'unknown']),
+    reason: z.string().nullable(),
+  })
+  .meta({ id: 'SenderAuthentication' });
+
 export const messageView = z.object({
   id: z.uuid(),
   ticketId: z.uuid(),
@@ -182,6 +227,7 @@ export const messageView = z.object({
   language: z.string().nullable(),
   attachments: z.array(attachmentView),
   automated: z.string().nullable(),
+  authentication: senderAuthenticationView.nullable().describe('inbound e-mail: SPF, DKIM, DMARC and ARC results and the verdict on its From (issue 19)'),
   deliveryState: z.string().nullable(),
   deliveryAttempts: z.number().int(),
   deliveryError: z.string().nullable(),

@@ -17,6 +17,7 @@ import { badRequest, conflict, notFound, preconditionFailed, preconditionRequire
 import { requireAgent, requireTeam } from '../agents/agents.repository.js';
 import type { Principal } from '../auth/api-keys.service.js';
 import { findOrCreateCustomer, getCustomer, lockLiveCustomer } from '../customers/customers.repository.js';
+import { resolveReason, resolveRootCause } from '../reasons/reasons.service.js';
 import { messages } from './messages.table.js';
 import { insertTicket, lockTicketsInOrder, patchTicket, type TicketPatch } from './tickets.writer.js';
 import type { TicketChange, TicketHooks } from './tickets.hooks.js';
@@ -176,6 +177,7 @@ export function createTicketService(deps: TicketServiceDeps) {
             events.push({ type: 'tags_changed', data: { from: row.tags, to: tags } });
           }
         }
+        await classify(tx, row, input, extra, events);
         const transition = combine(...steps);
         const allEvents = [...transition.events, ...events];
         if (allEvents.length === 0) return toTicketView(row);
@@ -323,3 +325,29 @@ async function resolveCustomerForCreate(tx: Executor, input: CreateTicketInput, 
 }
 
 export type TicketService = ReturnType<typeof createTicketService>;
+
+/**
+ * Wrap-up fields of an update (issue 16): the complaint reason and root cause (by id or code;
+ * unknown or deactivated ones are a 400 naming the field), the outcome and the redress; one
+ * `classified` event lists what changed.
+ */
+async function classify(tx: Executor, row: TicketRow, input: UpdateTicketInput, extra: TicketPatch, events: NewEvent[]): Promise<void> {
+  const changed: Record<string, unknown> = {};
+  if (input.reasonId !== undefined || input.reasonCode !== undefined) {
+    const reasonId = input.reasonId === null ? null : (await resolveReason(tx, { id: input.reasonId?.toLowerCase(), code: input.reasonCode })).id;
+    if (reasonId !== row.reasonId) changed.reasonId = extra.reasonId = reasonId;
+  }
+  if (input.rootCauseId !== undefined || input.rootCauseCode !== undefined) {
+    const rootCauseId = input.rootCauseId === null ? null : (await resolveRootCause(tx, { id: input.rootCauseId?.toLowerCase(), code: input.rootCauseCode })).id;
+    if (rootCauseId !== row.rootCauseId) changed.rootCauseId = extra.rootCauseId = rootCauseId;
+  }
+  if (input.outcome !== undefined && input.outcome !== row.outcome) changed.outcome = extra.outcome = input.outcome;
+  if (input.redress !== undefined) {
+    const r = input.redress;
+    extra.redressKind = r?.kind ?? null;
+    extra.redressAmount = r?.amount ?? null;
+    extra.redressCurrency = r?.currency ?? null;
+    changed.redress = r;
+  }
+  if (Object.keys(changed).length > 0) events.push({ type: 'classified', data: changed });
+}

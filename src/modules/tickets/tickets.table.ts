@@ -1,8 +1,9 @@
 import { sql } from 'drizzle-orm';
-import { bigint, index, integer, pgTable, text, uuid, type AnyPgColumn } from 'drizzle-orm/pg-core';
+import { bigint, boolean, index, integer, numeric, pgTable, real, text, uuid, type AnyPgColumn } from 'drizzle-orm/pg-core';
 import { createdAt, id, instant, tsvector, updatedAt } from '../../db/columns.js';
 import { agents } from '../agents/agents.table.js';
 import { customers } from '../customers/customers.table.js';
+import { reasons, rootCauses } from '../reasons/reasons.table.js';
 import { teams } from '../teams/teams.table.js';
 
 export const tickets = pgTable(
@@ -38,6 +39,25 @@ export const tickets = pgTable(
     slaPolicyId: uuid('sla_policy_id'),
     mergedIntoId: uuid('merged_into_id').references((): AnyPgColumn => tickets.id),
     followUpOfId: uuid('follow_up_of_id').references((): AnyPgColumn => tickets.id),
+    /**
+     * Issue 19: opened by an e-mail whose From failed sender authentication (DMARC, or SPF and
+     * DKIM without DMARC). Such a ticket has its own customer and joined nothing by its From.
+     */
+    senderUnverified: boolean('sender_unverified').notNull().default(false),
+    /** Why, for agents: the DMARC/SPF/DKIM results that failed. */
+    senderUnverifiedReason: text('sender_unverified_reason'),
+    /** Wrap-up (issue 16): why the customer complained, the root cause on our side, the outcome and any redress given. */
+    reasonId: uuid('reason_id').references(() => reasons.id, { onDelete: 'restrict' }),
+    rootCauseId: uuid('root_cause_id').references(() => rootCauses.id, { onDelete: 'restrict' }),
+    /** upheld | partially_upheld | rejected | withdrawn */
+    outcome: text('outcome'),
+    /** refund | credit | replacement | goodwill, with an amount in an ISO 4217 currency. */
+    redressKind: text('redress_kind'),
+    redressAmount: numeric('redress_amount', { precision: 18, scale: 4, mode: 'number' }),
+    redressCurrency: text('redress_currency'),
+    /** Handle time (issue 16), bookkeeping of the work module: merged handling and after-work seconds of every agent. */
+    handlingSec: real('handling_sec').notNull().default(0),
+    afterWorkSec: real('after_work_sec').notNull().default(0),
     /** Optimistic concurrency: every write bumps it; a write with a stale version is refused. */
     version: integer('version').notNull().default(1),
     // 'simple' configuration: complaints come in Hebrew, Polish, Arabic… and no single

@@ -20,7 +20,7 @@ import type { TicketRow } from './tickets.repository.js';
 export type NewTicket = typeof tickets.$inferInsert;
 export type TicketPatch = Partial<Omit<NewTicket, 'id' | 'number' | 'version' | 'updatedAt' | 'createdAt'>>;
 /** Columns other capabilities keep on the ticket row without changing the ticket. */
-export type TicketBookkeeping = Partial<Pick<NewTicket, 'slaPolicyId' | 'fcrState' | 'fcrSettlesAt'>>;
+export type TicketBookkeeping = Partial<Pick<NewTicket, 'slaPolicyId' | 'fcrState' | 'fcrSettlesAt' | 'handlingSec' | 'afterWorkSec'>>;
 
 export async function insertTicket(tx: Executor, values: NewTicket): Promise<TicketRow> {
   const [row] = await tx.insert(tickets).values(values).returning();
