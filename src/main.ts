@@ -6,6 +6,7 @@ import { trackConnections } from './shared/connection-drain.js';
 import { describeError } from './shared/error-description.js';
 import { installDefaultPolicies } from './modules/sla/policies/sla.defaults.js';
 import { startWorkers, type RunningWorker } from './workers/index.js';
+import { startSmtpListener } from './channels/email/smtp-listener.js';
 import { startMetricsServer } from './workers/metrics-server.js';
 
 /** Whether the database holds an admin key that is not revoked (read-only; the auth module owns the table). */
@@ -70,6 +71,23 @@ export async function start(config: Config) {
     await app.listen({ port: config.PORT, host: config.HOST });
   }
   if (config.ROLE !== 'api' && !stopping) workers.push(...(await startWorkers(deps)));
+  // The inbound SMTP listener (issue 19) is an ingress like the API: it runs where the API runs.
+  if (config.ROLE !== 'worker' && config.SMTP_LISTEN_PORT > 0 && !stopping) {
+    const smtp = await startSmtpListener({
+      port: config.SMTP_LISTEN_PORT,
+      host: config.SMTP_LISTEN_HOST,
+      hostname: config.SMTP_HOSTNAME,
+      tlsCertFile: config.SMTP_TLS_CERT_FILE,
+      tlsKeyFile: config.SMTP_TLS_KEY_FILE,
+      acceptRecipients: config.SMTP_ACCEPT_RECIPIENTS,
+      sizeLimitBytes: config.EMAIL_BODY_LIMIT_BYTES,
+      intake: deps.intake,
+      clock: deps.clock,
+      logger,
+    });
+    // Closed before the workers and the pools: no message is accepted that could not commit.
+    workers.unshift({ name: 'smtp-listener', close: () => smtp.close() });
+  }
   // A worker-only process has no API port: its SLA, routing and queue figures get one of their own.
   if (config.ROLE === 'worker' && config.METRICS_PORT > 0 && !stopping) {
     const metricsServer = await startMetricsServer(deps, config.METRICS_PORT, config.HOST);

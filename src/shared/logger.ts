@@ -14,6 +14,7 @@ export const SECRET_SETTINGS = [
   'NOTIFY_WEBHOOK_SECRET',
   'SESSION_SECRET',
   'SMTP_URL',
+  'MAILBOX_SECRET_KEY',
 ] as const;
 
 /**

@@ -12,6 +12,7 @@ import { closeWorker } from '../queues/close-worker.js';
 import { ignoringOutages } from '../shared/link-state.js';
 import { deleteExpiredIdempotencyKeys } from '../http/idempotency.js';
 import { recoverFromRedisLoss, redisLostOurJobs } from './sla-recovery.js';
+import { startMailboxFetchers } from '../modules/mailboxes/mailbox.fetchers.js';
 
 export interface RunningWorker {
   name: string;
@@ -193,8 +194,29 @@ export async function startWorkers(deps: Dependencies): Promise<RunningWorker[]>
   }, REDIS_LOSS_CHECK_MS);
   lossWatch.unref();
 
+  // IMAP mailboxes (issue 19): one fetcher per mailbox across all worker processes (a lease in Postgres).
+  const fetchers =
+    config.MAILBOX_FETCH && config.MAILBOX_SECRET_KEY
+      ? startMailboxFetchers({
+          db: deps.db,
+          clock: deps.clock,
+          logger,
+          intake: deps.intake,
+          settings: {
+            pollIntervalMs: config.MAILBOX_POLL_INTERVAL_MS,
+            leaseSec: config.MAILBOX_LEASE_SEC,
+            retryMinMs: config.MAILBOX_RETRY_MIN_MS,
+            retryMaxMs: config.MAILBOX_RETRY_MAX_MS,
+            bodyLimitBytes: config.EMAIL_BODY_LIMIT_BYTES,
+            secretKey: config.MAILBOX_SECRET_KEY,
+            scanIntervalMs: config.MAILBOX_SCAN_INTERVAL_MS,
+          },
+        })
+      : null;
+
   logger.info({ queues: workers.map((w) => w.name) }, 'workers started');
   return [
+    ...(fetchers ? [{ name: 'mailbox-fetchers', close: () => fetchers.close() }] : []),
     {
       name: 'workers',
       async close() {

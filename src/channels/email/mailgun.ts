@@ -16,6 +16,7 @@ import {
   writtenAddresses,
 } from './email.parser.js';
 import { extractTicketNumber, normalizeMessageIds } from './email.threading.js';
+import { authenticationHeaders } from './sender-auth.provider.js';
 
 /**
  * Mailgun Routes forward(): the webhook signature and the two payload shapes (parsed fields, or
@@ -147,7 +148,9 @@ export async function parseMailgunForm(
     sentAt: dateHeader(first(headers, 'date'), opts.receivedAt),
     automated,
     messageIdHeader,
-    providerData: compact({ recipient: form.recipient, originalFrom, bounce }),
+    // Mailgun's verdicts (X-Mailgun-Spf, X-Mailgun-Dkim-Check-Result), relays' Authentication-Results
+    // and the DKIM signatures, for sender authentication at intake (issue 19).
+    providerData: compact({ recipient: form.recipient, originalFrom, bounce, authHeaders: authenticationHeaders(headers, envelope) }),
   };
 }
 

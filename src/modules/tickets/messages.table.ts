@@ -2,6 +2,7 @@ import { sql } from 'drizzle-orm';
 import { boolean, index, integer, jsonb, pgTable, text, uniqueIndex, uuid } from 'drizzle-orm/pg-core';
 import { createdAt, id, instant } from '../../db/columns.js';
 import { agents } from '../agents/agents.table.js';
+import type { SenderAuthentication } from '../../domain/mail/sender-verdict.js';
 import { tickets } from './tickets.table.js';
 
 export interface StoredAttachment {
@@ -45,6 +46,8 @@ export const messages = pgTable(
     attachments: jsonb('attachments').$type<StoredAttachment[]>().notNull().default(sql`'[]'::jsonb`),
     /** Why a machine-made message (auto-reply, bounce) does not count as the customer speaking. */
     automated: text('automated'),
+    /** Inbound e-mail (issue 19): SPF, DKIM, DMARC and ARC results and the verdict on its From. */
+    authentication: jsonb('authentication').$type<SenderAuthentication>(),
     deliveryState: text('delivery_state'),
     deliveryAttempts: integer('delivery_attempts').notNull().default(0),
     deliveryError: text('delivery_error'),

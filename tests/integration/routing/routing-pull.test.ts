@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { client, createAgent, createTeam, createTicket, expectProblem, manualClock, tokenFor, type TicketJson } from '../../helpers/api.js';
+import { client, createAgent, createTeam, createTicket, expectProblem, manualClock, patchTicket, tokenFor, type TicketJson } from '../../helpers/api.js';
 import { bearer, createTestContext, type TestContext } from '../../helpers/context.js';
 import { openSse } from '../../helpers/sla.js';
 
@@ -170,5 +170,31 @@ describe('GET /v1/me/stream', () => {
     }
     const noAgent = await client(ctx).get('/v1/me/stream');
     expectProblem(noAgent, 404, { code: 'no-agent' });
+  });
+
+  it('a manual assignment is on the stream too: assigned for the new agent, unassigned for the old one', async () => {
+    const team = await createTeam(ctx, { routing: { enabled: false } });
+    const agent = await createAgent(ctx, { teamId: team.id, languages: ['en'] });
+    const other = await createAgent(ctx, { teamId: team.id, languages: ['en'] });
+    const token = await tokenFor(ctx, 'agent', agent.id);
+    // The test before may have started listening already.
+    const address = ctx.app.server.listening ? `http://127.0.0.1:${(ctx.app.server.address() as { port: number }).port}` : await ctx.app.listen({ port: 0, host: '127.0.0.1' });
+    const stream = await openSse(`${address}/v1/me/stream`, token);
+    try {
+      const ticket = await createTicket(ctx, { teamId: team.id, language: 'en' });
+      expect((await patchTicket(ctx, ticket, { assigneeId: agent.id })).statusCode).toBe(200);
+      const assigned = await stream.waitFor((e) => e.event === 'assigned');
+      expect(assigned.data).toMatchObject({ agentId: agent.id, ticketId: ticket.id, by: 'manual' });
+      expect((await patchTicket(ctx, ticket, { assigneeId: other.id })).statusCode).toBe(200);
+      const unassigned = await stream.waitFor((e) => e.event === 'unassigned');
+      expect(unassigned.data).toMatchObject({ agentId: agent.id, ticketId: ticket.id, by: 'manual' });
+      // Created with an assignee: on that agent's stream at once.
+      const direct = await createTicket(ctx, { teamId: team.id, language: 'en', assigneeId: agent.id });
+      const second = await stream.waitFor((e) => e.event === 'assigned' && (e.data as { ticketId?: string }).ticketId === direct.id);
+      expect(second.data).toMatchObject({ agentId: agent.id, by: 'manual' });
+      expect(stream.received.map((e) => e.event)).toEqual(['assigned', 'unassigned', 'assigned']);
+    } finally {
+      await stream.close();
+    }
   });
 });
