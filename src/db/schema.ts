@@ -11,7 +11,6 @@ export * from '../modules/events/events.table.js';
 export * from '../modules/events/webhooks.table.js';
 export * from '../modules/intake/intake.table.js';
 export * from '../modules/mailboxes/mailboxes.table.js';
-export * from '../modules/mailboxes/mailboxes.table.js';
 export * from '../modules/notifications/notifications.table.js';
 export * from '../modules/privacy/privacy.table.js';
 export * from '../modules/reasons/reasons.table.js';

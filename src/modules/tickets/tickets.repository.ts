@@ -40,8 +40,6 @@ export function toTicketView(row: TicketRow): TicketView {
     fcrState: row.fcrState as TicketView['fcrState'],
     senderUnverified: row.senderUnverified,
     senderUnverifiedReason: row.senderUnverifiedReason,
-    senderUnverified: row.senderUnverified,
-    senderUnverifiedReason: row.senderUnverifiedReason,
     // Wrap-up and handle time (issue 16).
     reasonId: row.reasonId,
     rootCauseId: row.rootCauseId,
@@ -77,7 +75,6 @@ export function toMessageView(row: MessageRow): MessageView {
       ...(a.url ? { url: a.url } : {}),
     })),
     automated: row.automated,
-    authentication: row.authentication ?? null,
     authentication: row.authentication ?? null,
     deliveryState: row.deliveryState,
     deliveryAttempts: row.deliveryAttempts,

@@ -151,8 +151,6 @@ export const ticketView = z.object({
   fcrState: z.enum(['pending', 'yes', 'no']).describe('first-contact resolution: pending until the reopen window after solving closes'),
   senderUnverified: z.boolean().describe('opened by an e-mail whose From failed sender authentication (DMARC, or SPF and DKIM without DMARC): its own customer, joined to nothing by its From'),
   senderUnverifiedReason: z.string().nullable().describe('why the sender is unverified: the failed SPF/DKIM/DMARC results'),
-  senderUnverified: z.boolean().describe('opened by an e-mail whose From failed sender authentication (DMARC, or SPF and DKIM without DMARC): its own customer, joined to nothing by its From'),
-  senderUnverifiedReason: z.string().nullable().describe('why the sender is unverified: the failed SPF/DKIM/DMARC results'),
   reasonId: z.uuid().nullable().describe('the complaint reason (issue 16)'),
   rootCauseId: z.uuid().nullable(),
   outcome: z.enum(OUTCOMES).nullable(),
@@ -213,21 +211,6 @@ export const senderAuthenticationView = z
   })
   .meta({ id: 'SenderAuthentication' });
 
-const authResultView = z.enum(['pass', 'fail', 'softfail', 'neutral', 'none', 'temperror', 'permerror', 'policy', 'skipped']);
-export const senderAuthenticationView = z
-  .object({
-    source: z.enum(['local', 'provider', 'none']).describe('local: checked by us; provider: a trusted relay or the provider reported it'),
-    authservId: z.string().optional(),
-    fromDomain: z.string().nullable(),
-    spf: z.object({ result: authResultView, domain: z.string().nullable().optional() }),
-    dkim: z.array(z.object({ result: authResultView, domain: z.string(), aligned: z.boolean().optional() })),
-    dmarc: z.object({ result: authResultView, policy: z.string().nullable().optional(), domain: z.string().nullable().optional() }).nullable(),
-    arc: z.object({ result: authResultView }).nullable(),
-    verdict: z.enum(['pass', 'fail', 'unknown']),
-    reason: z.string().nullable(),
-  })
-  .meta({ id: 'SenderAuthentication' });
-
 export const messageView = z.object({
   id: z.uuid(),
   ticketId: z.uuid(),
@@ -244,7 +227,6 @@ export const messageView = z.object({
   language: z.string().nullable(),
   attachments: z.array(attachmentView),
   automated: z.string().nullable(),
-  authentication: senderAuthenticationView.nullable().describe('inbound e-mail: SPF, DKIM, DMARC and ARC results and the verdict on its From (issue 19)'),
   authentication: senderAuthenticationView.nullable().describe('inbound e-mail: SPF, DKIM, DMARC and ARC results and the verdict on its From (issue 19)'),
   deliveryState: z.string().nullable(),
   deliveryAttempts: z.number().int(),
