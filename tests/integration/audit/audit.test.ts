@@ -134,6 +134,10 @@ describe('GET /v1/audit', () => {
     expect((await audit(`from=${encodeURIComponent(future)}`)).items).toEqual([]);
     expect((await audit(`to=${encodeURIComponent(future)}`)).items.length).toBeGreaterThan(0);
 
+    const forged = await client(ctx).get('/v1/audit?cursor=bm90LWEtY3Vyc29y');
+    expect(forged.statusCode).toBe(400);
+    expect((await audit('actor=not-a-uuid')).items).toEqual([]);
+    expect((await audit('resource=100%25_done')).items).toEqual([]);
     const bad = await client(ctx).get('/v1/audit?from=yesterday');
     expect(bad.statusCode).toBe(400);
     expect(JSON.stringify(bad.json().errors)).toContain('from');
