@@ -18,7 +18,9 @@ RUN npm ci --omit=dev --no-audit --no-fund
 COPY --from=build /app/dist ./dist
 COPY migrations ./migrations
 USER node
-EXPOSE 3000
-HEALTHCHECK --interval=10s --timeout=3s --retries=3 CMD node -e "fetch('http://127.0.0.1:'+(process.env.PORT||3000)+'/healthz').then(r=>process.exit(r.ok?0:1)).catch(()=>process.exit(1))"
+# 3000: the API (ROLE=api or all); 9464: /metrics and the probes of a ROLE=worker process (METRICS_PORT).
+EXPOSE 3000 9464
+# Liveness on whichever port the role listens on.
+HEALTHCHECK --interval=10s --timeout=3s --retries=3 CMD node -e "const e=process.env,p=e.ROLE==='worker'?(e.METRICS_PORT||9464):(e.PORT||3000);fetch('http://127.0.0.1:'+p+'/healthz').then(r=>process.exit(r.ok?0:1)).catch(()=>process.exit(1))"
 # Shell form: HEAP_LIMIT_MB can be changed per container.
 CMD exec node --enable-source-maps --max-old-space-size="$HEAP_LIMIT_MB" dist/main.js
