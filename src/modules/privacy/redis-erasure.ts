@@ -1,5 +1,5 @@
 import { Queue } from 'bullmq';
-import type { Redis } from 'ioredis';
+import type { Cluster, Redis } from 'ioredis';
 import { containsAny } from '../../domain/privacy/scrub.js';
 
 /*
@@ -31,38 +31,44 @@ export async function eraseFromRedis(redis: Redis, prefix: string, needles: read
     }
     return queue;
   };
+  // A Redis Cluster (REDIS_CLUSTER_NODES) answers SCAN per node: every master is scanned, and
+  // each key's own commands go through the cluster client, which routes them.
+  const cluster = redis as unknown as Partial<Cluster>;
+  const scanners: Redis[] = typeof cluster.nodes === 'function' ? cluster.nodes('master') : [redis];
   try {
-    let cursor = '0';
-    do {
-      const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 500);
-      cursor = next;
-      for (const key of keys) {
-        const type = await redis.type(key);
-        const parts = key.slice(prefix.length + 1).split(':');
-        if (type === 'hash') {
-          const values = await redis.hmget(key, ...JOB_FIELDS);
-          if (!values.some((v) => v !== null && containsAny(v, needles))) continue;
-          if (parts.length === 2) {
-            const removed = await queueOf(parts[0]!)
-              .remove(parts[1]!)
-              .catch(() => 0);
-            if (removed === 1) outcome.jobsRemoved++;
-            else outcome.jobsBusy++;
-          } else {
-            await redis.del(key);
-            outcome.keysRemoved++;
-          }
-        } else if (type === 'stream') {
-          outcome.streamEntriesRemoved += await scrubStream(redis, key, needles);
-        } else if (type === 'string') {
-          const value = await redis.get(key);
-          if (value !== null && containsAny(value, needles)) {
-            await redis.del(key);
-            outcome.keysRemoved++;
+    for (const scanner of scanners) {
+      let cursor = '0';
+      do {
+        const [next, keys] = await scanner.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 500);
+        cursor = next;
+        for (const key of keys) {
+          const type = await redis.type(key);
+          const parts = key.slice(prefix.length + 1).split(':');
+          if (type === 'hash') {
+            const values = await redis.hmget(key, ...JOB_FIELDS);
+            if (!values.some((v) => v !== null && containsAny(v, needles))) continue;
+            if (parts.length === 2) {
+              const removed = await queueOf(parts[0]!)
+                .remove(parts[1]!)
+                .catch(() => 0);
+              if (removed === 1) outcome.jobsRemoved++;
+              else outcome.jobsBusy++;
+            } else {
+              await redis.del(key);
+              outcome.keysRemoved++;
+            }
+          } else if (type === 'stream') {
+            outcome.streamEntriesRemoved += await scrubStream(redis, key, needles);
+          } else if (type === 'string') {
+            const value = await redis.get(key);
+            if (value !== null && containsAny(value, needles)) {
+              await redis.del(key);
+              outcome.keysRemoved++;
+            }
           }
         }
-      }
-    } while (cursor !== '0');
+      } while (cursor !== '0');
+    }
   } finally {
     await Promise.all([...queues.values()].map((q) => q.close().catch(() => undefined)));
   }

@@ -35,6 +35,8 @@ export interface RetentionRun {
 
 export function createRetentionService(deps: { db: Database; clock: Clock; logger: Logger; batchSize: number; maxBatches: number }) {
   const { db, clock, logger, batchSize, maxBatches } = deps;
+  // A ticket's anonymization rewrites its messages and timeline too: fewer per transaction.
+  const ticketBatch = Math.min(batchSize, 100);
 
   async function read(): Promise<RetentionView> {
     const [row] = await db.select().from(retentionSettings).where(eq(retentionSettings.id, 1));
@@ -50,12 +52,12 @@ export function createRetentionService(deps: { db: Database; clock: Clock; logge
   }
 
   /** Runs `batch` until it deletes fewer than a batch or the limit is reached; answers (rows, more). */
-  async function inBatches(batch: () => Promise<number>): Promise<[number, boolean]> {
+  async function inBatches(batch: () => Promise<number>, size = batchSize): Promise<[number, boolean]> {
     let total = 0;
     for (let i = 0; i < maxBatches; i++) {
       const n = await batch();
       total += n;
-      if (n < batchSize) return [total, false];
+      if (n < size) return [total, false];
     }
     return [total, true];
   }
@@ -63,7 +65,7 @@ export function createRetentionService(deps: { db: Database; clock: Clock; logge
   async function anonymizeTickets(before: Date): Promise<number> {
     const found = await db.execute(
       sql`select t.id from tickets t where t.closed_at < ${before} and (t.subject <> '' or t.description <> '' or exists (select 1 from messages m where m.ticket_id = t.id and m.body_text <> ''))
-          order by t.closed_at limit ${batchSize}`,
+          order by t.closed_at limit ${ticketBatch}`,
     );
     const ids = found.rows as { id: string }[];
     if (ids.length === 0) return 0;
@@ -118,7 +120,7 @@ export function createRetentionService(deps: { db: Database; clock: Clock; logge
         );
         return r.rowCount ?? 0;
       });
-      const [ticketsAnonymized, moreTickets] = cutoffs.closedTicketsBefore ? await inBatches(() => anonymizeTickets(cutoffs.closedTicketsBefore!)) : [0, false];
+      const [ticketsAnonymized, moreTickets] = cutoffs.closedTicketsBefore ? await inBatches(() => anonymizeTickets(cutoffs.closedTicketsBefore!), ticketBatch) : [0, false];
       // The cut-off is the database's clock: the append-only trigger judges by it too.
       const [auditRowsDeleted, moreAudit] = await inBatches(async () => {
         const r = await db.execute(

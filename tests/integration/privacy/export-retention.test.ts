@@ -111,12 +111,13 @@ describe('retention', () => {
     const first = await retention.run();
     expect(first).toMatchObject({ rawPayloadsDeleted: 2, deadLettersDeleted: 1, ticketsAnonymized: 1, more: true });
 
-    // The maintenance worker finishes the job on its schedule and reports it.
+    // The maintenance worker finishes the job on its schedule and reports it (its queue runs one job
+    // at a time, the reconciler and KPI rollups too: a generous bound).
     await ctx.startWorkers();
     await until(async () => {
       const [row] = await query<{ n: number }>(ctx, 'select count(*)::int as n from inbound_payloads where received_at < $1', [old]);
       return row!.n === 0 ? true : undefined;
-    }, { what: 'old payloads deleted by the maintenance worker' });
+    }, { what: 'old payloads deleted by the maintenance worker', timeoutMs: 30_000 });
     const [left] = await query<{ n: number }>(ctx, 'select count(*)::int as n from inbound_payloads');
     expect(left!.n).toBe(recent!.n); // every old payload gone, the recent ones kept
     expect(await query(ctx, 'select id from dead_letters')).toEqual([]);
