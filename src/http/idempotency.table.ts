@@ -4,8 +4,9 @@ import { instant } from '../db/columns.js';
 /**
  * The first answer to a POST sent with an Idempotency-Key, per API key: replayed to a retry with
  * the same key and request, refused (422) for the same key with another request. A row is
- * 'running' while its request is being worked on (a concurrent retry gets 409), 'done' with the
- * answer once it is sent. 5xx answers are not kept: the client may retry them.
+ * 'running' while its request is being worked on (a concurrent retry gets 409), 'committed' once
+ * a transaction of the work committed (written in that transaction), 'done' with the answer once
+ * it is sent. 5xx answers before any commit are not kept: the client may retry them.
  */
 export const idempotencyKeys = pgTable(
   'idempotency_keys',
@@ -14,7 +15,7 @@ export const idempotencyKeys = pgTable(
     key: text('key').notNull(),
     /** sha256 of method, path, principal and body: "the same request". */
     requestHash: text('request_hash').notNull(),
-    state: text('state', { enum: ['running', 'done'] }).notNull(),
+    state: text('state', { enum: ['running', 'committed', 'done'] }).notNull(),
     status: integer('status'),
     /** The answer's headers worth replaying (content-type, etag, location). */
     headers: jsonb('headers').$type<Record<string, string>>(),

@@ -1,5 +1,6 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { createHash } from 'node:crypto';
-import { and, eq, sql } from 'drizzle-orm';
+import { and, eq, inArray, sql } from 'drizzle-orm';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Database } from '../db/client.js';
 import type { Clock } from '../shared/clock.js';
@@ -12,7 +13,15 @@ import type { App } from './types.js';
  * with the same key and gets the first answer, and the work is done once. Implemented once for
  * every key-authenticated POST, as hooks around the handler:
  *   preHandler  claims (API key, Idempotency-Key) in Postgres, or replays / refuses;
+ *   handler     runs inside the claim's scope: every transaction the work commits also marks
+ *               the claim 'committed' (same transaction), see markCommitsOf below;
  *   onSend      stores the answer (status, body, a few headers), or frees the key on a 5xx.
+ *
+ * A process that dies after the work committed but before the answer was stored leaves the row
+ * 'committed': a retry never redoes the work; it gets 409 idempotency-answer-lost (look the
+ * result up) instead of the answer it missed. The remaining window: a route whose work is not in
+ * a transaction (a single autocommitted statement, e.g. POST /v1/api-keys) has no commit to mark,
+ * so a death between its statement and the store lets a retry after ABANDONED_CLAIM_MS redo it.
  */
 
 export const IDEMPOTENCY_HEADER = 'idempotency-key';
@@ -29,6 +38,35 @@ export const ABANDONED_CLAIM_MS = 120_000;
 interface Claim {
   apiKeyId: string;
   key: string;
+}
+
+/** The claim of the request whose handler is running (AsyncLocalStorage follows its awaits). */
+const claimScope = new AsyncLocalStorage<Claim>();
+const MARKED = Symbol('idempotency marks commits');
+
+/**
+ * Wraps db.transaction once: a transaction run for a request holding a claim also updates the
+ * claim to 'committed' before it commits, so "the work happened" and "the key is spent" are one
+ * commit. Services keep calling db.transaction as they always did; nested ones use tx.transaction
+ * (savepoints) and are covered by the outer one.
+ */
+function markCommitsOf(db: Database): void {
+  const target = db as Database & { [MARKED]?: true };
+  if (target[MARKED]) return;
+  target[MARKED] = true;
+  const original = db.transaction.bind(db);
+  db.transaction = ((work: Parameters<Database['transaction']>[0], config?: Parameters<Database['transaction']>[1]) => {
+    const claim = claimScope.getStore();
+    if (!claim) return original(work, config);
+    return original(async (tx) => {
+      const result = await work(tx);
+      await tx
+        .update(idempotencyKeys)
+        .set({ state: 'committed' })
+        .where(and(eq(idempotencyKeys.apiKeyId, claim.apiKeyId), eq(idempotencyKeys.key, claim.key), eq(idempotencyKeys.state, 'running')));
+      return result;
+    }, config);
+  }) as Database['transaction'];
 }
 
 /** The request's identity for "the same request": method, path with query, caller, body with keys sorted. */
@@ -59,6 +97,18 @@ export interface IdempotencyOptions {
 /** Installs the hooks on the app (before the routes are declared, so that every POST route gets them). */
 export function registerIdempotency(app: App, { db, clock, ttlHours }: IdempotencyOptions): void {
   const claims = new WeakMap<FastifyRequest, Claim>();
+  markCommitsOf(db);
+
+  // Every POST handler runs in its request's claim scope (none without an Idempotency-Key).
+  app.addHook('onRoute', (route) => {
+    const methods = Array.isArray(route.method) ? route.method : [route.method];
+    if (!methods.includes('POST') || !route.url.startsWith('/v1/')) return;
+    const handler = route.handler;
+    route.handler = function scoped(this: unknown, request: FastifyRequest, reply: FastifyReply) {
+      const claim = claims.get(request);
+      return claim ? claimScope.run(claim, () => handler.call(this as never, request, reply)) : handler.call(this as never, request, reply);
+    } as typeof handler;
+  });
 
   app.addHook('preHandler', async (request, reply) => {
     // /v1 only: key-authenticated webhooks read their raw body themselves (the hash would not see it)
@@ -95,8 +145,15 @@ export function registerIdempotency(app: App, { db, clock, ttlHours }: Idempoten
         { field: `header.${IDEMPOTENCY_HEADER}`, message: 'already used for another request' },
       ]);
     }
+    // The work committed but its answer was never stored (the process died in between): the work
+    // is not done again; the client looks the result up instead.
+    if (first && first.state === 'committed' && first.lockedAt.getTime() < now.getTime() - ABANDONED_CLAIM_MS) {
+      throw new AppError(409, 'idempotency-answer-lost', 'Conflict', 'The request with this Idempotency-Key was carried out, but its answer was lost (the server stopped before sending it); it will not be carried out again: look the result up instead of retrying.', [
+        { field: `header.${IDEMPOTENCY_HEADER}`, message: 'the request with this key was done; its answer was lost' },
+      ]);
+    }
     // Gone between the two statements (its request failed with a 5xx) counts as in progress: retry.
-    if (!first || first.state === 'running' || first.status === null) {
+    if (!first || first.state !== 'done' || first.status === null) {
       void reply.header('retry-after', '1');
       throw new AppError(409, 'idempotency-in-progress', 'Conflict', 'A request with this Idempotency-Key is still being processed; retry shortly.', [
         { field: `header.${IDEMPOTENCY_HEADER}`, message: 'a request with this key is in progress' },
@@ -109,12 +166,14 @@ export function registerIdempotency(app: App, { db, clock, ttlHours }: Idempoten
     const claim = claims.get(request);
     if (!claim) return payload;
     claims.delete(request);
-    const where = and(eq(idempotencyKeys.apiKeyId, claim.apiKeyId), eq(idempotencyKeys.key, claim.key), eq(idempotencyKeys.state, 'running'));
+    const mine = and(eq(idempotencyKeys.apiKeyId, claim.apiKeyId), eq(idempotencyKeys.key, claim.key));
+    const where = and(mine, inArray(idempotencyKeys.state, ['running', 'committed']));
     try {
       const body = typeof payload === 'string' ? payload : Buffer.isBuffer(payload) ? payload.toString('utf8') : payload == null ? '' : undefined;
       if (reply.statusCode >= 500 || body === undefined) {
-        // Not an answer to repeat: the work may not have happened, and the client may retry.
-        await db.delete(idempotencyKeys).where(where);
+        // Not an answer to repeat: unless a transaction of the work committed (the claim then stays
+        // 'committed'), the work did not happen and the client may retry.
+        await db.delete(idempotencyKeys).where(and(mine, eq(idempotencyKeys.state, 'running')));
       } else {
         const headers = Object.fromEntries(REPLAYED_HEADERS.flatMap((name) => (reply.hasHeader(name) ? [[name, String(reply.getHeader(name))]] : [])));
         await db.update(idempotencyKeys).set({ state: 'done', status: reply.statusCode, headers, body }).where(where);
