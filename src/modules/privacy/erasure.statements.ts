@@ -58,6 +58,7 @@ export async function personalValues(tx: Executor, customerIds: string[], ticket
     tx,
     sql`select name as v from customers where id = any(${p(customerIds)}::uuid[])
         union all select unnest(array[address, display_name, handle]) from customer_identities where customer_id = any(${p(customerIds)}::uuid[])
+        union all select ltrim(address, '+') from customer_identities where customer_id = any(${p(customerIds)}::uuid[]) and kind = 'phone'
         union all select subject from tickets where id = any(${p(ticketIds)}::uuid[])
         union all select unnest(array[subject, left(body_text, 200), sender_address]) from messages where ticket_id = any(${p(ticketIds)}::uuid[]) and direction = 'inbound'
         union all select comment from csat_surveys where ticket_id = any(${p(ticketIds)}::uuid[])`,

@@ -107,6 +107,15 @@ describe('audit rows', () => {
     expect(JSON.stringify((await audit('limit=200')).items)).not.toContain(secretPart);
   });
 
+  it('an idempotent replay is not a second write', async () => {
+    const headers = { 'idempotency-key': unique('idem') };
+    const first = await client(ctx).post('/v1/teams', { name: 'Replayed team' }, headers);
+    expect(first.statusCode, first.body).toBe(201);
+    const replay = await client(ctx).post('/v1/teams', { name: 'Replayed team' }, headers);
+    expect(replay.headers['idempotent-replayed']).toBe('true');
+    expect((await audit(`resource=teams/${first.json().id as string}`)).items).toHaveLength(1);
+  });
+
   it('integration keys, reads and refused writes are not audited', async () => {
     const before = (await audit('limit=200')).items.length;
     const integration = await tokenFor(ctx, 'integration');

@@ -26,6 +26,9 @@ const REPLY_TEXT = `Dear Zorblatt ${suffix}, we are sorry about the toaster`;
 // The suffix is in every value above and nowhere else: any trace of any of them (a lexeme of the
 // search vector, a subject, a file name) contains it.
 const NEEDLES = [NAME, EMAIL, PHONE, TEXT, suffix];
+// The same person, first known as another customer by another address, merged in since.
+const OTHER_NAME = `Zorb Q ${suffix}`;
+const OTHER_PHONE = '+972529876543';
 
 function multipartEmail(o: { from: string; subject: string; text: string; attachment: string }): Buffer {
   const boundary = 'b0undary';
@@ -127,6 +130,15 @@ beforeAll(async () => {
   clock.advance(60_000);
   const mail = await postEmail(ctx, multipartEmail({ from: `${NAME} <${EMAIL}>`, subject: `Re: Toaster ${suffix}`, text: `${TEXT} again`, attachment: `receipt of ${NAME}` }));
   expect(mail.statusCode, mail.body).toBe(200);
+  // A subject changed by an agent (a subject_changed event, ticket.updated), then the same person
+  // known by another phone as another customer, merged into this one.
+  const { version } = (await client(ctx).get(`/v1/tickets/${ticketId}`)).json();
+  const renamed = await client(ctx).patch(`/v1/tickets/${ticketId}`, { subject: `Toaster of ${NAME}` }, { 'if-match': `"${version as number}"` });
+  expect(renamed.statusCode, renamed.body).toBe(200);
+  const other = await client(ctx).post('/v1/tickets', { channel: 'phone', customer: { name: OTHER_NAME, phone: OTHER_PHONE }, subject: `Call ${suffix}`, body: `${OTHER_NAME} called` });
+  expect(other.statusCode, other.body).toBe(201);
+  const merged = await client(ctx).post(`/v1/customers/${other.json().customerId as string}/merge`, { targetCustomerId: customerId });
+  expect(merged.statusCode, merged.body).toBe(200);
   // A malformed delivery naming the customer: a dead letter.
   const bad = await postEmail(ctx, `this is no e-mail from ${EMAIL} at all`);
   expect(bad.statusCode).toBeGreaterThanOrEqual(400);
@@ -180,7 +192,7 @@ describe('POST /v1/customers/:id/erase', () => {
     expect(res.json()).toMatchObject({ customerId, alreadyErased: false, reason: 'GDPR request 42' });
     expect(res.json().removed.redisJobs).toBeGreaterThanOrEqual(1);
 
-    expect(await findInPostgres(NEEDLES)).toEqual([]);
+    expect(await findInPostgres([...NEEDLES, OTHER_NAME, OTHER_PHONE])).toEqual([]);
     expect(await findInRedis(NEEDLES)).toEqual([]);
     expect(await readdir(dir)).toEqual([]);
 
