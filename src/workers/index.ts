@@ -27,7 +27,7 @@ export const ROUTING_SWEEP_SCHEDULER_ID = 'routing-sweep';
 /** Routing jobs a worker process runs at once (each drain holds one pooled connection at a time). */
 const ROUTING_WORKER_CONCURRENCY = 4;
 /** How often each worker process asks whether Redis lost our jobs (one EXISTS). */
-const REDIS_LOSS_CHECK_MS = 100;
+const REDIS_LOSS_CHECK_MS = 50;
 
 /** Starts every background worker this process runs (ROLE=worker or all). */
 export async function startWorkers(deps: Dependencies): Promise<RunningWorker[]> {

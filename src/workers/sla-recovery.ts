@@ -25,21 +25,42 @@ export async function redisLostOurJobs(deps: Dependencies, redis: Redis): Promis
   return (await redis.exists(redisMarkerKey(deps.config.QUEUE_PREFIX))) === 0;
 }
 
-/** While deadlines are being put back into Redis, what comes due is fired from Postgres this often. */
+/** While deadlines are being put back into Redis, the longest pause between two sweeps from Postgres. */
 const RECOVERY_SWEEP_MS = 50;
+
+/**
+ * The nearest deadline (breach or warning) still ahead of `now` among running clocks: two
+ * index-only lookups on the partial indexes of running clocks.
+ */
+async function nextDeadline(deps: Dependencies, now: Date): Promise<Date | null> {
+  const { rows } = await deps.db.execute<{ next: string | null }>(sql`
+    select least(
+      (select min(due_at) from sla_clocks where state = 'running' and due_at > ${now}),
+      (select min(warn_due_at) from sla_clocks where state = 'running' and warned_at is null and warn_due_at > ${now})
+    ) as next`);
+  const next = rows[0]?.next;
+  return next ? new Date(next) : null;
+}
 
 /**
  * Redis lost our jobs: reschedule every future deadline, and meanwhile fire what comes due
  * straight from Postgres. Putting tens of thousands of delayed jobs back keeps Redis busy for
  * seconds, during which the jobs it does hold run late (full bench: ~0.9 s p99 with 49k clocks
- * rescheduled); the sweeps do not wait for Redis. True if this process did the rescheduling.
+ * rescheduled); the sweeps do not wait for Redis. They are driven by the deadlines themselves:
+ * after each sweep the process sleeps until the next clock comes due (at most
+ * RECOVERY_SWEEP_MS), so a clock due during the recovery is fired a sweep's duration after its
+ * deadline rather than up to a fixed polling interval later. True if this process did the
+ * rescheduling.
  */
 export async function recoverFromRedisLoss(deps: Dependencies, redis: Redis): Promise<boolean> {
   let rescheduling = true;
   const sweeping = (async () => {
     while (rescheduling) {
       await deps.slaService.sweepDue();
-      await new Promise((resolve) => setTimeout(resolve, RECOVERY_SWEEP_MS));
+      const now = deps.clock.now();
+      const next = await nextDeadline(deps, now);
+      const waitMs = next ? Math.min(RECOVERY_SWEEP_MS, Math.max(0, next.getTime() - now.getTime())) : RECOVERY_SWEEP_MS;
+      await new Promise((resolve) => setTimeout(resolve, waitMs));
     }
   })();
   try {
