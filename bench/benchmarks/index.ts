@@ -1,4 +1,5 @@
 import type { Benchmark } from '../lib/bench.js';
+import { imap } from './imap.js';
 import { ingest } from './ingest.js';
 import { kpis } from './kpis.js';
 import { queries } from './queries.js';
@@ -7,4 +8,4 @@ import { scale } from './scale.js';
 import { timers } from './timers.js';
 
 /** Every benchmark, in the order they run; a new one is a file beside these and a line here. */
-export const BENCHMARKS: readonly Benchmark[] = [ingest, timers, queries, kpis, routing, scale];
+export const BENCHMARKS: readonly Benchmark[] = [ingest, timers, queries, kpis, routing, scale, imap];

@@ -1,0 +1,161 @@
+import pg from 'pg';
+import { startDnsStub } from '../../tests/helpers/dns-stub.js';
+import { startDovecot } from '../../tests/helpers/dovecot.js';
+import type { Benchmark } from '../lib/bench.js';
+import { runConcurrent } from '../lib/load.js';
+import { measured, type Row } from '../lib/report.js';
+
+/** Concurrent raw-MIME webhooks on the baseline side; the IMAP fetcher takes one message at a time. */
+const WEBHOOK_CONCURRENCY = 8;
+const SECRET_KEY = 'bench-mailbox-secret-key-0123456789';
+
+function complaint(i: number, tag: string): string {
+  return [
+    `From: Customer ${i} <c${i}@${tag}.example>`,
+    'To: support@desk.example',
+    `Subject: Complaint ${i}`,
+    `Message-ID: <m${i}@${tag}.example>`,
+    'Date: Sat, 05 Dec 2026 10:00:00 +0000',
+    'MIME-Version: 1.0',
+    'Content-Type: text/plain; charset=utf-8',
+    '',
+    `My order ${i} arrived damaged and nobody answers. Order reference ${i * 7919}.`,
+    '',
+  ].join('\r\n');
+}
+
+async function counts(pool: pg.Pool, tag: string): Promise<{ rows: number; distinct: number }> {
+  const { rows } = await pool.query<{ rows: number; distinct: number }>(
+    `select count(*)::int as rows, count(distinct provider_message_id)::int as distinct from messages where provider_message_id like $1`,
+    [`%@${tag}.example>`],
+  );
+  return rows[0]!;
+}
+
+async function api(url: string, key: string, path: string, body: unknown): Promise<Record<string, unknown>> {
+  const response = await fetch(`${url}${path}`, { method: 'POST', headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  if (!response.ok) throw new Error(`POST ${path} answered ${response.status}: ${await response.text()}`);
+  return (await response.json()) as Record<string, unknown>;
+}
+
+/**
+ * IMAP backlog ingest (issue 19): a folder of `size` messages in a real Dovecot, taken in by the
+ * service's mailbox fetcher (one session, progress committed with each message, flagged \Seen
+ * in batches), beside the same number of raw-MIME webhooks (POST /webhooks/email) into the same
+ * service. Sender authentication runs on both, against a local DNS stub. Counted: messages lost
+ * (delivered, never stored) and duplicated (stored twice).
+ */
+export const imap: Benchmark = {
+  name: 'imap',
+  description: 'IMAP backlog ingest from a real Dovecot (one fetcher) beside raw-MIME webhook ingest (8 concurrent) into the same service',
+  sizeUnit: 'messages',
+  sizes: { quick: 1_000, full: 10_000 },
+
+  async run(context): Promise<Row[]> {
+    const name = 'imap';
+    const dovecot = await startDovecot({ users: ['bench'] });
+    const dns = await startDnsStub();
+    const database = await context.env.createDatabase('imap_product');
+    const pool = new pg.Pool({ connectionString: database.url, max: 2 });
+    pool.on('error', () => undefined);
+    const service = await context.startService({
+      label: 'imap',
+      databaseUrl: database.url,
+      env: {
+        MAILBOX_SECRET_KEY: SECRET_KEY,
+        MAILBOX_SCAN_INTERVAL_MS: '200',
+        SENDER_AUTHENTICATION: 'true',
+        DNS_SERVERS: dns.address,
+        DNS_TIMEOUT_MS: '500',
+        INTAKE_FLOOD_MAX_PER_HOUR: '0',
+      },
+    });
+    try {
+      // The folder fills before the mailbox exists: a backlog, not a trickle.
+      context.log(`delivering ${context.size} messages to dovecot`);
+      const tag = 'imapbench';
+      const c = await dovecot.client('bench');
+      try {
+        for (let i = 0; i < context.size; i++) {
+          await c.append('INBOX', complaint(i, tag));
+          if (i % 2000 === 1999) context.log(`delivered ${i + 1}`);
+        }
+      } finally {
+        await c.logout();
+      }
+
+      // Baseline: the same number of messages as raw-MIME webhooks.
+      const integration = (await api(service.url, context.adminApiKey, '/v1/api-keys', { name: 'bench mail relay', role: 'integration' })).token as string;
+      context.log(`baseline: ${context.size} raw-MIME webhooks, ${WEBHOOK_CONCURRENCY} concurrent`);
+      const webhooks = await runConcurrent({
+        total: context.size,
+        concurrency: WEBHOOK_CONCURRENCY,
+        maxSeconds: context.mode === 'quick' ? 120 : 600,
+        signal: context.signal,
+        onProgress: (done) => context.log(`baseline: ${done}/${context.size}`),
+        task: async (i) => {
+          const response = await fetch(`${service.url}/webhooks/email`, {
+            method: 'POST',
+            headers: { authorization: `Bearer ${integration}`, 'content-type': 'message/rfc822' },
+            body: complaint(i, 'hookbench'),
+          });
+          await response.arrayBuffer();
+          if (!response.ok) throw new Error(`webhook answered ${response.status}`);
+        },
+      });
+      const hooked = await counts(pool, 'hookbench');
+      context.log(`baseline: ${webhooks.perSec.toFixed(0)} msg/s`);
+
+      context.log('product: connecting the mailbox');
+      const started = performance.now();
+      await api(service.url, context.adminApiKey, '/v1/mailboxes', {
+        name: 'bench',
+        host: dovecot.host,
+        port: dovecot.port,
+        tls: 'none',
+        username: 'bench',
+        auth: { kind: 'password', password: dovecot.password },
+      });
+      const deadline = started + (context.mode === 'quick' ? 300_000 : 1_200_000);
+      let fetched = await counts(pool, tag);
+      let lastLog = performance.now();
+      while (fetched.distinct < context.size && performance.now() < deadline && !context.signal.aborted) {
+        await new Promise((resolve) => setTimeout(resolve, 100));
+        fetched = await counts(pool, tag);
+        if (performance.now() - lastLog > 5_000) {
+          context.log(`product: ${fetched.distinct}/${context.size} (RSS ${service.rssMb().toFixed(0)} MB)`);
+          lastLog = performance.now();
+        }
+      }
+      const elapsedSec = (performance.now() - started) / 1000;
+      const truncated = fetched.distinct < context.size;
+      const imapPerSec = fetched.distinct / elapsedSec;
+      context.log(`product: ${fetched.distinct} messages in ${elapsedSec.toFixed(1)} s, ${imapPerSec.toFixed(0)} msg/s`);
+      // Every message flagged \Seen on the server once taken in.
+      const check = await dovecot.client('bench');
+      let unseen = -1;
+      try {
+        const status = await check.status('INBOX', { unseen: true });
+        unseen = status ? (status.unseen ?? -1) : -1;
+      } finally {
+        await check.logout();
+      }
+      const memory = await service.stop();
+      context.details.product = { fetched, elapsedSec, unseen, memory };
+      context.details.baseline = { ...webhooks, counts: hooked };
+      const problems = truncated ? [`stopped after ${elapsedSec.toFixed(0)} s with ${fetched.distinct} of ${context.size}`] : [];
+      return [
+        measured({ benchmark: name, metric: 'backlog ingest', unit: 'msg/s', product: imapPerSec, baseline: webhooks.perSec, problems, note: `product: one IMAP fetcher over a ${context.size}-message folder; baseline: raw-MIME webhooks, ${WEBHOOK_CONCURRENCY} concurrent` }),
+        measured({ benchmark: name, metric: 'messages lost', product: context.size - fetched.distinct, baseline: webhooks.completed - hooked.distinct, target: { kind: 'equals', value: 0 } }),
+        measured({ benchmark: name, metric: 'messages duplicated', product: fetched.rows - fetched.distinct, baseline: hooked.rows - hooked.distinct, target: { kind: 'equals', value: 0 } }),
+        measured({ benchmark: name, metric: 'left unflagged on the server', product: unseen, target: { kind: 'equals', value: 0 } }),
+        measured({ benchmark: 'memory', metric: 'service peak RSS, IMAP backlog', unit: 'MB', product: memory.peakRssMb, baseline: memory.idleRssMb, target: { kind: 'below', value: 300, unit: 'MB' } }),
+      ];
+    } finally {
+      await service.stop().catch(() => undefined);
+      await pool.end();
+      await dovecot.stop();
+      await dns.close();
+    }
+  },
+};
