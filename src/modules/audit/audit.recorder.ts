@@ -5,7 +5,7 @@ import { auditAction, bodyFields, changedFields } from '../../domain/privacy/per
 import type { App } from '../../http/types.js';
 import type { Clock } from '../../shared/clock.js';
 import { STAFF } from '../auth/api-keys.models.js';
-import { auditTarget, type AuditTarget } from './audit.resources.js';
+import { auditTarget, type AuditTarget } from '../../domain/privacy/audit-target.js';
 
 /*
  * The audit trail is written by ONE mechanism for every route: hooks around the handler, so a
@@ -45,7 +45,7 @@ export function registerAuditTrail(app: App, deps: AuditRecorderDeps): void {
   const { pool, clock, logger } = deps;
   const pending = new WeakMap<FastifyRequest, Pending>();
 
-  // The table name comes from audit.resources.ts, never from the request.
+  // The table name comes from domain/privacy/audit-target.ts, never from the request.
   async function snapshot(table: string | null, rowId: string | null): Promise<Record<string, unknown> | null> {
     if (!table || !rowId) return null;
     try {
