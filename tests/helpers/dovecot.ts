@@ -27,7 +27,7 @@ export interface Dovecot {
 const DOVECOT = '/usr/sbin/dovecot';
 const DOVEADM = '/usr/bin/doveadm';
 
-export async function startDovecot(options: { users?: string[]; password?: string } = {}): Promise<Dovecot> {
+export async function startDovecot(options: { users?: string[]; password?: string; oauth2IntrospectionUrl?: string } = {}): Promise<Dovecot> {
   const users = options.users ?? ['support', 'sales', 'other'];
   const password = options.password ?? 'secret-password-1';
   const dir = await mkdtemp(join(tmpdir(), 'cd-dovecot-'));
@@ -53,7 +53,7 @@ log_path = ${dir}/dovecot.log
 info_log_path = ${dir}/dovecot.log
 ssl = no
 disable_plaintext_auth = no
-auth_mechanisms = plain login
+auth_mechanisms = plain login${options.oauth2IntrospectionUrl ? ' xoauth2 oauthbearer' : ''}
 auth_failure_delay = 0
 mail_location = maildir:${dir}/mail/%u
 mail_uid = ${uid}
@@ -65,7 +65,12 @@ default_login_user = ${uid === 0 ? 'dovenull' : process.env.USER ?? 'nobody'}
 default_internal_group = ${uid === 0 ? 'dovecot' : process.env.USER ?? 'nogroup'}
 imap_idle_notify_interval = 1 secs
 mailbox_idle_check_interval = 1 secs
-passdb {
+${options.oauth2IntrospectionUrl ? `passdb {
+  driver = oauth2
+  mechanisms = xoauth2 oauthbearer
+  args = ${dir}/oauth2.conf
+}
+` : ''}passdb {
   driver = passwd-file
   args = scheme=PLAIN username_format=%u ${dir}/users
 }
@@ -106,6 +111,11 @@ namespace inbox {
   separator = /
 }
 `;
+  // XOAUTH2: dovecot checks each access token at the test's introspection endpoint (RFC 7662, POST).
+  if (options.oauth2IntrospectionUrl) {
+    await writeFile(join(dir, 'oauth2.conf'), `introspection_mode = post\nintrospection_url = ${options.oauth2IntrospectionUrl}\nforce_introspection = yes\nusername_attribute = username\nactive_attribute = active\nactive_value = true\n`);
+    await chmod(join(dir, 'oauth2.conf'), 0o644);
+  }
   const confPath = join(dir, 'dovecot.conf');
   await writeFile(confPath, conf);
   const child: ChildProcess = spawn(DOVECOT, ['-F', '-c', confPath], { stdio: ['ignore', 'pipe', 'pipe'] });
