@@ -42,7 +42,7 @@ export const chromiumAvailable = () => existsSync(CHROMIUM_PATH);
  * Starts Chromium over a fresh --user-data-dir (removed again by close). playwright keeps the
  * profile directory itself (launchPersistentContext), so the flag is not passed twice.
  */
-export async function launchBrowser(options: { locale?: string } = {}): Promise<TestBrowser> {
+export async function launchBrowser(options: { locale?: string; timezoneId?: string } = {}): Promise<TestBrowser> {
   if (!chromiumAvailable()) throw new Error(`No Chromium at ${CHROMIUM_PATH}: install the chromium package (.ci/run does) or set CHROMIUM_PATH`);
   const profile = await mkdtemp(join(tmpdir(), 'cd-chromium-'));
   const context = await chromium.launchPersistentContext(profile, {
@@ -51,6 +51,8 @@ export async function launchBrowser(options: { locale?: string } = {}): Promise<
     chromiumSandbox: false,
     args: [...CHROMIUM_FLAGS],
     locale: options.locale ?? 'en-US',
+    // The viewer's time zone (pages show times in it); the machine's when not given.
+    ...(options.timezoneId ? { timezoneId: options.timezoneId } : {}),
     timeout: 60_000,
   });
   context.setDefaultTimeout(15_000);
