@@ -7,10 +7,19 @@ import type { AuditService } from './audit.service.js';
 
 const tags = ['audit'];
 
-const instantParam = z.iso.datetime({ offset: true }).transform((v) => new Date(v));
+// Years 1..9999 only: what Postgres can compare (a forged year 0 would be a SQL error, not a 400).
+const instantParam = z.iso
+  .datetime({ offset: true })
+  .refine((v) => {
+    const year = new Date(v).getUTCFullYear();
+    return year >= 1 && year <= 9999;
+  }, 'must be between years 1 and 9999')
+  .transform((v) => new Date(v));
+// eslint-disable-next-line no-control-regex -- the point is to refuse control characters
+const NO_CONTROL_CHARACTERS = /^[^\x00-\x1f\x7f]*$/;
 
 const auditQuery = z.object({
-  resource: z.string().trim().min(1).max(300).optional().describe('A resource path ("tickets", "tickets/<id>", "customers/<id>"): the rows about it and everything under it'),
+  resource: z.string().trim().min(1).max(300).regex(NO_CONTROL_CHARACTERS, 'must not contain control characters').optional().describe('A resource path ("tickets", "tickets/<id>", "customers/<id>"): the rows about it and everything under it'),
   actor: z.string().trim().max(64).optional().describe('An API key id or an agent id'),
   from: instantParam.optional().describe('Rows written at or after this instant (ISO 8601 with a zone)'),
   to: instantParam.optional().describe('Rows written before this instant (ISO 8601 with a zone)'),

@@ -8,6 +8,8 @@ import type { ExportService } from './export.service.js';
 import type { RetentionService } from './retention.service.js';
 
 const tags = ['privacy'];
+// eslint-disable-next-line no-control-regex -- a NUL cannot be stored in Postgres text
+const NO_NUL = /^[^\x00]*$/;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const customerParams = z.object({ id: z.uuid().describe('The id of the customer') });
 const attachmentParams = customerParams.extend({ attachmentId: z.uuid().describe('The id of the attachment (from the export)') });
@@ -81,7 +83,7 @@ export function registerPrivacyRoutes(app: App, deps: { guard: Guard; erasure: E
         'Removes the name, identities, message bodies and subjects, attachments (rows and files), raw inbound payloads and dead letters naming them, outbox destinations, survey comments, search vectors, notification payloads and the Redis jobs carrying any of it, for the customer and everyone merged into them. Tickets stay as anonymous shells, so every KPI keeps its value; a later message from the same address creates a new customer. Emits customer.erased. Idempotent: a second call answers the first erasure with alreadyErased true.',
       security: bearerSecurity,
       params: customerParams,
-      body: z.object({ reason: z.string().trim().min(1).max(500).describe('why (e.g. the request reference); kept with the erasure record, so no personal data') }),
+      body: z.object({ reason: z.string().trim().min(1).max(500).regex(NO_NUL, 'must not contain NUL characters').describe('why (e.g. the request reference); kept with the erasure record, so no personal data') }),
       response: { 200: erasureView, ...problemResponses(404) },
     },
     handler: async (request) => {

@@ -143,6 +143,8 @@ describe('GET /v1/audit', () => {
     expect((await audit(`from=${encodeURIComponent(future)}`)).items).toEqual([]);
     expect((await audit(`to=${encodeURIComponent(future)}`)).items.length).toBeGreaterThan(0);
 
+    expect((await client(ctx).get('/v1/audit?from=0000-01-01T00:00:00Z')).statusCode).toBe(400);
+    expect((await client(ctx).get('/v1/audit?resource=tickets%00')).statusCode).toBe(400);
     const forged = await client(ctx).get('/v1/audit?cursor=bm90LWEtY3Vyc29y');
     expect(forged.statusCode).toBe(400);
     expect((await audit('actor=not-a-uuid')).items).toEqual([]);

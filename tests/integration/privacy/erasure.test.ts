@@ -181,6 +181,7 @@ describe('POST /v1/customers/:id/erase', () => {
     expect((await client(ctx, supervisor).post(`/v1/customers/${customerId}/erase`, { reason: 'x' })).statusCode).toBe(403);
     expect((await client(ctx, supervisor).get(`/v1/customers/${customerId}/export`)).statusCode).toBe(403);
     expect((await client(ctx).post('/v1/customers/00000000-0000-4000-8000-000000000000/erase', { reason: 'x' })).statusCode).toBe(404);
+    expect((await client(ctx).post(`/v1/customers/${customerId}/erase`, { reason: 'a\u0000b' })).statusCode).toBe(400);
     const missing = await client(ctx).post(`/v1/customers/${customerId}/erase`, {});
     expect(missing.statusCode).toBe(400);
     expect(JSON.stringify(missing.json().errors)).toContain('reason');
