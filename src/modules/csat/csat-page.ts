@@ -76,6 +76,7 @@ const head = (language: string, texts: SurveyTexts, title: string, bundle: Recor
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <meta name="referrer" content="no-referrer">
 <meta name="robots" content="noindex">
+<link rel="icon" href="data:,">
 <title>${escapeHtml(title)}</title>
 <link rel="stylesheet" href="/csat/assets/csat.css?v=${bundle.css.hash}">
 ${withScript ? `<script src="/csat/assets/csat.js?v=${bundle.js.hash}" defer></script>\n` : ''}</head>`;

@@ -11,6 +11,7 @@ const head = (title: string, assets: PageAssets, withScript: boolean) => `<!doct
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <meta name="referrer" content="same-origin">
+<link rel="icon" href="data:,">
 <title>${escapeHtml(title)}</title>
 <link rel="stylesheet" href="/ops/assets/ops.css?v=${assets.css.hash}">
 ${withScript ? `<script src="/ops/assets/ops.js?v=${assets.js.hash}" defer></script>\n` : ''}</head>`;
