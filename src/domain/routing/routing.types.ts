@@ -27,8 +27,13 @@ export interface RoutingSettings {
   method: RoutingMethod;
   languageFallbackSec: number;
   stickyDays: number;
+  /**
+   * A business-hours calendar (GET /v1/calendars) whose closing ends its agents' shift: they
+   * go offline with reason `shift` (shift.ts). null: presence is only set by people and idleness.
+   */
+  shiftCalendarId: string | null;
 }
-export const DEFAULT_ROUTING: RoutingSettings = { enabled: true, order: 'sla', method: 'least_loaded', languageFallbackSec: 300, stickyDays: 30 };
+export const DEFAULT_ROUTING: RoutingSettings = { enabled: true, order: 'sla', method: 'least_loaded', languageFallbackSec: 300, stickyDays: 30, shiftCalendarId: null };
 
 /** Team defaults under agent overrides, channel by channel, over the built-in defaults. */
 export function effectiveCapacity(...layers: (CapacityOverride | null | undefined)[]): Capacity {

@@ -2,7 +2,9 @@ import { and, eq, inArray, sql } from 'drizzle-orm';
 import type { Channel } from '../../channels/channel.types.js';
 import type { Executor } from '../../db/client.js';
 import { effectiveCapacity, effectiveRouting, type Capacity, type CapacityOverride, type Presence, type RoutingSettings } from '../../domain/routing/routing.types.js';
+import { badRequest } from '../../shared/errors.js';
 import { agents } from '../agents/agents.table.js';
+import { calendars } from '../sla/sla.table.js';
 import { teams } from '../teams/teams.table.js';
 import { tickets } from '../tickets/tickets.table.js';
 import { routingQueues } from './routing.table.js';
@@ -45,6 +47,12 @@ export async function routingOfTeam(tx: Executor, teamId: string | null): Promis
   if (teamId === null) return (await defaultQueue(tx)).routing;
   const [row] = await tx.select({ routing: teams.routing }).from(teams).where(eq(teams.id, teamId));
   return row ? effectiveRouting(row.routing) : null;
+}
+
+/** A shift calendar named in routing settings must exist (400 naming the field). */
+export async function requireCalendar(tx: Executor, id: string, field: string): Promise<void> {
+  const [row] = await tx.select({ id: calendars.id }).from(calendars).where(eq(calendars.id, id));
+  if (!row) throw badRequest(field, `no calendar with id ${id}`);
 }
 
 /** The agent row, locked: routers serialize on it while they count its load and assign. */

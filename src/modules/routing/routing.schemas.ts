@@ -11,6 +11,7 @@ export const routingSettingsSchema = z.strictObject({
   method: z.enum(ROUTING_METHODS).optional(),
   languageFallbackSec: z.number().int().min(0).max(86_400).optional(),
   stickyDays: z.number().int().min(0).max(365).optional(),
+  shiftCalendarId: z.uuid().nullable().optional().describe("A calendar (GET /v1/calendars) whose closing ends the shift of the queue's agents: they go offline with reason shift. null: none"),
 });
 export const routingSettingsView = z.object({
   enabled: z.boolean(),
@@ -18,6 +19,7 @@ export const routingSettingsView = z.object({
   method: z.enum(ROUTING_METHODS),
   languageFallbackSec: z.number().int(),
   stickyDays: z.number().int(),
+  shiftCalendarId: z.uuid().nullable(),
 });
 export const presenceSchema = z.enum(PRESENCES);
 export const presenceBody = z.strictObject({ status: presenceSchema });

@@ -1,4 +1,4 @@
-import { and, eq, isNull, lt, sql } from 'drizzle-orm';
+import { and, eq, inArray, isNull, lt, or, sql } from 'drizzle-orm';
 import type { Logger } from 'pino';
 import type { Database } from '../../db/client.js';
 import { effectiveCapacity, PRESENCES, type CapacityOverride, type Presence, type PresenceReason, type RoutingSettings } from '../../domain/routing/routing.types.js';
@@ -11,7 +11,11 @@ import { agents } from '../agents/agents.table.js';
 import type { Principal } from '../auth/api-keys.service.js';
 import { tickets } from '../tickets/tickets.table.js';
 import { SWEEP_CONCURRENCY, type RoutingEngine } from './routing.engine.js';
-import { agentViews, defaultQueue, DEFAULT_QUEUE, SLOT_STATUSES } from './routing.repository.js';
+import { agentViews, defaultQueue, DEFAULT_QUEUE, requireCalendar, SLOT_STATUSES } from './routing.repository.js';
+import type { CalendarDefinition } from '../../domain/calendar.js';
+import { shiftEnded } from '../../domain/routing/shift.js';
+import { calendars } from '../sla/sla.table.js';
+import { teams } from '../teams/teams.table.js';
 import { agentPresenceEvents, routingQueues } from './routing.table.js';
 
 /** Activity is written at most this often per agent: a busy desk's requests are reads, not writes. */
@@ -70,6 +74,34 @@ export function createRoutingService(deps: {
     return view(agentId);
   }
 
+  /**
+   * Agents (online or away) whose queue has a shift calendar that closed since they set their
+   * presence go offline with reason `shift` (domain/routing/shift.ts): their team's calendar, or
+   * the default queue's for an agent without a team. Going offline gives back their unanswered
+   * tickets, as when they leave by hand.
+   */
+  async function endShifts(now: Date): Promise<number> {
+    const queueCalendar = (await defaultQueue(db)).routing.shiftCalendarId;
+    const rows = await db
+      .select({ id: agents.id, teamId: agents.teamId, since: agents.presenceChangedAt, calendarId: sql<string | null>`${teams.routing} ->> 'shiftCalendarId'` })
+      .from(agents)
+      .leftJoin(teams, eq(teams.id, agents.teamId))
+      .where(and(eq(agents.active, true), inArray(agents.presence, ['online', 'away']), or(sql`${teams.routing} ->> 'shiftCalendarId' is not null`, queueCalendar ? isNull(agents.teamId) : sql`false`)));
+    if (rows.length === 0) return 0;
+    const calendarOf = (r: (typeof rows)[number]) => (r.teamId === null ? queueCalendar : r.calendarId);
+    const ids = [...new Set(rows.map(calendarOf).filter((id): id is string => id !== null))];
+    // A calendar deleted since it was named ends no shift.
+    const defined = new Map((await db.select({ id: calendars.id, definition: calendars.definition }).from(calendars).where(inArray(calendars.id, ids))).map((c) => [c.id, c.definition as CalendarDefinition]));
+    let ended = 0;
+    for (const row of rows) {
+      const calendar = defined.get(calendarOf(row) ?? '');
+      if (!calendar || !shiftEnded(calendar, row.since, now)) continue;
+      await setPresence(row.id, 'offline', 'shift');
+      ended++;
+    }
+    return ended;
+  }
+
   async function refreshGauges(metrics: Metrics) {
     const overview = await service.queues();
     metrics.routingWaiting.reset();
@@ -120,6 +152,7 @@ export function createRoutingService(deps: {
       return { routing: queue.routing, capacity: effectiveCapacity(queue.capacity) };
     },
     async updateSettings(input: { routing?: Partial<RoutingSettings> | undefined; capacity?: CapacityOverride | null | undefined }) {
+      if (input.routing?.shiftCalendarId) await requireCalendar(db, input.routing.shiftCalendarId, 'body.routing.shiftCalendarId');
       const now = clock.now();
       const routing = input.routing ? sql`coalesce(${routingQueues.routing}, '{}'::jsonb) || ${JSON.stringify(input.routing)}::jsonb` : undefined;
       await db
@@ -178,6 +211,8 @@ export function createRoutingService(deps: {
      */
     async sweep() {
       const now = clock.now();
+      // Shifts first: an agent whose shift ended is offline (reason shift), not idle-away.
+      const shiftsEnded = await endShifts(now);
       const idleSince = new Date(now.getTime() - deps.idleAwaySec * 1000);
       const idle = await db.transaction(async (tx) => {
         const rows = await tx
@@ -222,7 +257,7 @@ export function createRoutingService(deps: {
         }),
       );
       if (deps.metrics) await refreshGauges(deps.metrics);
-      return { idle, released, assigned };
+      return { shiftsEnded, idle, released, assigned };
     },
   };
   return service;

@@ -6,6 +6,8 @@ import type { Clock } from '../../shared/clock.js';
 import { notFound } from '../../shared/errors.js';
 import { effectiveCapacity, effectiveRouting, type CapacityOverride, type RoutingSettings } from '../../domain/routing/routing.types.js';
 import { requireAgent } from '../agents/agents.repository.js';
+import { agents } from '../agents/agents.table.js';
+import { requireCalendar } from '../routing/routing.repository.js';
 import { teams } from './teams.table.js';
 
 export interface TeamInput {
@@ -21,13 +23,14 @@ type TeamRow = typeof teams.$inferSelect;
 /** The settings routing applies: stored values over the defaults. */
 const view = (row: TeamRow) => ({ ...row, capacity: effectiveCapacity(row.capacity), routing: effectiveRouting(row.routing) });
 
-export function createTeamService(deps: { db: Database; clock: Clock; routing?: { teamChanged(teamId: string): Promise<void> } | undefined }) {
+export function createTeamService(deps: { db: Database; clock: Clock; routing?: { teamChanged(teamId: string | null): Promise<void> } | undefined }) {
   const { db, clock } = deps;
   const nameTaken = (name: string | undefined) => `A team named "${name}" exists`;
 
   return {
     async create(input: TeamInput) {
       if (input.leadAgentId) await requireAgent(db, input.leadAgentId, 'body.leadAgentId');
+      if (input.routing?.shiftCalendarId) await requireCalendar(db, input.routing.shiftCalendarId, 'body.routing.shiftCalendarId');
       const now = clock.now();
       return view(
         await uniqueOrConflict(
@@ -48,6 +51,7 @@ export function createTeamService(deps: { db: Database; clock: Clock; routing?: 
     },
     async update(id: string, input: Partial<TeamInput>) {
       if (input.leadAgentId) await requireAgent(db, input.leadAgentId, 'body.leadAgentId');
+      if (input.routing?.shiftCalendarId) await requireCalendar(db, input.routing.shiftCalendarId, 'body.routing.shiftCalendarId');
       const row = await uniqueOrConflict(async () => {
         // Routing keys left out keep their stored values (jsonb ||), so a PATCH of one key is one key.
         const routing = input.routing ? sql`coalesce(${teams.routing}, '{}'::jsonb) || ${JSON.stringify(input.routing)}::jsonb` : undefined;
@@ -58,10 +62,22 @@ export function createTeamService(deps: { db: Database; clock: Clock; routing?: 
       if (input.capacity !== undefined || input.routing !== undefined) await deps.routing?.teamChanged(row.id);
       return view(row);
     },
-    /** Its tickets and agents keep working, unassigned from it. */
+    /**
+     * Its tickets and agents keep working, unassigned from it: in one transaction the row (and
+     * with it its routing settings and capacity defaults) goes, its tickets and members lose it
+     * (foreign keys, set null), and agents who served it as an extra team drop it from teamIds.
+     * Its waiting tickets are now the default queue's, routed there.
+     */
     async delete(id: string): Promise<void> {
-      const [row] = await db.delete(teams).where(eq(teams.id, id)).returning({ id: teams.id });
-      if (!row) throw notFound('Team', id);
+      await db.transaction(async (tx) => {
+        const [row] = await tx.delete(teams).where(eq(teams.id, id)).returning({ id: teams.id });
+        if (!row) throw notFound('Team', id);
+        await tx
+          .update(agents)
+          .set({ teamIds: sql`array_remove(${agents.teamIds}, ${id}::uuid)`, updatedAt: clock.now() })
+          .where(sql`${id}::uuid = any(${agents.teamIds})`);
+      });
+      await deps.routing?.teamChanged(null);
     },
   };
 }

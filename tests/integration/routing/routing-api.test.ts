@@ -108,14 +108,68 @@ describe('capacity, skills and routing settings', () => {
 
   it('GET/PUT /v1/routing/settings for the default queue', async () => {
     expect((await client(ctx).get('/v1/routing/settings')).json()).toEqual({
-      routing: { enabled: true, order: 'sla', method: 'least_loaded', languageFallbackSec: 300, stickyDays: 30 },
+      routing: { enabled: true, order: 'sla', method: 'least_loaded', languageFallbackSec: 300, stickyDays: 30, shiftCalendarId: null },
       capacity: { email: 10, phone: 1, facebook: 5, twitter: 5 },
     });
+    expectProblem(await put(ctx.adminToken, '/v1/routing/settings', { routing: { shiftCalendarId: randomUUID() } }), 400, { field: 'body.routing.shiftCalendarId' });
     const res = await put(ctx.adminToken, '/v1/routing/settings', { routing: { method: 'round_robin' }, capacity: { email: 6 } });
     expect(res.statusCode, res.body).toBe(200);
     expect(res.json()).toMatchObject({ routing: { method: 'round_robin', order: 'sla' }, capacity: { email: 6, phone: 1 } });
     expectProblem(await put(ctx.adminToken, '/v1/routing/settings', { routing: { stickyDays: -1 } }), 400, { field: 'body.routing.stickyDays' });
     expectProblem(await put(await tokenFor(ctx, 'agent'), '/v1/routing/settings', { routing: {} }), 403);
     await put(ctx.adminToken, '/v1/routing/settings', { routing: { method: 'least_loaded' }, capacity: null });
+  });
+});
+
+describe('shifts', () => {
+  it("an agent whose team has a shift calendar goes offline (reason shift) when the calendar closes; one who came online after hours stays", async () => {
+    const calendar = await client(ctx).post('/v1/calendars', {
+      name: `shift-${randomUUID()}`,
+      definition: { timeZone: 'UTC', weeklyHours: Object.fromEntries(['sun', 'mon', 'tue', 'wed', 'thu', 'fri', 'sat'].map((d) => [d, [{ start: '09:00', end: '17:00' }]])), holidays: [] },
+    });
+    expect(calendar.statusCode, calendar.body).toBe(201);
+    const calendarId = calendar.json<{ id: string }>().id;
+    expectProblem(await client(ctx).post('/v1/teams', { name: `t-${randomUUID()}`, routing: { shiftCalendarId: randomUUID() } }), 400, { field: 'body.routing.shiftCalendarId' });
+    const team = await createTeam(ctx, { routing: { shiftCalendarId: calendarId } });
+    expect(team).toMatchObject({ routing: { shiftCalendarId: calendarId } });
+    const other = await createTeam(ctx);
+    const agent = await createAgent(ctx, { teamId: team.id });
+    const elsewhere = await createAgent(ctx, { teamId: other.id });
+    // Tomorrow 16:00 UTC: an hour before the calendar closes (the clock only moves forward).
+    const clock = manualClock(ctx);
+    const day = new Date(clock.now().getTime() + 86_400_000).toISOString().slice(0, 10);
+    clock.set(`${day}T16:00:00Z`);
+    const presence = async (id: string) => (await client(ctx).get(`/v1/agents/${id}`)).json<{ presence: string }>().presence;
+    const setPresence = (id: string, status: string) => ctx.app.inject({ method: 'PUT', url: `/v1/agents/${id}/presence`, headers: bearer(ctx.adminToken), payload: { status } });
+    await setPresence(agent.id, 'online');
+    await setPresence(elsewhere.id, 'online');
+    expect((await ctx.deps.routing.sweep()).shiftsEnded).toBe(0);
+    clock.set(`${day}T17:00:30Z`);
+    expect((await ctx.deps.routing.sweep()).shiftsEnded).toBe(1);
+    expect(await presence(agent.id)).toBe('offline');
+    // No calendar on the other team: its agent's shift never ends (it may have gone idle-away meanwhile).
+    expect(await presence(elsewhere.id)).not.toBe('offline');
+    const rows = await ctx.deps.db.select().from(agentPresenceEvents).where(eq(agentPresenceEvents.agentId, agent.id));
+    expect(rows.at(-1)).toMatchObject({ status: 'offline', reason: 'shift' });
+    // Back online after hours: stays until the next working period ends.
+    clock.set(`${day}T17:30:00Z`);
+    await setPresence(agent.id, 'online');
+    clock.set(`${day}T17:40:00Z`);
+    expect((await ctx.deps.routing.sweep()).shiftsEnded).toBe(0);
+    expect(await presence(agent.id)).toBe('online');
+    await setPresence(agent.id, 'offline');
+    await setPresence(elsewhere.id, 'offline');
+  });
+});
+
+describe('deleting a team', () => {
+  it("removes it from agents' teamIds in the same transaction; its members and tickets lose it", async () => {
+    const [team, kept] = [await createTeam(ctx), await createTeam(ctx)];
+    const member = await createAgent(ctx, { teamId: team.id });
+    const helper = await createAgent(ctx, { teamIds: [team.id, kept.id] });
+    expect((await client(ctx).delete(`/v1/teams/${team.id}`)).statusCode).toBe(204);
+    expect((await client(ctx).get(`/v1/agents/${helper.id}`)).json()).toMatchObject({ teamIds: [kept.id] });
+    expect((await client(ctx).get(`/v1/agents/${member.id}`)).json()).toMatchObject({ teamId: null });
+    expectProblem(await client(ctx).delete(`/v1/teams/${team.id}`), 404);
   });
 });
