@@ -44,6 +44,7 @@ import { registerCommitmentRoutes } from './modules/sla/commitments/commitments.
 import { registerSlaConfigRoutes } from './modules/sla/policies/sla-config.routes.js';
 import { registerBreachOpsRoutes } from './modules/sla/breaches/breach-ops.routes.js';
 import { createStreamHub } from './modules/sla/breaches/sla.stream.js';
+import { registerEvents } from './modules/events/events.module.js';
 import { createSlaViews } from './modules/sla/clocks/sla.views.js';
 import { registerObservability } from './http/observability.js';
 import { registerDeliveryRoutes } from './modules/delivery/delivery.routes.js';
@@ -192,12 +193,14 @@ export async function buildApp(deps: Dependencies): Promise<App> {
   registerSlaConfigRoutes(app, { guard, slaConfig: deps.slaConfig });
   registerBreachOpsRoutes(app, { breachOps: deps.breachOps, guard, stream });
   registerCommitmentRoutes(app, { commitments: deps.commitments, guard });
+  // Events (issue 15): the catalog, the live event stream, webhook subscriptions.
+  registerEvents(app, deps, guard);
   // The customer's survey page and the operations wall (issues 14, 17): pages with browser bundles built from src/web.
   const webAssets = createWebAssets();
   registerCsatRoutes(app, { csat: deps.csat, page: createCsatPage({ db: deps.db, csat: deps.csat, assets: webAssets }) });
   registerCsatPageAssets(app, webAssets);
   registerOpsRoutes(app, { ops: createOpsService({ db: deps.db, clock: deps.clock }), sessions, assets: webAssets, stream, breachOps: deps.breachOps, routing: deps.routing });
-  registerKpiRoutes(app, { db: deps.db, readDb: deps.readDb, clock: deps.clock, guard });
+  registerKpiRoutes(app, { db: deps.db, readDb: deps.readDb, clock: deps.clock, guard, settings: figureSettingsOf(config) });
   // Issue 16: work time, complaint reasons and root causes, survey settings.
   registerWorkRoutes(app, { guard, work: createWorkService({ db: deps.db, clock: deps.clock, settings: figureSettingsOf(config) }) });
   registerReasonRoutes(app, { guard, reasons: createReasonService({ db: deps.db, clock: deps.clock }) });

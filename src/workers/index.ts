@@ -6,12 +6,14 @@ import { QUEUE_DEFS, type QueueKey } from '../queues/queues.js';
 import { processorFor, type Processors } from '../queues/processors.js';
 import { evaluateKpiTargets } from '../modules/reports/kpi-targets.service.js';
 import { refreshKpiRollups } from '../modules/reports/kpi-rollup.refresh.js';
+import { figureSettingsOf } from '../modules/work/figure-settings.js';
 import { createRetentionService } from '../modules/privacy/retention.service.js';
 import { trackRedis, workerRedisFor } from '../queues/redis.js';
 import { closeWorker } from '../queues/close-worker.js';
 import { ignoringOutages } from '../shared/link-state.js';
 import { deleteExpiredIdempotencyKeys } from '../http/idempotency.js';
 import { recoverFromRedisLoss, redisLostOurJobs } from './sla-recovery.js';
+import { startWebhookPump } from '../modules/events/events.module.js';
 import { startMailboxFetchers } from '../modules/mailboxes/mailbox.fetchers.js';
 
 export interface RunningWorker {
@@ -124,9 +126,9 @@ export async function startWorkers(deps: Dependencies): Promise<RunningWorker[]>
       'sla-recompute': (request) => deps.slaRecompute.run(request),
       'fcr-settle': ({ ticketId }) => deps.fcr.settle([ticketId]),
       // KPI targets (issue 6): raise and clear alarms.
-      'kpi-evaluate': () => evaluateKpiTargets(deps.db, deps.clock.now()),
+      'kpi-evaluate': () => evaluateKpiTargets(deps.db, deps.clock.now(), figureSettingsOf(deps.config)),
       // KPI rollups (issue 18): the hours closed since the last run and the hours whose facts changed.
-      'kpi-rollup': () => refreshKpiRollups(deps.pool),
+      'kpi-rollup': () => refreshKpiRollups(deps.pool, figureSettingsOf(deps.config)),
       // Retention (issue 15): payloads, dead letters, closed tickets and audit rows past their time, in batches; returns what it did.
       retention: () => createRetentionService({ db: deps.db, clock: deps.clock, logger, batchSize: config.RETENTION_BATCH_SIZE, maxBatches: config.RETENTION_MAX_BATCHES }).run(),
     },
@@ -214,6 +216,9 @@ export async function startWorkers(deps: Dependencies): Promise<RunningWorker[]>
         })
       : null;
 
+  // Event webhooks (issue 15): a Postgres-driven delivery loop, not a queue (see webhook-pump.ts).
+  const webhookPump = await startWebhookPump(deps);
+
   logger.info({ queues: workers.map((w) => w.name) }, 'workers started');
   return [
     ...(fetchers ? [{ name: 'mailbox-fetchers', close: () => fetchers.close() }] : []),
@@ -226,7 +231,7 @@ export async function startWorkers(deps: Dependencies): Promise<RunningWorker[]>
         await recovering;
         // Worker.close waits for the jobs in flight to finish (closeWorker: and for a blocking
         // connection between reconnect attempts, which BullMQ alone would wait on forever).
-        await Promise.all(workers.map((w) => closeWorker(w, logger)));
+        await Promise.all([...workers.map((w) => closeWorker(w, logger)), webhookPump.close()]);
         notifications.close();
         connection.disconnect();
       },

@@ -1,6 +1,6 @@
 import type { DDSketch } from '@datadog/sketches-js';
 import { SLA_METRICS, type SlaMetric } from '../../domain/sla/sla.types.js';
-import type { Distribution, KpiFigures, SlaFigure } from './kpi.queries.js';
+import { contactFigures, type Distribution, type KpiFigures, type SlaFigure } from './kpi.queries.js';
 import { mergeEncodedSketches, mergeSketch, newSketch, sketchPercentile } from './kpi-sketch.js';
 
 /**
@@ -8,7 +8,7 @@ import { mergeEncodedSketches, mergeSketch, newSketch, sketchPercentile } from '
  * add up exactly; the four duration distributions are sketches (kpi-sketch.ts). A report is
  * the merge of the cells of its hours, per group (kpi-rollup.report.ts). Pure: no I/O.
  */
-export const SKETCHES = ['frtCal', 'frtBiz', 'resCal', 'resBiz'] as const;
+export const SKETCHES = ['frtCal', 'frtBiz', 'resCal', 'resBiz', 'handle'] as const;
 
 const slaKey = (metric: SlaMetric, state: 'met' | 'breached') => `sla_${metric}_${state}`;
 
@@ -31,6 +31,26 @@ export const COUNTERS = [
   'commitmentsOverdue',
   /** Open commitments not due yet: counted nowhere, but they make the group appear. */
   'commitmentsPending',
+  // Issue 16: handle time (the 'handle' sketch), digital service level, the phone queue, CES, NPS, redress ("redress:<currency>" sums added as found).
+  'handlingSum',
+  'afterWorkSum',
+  'frtWithin',
+  'frtJudged',
+  'qOffered',
+  'qAnswered',
+  'qWithin',
+  'qAbandoned',
+  'qShort',
+  'qWaitSum',
+  'cesOffered',
+  'cesResponded',
+  'cesScoreSum',
+  'npsOffered',
+  'npsResponded',
+  'npsPromoters',
+  'npsPassives',
+  'npsDetractors',
+  'redressCount',
   ...SKETCHES.flatMap((s) => [`${s}N`, `${s}Sum`]),
   ...SLA_METRICS.flatMap((m) => [slaKey(m, 'met'), slaKey(m, 'breached')]),
 ] as const;
@@ -59,7 +79,7 @@ export function mergeStored(into: Cell, counts: Record<string, number>, sketches
 
 /** Whether the exact statement would have a fact row for this group (it lists only those). */
 export function hasFacts(cell: Cell): boolean {
-  const kinds = ['created', 'solved', 'frtCalN', 'breaches', 'csatOffered', 'commitmentsKept', 'commitmentsBroken', 'commitmentsOverdue', 'commitmentsPending'];
+  const kinds = ['created', 'solved', 'frtCalN', 'breaches', 'csatOffered', 'commitmentsKept', 'commitmentsBroken', 'commitmentsOverdue', 'commitmentsPending', 'qOffered', 'cesOffered', 'npsOffered'];
   const sla = SLA_METRICS.flatMap((m) => [slaKey(m, 'met'), slaKey(m, 'breached')]);
   return [...kinds, ...sla].some((name) => (cell.counts[name] ?? 0) > 0);
 }
@@ -102,5 +122,19 @@ export function figuresOf(cell: Cell, backlogAtEnd: number): KpiFigures {
     reopenRate: ratio(c('reopened'), c('solved')),
     handoffsPerTicket: ratio(c('handoffs'), c('solved')),
     commitments: { kept, broken, overdue, keptRate: ratio(kept, kept + broken + overdue) },
+    ...contactFigures({
+      handle: { ...distribution(cell, 4), handlingAvg: ratio(c('handlingSum'), c('handleN')), afterWorkAvg: ratio(c('afterWorkSum'), c('handleN')) },
+      digital: { within: c('frtWithin'), total: c('frtJudged') },
+      queue: { offered: c('qOffered'), answered: c('qAnswered'), answeredWithin: c('qWithin'), abandoned: c('qAbandoned'), shortAbandoned: c('qShort'), answeredWaitSum: c('qWaitSum') },
+      ces: { offered: c('cesOffered'), responded: c('cesResponded'), sum: c('cesScoreSum') },
+      nps: { offered: c('npsOffered'), responded: c('npsResponded'), promoters: c('npsPromoters'), passives: c('npsPassives'), detractors: c('npsDetractors') },
+      redress: {
+        count: c('redressCount'),
+        sums: Object.keys(cell.counts)
+          .filter((k) => k.startsWith('redress:'))
+          .sort()
+          .map((k) => ({ currency: k.slice('redress:'.length), amount: Math.round(c(k) * 10_000) / 10_000 })),
+      },
+    }),
   };
 }

@@ -2,6 +2,7 @@ import type pg from 'pg';
 import { emptyCell, mergeCell, mergeStored, type Cell } from './kpi-rollup.cells.js';
 import { aggregateFacts, type Dim, type HourCell } from './kpi-rollup.facts.js';
 import { encodeSketches } from './kpi-sketch.js';
+import { DEFAULT_FIGURE_SETTINGS, type FigureSettings } from '../../domain/figures/settings.js';
 
 /**
  * Brings the KPI rollups up to date (the maintenance worker's 'kpi-rollup' job).
@@ -40,7 +41,7 @@ export interface RefreshResult {
 
 const floorDay = (ms: number) => Math.floor(ms / DAY_MS) * DAY_MS;
 
-export async function refreshKpiRollups(pool: pg.Pool): Promise<RefreshResult> {
+export async function refreshKpiRollups(pool: pg.Pool, settings: FigureSettings = DEFAULT_FIGURE_SETTINGS): Promise<RefreshResult> {
   const started = performance.now();
   const client = await pool.connect();
   let locked = false;
@@ -68,8 +69,8 @@ export async function refreshKpiRollups(pool: pg.Pool): Promise<RefreshResult> {
     const dirty = await client.query<{ hour: Date }>('select distinct hour from kpi_rollup_dirty_hours where hour < $1', [next]);
     for (const { hour } of dirty.rows) addHour(hour.getTime());
     let rows = 0;
-    for (const [day, hours] of [...days].sort((a, b) => a[0] - b[0])) rows += await recomputeDay(client, new Date(day), next, hours && [...hours].sort((a, b) => a - b));
-    rows += await storePartialHour(client, next, plan.rows[0]!.partial, { days: days.size, dirtyHours: dirty.rowCount, rows, ms: Math.round(performance.now() - started) });
+    for (const [day, hours] of [...days].sort((a, b) => a[0] - b[0])) rows += await recomputeDay(client, new Date(day), next, hours && [...hours].sort((a, b) => a - b), settings);
+    rows += await storePartialHour(client, next, plan.rows[0]!.partial, { days: days.size, dirtyHours: dirty.rowCount, rows, ms: Math.round(performance.now() - started) }, settings);
     return { watermark: next.toISOString(), days: days.size, dirtyHours: dirty.rowCount ?? 0, rows, ms: Math.round(performance.now() - started) };
   } finally {
     if (locked) await client.query('select pg_advisory_unlock($1)', [REFRESH_LOCK]).catch(() => undefined);
@@ -83,12 +84,12 @@ export async function refreshKpiRollups(pool: pg.Pool): Promise<RefreshResult> {
  * watermark, in one transaction: a reader sees either the old state or the new one. The open
  * hour's changes are not marked dirty; every refresh recomputes it whole instead.
  */
-async function storePartialHour(client: pg.PoolClient, watermark: Date, until: Date, summary: Record<string, unknown>): Promise<number> {
+async function storePartialHour(client: pg.PoolClient, watermark: Date, until: Date, summary: Record<string, unknown>, settings: FigureSettings): Promise<number> {
   const partialUntil = until > watermark ? until : null;
   await client.query('begin isolation level repeatable read');
   try {
     // Per minute, so that a report ending inside the open hour still reads most of it stored.
-    const cells = partialUntil ? await aggregateFacts(client, { from: watermark, to: partialUntil, now: null }, undefined, 'minute') : [];
+    const cells = partialUntil ? await aggregateFacts(client, { from: watermark, to: partialUntil, now: null }, undefined, 'minute', settings) : [];
     await client.query(`delete from kpi_rollups where period = 'partial'`);
     for (let i = 0; i < cells.length; i += 500) await insertRows(client, cells.slice(i, i + 500).map((c) => ['partial', c] as const));
     await client.query(
@@ -110,7 +111,7 @@ const keyOf = (c: Pick<HourCell, 'channel' | 'teamId' | 'dim' | 'value'>) => `${
  * Re-aggregates hours of one UTC day before `watermark`: `hours` (sorted), or all of them when
  * null; then the day's row when the day is whole, merged from its 24 stored hours.
  */
-async function recomputeDay(client: pg.PoolClient, day: Date, watermark: Date, hours: number[] | null): Promise<number> {
+async function recomputeDay(client: pg.PoolClient, day: Date, watermark: Date, hours: number[] | null, settings: FigureSettings): Promise<number> {
   const dayEnd = new Date(Math.min(day.getTime() + DAY_MS, watermark.getTime()));
   const ranges: [number, number][] = [];
   if (hours === null) ranges.push([day.getTime(), dayEnd.getTime()]);
@@ -122,7 +123,7 @@ async function recomputeDay(client: pg.PoolClient, day: Date, watermark: Date, h
   await client.query('begin isolation level repeatable read');
   try {
     const cells: HourCell[] = [];
-    for (const [from, to] of ranges) cells.push(...(await aggregateFacts(client, { from: new Date(from), to: new Date(to), now: null })));
+    for (const [from, to] of ranges) cells.push(...(await aggregateFacts(client, { from: new Date(from), to: new Date(to), now: null }, undefined, 'hour', settings)));
     const hourList = hours?.map((h) => new Date(h)) ?? null;
     if (hourList) await client.query(`delete from kpi_rollups where period = 'hour' and starts_at = any($1::timestamptz[])`, [hourList]);
     else await client.query(`delete from kpi_rollups where period = 'hour' and starts_at >= $1 and starts_at < $2`, [day, new Date(day.getTime() + DAY_MS)]);

@@ -24,7 +24,7 @@ import type { GroupBy, KpiQuery, KpiReport, KpiRow } from './kpi.queries.js';
 const floorTo = (ms: number, unit: number) => Math.floor(ms / unit) * unit;
 const ceilTo = (ms: number, unit: number) => Math.ceil(ms / unit) * unit;
 
-const DIM_OF: Record<GroupBy, Dim> = { channel: '', team: '', day: '', week: '', agent: 'agent', language: 'language', priority: 'priority' };
+const DIM_OF: Record<GroupBy, Dim> = { channel: '', team: '', day: '', week: '', agent: 'agent', language: 'language', priority: 'priority', reason: 'reason', rootCause: 'rootCause' };
 const isTime = (g: GroupBy | null): g is 'day' | 'week' => g === 'day' || g === 'week';
 
 interface StoredRow {
@@ -186,7 +186,7 @@ export async function queryKpisFromRollups(pool: pg.Pool, q: KpiQuery): Promise<
 
 async function liveCells(pool: pg.Pool, from: number, to: number, q: KpiQuery, dim: Dim): Promise<HourCell[]> {
   if (from >= to) return [];
-  const cells = await aggregateFacts(pool, { from: new Date(from), to: new Date(to), now: q.now }, [dim]);
+  const cells = await aggregateFacts(pool, { from: new Date(from), to: new Date(to), now: q.now }, [dim], 'hour', q.settings);
   return cells.filter((c) => (!q.channels?.length || q.channels.includes(c.channel)) && (!q.teamId || c.teamId === q.teamId));
 }
 
@@ -216,6 +216,12 @@ async function labelsOf(pool: pg.Pool, groupBy: GroupBy | null, keys: (string | 
     return (key) => (key === null ? none : (names.get(key) ?? key));
   }
   if (groupBy === 'language') return (key) => key ?? '(unknown)';
+  if (groupBy === 'reason' || groupBy === 'rootCause') {
+    const table = groupBy === 'reason' ? 'reasons' : 'root_causes';
+    const names = new Map((await pool.query<{ id: string; label: string }>(`select id::text, code || ' ' || name as label from ${table} where id = any($1::uuid[])`, [ids])).rows.map((r) => [r.id, r.label]));
+    const none = groupBy === 'reason' ? '(no reason)' : '(no root cause)';
+    return (key) => (key === null ? none : (names.get(key) ?? key));
+  }
   if (groupBy === 'week') return (key) => (key === null ? 'null' : DateTime.fromISO(key, { zone: 'UTC' }).toFormat("kkkk-'W'WW"));
   return (key) => String(key);
 }

@@ -5,7 +5,9 @@ import { publishStreamEvent } from '../sla/breaches/stream-events.repository.js'
 import { recordEvent } from '../events/events.writer.js';
 import { teams } from '../teams/teams.table.js';
 import { alarms, kpiTargets, type AlarmState, type Direction, type ScopeKind, type TargetKpi } from './kpi-targets.table.js';
+import type { FigureSettings } from '../../domain/figures/settings.js';
 import { queryKpis, type KpiRow } from './kpi.queries.js';
+import { withOccupancy } from './kpi.service.js';
 
 export type TargetRow = typeof kpiTargets.$inferSelect;
 export type AlarmRow = typeof alarms.$inferSelect;
@@ -53,6 +55,20 @@ export function kpiValue(row: KpiRow, kpi: TargetKpi): number | null {
       return row.reopenRate;
     case 'backlog':
       return row.backlogAtEnd;
+    case 'service_level':
+      return row.serviceLevel.rate;
+    case 'average_speed_of_answer_sec':
+      return row.averageSpeedOfAnswer;
+    case 'abandonment_rate':
+      return row.abandonmentRate;
+    case 'handle_time_median_sec':
+      return row.handleTime.median;
+    case 'occupancy':
+      return row.occupancy;
+    case 'ces_average':
+      return row.ces.average;
+    case 'nps_score':
+      return row.nps.score;
   }
 }
 
@@ -122,7 +138,7 @@ async function applyValue(db: Database, targetId: string, value: number | null, 
  * own query (total row, the scope as a filter), and raises or clears alarms. Targets sharing a
  * scope and window share one query.
  */
-export async function evaluateKpiTargets(db: Database, now: Date): Promise<Evaluation[]> {
+export async function evaluateKpiTargets(db: Database, now: Date, settings?: FigureSettings): Promise<Evaluation[]> {
   const targets = await db.select().from(kpiTargets).orderBy(kpiTargets.createdAt, kpiTargets.id);
   const totals = new Map<string, Promise<KpiRow>>();
   const evaluations: Evaluation[] = [];
@@ -130,7 +146,7 @@ export async function evaluateKpiTargets(db: Database, now: Date): Promise<Evalu
     const key = `${target.scopeKind}|${target.scopeValue}|${target.windowHours}`;
     let total = totals.get(key);
     if (!total) {
-      total = queryKpis(db, {
+      const q = {
         from: new Date(now.getTime() - target.windowHours * 3_600_000),
         to: now,
         groupBy: null,
@@ -138,7 +154,12 @@ export async function evaluateKpiTargets(db: Database, now: Date): Promise<Evalu
         channels: target.scopeKind === 'channel' ? [target.scopeValue] : undefined,
         teamId: target.scopeKind === 'team' ? target.scopeValue : undefined,
         now,
-      }).then((r) => r.total);
+        settings,
+      };
+      // Occupancy (issue 16) comes from the agent report, added to the total as the report does.
+      total = queryKpis(db, q)
+        .then((r) => withOccupancy(db, q, r))
+        .then((r) => r.total);
       totals.set(key, total);
     }
     const value = kpiValue(await total, target.kpi as TargetKpi);

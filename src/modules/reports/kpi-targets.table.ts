@@ -12,6 +12,14 @@ export const TARGET_KPIS = [
   'csat_average',
   'reopen_rate',
   'backlog',
+  // Issue 16: contact-center figures (rates and shares 0-1, seconds, the NPS score -100..100).
+  'service_level',
+  'average_speed_of_answer_sec',
+  'abandonment_rate',
+  'handle_time_median_sec',
+  'occupancy',
+  'ces_average',
+  'nps_score',
 ] as const;
 export type TargetKpi = (typeof TARGET_KPIS)[number];
 

@@ -1,6 +1,10 @@
 import { sql, type SQL } from 'drizzle-orm';
 import type { Executor } from '../../db/client.js';
+import { combinedServiceLevel, emptyQueueCounts, queueFigures, type QueueCounts } from '../../domain/figures/service-level.js';
+import { DEFAULT_FIGURE_SETTINGS, type FigureSettings } from '../../domain/figures/settings.js';
+import { npsScore } from '../../domain/figures/surveys.js';
 import { SLA_METRICS, type SlaMetric } from '../../domain/sla/sla.types.js';
+import { toReportCsv, type CsvCell } from './csv.js';
 
 /**
  * The KPI report as ONE aggregate query. Every source (tickets, SLA clocks, breaches, CSAT
@@ -12,7 +16,7 @@ import { SLA_METRICS, type SlaMetric } from '../../domain/sla/sla.types.js';
  * row it comes from; see README "## KPIs" for the exact definitions.
  */
 
-export const GROUP_BYS = ['channel', 'team', 'agent', 'language', 'priority', 'day', 'week'] as const;
+export const GROUP_BYS = ['channel', 'team', 'agent', 'language', 'priority', 'day', 'week', 'reason', 'rootCause'] as const;
 export type GroupBy = (typeof GROUP_BYS)[number];
 
 export interface KpiQuery {
@@ -26,6 +30,8 @@ export interface KpiQuery {
   teamId?: string | undefined;
   /** "Now" for commitments: an open commitment is overdue once its due time has passed. */
   now: Date;
+  /** Issue 16: service-level and short-abandon thresholds per channel (defaults when left out). */
+  settings?: FigureSettings | undefined;
 }
 
 export interface Distribution {
@@ -52,6 +58,21 @@ export interface KpiFigures {
   reopenRate: number | null;
   handoffsPerTicket: number | null;
   commitments: { kept: number; broken: number; overdue: number; keptRate: number | null };
+  // Contact-center figures (issue 16); see README "## KPIs".
+  handleTime: HandleTimeFigure;
+  serviceLevel: { within: number; eligible: number; rate: number | null };
+  averageSpeedOfAnswer: number | null;
+  abandonmentRate: number | null;
+  phoneQueue: { offered: number; answered: number; answeredWithin: number; abandoned: number; shortAbandoned: number };
+  ces: { average: number | null; offered: number; responded: number; responseRate: number | null };
+  nps: { score: number | null; offered: number; responded: number; promoters: number; passives: number; detractors: number };
+  redress: { count: number; sums: { currency: string; amount: number }[] };
+  /** Agents' occupancy (handling / (handling + available idle)) on the total row and agent, team and day rows; null elsewhere. */
+  occupancy: number | null;
+}
+export interface HandleTimeFigure extends Distribution {
+  handlingAvg: number | null;
+  afterWorkAvg: number | null;
 }
 export interface KpiRow extends KpiFigures {
   group: { key: string | null; label: string };
@@ -61,16 +82,18 @@ export interface KpiReport {
   total: KpiRow;
 }
 
-type Source = 'ticket' | 'breach' | 'survey';
+type Source = 'ticket' | 'breach' | 'survey' | 'queue';
 
 /** Where each source keeps the attribute a group or a filter reads (t = tickets). */
-const COLUMNS: Record<Source, { channel: string; team: string; agent: string; language: string; priority: string }> = {
+const COLUMNS: Record<Source, { channel: string; team: string; agent: string; language: string; priority: string; reason: string; rootCause: string }> = {
   // Tickets, clocks and commitments: the ticket's current attributes.
-  ticket: { channel: 't.channel', team: 't.team_id', agent: 't.assignee_id', language: 't.language', priority: 't.priority' },
+  ticket: { channel: 't.channel', team: 't.team_id', agent: 't.assignee_id', language: 't.language', priority: 't.priority', reason: 't.reason_id', rootCause: 't.root_cause_id' },
   // A breach keeps the channel and team it breached in.
-  breach: { channel: 'b.channel', team: 'b.team_id', agent: 't.assignee_id', language: 't.language', priority: 't.priority' },
+  breach: { channel: 'b.channel', team: 'b.team_id', agent: 't.assignee_id', language: 't.language', priority: 't.priority', reason: 't.reason_id', rootCause: 't.root_cause_id' },
   // A survey keeps who solved the ticket, the team, channel and language at solving.
-  survey: { channel: 's.channel', team: 's.team_id', agent: 's.agent_id', language: 's.language', priority: 't.priority' },
+  survey: { channel: 's.channel', team: 's.team_id', agent: 's.agent_id', language: 's.language', priority: 't.priority', reason: 't.reason_id', rootCause: 't.root_cause_id' },
+  // A queue call is a phone fact, whatever the channel of the ticket it joined (issue 16).
+  queue: { channel: 'q.channel', team: 't.team_id', agent: 't.assignee_id', language: 't.language', priority: 't.priority', reason: 't.reason_id', rootCause: 't.root_cause_id' },
 };
 
 const TIME_UNITS = { day: '1 day', week: '1 week' } as const;
@@ -83,6 +106,9 @@ export async function queryKpis(db: Executor, q: KpiQuery): Promise<KpiReport> {
   const to = sql`${q.to.toISOString()}::timestamptz`;
   const tz = sql`${q.tz}::text`;
   const groupBy = q.groupBy;
+  const settings = q.settings ?? DEFAULT_FIGURE_SETTINGS;
+  const thresholds = sql`${JSON.stringify(settings.serviceLevelSec)}`;
+  const shortAbandon = sql`${JSON.stringify(settings.shortAbandonSec)}`;
 
   /** The group key of a fact from `source` that happened at `at` (an SQL expression). */
   const dim = (source: Source, at: string): SQL => {
@@ -103,7 +129,9 @@ export async function queryKpis(db: Executor, q: KpiQuery): Promise<KpiReport> {
   const branches: SQL[] = [
     sql`select ${dim('ticket', 't.created_at')}, 'created', null::float8, null::float8, null::float8, null::boolean, null::text, null::text
         from tickets t where ${inRange('t.created_at')} ${filters('ticket')}`,
-    sql`select ${dim('ticket', 't.first_response_at')}, 'first_response', extract(epoch from t.first_response_at - t.created_at)::float8, c.used_sec, null, null, null, null
+    sql`select ${dim('ticket', 't.first_response_at')}, 'first_response', extract(epoch from t.first_response_at - t.created_at)::float8, c.used_sec, null,
+          -- Issue 16: digital service level, a first response within the channel's threshold (phone has its queue).
+          case when t.channel <> 'phone' then extract(epoch from t.first_response_at - t.created_at) <= (${thresholds}::jsonb ->> t.channel)::float8 end, null, null
         from tickets t
         left join sla_clocks c on c.ticket_id = t.id and c.metric = 'first_response' and c.stopped_at is not null and c.state in ('met', 'breached')
         where ${inRange('t.first_response_at')} ${filters('ticket')}`,
@@ -117,13 +145,24 @@ export async function queryKpis(db: Executor, q: KpiQuery): Promise<KpiReport> {
     sql`select ${dim('breach', 'b.breached_at')}, 'breach', null, null, null, null, b.metric, null
         from breaches b join tickets t on t.id = b.ticket_id
         where ${inRange('b.breached_at')} ${filters('breach')}`,
-    sql`select ${dim('survey', 's.offered_at')}, 'survey', null, null, s.score::float8, s.responded_at is not null and s.score is not null, null, null
+    // CSAT surveys are 'survey' facts; CES and NPS ones (issue 16) are facts of their own kind.
+    sql`select ${dim('survey', 's.offered_at')}, case s.kind when 'csat' then 'survey' else s.kind end, null, null, s.score::float8, s.responded_at is not null and s.score is not null, null, null
         from csat_surveys s join tickets t on t.id = s.ticket_id
         where ${inRange('s.offered_at')} ${filters('survey')}`,
     sql`select ${dim('ticket', 'm.due_at')}, 'commitment', null, null, null, null,
           case when m.state in ('kept', 'broken') then m.state when m.due_at < ${q.now.toISOString()}::timestamptz then 'overdue' else 'open' end, null
         from commitments m join tickets t on t.id = m.ticket_id
         where ${inRange('m.due_at')} ${filters('ticket')}`,
+    // Issue 16: handle time and redress of tickets solved in range; phone queue calls by the instant they were offered.
+    sql`select ${dim('ticket', 't.solved_at')}, 'handle', (t.handling_sec + t.after_work_sec)::float8, t.after_work_sec::float8, t.handling_sec::float8, null, null, null
+        from tickets t where ${inRange('t.solved_at')} and t.handling_sec + t.after_work_sec > 0 ${filters('ticket')}`,
+    sql`select ${dim('ticket', 't.solved_at')}, 'redress', null, null, t.redress_amount::float8, null, t.redress_currency, null
+        from tickets t where ${inRange('t.solved_at')} and t.redress_kind is not null ${filters('ticket')}`,
+    sql`select ${dim('queue', 'q.offered_at')}, 'queue', q.wait_sec::float8, null, null, q.outcome = 'answered',
+          case when q.outcome = 'answered' and q.wait_sec <= (${thresholds}::jsonb ->> q.channel)::float8 then 'within'
+               when q.outcome = 'abandoned' and q.wait_sec <= (${shortAbandon}::jsonb ->> q.channel)::float8 then 'short' end, null
+        from phone_queue_calls q join tickets t on t.id = q.ticket_id
+        where ${inRange('q.offered_at')} ${filters('queue')}`,
   ];
   let buckets = sql``;
   if (isTime(groupBy)) {
@@ -208,7 +247,29 @@ export async function queryKpis(db: Executor, q: KpiQuery): Promise<KpiReport> {
         avg(num) filter (where kind = 'solved') as handoffs_per_ticket,
         count(*) filter (where kind = 'commitment' and s1 = 'kept') as commitments_kept,
         count(*) filter (where kind = 'commitment' and s1 = 'broken') as commitments_broken,
-        count(*) filter (where kind = 'commitment' and s1 = 'overdue') as commitments_overdue
+        count(*) filter (where kind = 'commitment' and s1 = 'overdue') as commitments_overdue,
+        ${dist('handle', 'cal', 'ht')},
+        avg(num) filter (where kind = 'handle') as ht_handling_avg,
+        avg(biz) filter (where kind = 'handle') as ht_after_work_avg,
+        count(*) filter (where kind = 'first_response' and flag) as frt_within,
+        count(*) filter (where kind = 'first_response' and flag is not null) as frt_judged,
+        count(*) filter (where kind = 'queue') as q_offered,
+        count(*) filter (where kind = 'queue' and flag) as q_answered,
+        count(*) filter (where kind = 'queue' and s1 = 'within') as q_within,
+        count(*) filter (where kind = 'queue' and not flag) as q_abandoned,
+        count(*) filter (where kind = 'queue' and s1 = 'short') as q_short,
+        coalesce(sum(cal) filter (where kind = 'queue' and flag), 0) as q_wait_sum,
+        count(*) filter (where kind = 'ces') as ces_offered,
+        count(*) filter (where kind = 'ces' and flag) as ces_responded,
+        coalesce(sum(num) filter (where kind = 'ces' and flag), 0) as ces_sum,
+        count(*) filter (where kind = 'nps') as nps_offered,
+        count(*) filter (where kind = 'nps' and flag) as nps_responded,
+        count(*) filter (where kind = 'nps' and flag and num >= 9) as nps_promoters,
+        count(*) filter (where kind = 'nps' and flag and num >= 7 and num < 9) as nps_passives,
+        count(*) filter (where kind = 'nps' and flag and num < 7) as nps_detractors,
+        count(*) filter (where kind = 'redress') as redress_count,
+        array_agg(s1) filter (where kind = 'redress') as redress_currencies,
+        array_agg(num) filter (where kind = 'redress') as redress_amounts
       from facts
       group by ${grouping}
     )
@@ -252,6 +313,10 @@ function labelOf(groupBy: GroupBy | null): SQL {
       return sql`case when is_total then 'Total' when key is null then '(unassigned)' else coalesce((select name from agents where id = key::uuid), key) end`;
     case 'language':
       return sql`case when is_total then 'Total' else coalesce(key, '(unknown)') end`;
+    case 'reason':
+      return sql`case when is_total then 'Total' when key is null then '(no reason)' else coalesce((select code || ' ' || name from reasons where id = key::uuid), key) end`;
+    case 'rootCause':
+      return sql`case when is_total then 'Total' when key is null then '(no root cause)' else coalesce((select code || ' ' || name from root_causes where id = key::uuid), key) end`;
     case 'week':
       return sql`case when is_total then 'Total' else to_char(key::date, 'IYYY-"W"IW') end`;
     default:
@@ -286,7 +351,46 @@ function toRow(r: Record<string, unknown>): KpiRow & { isTotal: boolean } {
     reopenRate: num(r.reopen_rate),
     handoffsPerTicket: num(r.handoffs_per_ticket),
     commitments: { kept: int(r.commitments_kept), broken: int(r.commitments_broken), overdue: int(r.commitments_overdue), keptRate: num(r.commitments_kept_rate) },
+    ...contactFigures({
+      handle: { ...distribution(r, 'ht'), handlingAvg: num(r.ht_handling_avg), afterWorkAvg: num(r.ht_after_work_avg) },
+      digital: { within: int(r.frt_within), total: int(r.frt_judged) },
+      queue: { offered: int(r.q_offered), answered: int(r.q_answered), answeredWithin: int(r.q_within), abandoned: int(r.q_abandoned), shortAbandoned: int(r.q_short), answeredWaitSum: Number(r.q_wait_sum ?? 0) },
+      ces: { offered: int(r.ces_offered), responded: int(r.ces_responded), sum: Number(r.ces_sum ?? 0) },
+      nps: { offered: int(r.nps_offered), responded: int(r.nps_responded), promoters: int(r.nps_promoters), passives: int(r.nps_passives), detractors: int(r.nps_detractors) },
+      redress: redressSums(int(r.redress_count), (r.redress_currencies as string[] | null) ?? [], (r.redress_amounts as number[] | null) ?? []),
+    }),
   };
+}
+
+/** The issue-16 figures of a row from their counts: shared by the exact statement and the rollups. */
+export function contactFigures(c: {
+  handle: HandleTimeFigure;
+  digital: { within: number; total: number };
+  queue: QueueCounts;
+  ces: { offered: number; responded: number; sum: number };
+  nps: { offered: number; responded: number; promoters: number; passives: number; detractors: number };
+  redress: KpiFigures['redress'];
+}): Pick<KpiFigures, 'handleTime' | 'serviceLevel' | 'averageSpeedOfAnswer' | 'abandonmentRate' | 'phoneQueue' | 'ces' | 'nps' | 'redress' | 'occupancy'> {
+  const queue = queueFigures(c.queue);
+  const { answeredWaitSum: _sum, ...phoneQueue } = c.queue;
+  return {
+    handleTime: c.handle,
+    serviceLevel: combinedServiceLevel(c.queue, c.digital),
+    averageSpeedOfAnswer: queue.averageSpeedOfAnswerSec,
+    abandonmentRate: queue.abandonmentRate,
+    phoneQueue,
+    ces: { average: c.ces.responded === 0 ? null : c.ces.sum / c.ces.responded, offered: c.ces.offered, responded: c.ces.responded, responseRate: c.ces.offered === 0 ? null : c.ces.responded / c.ces.offered },
+    nps: { score: npsScore(c.nps), ...c.nps },
+    redress: c.redress,
+    occupancy: null,
+  };
+}
+
+/** Redress summed per currency, in currency order. */
+export function redressSums(count: number, currencies: readonly string[], amounts: readonly number[]): KpiFigures['redress'] {
+  const sums = new Map<string, number>();
+  currencies.forEach((currency, i) => sums.set(currency, (sums.get(currency) ?? 0) + Number(amounts[i] ?? 0)));
+  return { count, sums: [...sums].sort((a, b) => (a[0] < b[0] ? -1 : 1)).map(([currency, amount]) => ({ currency, amount: Math.round(amount * 10_000) / 10_000 })) };
 }
 
 function stripTotal(row: KpiRow & { isTotal: boolean }): KpiRow {
@@ -296,31 +400,26 @@ function stripTotal(row: KpiRow & { isTotal: boolean }): KpiRow {
 
 // ---- flattening, for CSV ------------------------------------------------------------------------
 
-/** One row as flat columns ("firstResponse.calendar.median"), in a fixed order. */
-export function flattenRow(row: KpiRow): Record<string, string | number | null> {
-  const out: Record<string, string | number | null> = {};
+/** One row as flat columns ("firstResponse.calendar.median"), in a fixed order; a list (redress per currency) is one text cell. */
+export function flattenRow(row: KpiRow): Record<string, CsvCell> {
+  const out: Record<string, CsvCell> = {};
   const walk = (value: unknown, path: string) => {
-    if (value !== null && typeof value === 'object') {
+    if (Array.isArray(value)) {
+      out[path] = value.map((v: { currency?: string; amount?: number }) => `${v.currency} ${v.amount}`).join('; ');
+    } else if (value !== null && typeof value === 'object') {
       for (const [k, v] of Object.entries(value)) walk(v, path ? `${path}.${k}` : k);
     } else {
-      out[path] = value as string | number | null;
+      out[path] = value as CsvCell;
     }
   };
   walk(row, '');
   return out;
 }
 
-const csvField = (value: string | number | null): string => {
-  if (value === null) return '';
-  const text = String(value);
-  return /[",\r\n]/.test(text) ? `"${text.replaceAll('"', '""')}"` : text;
-};
-
-/** RFC 4180: CRLF line ends, fields quoted when they hold a comma, a quote or a line break. */
+/** The report as CSV (csv.ts: BOM, CRLF, formula injection neutralised): one line per row, the column names flattened. */
 export function toCsv(rows: KpiRow[]): string {
   const flat = rows.map(flattenRow);
-  const header = Object.keys(flat[0] ?? flattenRow(emptyRow()));
-  return [header.map(csvField).join(','), ...flat.map((r) => header.map((h) => csvField(r[h] ?? null)).join(','))].map((line) => `${line}\r\n`).join('');
+  return toReportCsv(Object.keys(flattenRow(emptyRow())), flat);
 }
 
 function emptyRow(): KpiRow {
@@ -339,5 +438,13 @@ function emptyRow(): KpiRow {
     reopenRate: null,
     handoffsPerTicket: null,
     commitments: { kept: 0, broken: 0, overdue: 0, keptRate: null },
+    ...contactFigures({
+      handle: { ...d, handlingAvg: null, afterWorkAvg: null },
+      digital: { within: 0, total: 0 },
+      queue: emptyQueueCounts(),
+      ces: { offered: 0, responded: 0, sum: 0 },
+      nps: { offered: 0, responded: 0, promoters: 0, passives: 0, detractors: 0 },
+      redress: { count: 0, sums: [] },
+    }),
   };
 }

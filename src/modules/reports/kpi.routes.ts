@@ -9,6 +9,8 @@ import { bearerSecurity, problemResponses, type App } from '../../http/types.js'
 import type { Clock } from '../../shared/clock.js';
 import { badRequest } from '../../shared/errors.js';
 import { MANAGERS } from '../auth/api-keys.models.js';
+import type { FigureSettings } from '../../domain/figures/settings.js';
+import { registerAgentReportRoutes } from './agent-report.routes.js';
 import { registerKpiTargetRoutes } from './kpi-targets.routes.js';
 import { GROUP_BYS, toCsv, UnknownTimeZoneError } from './kpi.queries.js';
 import { kpiReport } from './kpi.service.js';
@@ -38,6 +40,22 @@ const kpiRow = z
     reopenRate: z.number().nullable(),
     handoffsPerTicket: z.number().nullable(),
     commitments: z.object({ kept: z.number().int(), broken: z.number().int(), overdue: z.number().int(), keptRate: z.number().nullable() }),
+    // Contact-center figures (issue 16).
+    handleTime: distribution
+      .extend({ handlingAvg: z.number().nullable(), afterWorkAvg: z.number().nullable() })
+      .describe('handling + after-work seconds of tickets solved in range that have work; the averages of each part apart'),
+    serviceLevel: z
+      .object({ within: z.number().int(), eligible: z.number().int(), rate: z.number().nullable() })
+      .describe('phone calls answered within the threshold / (offered − short abandons), plus digital first responses within their channel threshold / first responses'),
+    averageSpeedOfAnswer: z.number().nullable().describe('mean queue wait of answered calls, seconds'),
+    abandonmentRate: z.number().nullable().describe('abandoned calls (short ones excluded) / (offered − short abandons)'),
+    phoneQueue: z.object({ offered: z.number().int(), answered: z.number().int(), answeredWithin: z.number().int(), abandoned: z.number().int(), shortAbandoned: z.number().int() }),
+    ces: z.object({ average: z.number().nullable(), offered: z.number().int(), responded: z.number().int(), responseRate: z.number().nullable() }).describe('customer effort, 1 (very hard) to 7 (very easy)'),
+    nps: z
+      .object({ score: z.number().nullable(), offered: z.number().int(), responded: z.number().int(), promoters: z.number().int(), passives: z.number().int(), detractors: z.number().int() })
+      .describe('score = 100 × (promoters − detractors) / responded, from −100 to 100'),
+    redress: z.object({ count: z.number().int(), sums: z.array(z.object({ currency: z.string(), amount: z.number() })) }).describe('tickets solved in range with redress, and the amounts per currency'),
+    occupancy: z.number().nullable().describe('agents: handling / (handling + available idle); total, agent, team and day rows only; null with a channel filter'),
   })
   .meta({ id: 'KpiRow', description: 'KPIs of one group (or the total); ratios are null without a denominator, durations in seconds' });
 
@@ -88,7 +106,7 @@ export function wantsCsv(request: FastifyRequest): boolean {
   return csv > 0 && csv >= q('application/json');
 }
 
-export function registerKpiRoutes(app: App, deps: { db: Database; readDb?: Database; clock: Clock; guard: Guard }): void {
+export function registerKpiRoutes(app: App, deps: { db: Database; readDb?: Database; clock: Clock; guard: Guard; settings?: FigureSettings }): void {
   const { db, clock, guard } = deps;
   // The report only reads: a replica (DATABASE_READ_URL) serves it when there is one.
   const readDb = deps.readDb ?? db;
@@ -111,7 +129,7 @@ export function registerKpiRoutes(app: App, deps: { db: Database; readDb?: Datab
       const to = new Date(q.to);
       let report, source;
       try {
-        ({ report, source } = await kpiReport(readDb, { from, to, groupBy: q.groupBy, tz: q.tz, channels: q.channel, teamId: q.teamId, now: clock.now() }));
+        ({ report, source } = await kpiReport(readDb, { from, to, groupBy: q.groupBy, tz: q.tz, channels: q.channel, teamId: q.teamId, now: clock.now(), settings: deps.settings }));
       } catch (error) {
         if (error instanceof UnknownTimeZoneError) throw badRequest('query.tz', 'is not a time zone the database knows');
         throw error;
@@ -133,4 +151,5 @@ export function registerKpiRoutes(app: App, deps: { db: Database; readDb?: Datab
   });
 
   registerKpiTargetRoutes(app, { db, clock, guard });
+  registerAgentReportRoutes(app, { db: readDb, guard });
 }

@@ -1,5 +1,6 @@
 import type pg from 'pg';
 import type { Database } from '../../db/client.js';
+import { queryAgentReport } from './agent-report.js';
 import { queryKpisFromRollups } from './kpi-rollup.report.js';
 import { DAY_MS } from './kpi-rollup.refresh.js';
 import { queryKpis, type KpiQuery, type KpiReport } from './kpi.queries.js';
@@ -14,9 +15,25 @@ export type KpiSource = 'rollups' | 'exact';
 export async function kpiReport(db: Database, q: KpiQuery): Promise<{ report: KpiReport; source: KpiSource }> {
   if (q.to.getTime() - q.from.getTime() >= DAY_MS) {
     const report = await queryKpisFromRollups(poolOf(db), q);
-    if (report) return { report, source: 'rollups' };
+    if (report) return { report: await withOccupancy(db, q, report), source: 'rollups' };
   }
-  return { report: await queryKpis(db, q), source: 'exact' };
+  return { report: await withOccupancy(db, q, await queryKpis(db, q)), source: 'exact' };
+}
+
+/**
+ * Occupancy (issue 16) from the agent report: on the total row, and on agent, team and day rows
+ * (the agent report groups the same way). Agents are not per channel: with a channel filter
+ * occupancy stays null.
+ */
+export async function withOccupancy(db: Database, q: KpiQuery, report: KpiReport): Promise<KpiReport> {
+  if (q.channels?.length) return report;
+  const groupBy = q.groupBy === 'agent' || q.groupBy === 'team' || q.groupBy === 'day' ? q.groupBy : null;
+  const agents = await queryAgentReport(poolOf(db), { from: q.from, to: q.to, groupBy, tz: q.tz, teamId: q.teamId });
+  const byKey = new Map(agents.rows.map((r) => [r.group.key, r.occupancy]));
+  return {
+    rows: report.rows.map((row) => ({ ...row, occupancy: groupBy ? (byKey.get(row.group.key) ?? null) : null })),
+    total: { ...report.total, occupancy: agents.total.occupancy },
+  };
 }
 
 /** The pool under the drizzle handle (drizzle keeps it as $client; our Database type omits it). */

@@ -1,0 +1,81 @@
+import { IANAZone } from 'luxon';
+import { z } from 'zod';
+import type { Database } from '../../db/client.js';
+import type { Guard } from '../../http/auth.js';
+import { bearerSecurity, problemResponses, type App } from '../../http/types.js';
+import { MANAGERS } from '../auth/api-keys.models.js';
+import { AGENT_GROUP_BYS, agentReportCsvRows, queryAgentReport } from './agent-report.js';
+import { toReportCsv } from './csv.js';
+import { poolOf } from './kpi.service.js';
+import { wantsCsv } from './kpi.routes.js';
+
+const MAX_RANGE_MS = 366 * 86_400_000;
+
+const agentRow = z
+  .object({
+    group: z.object({ key: z.string().nullable(), label: z.string() }),
+    loggedInSec: z.number().describe('online + away'),
+    availableSec: z.number().describe('online'),
+    awaySec: z.number(),
+    handlingSec: z.number().describe('handling and after-work of every ticket, merged: work on two tickets at once counts once'),
+    idleSec: z.number().describe('online and not handling'),
+    occupancy: z.number().nullable().describe('handling / (handling + available idle), 0-1'),
+    utilization: z.number().nullable().describe('handling / logged in, 0-1'),
+    ticketsHandled: z.number().int().describe('tickets with work in the period'),
+  })
+  .meta({ id: 'AgentReportRow', description: 'Agent figures of one group (or the total); seconds, ratios 0-1 or null without a denominator' });
+
+const query = z
+  .object({
+    from: z.iso.datetime({ offset: true, error: 'an ISO 8601 date-time with a zone, e.g. 2026-01-01T00:00:00Z' }),
+    to: z.iso.datetime({ offset: true, error: 'an ISO 8601 date-time with a zone, e.g. 2026-02-01T00:00:00Z' }),
+    groupBy: z.enum(AGENT_GROUP_BYS).default('agent'),
+    tz: z
+      .string()
+      .max(64)
+      .refine((zone) => IANAZone.isValidZone(zone), 'an IANA time zone such as Europe/Warsaw')
+      .default('UTC')
+      .describe('The zone whose days groupBy=day cuts'),
+    teamId: z.uuid().optional().describe("Only this team's agents"),
+  })
+  .superRefine((q, ctx) => {
+    const from = Date.parse(q.from);
+    const to = Date.parse(q.to);
+    if (Number.isNaN(from) || Number.isNaN(to)) return;
+    if (to <= from) ctx.addIssue({ code: 'custom', path: ['to'], message: 'must be after from' });
+    else if (to - from > MAX_RANGE_MS) ctx.addIssue({ code: 'custom', path: ['to'], message: 'the range from..to must not exceed 366 days' });
+  });
+
+/** GET /v1/reports/agents (issue 16): logged-in, available, handling, occupancy, tickets handled. */
+export function registerAgentReportRoutes(app: App, deps: { db: Database; guard: Guard }): void {
+  app.get('/v1/reports/agents', {
+    onRequest: deps.guard(MANAGERS),
+    schema: {
+      tags: ['reports'],
+      summary: 'Agent figures over [from, to) per agent, team or day, with a total row',
+      description:
+        'From the presence timeline and the work intervals: logged-in (online + away), available (online), handling (merged work), available idle, ' +
+        'occupancy = handling / (handling + available idle), utilization = handling / logged in, tickets handled. JSON, or CSV (UTF-8 with a BOM, ' +
+        'formula cells neutralised) when the Accept header prefers text/csv. See the README section "KPIs".',
+      security: bearerSecurity,
+      querystring: query,
+      response: { 200: z.object({ from: z.string(), to: z.string(), groupBy: z.enum(AGENT_GROUP_BYS), tz: z.string(), rows: z.array(agentRow), total: agentRow }), ...problemResponses() },
+    },
+    handler: async (request, reply) => {
+      const q = request.query;
+      const from = new Date(q.from);
+      const to = new Date(q.to);
+      const report = await queryAgentReport(poolOf(deps.db), { from, to, groupBy: q.groupBy, tz: q.tz, teamId: q.teamId });
+      if (wantsCsv(request)) {
+        const csv = agentReportCsvRows([...report.rows, report.total]);
+        return reply
+          .type('text/csv; charset=utf-8')
+          .header('content-disposition', `attachment; filename="agents-${q.groupBy}-${from.toISOString().slice(0, 10)}-${to.toISOString().slice(0, 10)}.csv"`)
+          .header('vary', 'Accept')
+          .serializer((payload: unknown) => payload as string)
+          .send(toReportCsv(csv.header, csv.rows) as never);
+      }
+      return reply.header('vary', 'Accept').send({ from: from.toISOString(), to: to.toISOString(), groupBy: q.groupBy, tz: q.tz, ...report });
+    },
+  });
+}
