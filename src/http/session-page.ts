@@ -47,6 +47,8 @@ ${body}
     .code(status)
     .header('content-type', 'text/html; charset=utf-8')
     .header('cache-control', 'no-store')
+    // The form's POST then carries its Origin (no-referrer would make it "null").
+    .header('referrer-policy', 'same-origin')
     .header('content-security-policy', `default-src 'none'; style-src 'nonce-${nonce}'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'`)
     .send(html);
 }

@@ -68,8 +68,11 @@ export function safeNextPath(next: unknown): string | undefined {
 
 /** Whether an unsafe request carrying the cookie comes from our own pages (SameSite=Strict aside). */
 export function sameOriginRequest(request: FastifyRequest): boolean {
+  // Sec-Fetch-Site, when the browser sends it, says it exactly. Origin is the fallback: browsers
+  // send "null" under Referrer-Policy: no-referrer (helmet's default), so only a real other
+  // origin counts against a request there.
   const site = request.headers['sec-fetch-site'];
-  if (typeof site === 'string' && site !== 'same-origin' && site !== 'none') return false;
+  if (typeof site === 'string') return site === 'same-origin' || site === 'none';
   const origin = request.headers.origin;
   if (typeof origin === 'string' && origin !== `${request.protocol}://${request.host}`) return false;
   return true;
