@@ -48,7 +48,7 @@ export function createCsatService(deps: { db: Database; clock: Clock }) {
         await appendEvents(tx, survey.ticketId, { kind: 'customer', id: null }, [{ type: 'csat', data: { surveyId: survey.id, score: input.score, comment: input.comment ?? null } }], now);
         // Events (issue 15): the score, never the comment (the customer's own words).
         const ticket = await findTicket(tx, survey.ticketId);
-        await recordEvent(tx, { type: 'csat.responded', resource: { type: 'ticket', id: survey.ticketId }, data: { ticketId: survey.ticketId, ticketNumber: ticket?.number ?? 0, surveyId: survey.id, score: input.score }, occurredAt: now });
+        await recordEvent(tx, { type: 'csat.responded', resource: { type: 'ticket', id: survey.ticketId }, data: { ticketId: survey.ticketId, ticketNumber: ticket?.number ?? 0, surveyId: survey.id, score: input.score }, occurredAt: now, audience: { teamId: ticket?.teamId ?? null, assigneeId: ticket?.assigneeId ?? null } });
         return { score: input.score, respondedAt: now };
       });
     },

@@ -13,7 +13,7 @@ export function createEventsHook(): TicketHook {
       const events = eventsFromTimeline(change.ticket, change.events);
       await recordEvents(
         tx,
-        events.map((e) => ({ ...e, occurredAt: change.now })),
+        events.map((e) => ({ ...e, occurredAt: change.now, audience: { teamId: change.ticket.teamId, assigneeId: change.ticket.assigneeId } })),
       );
     },
   };

@@ -1,5 +1,5 @@
 import { sql } from 'drizzle-orm';
-import { bigint, index, integer, jsonb, pgTable, text } from 'drizzle-orm/pg-core';
+import { bigint, index, integer, jsonb, pgTable, text, uuid } from 'drizzle-orm/pg-core';
 import { instant, xid8 } from '../../db/columns.js';
 
 /**
@@ -22,6 +22,9 @@ export const domainEvents = pgTable(
     resourceId: text('resource_id').notNull(),
     data: jsonb('data').$type<Record<string, unknown>>().notNull(),
     occurredAt: instant('occurred_at').notNull(),
+    /** Who may see it on the live stream with an agent key: the ticket's team and assignee then (null: staff above agents only). */
+    teamId: uuid('team_id'),
+    assigneeId: uuid('assignee_id'),
   },
   (t) => [index('domain_events_tx_order_idx').on(t.txId, t.id), index('domain_events_resource_idx').on(t.resourceType, t.resourceId, t.id), index('domain_events_occurred_idx').on(t.occurredAt)],
 );

@@ -5,7 +5,11 @@ import { checkEvent, EVENT_VERSIONS, type EventType, type NewDomainEvent } from 
 /** NOTIFY channel: wakes the webhook dispatcher and every API process's event stream at commit. */
 export const EVENTS_CHANNEL = 'domain_events';
 
-export type RecordedEvent = NewDomainEvent & { occurredAt?: Date };
+export type RecordedEvent = NewDomainEvent & {
+  occurredAt?: Date;
+  /** For a ticket's event: its team and assignee, whose agents see it on the live stream. */
+  audience?: { teamId: string | null; assigneeId: string | null };
+};
 
 /**
  * Records domain events in the caller's transaction (the transactional outbox): they become
@@ -27,6 +31,8 @@ export async function recordEvents(tx: Executor, events: RecordedEvent[]): Promi
       resourceId: checked.resource.id.toLowerCase(),
       data: checked.data,
       occurredAt: (e.occurredAt ?? new Date()).toISOString(),
+      teamId: e.audience?.teamId ?? null,
+      assigneeId: e.audience?.assigneeId ?? null,
       ord,
     };
   });
@@ -34,10 +40,10 @@ export async function recordEvents(tx: Executor, events: RecordedEvent[]): Promi
   await tx.execute(sql`select pg_advisory_xact_lock(hashtextextended('domain_events:' || k, 0)) from jsonb_array_elements_text(${JSON.stringify(keys)}::jsonb) as k order by k`);
   await tx.execute(sql`
     with v as (
-      select * from jsonb_to_recordset(${JSON.stringify(rows)}::jsonb) as v("type" text, "version" int, "resourceType" text, "resourceId" text, "data" jsonb, "occurredAt" timestamptz, "ord" int)
+      select * from jsonb_to_recordset(${JSON.stringify(rows)}::jsonb) as v("type" text, "version" int, "resourceType" text, "resourceId" text, "data" jsonb, "occurredAt" timestamptz, "teamId" uuid, "assigneeId" uuid, "ord" int)
     ), i as (
-      insert into domain_events (type, version, resource_type, resource_id, data, occurred_at)
-      select "type", "version", "resourceType", "resourceId", "data", "occurredAt" from v order by ord
+      insert into domain_events (type, version, resource_type, resource_id, data, occurred_at, team_id, assignee_id)
+      select "type", "version", "resourceType", "resourceId", "data", "occurredAt", "teamId", "assigneeId" from v order by ord
       returning id
     )
     select pg_notify(${EVENTS_CHANNEL}, max(id)::text) from i`);

@@ -14,6 +14,8 @@ export interface EventStreamOptions {
   nameOf(event: StreamEvent): string | undefined;
   /** How many replay pages a resume may read. */
   replayPages: number;
+  /** The data line of an event (default: its data with `at`). */
+  dataOf?(event: StreamEvent): unknown;
 }
 
 /**
@@ -35,7 +37,8 @@ export async function serveEventStream(hub: StreamHub, request: FastifyRequest, 
     if (name === undefined || sent.has(event.id) || out.writableEnded) return;
     sent.add(event.id);
     if (sent.size > 10_000) for (const id of [...sent].slice(0, 5_000)) sent.delete(id);
-    out.write(`id: ${event.id}\nevent: ${name}\ndata: ${JSON.stringify({ ...event.data, at: event.createdAt })}\n\n`);
+    const data = options.dataOf ? options.dataOf(event) : { ...event.data, at: event.createdAt };
+    out.write(`id: ${event.id}\nevent: ${name}\ndata: ${JSON.stringify(data)}\n\n`);
   };
   const buffered: StreamEvent[] = [];
   let replaying = true;

@@ -48,6 +48,7 @@ interface Firing {
   metric: string;
   channel: string;
   teamId: string | null;
+  assigneeId: string | null;
   severity: number;
   dueAt: Date | null;
   eventData: Record<string, unknown>;
@@ -79,7 +80,7 @@ export async function fireTimers(deps: FiringDeps, requests: FireRequest[]): Pro
   await deps.db.transaction(async (tx) => {
     const ids = [...new Set(requests.map((r) => r.clockId))].sort();
     const rows = await tx
-      .select({ clock: slaClocks, ticket: { number: tickets.number, channel: tickets.channel, teamId: tickets.teamId, priority: tickets.priority } })
+      .select({ clock: slaClocks, ticket: { number: tickets.number, channel: tickets.channel, teamId: tickets.teamId, priority: tickets.priority, assigneeId: tickets.assigneeId } })
       .from(slaClocks)
       .innerJoin(tickets, eq(tickets.id, slaClocks.ticketId))
       .where(inArray(slaClocks.id, ids))
@@ -172,12 +173,13 @@ export async function fireTimers(deps: FiringDeps, requests: FireRequest[]): Pro
 function slaEventOf(f: Firing, now: Date): RecordedEvent {
   const ref = { ticketId: f.ticketId, ticketNumber: Number(f.streamData.ticketNumber), metric: f.metric, dueAt: f.dueAt?.toISOString() ?? null };
   const resource = { type: 'ticket' as const, id: f.ticketId };
+  const audience = { teamId: f.teamId, assigneeId: f.assigneeId };
   return f.kind === 'breach'
-    ? { type: 'sla.breached', resource, data: { ...ref, breachId: f.breachId! }, occurredAt: now }
-    : { type: 'sla.warning', resource, data: ref, occurredAt: now };
+    ? { type: 'sla.breached', resource, data: { ...ref, breachId: f.breachId! }, occurredAt: now, audience }
+    : { type: 'sla.warning', resource, data: ref, occurredAt: now, audience };
 }
 
-type LockedRow = { clock: typeof slaClocks.$inferSelect; ticket: { number: number; channel: string; teamId: string | null; priority: string } };
+type LockedRow = { clock: typeof slaClocks.$inferSelect; ticket: { number: number; channel: string; teamId: string | null; priority: string; assigneeId: string | null } };
 
 /** The columns markWarned and markBreached change; the batch UPDATE writes exactly these. */
 function stateOf(clock: SlaClock) {
@@ -199,6 +201,7 @@ function firingOf(kind: TimerKind, row: LockedRow, clock: SlaClock, now: Date): 
     metric: clock.metric,
     channel: ticket.channel,
     teamId: ticket.teamId,
+    assigneeId: ticket.assigneeId,
     severity: severityOf(ticket.priority),
     dueAt: clock.dueAt,
     eventData: kind === 'warning' ? { metric: clock.metric, dueAt: clock.dueAt } : { metric: clock.metric, dueAt: clock.dueAt, breachId },

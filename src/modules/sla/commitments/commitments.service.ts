@@ -56,7 +56,7 @@ export function createCommitmentService(deps: { db: Database; clock: Clock; queu
       if (!breach) return 'stale';
       await appendEvents(tx, ticket.id, SYSTEM, [{ type: 'commitment_overdue', data: { ...base, breachId: breach.id } }], now);
       await publishStreamEvent(tx, 'breach', { ...base, metric: 'commitment', breachId: breach.id, breachedAt: now }, now);
-      await recordEvent(tx, { type: 'commitment.due', resource: { type: 'ticket', id: ticket.id }, data: { ticketId: ticket.id, ticketNumber: ticket.number, commitmentId: c.id, dueAt: c.dueAt.toISOString(), breachId: breach.id }, occurredAt: now });
+      await recordEvent(tx, { type: 'commitment.due', resource: { type: 'ticket', id: ticket.id }, data: { ticketId: ticket.id, ticketNumber: ticket.number, commitmentId: c.id, dueAt: c.dueAt.toISOString(), breachId: breach.id }, occurredAt: now, audience: { teamId: ticket.teamId, assigneeId: ticket.assigneeId } });
       return 'fired';
     });
   }
@@ -96,7 +96,7 @@ export function createCommitmentService(deps: { db: Database; clock: Clock; queu
         for (const b of resolved) await publishStreamEvent(tx, 'resolved', { breachId: b.id, ticketId, metric: 'commitment', commitmentId: c.id }, now);
         if (state === 'broken') {
           const ticket = await findTicket(tx, c.ticketId);
-          await recordEvent(tx, { type: 'commitment.broken', resource: { type: 'ticket', id: c.ticketId }, data: { ticketId: c.ticketId, ticketNumber: ticket?.number ?? 0, commitmentId: c.id, dueAt: c.dueAt.toISOString() }, occurredAt: now });
+          await recordEvent(tx, { type: 'commitment.broken', resource: { type: 'ticket', id: c.ticketId }, data: { ticketId: c.ticketId, ticketNumber: ticket?.number ?? 0, commitmentId: c.id, dueAt: c.dueAt.toISOString() }, occurredAt: now, audience: { teamId: ticket?.teamId ?? null, assigneeId: ticket?.assigneeId ?? null } });
         }
         return updated!;
       });

@@ -1,0 +1,255 @@
+import { performance } from 'node:perf_hooks';
+import { and, eq, inArray, sql } from 'drizzle-orm';
+import pg from 'pg';
+import type { Logger } from 'pino';
+import type { Database } from '../../db/client.js';
+import type { DomainEventEnvelope, EventType } from '../../domain/events/catalog.js';
+import { afterAttempt, isSuccess, shouldDisable, type RetrySettings } from '../../domain/events/delivery-policy.js';
+import type { Clock } from '../../shared/clock.js';
+import { describeError } from '../../shared/error-description.js';
+import { postOutbound, type OutboundPolicy } from '../../shared/outbound-url.js';
+import { domainEvents } from './events.table.js';
+import { EVENTS_CHANNEL, recordEvent } from './events.writer.js';
+import { subscriptionAlarmId } from './subscriptions.service.js';
+import { claimDeliveries, dispatchEvents, type ClaimedDelivery } from './webhook-dispatch.js';
+import { messageIdOf, signDelivery } from './webhook-signing.js';
+import { webhookDeliveries, webhookSubscriptions } from './webhooks.table.js';
+
+export interface WebhookPumpSettings {
+  retry: RetrySettings;
+  timeoutMs: number;
+  maxInFlightPerSubscription: number;
+  disableAfterFailures: number;
+  outbound: OutboundPolicy;
+}
+
+export interface WebhookPumpDeps {
+  db: Database;
+  clock: Clock;
+  logger: Logger;
+  databaseUrl: string;
+  settings: WebhookPumpSettings;
+}
+
+/** Requests in flight per process, whatever the number of subscriptions. */
+const PROCESS_IN_FLIGHT = 256;
+/** With nothing to do, look again this often (retries coming due, a missed notification). */
+const IDLE_POLL_MS = 250;
+/** Events committed behind an older running transaction are looked at again this soon. */
+const BLOCKED_POLL_MS = 20;
+const LISTEN_RETRY_MS = 2_000;
+
+export const toEnvelope = (row: typeof domainEvents.$inferSelect): DomainEventEnvelope => ({
+  id: String(row.id),
+  type: row.type as EventType,
+  version: row.version,
+  occurredAt: row.occurredAt.toISOString(),
+  resource: { type: row.resourceType as DomainEventEnvelope['resource']['type'], id: row.resourceId },
+  data: row.data,
+});
+
+/**
+ * Delivers webhooks: one loop per worker process that dispatches new outbox events into
+ * deliveries and sends the deliveries that may go out, without waiting for any of them (a
+ * hanging subscriber holds its own slots until its timeout, never the loop or other
+ * subscribers). Woken by the outbox's NOTIFY at commit and by each finished request; polls
+ * when idle for retries coming due.
+ *
+ * Postgres rather than one BullMQ job per delivery: the order per resource and the limit per
+ * subscription are conditions over the deliveries' rows, which a claim query decides atomically
+ * across processes; a queue would need the same rows and add a second source of truth.
+ */
+export function createWebhookPump(deps: WebhookPumpDeps) {
+  const { db, clock, logger, settings } = deps;
+  let running = false;
+  let inFlight = 0;
+  let wakeUp: (() => void) | null = null;
+  let listener: pg.Client | null = null;
+  let listenRetry: NodeJS.Timeout | null = null;
+  let loopDone: Promise<void> = Promise.resolve();
+  const sends = new Set<Promise<void>>();
+
+  const wake = () => {
+    const resolve = wakeUp;
+    wakeUp = null;
+    resolve?.();
+  };
+
+  const pause = (ms: number) =>
+    new Promise<void>((resolve) => {
+      const timer = setTimeout(() => {
+        wakeUp = null;
+        resolve();
+      }, ms);
+      wakeUp = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+    });
+
+  async function listen() {
+    if (!running || listener) return;
+    const client = new pg.Client({ connectionString: deps.databaseUrl, application_name: 'complaint-desk webhooks' });
+    client.on('notification', wake);
+    client.on('error', (error) => {
+      logger.warn({ err: describeError(error) }, 'webhook listener lost its connection; polling until it is back');
+      if (listener === client) listener = null;
+      client.end().catch(() => undefined);
+      scheduleListen();
+    });
+    try {
+      await client.connect();
+      await client.query(`listen ${EVENTS_CHANNEL}`);
+      if (!running) {
+        await client.end();
+        return;
+      }
+      listener = client;
+    } catch (error) {
+      client.end().catch(() => undefined);
+      logger.warn({ err: describeError(error) }, 'webhook listener could not connect; polling meanwhile');
+      scheduleListen();
+    }
+  }
+
+  function scheduleListen() {
+    if (!running || listenRetry) return;
+    listenRetry = setTimeout(() => {
+      listenRetry = null;
+      void listen();
+    }, LISTEN_RETRY_MS);
+    listenRetry.unref();
+  }
+
+  async function send(claimed: ClaimedDelivery, event: typeof domainEvents.$inferSelect, subscription: typeof webhookSubscriptions.$inferSelect): Promise<void> {
+    const now = clock.now();
+    const secrets = [subscription.secret];
+    if (subscription.previousSecret && subscription.previousSecretExpiresAt && subscription.previousSecretExpiresAt > now) secrets.push(subscription.previousSecret);
+    const body = JSON.stringify(toEnvelope(event));
+    const headers = { 'content-type': 'application/json', 'user-agent': 'complaint-desk-webhooks/1', ...signDelivery({ messageId: messageIdOf(event.id), timestamp: now, body, secrets }) };
+    const started = performance.now();
+    let status: number | null = null;
+    let error: string | null = null;
+    try {
+      status = await postOutbound(subscription.url, { headers, body, timeoutMs: settings.timeoutMs }, settings.outbound);
+      if (!isSuccess(status)) error = `answered ${status}`;
+    } catch (e) {
+      const name = (e as { name?: string }).name;
+      error = name === 'TimeoutError' || name === 'AbortError' ? `no answer within ${settings.timeoutMs} ms` : ((e as NodeJS.ErrnoException).code ?? (e as Error).message ?? 'request failed');
+    }
+    const latencyMs = Math.round(performance.now() - started);
+    await settle(claimed, { status, error, latencyMs });
+  }
+
+  async function settle(claimed: ClaimedDelivery, result: { status: number | null; error: string | null; latencyMs: number }) {
+    const now = clock.now();
+    const outcome = afterAttempt({ ok: isSuccess(result.status), attempts: claimed.attempts, now, expiresAt: claimed.expires_at, random: Math.random() }, settings.retry);
+    const common = { lastResponseCode: result.status, lastLatencyMs: result.latencyMs, lastError: result.error, leaseUntil: null };
+    const mine = and(eq(webhookDeliveries.id, claimed.id), eq(webhookDeliveries.state, 'delivering'));
+    if (outcome.state === 'succeeded') {
+      await db.update(webhookDeliveries).set({ ...common, state: 'succeeded', deliveredAt: now }).where(mine);
+      await db
+        .update(webhookSubscriptions)
+        .set({ consecutiveFailures: 0 })
+        .where(and(eq(webhookSubscriptions.id, claimed.subscription_id), sql`${webhookSubscriptions.consecutiveFailures} <> 0`));
+      return;
+    }
+    if (outcome.state === 'pending') {
+      await db.update(webhookDeliveries).set({ ...common, state: 'pending', nextAttemptAt: outcome.nextAttemptAt }).where(mine);
+      return;
+    }
+    // Out of retries: failed for good, and perhaps the subscription with it.
+    await db.transaction(async (tx) => {
+      const updated = await tx.update(webhookDeliveries).set({ ...common, state: 'failed' }).where(mine).returning({ id: webhookDeliveries.id });
+      if (updated.length === 0) return;
+      const [sub] = await tx
+        .update(webhookSubscriptions)
+        .set({ consecutiveFailures: sql`${webhookSubscriptions.consecutiveFailures} + 1` })
+        .where(eq(webhookSubscriptions.id, claimed.subscription_id))
+        .returning();
+      if (!sub || !sub.active || !shouldDisable(sub.consecutiveFailures, settings.disableAfterFailures)) return;
+      const reason = `${sub.consecutiveFailures} deliveries in a row failed after ${settings.retry.retryHours} h of retries (last: ${result.error ?? 'no answer'})`;
+      await tx.update(webhookSubscriptions).set({ active: false, disabledReason: reason, disabledAt: now, updatedAt: now }).where(eq(webhookSubscriptions.id, sub.id));
+      await recordEvent(tx, {
+        type: 'alarm.raised',
+        resource: { type: 'alarm', id: subscriptionAlarmId(sub.id) },
+        data: { alarmId: subscriptionAlarmId(sub.id), source: 'webhook_subscription', targetId: sub.id, detail: `webhook subscription disabled: ${reason}`, value: sub.consecutiveFailures },
+        occurredAt: now,
+      });
+      logger.warn({ subscriptionId: sub.id, failures: sub.consecutiveFailures }, 'webhook subscription disabled after failing persistently');
+    });
+  }
+
+  /** One round: dispatch, then claim and start what may go out. Whether there was anything to do, and whether to look again soon. */
+  async function round(): Promise<{ busy: boolean; soon: boolean }> {
+    const now = clock.now();
+    const dispatched = await dispatchEvents(db, now, settings.retry);
+    const capacity = PROCESS_IN_FLIGHT - inFlight;
+    let claimed: ClaimedDelivery[] = [];
+    if (capacity > 0) {
+      claimed = await claimDeliveries(db, { now, leaseUntil: new Date(now.getTime() + settings.timeoutMs + 60_000), capacity, maxInFlight: settings.maxInFlightPerSubscription });
+    }
+    if (claimed.length > 0) {
+      const eventIds = [...new Set(claimed.map((c) => c.event_id))];
+      const subIds = [...new Set(claimed.map((c) => c.subscription_id))];
+      const [events, subs] = await Promise.all([
+        db.select().from(domainEvents).where(inArray(domainEvents.id, eventIds)),
+        db.select().from(webhookSubscriptions).where(inArray(webhookSubscriptions.id, subIds)),
+      ]);
+      const eventById = new Map(events.map((e) => [e.id, e]));
+      const subById = new Map(subs.map((s) => [s.id, s]));
+      for (const c of claimed) {
+        const event = eventById.get(c.event_id);
+        const sub = subById.get(c.subscription_id);
+        inFlight += 1;
+        const task = (event && sub ? send(c, event, sub) : settle(c, { status: null, error: 'event or subscription gone', latencyMs: 0 }))
+          .catch((error: unknown) => logger.warn({ err: describeError(error), deliveryId: c.id }, 'webhook delivery could not be recorded; its lease will expire and it is retried'))
+          .finally(() => {
+            inFlight -= 1;
+            sends.delete(task);
+            wake();
+          });
+        sends.add(task);
+      }
+    }
+    return { busy: dispatched.events > 0 || claimed.length > 0, soon: dispatched.more || dispatched.blocked };
+  }
+
+  async function loop() {
+    while (running) {
+      let next = IDLE_POLL_MS;
+      try {
+        const { busy, soon } = await round();
+        if (busy) continue;
+        if (soon) next = BLOCKED_POLL_MS;
+      } catch (error) {
+        logger.warn({ err: describeError(error) }, 'webhook round failed; trying again');
+        next = IDLE_POLL_MS * 4;
+      }
+      if (running) await pause(next);
+    }
+  }
+
+  return {
+    async start() {
+      if (running) return;
+      running = true;
+      await listen();
+      loopDone = loop();
+    },
+    /** Look now (after a change that makes something deliverable, e.g. a redelivery). */
+    wake,
+    async close() {
+      running = false;
+      if (listenRetry) clearTimeout(listenRetry);
+      wake();
+      await loopDone;
+      await Promise.allSettled([...sends]);
+      const client = listener;
+      listener = null;
+      await client?.end().catch(() => undefined);
+    },
+  };
+}
+
+export type WebhookPump = ReturnType<typeof createWebhookPump>;
