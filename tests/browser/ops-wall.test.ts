@@ -2,7 +2,11 @@ import { mkdir } from 'node:fs/promises';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildApp } from '../../src/app.js';
+import { sql } from 'drizzle-orm';
+import { customers } from '../../src/modules/customers/customers.table.js';
 import { evaluateKpiTargets } from '../../src/modules/reports/kpi-targets.service.js';
+import { breaches, slaStreamEvents } from '../../src/modules/sla/sla.table.js';
+import { tickets } from '../../src/modules/tickets/tickets.table.js';
 import { browserSessions } from '../../src/modules/sessions/sessions.table.js';
 import { ManualClock } from '../../src/shared/clock.js';
 import { client, createAgent, createTicket, tokenFor } from '../helpers/api.js';
@@ -180,7 +184,6 @@ describe('browser: the operations wall', () => {
 
     // Routing: the online agent with their load.
     await waitForText(page, '#agents-body tr[data-presence="online"] td.presence', (t) => t === '● Online', 'the online agent');
-    await page.screenshot({ path: new URL('ops-wall.png', SCREENSHOTS).pathname });
 
     // The service restarts under the page: it shows that it reconnects, then catches up on a
     // breach that happened while it was away.
@@ -200,7 +203,58 @@ describe('browser: the operations wall', () => {
     await page.locator(`${rowOf(third.number, 'breaches')} button.ack-button`).waitFor();
     // Still signed in (the session outlives the process) and the earlier rows are still there.
     expect(await page.locator(`${rowOf(hebrew.number, 'breaches')} td.ack`).textContent()).toContain('Calling her back now');
+
+    // The picture for the README: clocks counting down under the breaches.
+    await createTicket(ctx, { customer: { name: 'سارة حداد', email: 'sara@example.com' }, channel: 'twitter', priority: 'high' });
+    await createTicket(ctx, { customer: { name: 'Мария Иванова', email: 'maria@example.com' } });
+    await page.keyboard.press('r');
+    await waitForText(page, '#atrisk-count', (t) => t === '2', 'two clocks at risk');
+    await setTime(page, seconds(108));
+    await waitForText(page, '#atrisk-body tr td.countdown', (t) => t === 'in 7 s', 'the countdown');
+    await page.screenshot({ path: new URL('ops-wall.png', SCREENSHOTS).pathname });
     expect(browser.errors.filter((e) => !/Failed to load resource|ERR_CONNECTION_REFUSED|EventSource/.test(e))).toEqual([]);
+  });
+
+  it('keeps a flood of 1,000 breaches to a capped list with a count of the rest, reloading in batches', async () => {
+    const page = await browser.newPage();
+    await page.setViewportSize({ width: 1920, height: 1080 });
+    await page.clock.setFixedTime(clock.now());
+    const wallCalls: string[] = [];
+    page.on('request', (request) => {
+      if (new URL(request.url()).pathname === '/ops/api/wall') wallCalls.push(request.url());
+    });
+    await page.goto(`${base}/ops`);
+    await page.locator('body[data-ready="true"]').waitFor();
+    await waitForText(page, '#link-state', (t) => t.includes('Live'), 'the stream to connect');
+    const before = Number((await textOf(page, '#breaches-count')).split(' ')[0]);
+    const callsBefore = wallCalls.length;
+
+    // 1,000 breaches and their stream events committed at once (the worst case of "a thousand in a minute").
+    const now = clock.now();
+    const [customer] = await ctx.deps.db.insert(customers).values({ name: 'Flood' }).returning({ id: customers.id });
+    const rows = await ctx.deps.db
+      .insert(tickets)
+      .values(Array.from({ length: 1000 }, (_, i) => ({ status: 'open', priority: 'normal', channel: 'email', subject: `flood ${i}`, customerId: customer!.id })))
+      .returning({ id: tickets.id, number: tickets.number });
+    const made = await ctx.deps.db
+      .insert(breaches)
+      .values(rows.map((t, i) => ({ ticketId: t.id, metric: 'first_response', channel: 'email', severity: 1, dueAt: new Date(now.getTime() - 60_000), breachedAt: new Date(now.getTime() - i) })))
+      .returning({ id: breaches.id });
+    await ctx.deps.db.transaction(async (tx) => {
+      await tx.insert(slaStreamEvents).values(made.map((b, i) => ({ type: 'breach', data: { breachId: b.id, ticketId: rows[i]!.id, ticketNumber: rows[i]!.number, metric: 'first_response' }, createdAt: now })));
+      await tx.execute(sql`select pg_notify('sla_stream', '0')`);
+    });
+
+    await waitForText(page, '#breaches-count', (t) => t.startsWith(`${before + 1000} `), 'the new total');
+    expect(await page.locator('#breaches-body tr').count()).toBe(30);
+    expect(await textOf(page, '#breaches-more')).toBe(`+ ${before + 1000 - 30} more not shown (most severe and newest are above)`);
+    // A thousand events cost a handful of reloads, not a thousand.
+    expect(wallCalls.length - callsBefore).toBeLessThan(20);
+    // Still responsive: the page answers and the siren button still works.
+    await page.locator('#sound').click();
+    expect(await page.locator('#sound').getAttribute('aria-pressed')).toBe('false');
+    await page.locator('#sound').click();
+    await page.close();
   });
 
   it('answers an agent a 403 page, sends an ended session back to the sign-in form, and refuses the data without a session', async () => {
