@@ -7,6 +7,7 @@ import { detectLanguage } from '../../channels/language.js';
 import type { Database, Executor } from '../../db/client.js';
 import { agentPublicReply, customerMessage, lifecycleStateOf, type DomainEvent, type Transition } from '../../domain/ticket-lifecycle.js';
 import type { Clock } from '../../shared/clock.js';
+import { createCoalescer } from '../../shared/coalescer.js';
 import { countBlocked, findBlock } from '../blocklist/blocklist.repository.js';
 import { claimantCustomer, claimantsOf, findOrCreateCustomer, resolveMerged, suggestIdentities, VERIFIED } from '../customers/customers.repository.js';
 import { customerIdentities } from '../customers/customers.table.js';
@@ -75,6 +76,29 @@ export interface IntakeDeps {
   /** New tickets one customer may have in a rolling hour (any route counts) before intake diverts; 0 turns flood control off. */
   floodMaxPerHour: number;
 }
+
+/** A verified delivery ready to commit: everything decided outside the transaction. */
+interface Delivery {
+  raw: RawPayload;
+  list: NormalizedInbound[];
+  extras: IngestExtras[];
+  skipped: IngestResult['skipped'];
+  sha256: string;
+  now: Date;
+  options: IngestOptions;
+}
+
+interface Committed {
+  result: IngestResult;
+  changes: TicketChange[];
+}
+
+/**
+ * Group commit: at most this many deliveries share a transaction, and at most this many group
+ * transactions run at once (each holds one pool connection for its whole group).
+ */
+const GROUP_MAX = 16;
+const GROUPS_IN_FLIGHT = 8;
 
 const SUBJECT_LENGTH = 120;
 /**
@@ -253,6 +277,46 @@ export function createIntakeService(deps: IntakeDeps) {
     };
   }
 
+  /** One delivery's share of a group transaction: its messages, then its raw payload with what became of them. */
+  async function commitDelivery(tx: Executor, delivery: Delivery): Promise<Committed> {
+    const { raw, list, extras, skipped, sha256, now, options } = delivery;
+    const changes: TicketChange[] = [];
+    const outcomes: MessageOutcome[] = [];
+    for (const [i, message] of list.entries()) outcomes.push(await ingestOne(tx, message, now, changes, extras[i]));
+    // Written last, with what became of it, in the same transaction as its messages.
+    const [payload] = await tx
+      .insert(inboundPayloads)
+      .values({ channel: raw.channel, sha256, contentType: raw.contentType === undefined ? null : escapedText(raw.contentType), body: raw.body, outcome: { messages: outcomes, skipped }, receivedAt: now })
+      .onConflictDoNothing()
+      .returning({ id: inboundPayloads.id });
+    // Counted with the payload that keeps them, so a redelivered payload counts nothing twice.
+    const blocked = outcomes.flatMap((o) => (o.result === 'blocked' ? [o.blocklistEntryId] : []));
+    if (payload && blocked.length > 0) await countBlocked(tx, blocked, now);
+    await options.withinTransaction?.(tx);
+    return { result: { payloadId: payload?.id ?? null, duplicatePayload: !payload, messages: outcomes, skipped }, changes };
+  }
+
+  /**
+   * Group commit (issue 18): deliveries that arrive together share one transaction, as the SLA
+   * timers share batches; one BEGIN/COMMIT and one WAL flush for the group instead of one per
+   * webhook. Every advisory lock of the group (its messages and, with flood control, its
+   * senders) is taken up front in one statement, in one sorted order, so two groups cannot
+   * deadlock on them and a retry racing its original in the same group finds it committed
+   * (a duplicate) exactly as in separate transactions. A group that fails is retried in halves
+   * down to the delivery at fault (createCoalescer), which then fails alone: one bad message
+   * never fails its neighbours. Under light load a delivery runs alone, at once.
+   */
+  const groupCommit = createCoalescer<Delivery, Committed>(
+    (group) =>
+      db.transaction(async (tx) => {
+        await lockMessages(tx, group.flatMap((d) => d.list), { senders: deps.floodMaxPerHour > 0 });
+        const committed: Committed[] = [];
+        for (const delivery of group) committed.push(await commitDelivery(tx, delivery));
+        return committed;
+      }),
+    { maxBatch: GROUP_MAX, maxInFlight: GROUPS_IN_FLIGHT },
+  );
+
   return {
     async ingest(raw: RawPayload, parsed: { messages: NormalizedInbound[]; skipped: IngestResult['skipped'] }, options: IngestOptions = {}): Promise<IngestResult> {
       // DNS first, outside the transaction: no row lock waits on a resolver.
@@ -266,23 +330,9 @@ export function createIntakeService(deps: IntakeDeps) {
       const sha256 = createHash('sha256').update(raw.body).digest('hex');
       const list = parsed.messages.map(storable);
       const skipped = storable(parsed.skipped);
-      const changes: TicketChange[] = [];
-      const result = await db.transaction(async (tx) => {
-        await lockMessages(tx, list, { senders: deps.floodMaxPerHour > 0 });
-        const outcomes: MessageOutcome[] = [];
-        for (const [i, message] of list.entries()) outcomes.push(await ingestOne(tx, message, now, changes, storable(extras[i])));
-        // Written last, with what became of it, in the same transaction as its messages.
-        const [payload] = await tx
-          .insert(inboundPayloads)
-          .values({ channel: raw.channel, sha256, contentType: raw.contentType === undefined ? null : escapedText(raw.contentType), body: raw.body, outcome: { messages: outcomes, skipped }, receivedAt: now })
-          .onConflictDoNothing()
-          .returning({ id: inboundPayloads.id });
-        // Counted with the payload that keeps them, so a redelivered payload counts nothing twice.
-        const blocked = outcomes.flatMap((o) => (o.result === 'blocked' ? [o.blocklistEntryId] : []));
-        if (payload && blocked.length > 0) await countBlocked(tx, blocked, now);
-        await options.withinTransaction?.(tx);
-        return { payloadId: payload?.id ?? null, duplicatePayload: !payload, messages: outcomes, skipped };
-      });
+      // Committed with the deliveries that arrive at the same moment (group commit, below); the
+      // caller answers 2xx only once this resolves, i.e. after the commit.
+      const { result, changes } = await groupCommit.request({ raw, list, extras: extras.map((e) => storable(e)), skipped, sha256, now, options });
       await hooks.afterCommit(changes, (error) => logger.error({ err: error }, 'intake hook failed after commit'));
       return result;
     },

@@ -1,0 +1,75 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { NormalizedInbound } from '../../../src/channels/channel.types.js';
+import { systemClock } from '../../../src/shared/clock.js';
+import { createTestContext, type TestContext } from '../../helpers/context.js';
+
+/**
+ * Ingest group commit (issue 18): deliveries that arrive together share one transaction, a
+ * delivery whose work fails is retried alone and fails alone, and every other one commits;
+ * ingest() resolves (the webhook's 2xx) only after its commit.
+ */
+let ctx: TestContext;
+beforeAll(async () => {
+  ctx = await createTestContext({ clock: systemClock });
+});
+afterAll(async () => {
+  await ctx?.close();
+});
+
+const message = (id: string): NormalizedInbound => ({
+  channel: 'email',
+  providerMessageId: `<${id}@group.example>`,
+  kind: 'message',
+  sender: { kind: 'email', address: `${id}@group.example` },
+  thread: {},
+  subject: `Complaint ${id}`,
+  text: 'My parcel never arrived',
+  attachments: [],
+  sentAt: new Date(),
+});
+
+const ingest = (id: string, withinTransaction?: () => Promise<void>) =>
+  ctx.deps.intake.ingest({ channel: 'email', body: Buffer.from(`raw ${id}`), contentType: 'message/rfc822' }, { messages: [message(id)], skipped: [] }, { withinTransaction });
+
+describe('ingest group commit', () => {
+  it('commits concurrent deliveries in shared transactions, each answered after its commit', async () => {
+    const ids = Array.from({ length: 30 }, (_, i) => `g${i}`);
+    const results = await Promise.all(ids.map((id) => ingest(id)));
+    expect(results.every((r) => r.messages[0]?.result === 'created' && r.payloadId !== null)).toBe(true);
+    // Committed by the time ingest() resolved: every message is visible from another connection.
+    const { rows } = await ctx.deps.pool.query<{ n: number; transactions: number }>(
+      `select count(*)::int as n, count(distinct xmin::text)::int as transactions from messages where provider_message_id like '%@group.example>' and provider_message_id like '<g%'`,
+    );
+    expect(rows[0]!.n).toBe(ids.length);
+    // Rows written by one transaction carry its id (xmin): fewer transactions than deliveries.
+    expect(rows[0]!.transactions).toBeLessThan(ids.length);
+  });
+
+  it('fails a bad delivery alone: its neighbours in the group commit', async () => {
+    const ids = Array.from({ length: 12 }, (_, i) => `b${i}`);
+    const outcomes = await Promise.allSettled(
+      ids.map((id) =>
+        ingest(
+          id,
+          id === 'b5'
+            ? async () => {
+                throw new Error('poisonous delivery');
+              }
+            : undefined,
+        ),
+      ),
+    );
+    expect(outcomes.filter((o) => o.status === 'rejected')).toHaveLength(1);
+    expect((outcomes[5] as PromiseRejectedResult).reason).toMatchObject({ message: 'poisonous delivery' });
+    const { rows } = await ctx.deps.pool.query<{ id: string }>(`select provider_message_id as id from messages where provider_message_id like '<b%@group.example>' order by 1`);
+    expect(rows.map((r) => r.id).sort()).toEqual(ids.filter((id) => id !== 'b5').map((id) => `<${id}@group.example>`).sort());
+  });
+
+  it('stores a message delivered twice at once (a retry racing its original) once', async () => {
+    const [first, second] = await Promise.all([ingest('dup'), ingest('dup')]);
+    expect([first!.messages[0]!.result, second!.messages[0]!.result].sort()).toEqual(['created', 'duplicate']);
+    expect([first!.duplicatePayload, second!.duplicatePayload].sort()).toEqual([false, true]);
+    const { rows } = await ctx.deps.pool.query<{ n: number }>(`select count(*)::int as n from messages where provider_message_id = '<dup@group.example>'`);
+    expect(rows[0]!.n).toBe(1);
+  });
+});
