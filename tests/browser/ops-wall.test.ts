@@ -58,23 +58,12 @@ async function waitForText(page: Page, selector: string, check: (text: string) =
   );
 }
 
-/**
- * Signs in at the form the browser was sent to. TEMPORARY: the form refuses Chromium's POST
- * (Origin: null under no-referrer, reported to the session work); until fixed, the same form is
- * posted from the test and its cookie handed to the browser.
- */
+/** Signs in at the form the browser was sent to (/admin/login?next=/ops), which comes back to the wall. */
 async function signIn(page: Page, key: string): Promise<void> {
-  if (process.env.OPS_FORM_LOGIN === '1') {
-    await page.locator('#key').fill(key);
-    await page.locator('#login').click();
-    await page.waitForURL(`${base}/ops`);
-    return;
-  }
-  const res = await ctx.app.inject({ method: 'POST', url: '/admin/login', headers: { 'content-type': 'application/x-www-form-urlencoded' }, payload: new URLSearchParams({ key, next: '/ops' }).toString() });
-  expect(res.statusCode, res.body).toBe(303);
-  const cookie = res.cookies.find((c) => c.name === 'cd_session')!;
-  await page.context().addCookies(['/ops', '/admin'].map((path) => ({ name: cookie.name, value: cookie.value, domain: '127.0.0.1', path, httpOnly: true, sameSite: 'Strict' as const })));
-  await page.goto(`${base}/ops`);
+  expect(new URL(page.url()).pathname).toBe('/admin/login');
+  await page.locator('#key').fill(key);
+  await page.locator('#login').click();
+  await page.waitForURL(`${base}/ops`);
 }
 
 /** The computed direction of an element and of its table row, evaluated in the page (the test program has no DOM types). */
@@ -272,20 +261,22 @@ describe('browser: the operations wall', () => {
     expect((await app.inject({ method: 'GET', url: '/ops/api/wall' })).statusCode).toBe(401);
     expect((await app.inject({ method: 'GET', url: '/ops/stream', headers: { accept: 'text/event-stream' } })).statusCode).toBe(401);
 
-    // An agent's key is refused at the sign-in form with a page, not data.
-    const refused = await app.inject({ method: 'POST', url: '/admin/login', headers: { 'content-type': 'application/x-www-form-urlencoded', accept: 'text/html' }, payload: new URLSearchParams({ key: agentKey, next: '/ops' }).toString() });
-    expect(refused.statusCode).toBe(403);
-    expect(refused.headers['content-type']).toMatch(/^text\/html/);
-    expect(refused.body).toContain('role agent');
+    // In the browser, an agent's key is refused at the sign-in form with a page, not data.
     const page = await browser.newPage();
     await page.context().clearCookies();
     await page.goto(`${base}/ops`);
+    await page.locator('#key').fill(agentKey);
+    const refused = page.waitForResponse((r) => new URL(r.url()).pathname === '/admin/login' && r.request().method() === 'POST');
+    await page.locator('#login').click();
+    expect((await refused).status()).toBe(403);
+    expect(await page.locator('body').textContent()).toContain('role agent');
 
     // A supervisor signs in; the session then ends (expired or signed out elsewhere): the wall
     // goes back to the sign-in form at its next call.
     const supervisorKey = await tokenFor(ctx, 'supervisor');
     await signIn(page, supervisorKey);
     await page.locator('body[data-ready="true"]').waitFor();
+    expect(await textOf(page, '#user')).toBe('supervisor key');
     await ctx.deps.db.delete(browserSessions);
     await page.keyboard.press('r');
     await page.waitForURL((url) => url.pathname === '/admin/login' && url.searchParams.get('next') === '/ops');
