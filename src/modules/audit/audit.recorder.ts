@@ -10,7 +10,7 @@ import { auditTarget, type AuditTarget } from '../../domain/privacy/audit-target
 /*
  * The audit trail is written by ONE mechanism for every route: hooks around the handler, so a
  * new route is audited without a line of its own.
- *   preHandler  (a staff key's POST/PUT/PATCH/DELETE on /v1) reads the addressed row as it is;
+ *   preHandler  (a staff principal's POST/PUT/PATCH/DELETE) reads the addressed row as it is;
  *   onSend      (a 2xx/3xx answer that is not an idempotent replay) reads it again and appends one
  *               audit_log row: actor, request id, address, action, resource, changed fields.
  * The snapshots are read around the handler's own transaction, not inside it: a concurrent write
@@ -34,10 +34,15 @@ export interface AuditRecorderDeps {
   logger: Logger;
 }
 
-/** Whether this request is a write the trail records: a staff key's write under /v1. */
+/**
+ * Whether this request is a write the trail records: a write by a staff principal (an API key, an
+ * OIDC user, a browser session on the ops wall or Bull Board), on any route but the providers'
+ * webhooks (never staff).
+ */
 function audited(request: FastifyRequest): boolean {
   const principal = request.principal;
-  return WRITES.has(request.method) && principal !== null && STAFF.includes(principal.role) && (request.routeOptions.url ?? '').startsWith('/v1/');
+  const route = request.routeOptions.url ?? '';
+  return WRITES.has(request.method) && principal !== null && STAFF.includes(principal.role) && route.startsWith('/') && !route.startsWith('/webhooks/');
 }
 
 /** Installs the hooks; call before the routes are declared. */
