@@ -1,0 +1,129 @@
+import type { AddressInfo } from 'node:net';
+import { randomUUID } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Executor } from '../../../src/db/client.js';
+import { recordEvent } from '../../../src/modules/events/events.writer.js';
+import { createAgent, createTicket, tokenFor } from '../../helpers/api.js';
+import { createTestContext, type TestContext } from '../../helpers/context.js';
+import { openSse, until, type SseEvent } from '../../helpers/sla.js';
+
+/** GET /v1/events/stream over a real socket, read as a browser's EventSource would. */
+let ctx: TestContext;
+let base: string;
+const streams: { close(): Promise<void> }[] = [];
+
+beforeAll(async () => {
+  ctx = await createTestContext();
+  await ctx.app.listen({ port: 0, host: '127.0.0.1' });
+  base = `http://127.0.0.1:${(ctx.app.server.address() as AddressInfo).port}`;
+});
+afterAll(async () => {
+  await Promise.all(streams.map((s) => s.close()));
+  ctx?.app.server.on('connection', (socket) => socket.destroy());
+  ctx?.app.server.closeAllConnections();
+  await ctx?.close();
+});
+
+async function open(query = '', lastEventId?: number, token = ctx.adminToken) {
+  const stream = await openSse(`${base}/v1/events/stream${query}`, token, lastEventId);
+  streams.push(stream);
+  return stream;
+}
+
+/** A marker event (alarm.cleared with its own alarm id), written by `tx`. */
+const mark = (tx: Executor, marker: string, n: number) =>
+  recordEvent(tx, { type: 'alarm.cleared', resource: { type: 'alarm', id: `${marker}-${n}` }, data: { alarmId: `${marker}-${n}`, source: 'kpi_target', targetId: null, value: n } });
+const markerOf = (e: SseEvent) => String((e.data.data as { alarmId?: string } | undefined)?.alarmId ?? '');
+const numbersOf = (events: SseEvent[], marker: string) => events.filter((e) => markerOf(e).startsWith(`${marker}-`)).map((e) => Number(markerOf(e).slice(marker.length + 1)));
+
+/** A transaction that writes its event now and commits when told. */
+function heldTransaction(write: (tx: Executor) => Promise<void>) {
+  let commit!: () => void;
+  let written!: () => void;
+  const release = new Promise<void>((resolve) => (commit = resolve));
+  const wrote = new Promise<void>((resolve) => (written = resolve));
+  const done = ctx.deps.db.transaction(async (tx) => {
+    await write(tx);
+    written();
+    await release;
+  });
+  return { wrote, done, commit: async () => (commit(), done) };
+}
+
+describe('the event stream (SSE)', () => {
+  it('a client resumed after a disconnect misses nothing when a lower id commits after a higher one', async () => {
+    const marker = randomUUID();
+    const first = await open();
+    await ctx.deps.db.transaction((tx) => mark(tx, marker, 0));
+    const zero = await first.waitFor((e) => markerOf(e) === `${marker}-0`);
+
+    // T1 takes the lower id and stays open; T2 takes a higher id and commits first.
+    const t1 = heldTransaction((tx) => mark(tx, marker, 1));
+    await t1.wrote;
+    await ctx.deps.db.transaction((tx) => mark(tx, marker, 2));
+    // The client drops here, having seen what it saw; then T1 and a later T3 commit.
+    const seenBeforeDrop = [...first.received];
+    await first.close();
+    await t1.commit();
+    await ctx.deps.db.transaction((tx) => mark(tx, marker, 3));
+
+    const lastSeen = seenBeforeDrop.at(-1)!.id!;
+    expect(numbersOf(seenBeforeDrop, marker)).toEqual([0]);
+    expect(lastSeen).toBe(zero.id);
+    const resumed = await open('', lastSeen);
+    await resumed.waitFor((e) => markerOf(e) === `${marker}-3`);
+    expect(numbersOf(resumed.received, marker)).toEqual([1, 2, 3]);
+    const ids = resumed.received.map((e) => e.id!);
+    // Event 1's id is below event 2's, yet it arrives first: the stream follows commit-safe order.
+    expect(ids[0]!).toBeLessThan(ids[1]!);
+  });
+
+  it('concurrent interleaved writers and a client that keeps reconnecting: every event exactly once', async () => {
+    const marker = randomUUID();
+    const total = 24;
+    const received: SseEvent[] = [];
+    let stream = await open();
+    // Transactions opened in order (ids ascending) and committed in a shuffled order, the client
+    // dropping and resuming with Last-Event-ID after every third commit.
+    const held = [];
+    for (let n = 0; n < total; n++) {
+      const h = heldTransaction((tx) => mark(tx, marker, n));
+      await h.wrote;
+      held.push(h);
+    }
+    const order = [...held.keys()].sort((a, b) => ((a * 7919) % total) - ((b * 7919) % total) || a - b);
+    for (const [k, index] of order.entries()) {
+      await held[index]!.commit();
+      if (k % 3 === 2) {
+        // Everything the client has read so far counts; then it reconnects from its last id.
+        received.push(...stream.received);
+        const last = received.at(-1)?.id ?? undefined;
+        await stream.close();
+        stream = await open('', last ?? undefined);
+      }
+    }
+    await until(() => (numbersOf([...received, ...stream.received], marker).length >= total ? true : undefined), { what: 'every event', timeoutMs: 15_000 });
+    received.push(...stream.received);
+    const numbers = numbersOf(received, marker);
+    expect([...numbers].sort((a, b) => a - b)).toEqual([...Array(total).keys()]);
+    expect(new Set(received.map((e) => e.id)).size).toBe(received.length);
+  });
+
+  it('filters by ?types= and shows an agent only its own and its teams\' tickets', async () => {
+    const mine = await createAgent(ctx);
+    const other = await createAgent(ctx);
+    const token = await tokenFor(ctx, 'agent', mine.id);
+    const stream = await open('?types=ticket.created', undefined, token);
+    const theirs = await createTicket(ctx, { assigneeId: other.id });
+    const own = await createTicket(ctx, { assigneeId: mine.id });
+    const seen = await stream.waitFor((e) => (e.data.resource as { id: string }).id === own.id);
+    expect(seen).toMatchObject({ event: 'ticket.created', data: { type: 'ticket.created', version: 1, resource: { type: 'ticket', id: own.id }, data: { ticketId: own.id, ticketNumber: own.number } } });
+    expect(stream.received.every((e) => e.event === 'ticket.created')).toBe(true);
+    expect(stream.received.some((e) => (e.data.resource as { id: string }).id === theirs.id)).toBe(false);
+
+    const bad = await fetch(`${base}/v1/events/stream?types=ticket.exploded`, { headers: { authorization: `Bearer ${ctx.adminToken}` } });
+    expect(bad.status).toBe(400);
+    expect(await bad.json()).toMatchObject({ errors: [{ field: 'query.types' }] });
+    expect((await fetch(`${base}/v1/events/stream`)).status).toBe(401);
+  });
+});
