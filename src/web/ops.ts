@@ -16,12 +16,20 @@ function main(): void {
   const api = createApi({ loginUrl: settings.loginUrl ?? '/admin/login' });
   const soundButton = byId<HTMLButtonElement>('sound');
   const showSound = (muted: boolean) => {
-    soundButton.setAttribute('aria-pressed', String(!muted));
-    setText(soundButton, muted ? '✕ Siren off (M)' : '♪ Siren on (M)');
+    const on = !muted && siren.unlocked;
+    soundButton.setAttribute('aria-pressed', String(on));
+    setText(soundButton, muted ? '✕ Siren off (M)' : on ? '♪ Siren on (M)' : '♪ Allow the siren (M)');
   };
-  const siren = new Siren(showSound);
+  const siren: Siren = new Siren(showSound);
   showSound(siren.muted);
   soundButton.addEventListener('click', () => siren.toggle());
+  // Any other click or key press also allows sound (the siren's own button and M toggle it).
+  const allowSound = (event: Event) => {
+    if (event.target === soundButton || (event instanceof KeyboardEvent && event.key.toLowerCase() === 'm')) return;
+    siren.unlock();
+  };
+  document.addEventListener('pointerdown', allowSound);
+  document.addEventListener('keydown', allowSound);
   setText(byId('tz'), viewerTimeZone());
 
   const wall = new Wall(api, siren);

@@ -239,10 +239,13 @@ describe('browser: the operations wall', () => {
     expect(await textOf(page, '#breaches-more')).toBe(`+ ${before + 1000 - 30} more not shown (most severe and newest are above)`);
     // A thousand events cost a handful of reloads, not a thousand.
     expect(wallCalls.length - callsBefore).toBeLessThan(20);
-    // Still responsive: the page answers and the siren button still works.
+    // Still responsive: the siren button answers (the first press allows sound, the next mutes).
     await page.locator('#sound').click();
-    expect(await page.locator('#sound').getAttribute('aria-pressed')).toBe('false');
+    expect(await page.locator('#sound').getAttribute('aria-pressed')).toBe('true');
     await page.locator('#sound').click();
+    expect(await textOf(page, '#sound')).toBe('✕ Siren off (M)');
+    await page.keyboard.press('m');
+    expect(await textOf(page, '#sound')).toBe('♪ Siren on (M)');
     await page.close();
   });
 

@@ -9,6 +9,7 @@ const STORAGE_KEY = 'complaint-desk.ops.muted';
 export class Siren {
   #context: AudioContext | null = null;
   #muted: boolean;
+  #unlocked = false;
   /** How many times the siren sounded (shown on the page for people and tests). */
   played = 0;
 
@@ -20,11 +21,31 @@ export class Siren {
     return this.#muted;
   }
 
-  /** Called from a click or key press: the gesture that lets the page make sound. */
+  /** Whether a gesture has let the page make sound yet. */
+  get unlocked(): boolean {
+    return this.#unlocked;
+  }
+
+  /** Any click or key press on the page: the gesture browsers wait for before they play sound. */
+  unlock(): void {
+    if (this.#unlocked) return;
+    this.#unlocked = true;
+    void this.#audio()?.resume();
+    this.onChange(this.#muted);
+  }
+
+  /**
+   * The siren button or M. While sound is still locked, the first press allows it (rather than
+   * muting a siren nobody has heard yet); afterwards it mutes and unmutes.
+   */
   toggle(): void {
+    if (!this.#unlocked && !this.#muted) {
+      this.unlock();
+      return;
+    }
     this.#muted = !this.#muted;
     localStorage.setItem(STORAGE_KEY, String(this.#muted));
-    if (!this.#muted) void this.#audio()?.resume();
+    if (!this.#muted) this.unlock();
     this.onChange(this.#muted);
   }
 
