@@ -7,7 +7,7 @@ import type { Database } from '../../db/client.js';
 import { reconnectDelay } from '../../domain/mail/backoff.js';
 import type { Clock } from '../../shared/clock.js';
 import type { IntakeService } from '../intake/intake.service.js';
-import { acquireLease, advanceProgress, LeaseLostError, releaseLease, renewLease, resetProgress, writeStatus } from './mailbox.lease.js';
+import { acquireLease, advanceProgress, LeaseLostError, recordFailure, releaseLease, renewLease, resetProgress, writeStatus } from './mailbox.lease.js';
 import { refreshAccessToken, type AccessToken } from './mailbox.oauth.js';
 import { mailboxKey, openSecret, sealSecret } from './mailbox.secrets.js';
 import { mailboxes, type MailboxRow } from './mailboxes.table.js';
@@ -103,19 +103,18 @@ export class MailboxFetcher {
     await releaseLease(db, this.mailboxId, owner).catch(() => undefined);
   }
 
+  /**
+   * The failure count lives in the row, not in this process: a mailbox another worker takes over
+   * keeps its backoff, and the status shows every attempt whoever made it.
+   */
   private async failed(error: unknown): Promise<void> {
     const { settings, logger, db } = this.deps;
-    this.failures++;
-    const delay = reconnectDelay(this.failures, settings.retryMinMs, settings.retryMaxMs);
     const message = describe(error);
+    const failures = await recordFailure(db, this.mailboxId, message, this.deps.clock.now()).catch(() => null);
+    this.failures = failures ?? this.failures + 1;
+    const delay = reconnectDelay(this.failures, settings.retryMinMs, settings.retryMaxMs);
     logger.warn({ mailboxId: this.mailboxId, failures: this.failures, retryInMs: delay, error: message }, 'mailbox fetch failed; retrying with backoff');
-    await writeStatus(db, this.mailboxId, {
-      connected: false,
-      lastError: message,
-      lastErrorAt: this.deps.clock.now(),
-      consecutiveFailures: this.failures,
-      nextAttemptAt: new Date(Date.now() + delay),
-    }).catch(() => undefined);
+    await writeStatus(db, this.mailboxId, { nextAttemptAt: new Date(Date.now() + delay) }).catch(() => undefined);
     await this.pause(delay);
   }
 

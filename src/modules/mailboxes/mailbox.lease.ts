@@ -80,3 +80,13 @@ export type MailboxStatusPatch = Partial<
 export async function writeStatus(db: Database, mailboxId: string, patch: MailboxStatusPatch): Promise<void> {
   await db.update(mailboxes).set(patch).where(eq(mailboxes.id, mailboxId));
 }
+
+/** One more failed attempt: the count (for the backoff) and the error, in one statement. */
+export async function recordFailure(db: Database, mailboxId: string, error: string, at: Date): Promise<number | null> {
+  const [row] = await db
+    .update(mailboxes)
+    .set({ connected: false, lastError: error, lastErrorAt: at, consecutiveFailures: sql`${mailboxes.consecutiveFailures} + 1` })
+    .where(eq(mailboxes.id, mailboxId))
+    .returning({ failures: mailboxes.consecutiveFailures });
+  return row?.failures ?? null;
+}

@@ -100,7 +100,7 @@ describe('IMAP mailboxes', () => {
     const mails = [1, 2, 3, 4, 5].map((i) => complaint(i, 'uidv'));
     await dovecot.deliver('moves', mails, 'Support');
     const box = await createMailbox(ctx, dovecot, { name: 'moves', username: 'moves', folder: 'Support', afterIngest: 'move', moveTo: 'Done' });
-    const own = start('worker-e');
+    start('worker-e');
     await until(async () => ((await countsFor(ctx, 'uidv')).messages === 5 ? true : undefined), { what: '5 taken in', timeoutMs: 20_000 });
     const folderCounts = async () => {
       const c = await dovecot.client('moves');
@@ -117,13 +117,14 @@ describe('IMAP mailboxes', () => {
     const before = (await mailbox(ctx, box.id)).status.uidValidity;
 
     // The folder is recreated on the server: a new UIDVALIDITY, the same five messages and two new ones.
-    await own.close();
+    // Every "process" stops first: one idling in the folder would only notice at its next poll.
+    await Promise.all(running.splice(0).map((f) => f.close()));
     const c = await dovecot.client('moves');
     await c.mailboxDelete('Support');
     await c.logout();
     await dovecot.deliver('moves', [...mails, complaint(6, 'uidv'), complaint(7, 'uidv')], 'Support');
     start('worker-f');
-    await until(async () => ((await countsFor(ctx, 'uidv')).messages === 7 ? true : undefined), { what: '7 taken in', timeoutMs: 20_000 });
+    await until(async () => ((await countsFor(ctx, 'uidv')).messages === 7 ? true : undefined), { what: '7 taken in', timeoutMs: 60_000 });
     await until(async () => ((await folderCounts()).done === 12 ? true : undefined), { what: 're-read mail moved' });
     expect(await countsFor(ctx, 'uidv')).toEqual({ messages: 7, distinct: 7, tickets: 7 });
     const after = (await mailbox(ctx, box.id)).status;
@@ -155,10 +156,28 @@ describe('IMAP mailboxes', () => {
     // Backoff: attempts spread out (100 ms doubling to 800 ms), never hundreds a second.
     const startedAt = Date.now();
     const attemptsBefore = (await mailbox(ctx, wrong.id)).status.consecutiveFailures;
-    await until(async () => ((await mailbox(ctx, wrong.id)).status.consecutiveFailures >= attemptsBefore + 2 ? true : undefined), { what: 'more attempts', timeoutMs: 10_000 });
+    await until(async () => ((await mailbox(ctx, wrong.id)).status.consecutiveFailures >= attemptsBefore + 2 ? true : undefined), { what: 'more attempts', timeoutMs: 30_000 });
     const elapsed = Date.now() - startedAt;
     const attempts = (await mailbox(ctx, wrong.id)).status.consecutiveFailures - attemptsBefore;
     expect(attempts / Math.max(elapsed / 1000, 0.1)).toBeLessThan(25);
+  });
+
+  it('shows a TLS failure and a folder missing on the server as errors', async () => {
+    // Implicit TLS against a plain IMAP port: the handshake fails.
+    const tls = await createMailbox(ctx, dovecot, { name: 'tls mismatch', username: 'bad', tls: 'implicit' });
+    const missing = await createMailbox(ctx, dovecot, { name: 'no such folder', username: 'support', folder: 'Deleted/Folder' });
+    start('worker-tls');
+    const tlsFailed = await until(async () => {
+      const m = await mailbox(ctx, tls.id);
+      return m.status.lastError ? m : undefined;
+    }, { what: 'TLS failure recorded', timeoutMs: 30_000 });
+    expect(tlsFailed.status.connected).toBe(false);
+    const folderFailed = await until(async () => {
+      const m = await mailbox(ctx, missing.id);
+      return m.status.lastError ? m : undefined;
+    }, { what: 'missing folder recorded', timeoutMs: 30_000 });
+    expect(folderFailed.status.consecutiveFailures).toBeGreaterThanOrEqual(1);
+    expect(folderFailed.status.connected).toBe(false);
   });
 
   it('keeps a 30 MB message and a message without a sender as dead letters and moves on', async () => {

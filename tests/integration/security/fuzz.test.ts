@@ -48,6 +48,8 @@ beforeAll(async () => {
       TWITTER_CONSUMER_SECRET: 'fuzz-twitter-consumer-secret',
       TWILIO_AUTH_TOKEN: 'fuzz-twilio-auth-token',
       MAILGUN_SIGNING_KEY: 'fuzz-mailgun-signing-key',
+      // Mailboxes (issue 19) store credentials only with a key: without it a valid POST is a 503.
+      MAILBOX_SECRET_KEY: 'fuzz-mailbox-secret-key-0123456789',
       // Webhook URLs in fuzzed policies are judged by shape only: no DNS lookups of random names.
       OUTBOUND_ALLOW_PRIVATE: 'true',
       OUTBOUND_ALLOW_HTTP: 'true',
