@@ -83,5 +83,5 @@ describe('on a 3-master Redis Cluster', () => {
     // Every key lives in the prefix's one slot, on one master.
     const perNode = await cluster.keysPerNode();
     expect(perNode.filter((n) => n > 0)).toHaveLength(1);
-  });
+  }, 120_000);
 });

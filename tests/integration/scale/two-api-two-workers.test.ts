@@ -127,5 +127,5 @@ describe('2 API + 2 worker processes on one Postgres and one Redis', () => {
       await db.end();
     }
     for (const p of [...apis, ...workers]) expect(p.process.nonJsonLines()).toEqual([]);
-  });
+  }, 180_000);
 });
