@@ -90,10 +90,13 @@ export interface ParsedAuthResults {
 export function parseAuthenticationResults(value: string): ParsedAuthResults | null {
   const text = stripComments(value).replace(/\s+/g, ' ').trim();
   const parts = text.split(';').map((p) => p.trim());
-  const head = parts.shift();
+  const head = parts[0];
   if (!head) return null;
-  const authservId = head.split(' ')[0]!.toLowerCase();
-  if (!authservId || authservId.includes('=')) return null;
+  const first = head.split(' ')[0]!.toLowerCase();
+  // Microsoft 365 writes no authserv-id ("spf=pass (sender IP is …) smtp.mailfrom=…; dkim=…"):
+  // such a header has the id "" (trusted as "-" in TRUSTED_AUTHSERV_IDS).
+  const authservId = first.includes('=') ? '' : first;
+  if (authservId) parts.shift();
   const methods: ParsedAuthResults['methods'] = [];
   for (const part of parts) {
     const tokens = part.split(' ').filter(Boolean);
@@ -178,7 +181,7 @@ export function headerLinesOf(raw: Buffer): { key: string; value: string }[] {
  */
 export function trustedAuthResults(headers: readonly { key: string; value: string }[], trusted: readonly string[]): ParsedAuthResults | null {
   if (trusted.length === 0) return null;
-  const ids = new Set(trusted.map((t) => t.toLowerCase()));
+  const ids = new Set(trusted.map((t) => (t === '-' ? '' : t.toLowerCase())));
   for (const h of headers) {
     if (h.key !== 'authentication-results') continue;
     const parsed = parseAuthenticationResults(h.value);

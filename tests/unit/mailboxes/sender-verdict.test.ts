@@ -66,6 +66,13 @@ describe('Authentication-Results', () => {
     expect(trustedAuthResults(headers, [])).toBeNull();
   });
 
+  it("reads Microsoft 365's header without an authserv-id, trusted only when '-' is listed", () => {
+    const raw = Buffer.from('Authentication-Results: spf=pass (sender IP is 192.0.2.1) smtp.mailfrom=bank.example; dkim=pass (signature was verified) header.d=bank.example;dmarc=pass action=none header.from=bank.example;compauth=pass reason=100\r\nFrom: a@bank.example\r\n\r\nx');
+    const headers = headerLinesOf(raw);
+    expect(trustedAuthResults(headers, ['-'])?.methods.map((m) => m.method)).toEqual(['spf', 'dkim', 'dmarc', 'compauth']);
+    expect(trustedAuthResults(headers, ['mx.google.com'])).toBeNull();
+  });
+
   it('aligns a signer with the From domain relaxed', () => {
     expect(aligned('mail.bank.example', 'bank.example')).toBe(true);
     expect(aligned('bank.example', 'bank.example')).toBe(true);
