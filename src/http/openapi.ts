@@ -1,4 +1,5 @@
 import type { App } from './types.js';
+import { publishEventSchemas } from '../modules/events/events.openapi.js';
 
 export const OPENAPI_PATH = new URL('../../openapi/openapi.json', import.meta.url);
 
@@ -100,7 +101,7 @@ const LOCATION_OPERATIONS = new Set(['post /v1/tickets']);
 /** Server-sent event streams: their 200 is text/event-stream, not JSON. */
 /** Answers that are not JSON and that the route leaves undeclared (Twilio reads TwiML). */
 const FIXED_CONTENT_TYPES: Record<string, string> = { 'post /webhooks/phone/twilio': 'text/xml' };
-const EVENT_STREAM_OPERATIONS = new Set(['get /v1/sla/stream', 'get /v1/me/stream']);
+const EVENT_STREAM_OPERATIONS = new Set(['get /v1/sla/stream', 'get /v1/me/stream', 'get /v1/events/stream']);
 
 const PARAMETER_DESCRIPTIONS: Record<string, string> = {
   'header if-match': 'The version you read, as "<version>" (the ETag): the change applies only if it is still current',
@@ -244,6 +245,8 @@ export function finishOpenApi<T extends object>(input: T, options: { serverUrl?:
   }
   const problem = doc.components.schemas?.Problem as { properties?: Json } | undefined;
   if (problem?.properties) problem.properties.requestId = { type: 'string', description: 'The X-Request-Id of the exchange, to quote when reporting a problem' };
+  // The event catalog (issue 15): envelopes as components, and as the webhooks subscribers receive.
+  publishEventSchemas(doc);
   dropSafeIntegerBounds(doc);
   pruneUnusedSchemas(doc);
   return input;

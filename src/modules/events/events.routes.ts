@@ -11,6 +11,7 @@ import { serveEventStream } from '../sla/breaches/event-stream.js';
 import type { StreamEvent, StreamHub, StreamSource } from '../sla/breaches/sla.stream.js';
 import { streamTokenQuery } from '../stream-tokens/stream-tokens.routes.js';
 import { EVENTS_CHANNEL } from './events.writer.js';
+import { eventComponentName } from './events.openapi.js';
 
 const tags = ['events'];
 
@@ -52,14 +53,6 @@ const eventTypeView = z
     schema: z.string().describe('The envelope schema in the OpenAPI document (components.schemas)'),
   })
   .meta({ id: 'EventType' });
-
-/** The OpenAPI component name of an event type's envelope: ticket.status_changed → EventTicketStatusChanged. */
-export const eventComponentName = (type: string) =>
-  'Event' +
-  type
-    .split(/[._]/)
-    .map((w) => w.charAt(0).toUpperCase() + w.slice(1))
-    .join('');
 
 export function parseTypes(raw: string | undefined): Set<string> | null {
   if (raw === undefined || raw.trim() === '') return null;
