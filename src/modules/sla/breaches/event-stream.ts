@@ -28,6 +28,8 @@ export async function serveEventStream(hub: StreamHub, request: FastifyRequest, 
   const out = reply.raw;
   const open = () => {
     if (out.headersSent) return;
+    // The headers the hooks set before the hijack (CORS for browser clients, X-Request-Id, rate limits) go out too.
+    for (const [name, value] of Object.entries(reply.getHeaders())) if (value !== undefined) out.setHeader(name, value);
     out.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache, no-transform', connection: 'keep-alive', 'x-accel-buffering': 'no' });
     out.write('retry: 3000\n\n');
   };
