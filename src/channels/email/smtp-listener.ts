@@ -49,10 +49,12 @@ export async function startSmtpListener(options: SmtpListenerOptions): Promise<S
     name: options.hostname,
     banner: 'complaint-desk',
     secure: false,
+    // Without a configured certificate STARTTLS is off, not merely unadvertised: smtp-server
+    // would otherwise upgrade anyone who asks with its own built-in self-signed certificate.
     ...(tls ? { cert: tls.cert, key: tls.key } : { hideSTARTTLS: true }),
     // Nobody logs in: this is an MX. Senders are judged by SPF/DKIM/DMARC at intake.
     authOptional: true,
-    disabledCommands: ['AUTH'],
+    disabledCommands: tls ? ['AUTH'] : ['AUTH', 'STARTTLS'],
     size: options.sizeLimitBytes,
     disableReverseLookup: true,
     maxClients: 200,
