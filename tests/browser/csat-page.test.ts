@@ -100,7 +100,7 @@ describe('browser: the survey page', () => {
     expect((await layoutOf(page, 'h1')).direction).toBe('rtl');
     expect(await page.locator('form').count()).toBe(0);
     expect(browser.errors).toEqual([]);
-  });
+  }, 90_000);
 
   it('shows friendly pages for an unknown, a malformed and an expired link', async () => {
     const page = await browser.newPage();

@@ -67,6 +67,8 @@ export class Wall {
   #atRiskRows = new Map<string, HTMLTableRowElement>();
   #knownAlarms = new Set<string>();
   #flashUntil = 0;
+  #bannerAlarm: string | null = null;
+  #bannerAt = 0;
   #ackTarget: BreachRow | null = null;
 
   readonly refreshWall = coalesced(() => this.#loadWall(), COALESCE_MS);
@@ -111,7 +113,10 @@ export class Wall {
   }
 
   async #loadKpis(): Promise<void> {
+    const sentAt = Date.now();
     const kpis = await this.api.get<KpiSnapshot>('/ops/api/kpis');
+    // An alarm cleared while no one listened: a list read after the banner went up no longer has it.
+    if (this.#bannerAlarm && sentAt > this.#bannerAt && !kpis.alarms.some((a) => a.id === this.#bannerAlarm)) this.#hideBanner();
     const fresh = kpis.alarms.filter((a) => !this.#knownAlarms.has(a.id));
     // Alarms already raised when the page opened are shown, not sounded; later ones are.
     if (this.#kpis && fresh.length) this.#alert(fresh[0]!);
@@ -187,6 +192,12 @@ export class Wall {
         this.refreshKpis();
         break;
       case 'alarm_cleared':
+        // Back within target: the alarm leaves the list, and the banner if it was this one.
+        if (this.#kpis) {
+          this.#kpis.alarms = this.#kpis.alarms.filter((a) => a.id !== data.alarmId);
+          this.#mark('kpis');
+        }
+        if (this.#bannerAlarm === data.alarmId) this.#hideBanner();
         this.refreshKpis();
         break;
       case 'agent_assigned':
@@ -202,6 +213,8 @@ export class Wall {
     if (this.#kpis && !this.#kpis.alarms.some((a) => a.id === alarm.id)) this.#kpis.alarms.unshift(alarm);
     this.#flashUntil = Date.now() + FLASH_MS;
     this.siren.sound();
+    this.#bannerAlarm = alarm.id;
+    this.#bannerAt = Date.now();
     const banner = byId('alarm-banner');
     banner.hidden = false;
     setText(byId('alarm-text'), `${labelOf(KPI_LABELS, alarm.kpi)} ${scopeText(alarm.scope, this.#teams)} is ${formatKpi(alarm.kpi, alarm.value)}, ${alarm.direction} the target of ${formatKpi(alarm.kpi, alarm.threshold)}`);
@@ -415,7 +428,14 @@ export class Wall {
       ),
     );
     setText(byId('alarms-count'), String(kpis.alarms.length));
-    if (!kpis.alarms.length) byId('alarm-banner').hidden = true;
+  }
+
+  #hideBanner(): void {
+    this.#bannerAlarm = null;
+    this.#flashUntil = 0;
+    const banner = byId('alarm-banner');
+    banner.hidden = true;
+    banner.classList.remove('flash');
   }
 
   #drawRouting(): void {
