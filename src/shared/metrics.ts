@@ -4,6 +4,8 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 export function createMetrics() {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
+  /** Set by the routing service: reads the routing gauges' figures from Postgres (see routingWaiting). */
+  const routingGauges: { refresh?: () => Promise<void> } = {};
   return {
     registry,
     slaBreaches: new Counter({ name: 'complaint_desk_sla_breaches_total', help: 'SLA breaches recorded', labelNames: ['channel', 'metric'], registers: [registry] }),
@@ -21,7 +23,10 @@ export function createMetrics() {
       labelNames: ['dependency'],
       registers: [registry],
     }),
-    // Routing (issue 13). Observed where routing runs (worker processes); the gauges are refreshed by the routing sweep.
+    // Routing (issue 13). The latency histogram is observed where an assignment is made (each
+    // process counts its own; Prometheus sums them). The gauges describe shared state: every
+    // process's /metrics reads them from Postgres when scraped (each gauge's collect awaits
+    // the same read, which sets all three), so an API process answers the same as a worker.
     routingLatency: new Histogram({
       name: 'complaint_desk_routing_latency_seconds',
       help: 'A routed assignment minus when its ticket was opened',
@@ -29,9 +34,22 @@ export function createMetrics() {
       buckets: [0.01, 0.05, 0.1, 0.5, 1, 5, 15, 60, 300, 900, 3600],
       registers: [registry],
     }),
-    routingWaiting: new Gauge({ name: 'complaint_desk_routing_waiting_tickets', help: 'Unassigned new or open tickets per team, channel and language', labelNames: ['team', 'channel', 'language'], registers: [registry] }),
-    routingLongestWait: new Gauge({ name: 'complaint_desk_routing_longest_wait_seconds', help: 'The longest wait per team, channel and language', labelNames: ['team', 'channel', 'language'], registers: [registry] }),
-    routingAgents: new Gauge({ name: 'complaint_desk_routing_agents', help: 'Active agents per presence', labelNames: ['presence'], registers: [registry] }),
+    routingGauges,
+    routingWaiting: new Gauge({
+      name: 'complaint_desk_routing_waiting_tickets',
+      help: 'Unassigned new or open tickets per team, channel and language',
+      labelNames: ['team', 'channel', 'language'],
+      registers: [registry],
+      collect: () => routingGauges.refresh?.(),
+    }),
+    routingLongestWait: new Gauge({
+      name: 'complaint_desk_routing_longest_wait_seconds',
+      help: 'The longest wait per team, channel and language',
+      labelNames: ['team', 'channel', 'language'],
+      registers: [registry],
+      collect: () => routingGauges.refresh?.(),
+    }),
+    routingAgents: new Gauge({ name: 'complaint_desk_routing_agents', help: 'Active agents per presence', labelNames: ['presence'], registers: [registry], collect: () => routingGauges.refresh?.() }),
     queueDepth: new Gauge({ name: 'complaint_desk_queue_jobs', help: 'Jobs per queue and state', labelNames: ['queue', 'state'], registers: [registry] }),
     httpDuration: new Histogram({
       name: 'complaint_desk_http_request_duration_seconds',

@@ -114,6 +114,17 @@ export function createRoutingService(deps: {
     for (const presence of PRESENCES) metrics.routingAgents.set({ presence }, overview.agents.filter((a) => a.presence === presence).length);
   }
 
+  if (deps.metrics) {
+    const metrics = deps.metrics;
+    // The three gauges' collects in a scrape (and scrapes at once) share one read.
+    let reading: Promise<void> | null = null;
+    metrics.routingGauges.refresh = () =>
+      (reading ??= refreshGauges(metrics)
+        // A scrape during a database outage answers the last figures rather than failing.
+        .catch((error: unknown) => logger.warn({ err: error }, 'could not read the routing gauges'))
+        .finally(() => (reading = null)));
+  }
+
   const service = {
     triggers,
     setPresence,
@@ -210,56 +221,68 @@ export function createRoutingService(deps: {
      * waiting ticket is routed (lost triggers, and the language fallback's deadline).
      */
     async sweep() {
-      const now = clock.now();
-      // Shifts first: an agent whose shift ended is offline (reason shift), not idle-away.
-      const shiftsEnded = await endShifts(now);
-      const idleSince = new Date(now.getTime() - deps.idleAwaySec * 1000);
-      const idle = await db.transaction(async (tx) => {
-        const rows = await tx
-          .update(agents)
-          .set({ presence: 'away', presenceChangedAt: now })
-          .where(and(eq(agents.presence, 'online'), lt(sql`coalesce(${agents.lastActivityAt}, ${agents.presenceChangedAt}, ${agents.updatedAt})`, idleSince)))
-          .returning({ id: agents.id });
-        if (rows.length) await tx.insert(agentPresenceEvents).values(rows.map((r) => ({ agentId: r.id, status: 'away', reason: 'idle', at: now })));
-        return rows.length;
-      });
-      const queuesWithWork = await db
-        .selectDistinct({ teamId: tickets.teamId })
-        .from(tickets)
-        .where(and(sql`${tickets.assigneeId} is null`, sql`${tickets.status} in (${sql.join(SLOT_STATUSES.map((s) => sql`${s}`), sql`, `)})`));
-      // Agents away past REASSIGN_AFTER_SEC give back unanswered tickets. Not offline ones: every
-      // agent starts offline, and a desk that never uses presence keeps its manual assignments
-      // (going offline releases at once, in setPresence).
-      const awaySince = new Date(now.getTime() - deps.reassignAfterSec * 1000);
-      const unavailable = await db
-        .selectDistinct({ id: tickets.assigneeId })
-        .from(tickets)
-        .innerJoin(agents, eq(agents.id, tickets.assigneeId))
-        .where(
-          and(
-            sql`${tickets.status} in ('new', 'open')`,
-            isNull(tickets.firstResponseAt),
-            eq(agents.presence, 'away'),
-            lt(agents.presenceChangedAt, awaySince),
-          ),
-        );
-      let released = 0;
-      for (const { id } of unavailable) released += await engine.releaseUnanswered(id!);
-      // Several queues at once (each drain is its own transactions; the row locks keep them apart).
-      let assigned = 0;
-      const pending = queuesWithWork.map((q) => q.teamId);
-      await Promise.all(
-        Array.from({ length: Math.min(SWEEP_CONCURRENCY, pending.length) }, async () => {
-          for (let teamId = pending.shift(); teamId !== undefined; teamId = pending.shift()) {
-            const made = await engine.routeTeam(teamId);
-            assigned += made;
-          }
-        }),
-      );
-      if (deps.metrics) await refreshGauges(deps.metrics);
-      return { shiftsEnded, idle, released, assigned };
+      // One sweep at a time per process: a sweep slower than its interval (a large backlog on a
+      // busy machine) is not joined by the next one doing the same work again.
+      if (sweeping) return { skipped: true, shiftsEnded: 0, idle: 0, released: 0, assigned: 0 };
+      sweeping = true;
+      try {
+        return await sweepOnce();
+      } finally {
+        sweeping = false;
+      }
     },
   };
+
+  let sweeping = false;
+  async function sweepOnce() {
+    const now = clock.now();
+    // Shifts first: an agent whose shift ended is offline (reason shift), not idle-away.
+    const shiftsEnded = await endShifts(now);
+    const idleSince = new Date(now.getTime() - deps.idleAwaySec * 1000);
+    const idle = await db.transaction(async (tx) => {
+      const rows = await tx
+        .update(agents)
+        .set({ presence: 'away', presenceChangedAt: now })
+        .where(and(eq(agents.presence, 'online'), lt(sql`coalesce(${agents.lastActivityAt}, ${agents.presenceChangedAt}, ${agents.updatedAt})`, idleSince)))
+        .returning({ id: agents.id });
+      if (rows.length) await tx.insert(agentPresenceEvents).values(rows.map((r) => ({ agentId: r.id, status: 'away', reason: 'idle', at: now })));
+      return rows.length;
+    });
+    const queuesWithWork = await db
+      .selectDistinct({ teamId: tickets.teamId })
+      .from(tickets)
+      .where(and(sql`${tickets.assigneeId} is null`, sql`${tickets.status} in (${sql.join(SLOT_STATUSES.map((s) => sql`${s}`), sql`, `)})`));
+    // Agents away past REASSIGN_AFTER_SEC give back unanswered tickets. Not offline ones: every
+    // agent starts offline, and a desk that never uses presence keeps its manual assignments
+    // (going offline releases at once, in setPresence).
+    const awaySince = new Date(now.getTime() - deps.reassignAfterSec * 1000);
+    const unavailable = await db
+      .selectDistinct({ id: tickets.assigneeId })
+      .from(tickets)
+      .innerJoin(agents, eq(agents.id, tickets.assigneeId))
+      .where(
+        and(
+          sql`${tickets.status} in ('new', 'open')`,
+          isNull(tickets.firstResponseAt),
+          eq(agents.presence, 'away'),
+          lt(agents.presenceChangedAt, awaySince),
+        ),
+      );
+    let released = 0;
+    for (const { id } of unavailable) released += await engine.releaseUnanswered(id!);
+    // Several queues at once (each drain is its own transactions; the row locks keep them apart).
+    let assigned = 0;
+    const pending = queuesWithWork.map((q) => q.teamId);
+    await Promise.all(
+      Array.from({ length: Math.min(SWEEP_CONCURRENCY, pending.length) }, async () => {
+        for (let teamId = pending.shift(); teamId !== undefined; teamId = pending.shift()) {
+          const made = await engine.routeTeam(teamId);
+          assigned += made;
+        }
+      }),
+    );
+    return { skipped: false, shiftsEnded, idle, released, assigned };
+  }
   return service;
 }
 

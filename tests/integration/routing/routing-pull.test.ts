@@ -126,10 +126,15 @@ describe('GET /v1/routing/queues', () => {
     const body = res.json<{ queues: Record<string, unknown>[]; agents: Record<string, unknown>[] }>();
     expect(body.queues).toContainEqual(expect.objectContaining({ teamId: team.id, channel: 'email', language: 'he', waiting: 2, longestWaitSec: 60 }));
     expect(body.agents).toContainEqual(expect.objectContaining({ id: agent.id, presence: 'offline', load: { email: 0, phone: 0, facebook: 0, twitter: 0 } }));
-    // The sweep publishes the same as Prometheus gauges.
-    await ctx.deps.routing.sweep();
+    // Prometheus: this process runs no workers (no sweep), yet its /metrics reads the same figures from Postgres.
+    const scraped = await client(ctx).get('/metrics');
+    expect(scraped.statusCode).toBe(200);
+    expect(scraped.body).toContain(`complaint_desk_routing_waiting_tickets{team="${team.id}",channel="email",language="he"} 2`);
+    expect(scraped.body).toMatch(new RegExp(`complaint_desk_routing_longest_wait_seconds\\{team="${team.id}",channel="email",language="he"\\} 60`));
+    // Read again at every scrape: a third waiting ticket shows at once.
+    await createTicket(ctx, { teamId: team.id, language: 'he' });
     const gauge = await ctx.deps.metrics.registry.getSingleMetricAsString('complaint_desk_routing_waiting_tickets');
-    expect(gauge).toContain(`complaint_desk_routing_waiting_tickets{team="${team.id}",channel="email",language="he"} 2`);
+    expect(gauge).toContain(`complaint_desk_routing_waiting_tickets{team="${team.id}",channel="email",language="he"} 3`);
   });
 });
 
