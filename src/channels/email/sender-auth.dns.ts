@@ -19,8 +19,10 @@ interface Entry {
   error?: NodeJS.ErrnoException;
 }
 
-/** Answers that say "nothing there": cached like records. Timeouts and server failures are not. */
+/** Answers that say "nothing there": cached like records. */
 const NEGATIVE = new Set(['ENOTFOUND', 'ENODATA', 'NXDOMAIN']);
+/** How long a failed query (timeout, refused, server failure) is answered from the cache. */
+const FAILURE_TTL_MS = 30_000;
 
 /**
  * A DNS resolver for sender authentication: timeouts on every query (a slow or dead resolver
@@ -68,7 +70,10 @@ export function createCachedResolver(options: CachedResolverOptions): DnsResolve
         return value;
       })
       .catch((error: NodeJS.ErrnoException) => {
-        if (error.code && NEGATIVE.has(error.code)) remember(key, { at: now(), error });
+        // "No such record" is an answer, kept for the TTL. A timeout or a refused query is kept
+        // briefly too: a dead resolver costs one timeout per name every FAILURE_TTL_MS, not one
+        // per message of a backlog.
+        remember(key, { at: error.code && NEGATIVE.has(error.code) ? now() : now() - Math.max(0, options.ttlMs - FAILURE_TTL_MS), error });
         throw error;
       })
       .finally(() => inFlight.delete(key));
