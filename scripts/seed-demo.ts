@@ -12,6 +12,7 @@
  * Refuses to touch a database that already has tickets unless --force, which first DELETES every
  * ticket, customer, agent and team (API keys, SLA policies and calendars stay).
  */
+import { seedContactFacts } from './seed-contact-facts.js';
 import { randomBytes } from 'node:crypto';
 import { pathToFileURL } from 'node:url';
 import { getTableColumns, is, sql, SQL } from 'drizzle-orm';
@@ -625,6 +626,11 @@ async function wipe(db: Database): Promise<void> {
   // are deleted (not truncated) so API keys bound to them survive, unbound.
   await db.execute(sql`truncate table tickets, customer_identities, customers restart identity cascade`);
   await db.execute(sql`update teams set lead_agent_id = null`);
+  // Issue 16: presence rows hold agents; the reason tree and root causes are demo data too.
+  await db.execute(sql`delete from agent_presence_events`);
+  await db.execute(sql`delete from reasons where parent_id is not null`);
+  await db.execute(sql`delete from reasons`);
+  await db.execute(sql`delete from root_causes`);
   await db.execute(sql`delete from agents`);
   await db.execute(sql`delete from teams`);
 }
@@ -670,6 +676,9 @@ export async function seedDemo(options: SeedOptions): Promise<SeedSummary> {
       await insertAll(tx, csatSurveys, data.surveys);
     });
     log(`inserted in ${Date.now() - mark} ms`);
+    // Issue 16: work intervals, queue calls, reasons and root causes, redress, CES/NPS answers and presence.
+    const contact = await seedContactFacts(pool, { from: add(settings.now, -settings.days * 24 * HOUR), to: settings.now });
+    log(`contact-center facts: ${JSON.stringify(contact.counts)}`);
     await db.execute(sql`analyze`);
     const admin = await createApiKeyService({ db, clock: systemClock }).create({ name: `demo admin ${randomBytes(2).toString('hex')}`, role: 'admin' });
     const byStatus: Record<string, number> = {};

@@ -6,6 +6,7 @@ import { SKETCH_RELATIVE_ACCURACY } from '../../src/modules/reports/kpi-sketch.j
 import { queryKpis, type GroupBy } from '../../src/modules/reports/kpi.queries.js';
 import type { Benchmark, BenchContext } from '../lib/bench.js';
 import { monthFixture } from '../lib/month.js';
+import { seedContactFacts } from '../../scripts/seed-contact-facts.js';
 import { measured, type Row } from '../lib/report.js';
 import type { RunningService } from '../lib/service.js';
 import { recoveryMarkerKey, settleRecovery } from '../lib/sla-redis.js';
@@ -114,8 +115,17 @@ async function measureGrouping(
     const ms = performance.now() - t0;
     statusCounts[response.status] = (statusCounts[response.status] ?? 0) + 1;
     sources[response.source ?? 'none'] = (sources[response.source ?? 'none'] ?? 0) + 1;
-    if (response.status === 200) rows = (JSON.parse(response.body) as { rows: unknown[] }).rows.length;
-    else if (problems.length === 0) problems.push(`GET ${path} answered ${response.status}: ${response.body.slice(0, 200)}`);
+    if (response.status === 200) {
+      const body = JSON.parse(response.body) as { rows: unknown[]; total: Record<string, unknown> };
+      rows = body.rows.length;
+      // Issue 16: the contact-center figures of the month, once per grouping.
+      if (!context.details[`${label}:contact`]) {
+        const t = body.total;
+        const figures = { handleTime: t.handleTime, serviceLevel: t.serviceLevel, averageSpeedOfAnswer: t.averageSpeedOfAnswer, abandonmentRate: t.abandonmentRate, ces: t.ces, nps: t.nps, redress: t.redress, occupancy: t.occupancy };
+        context.details[`${label}:contact`] = figures;
+        context.log(`${label} total, contact-center figures: ${JSON.stringify(figures)}`);
+      }
+    } else if (problems.length === 0) problems.push(`GET ${path} answered ${response.status}: ${response.body.slice(0, 200)}`);
     return ms;
   };
   const client = await pool.connect();
@@ -179,6 +189,13 @@ export const kpis: Benchmark = {
     const redis = new Redis(context.env.redisUrl, { maxRetriesPerRequest: 1 });
     let service: RunningService | undefined;
     try {
+      // Issue 16: the contact-center facts over the month (work, queue calls, CES/NPS, reasons,
+      // redress, presence), then the rollup refresh of the hours they changed.
+      const contact = await seedContactFacts(pool, { from: new Date(fixture.now.getTime() - 31 * 86_400_000), to: fixture.now });
+      context.log(`seeded the contact-center facts in ${contact.seconds.toFixed(1)} s: ${JSON.stringify(contact.counts)}`);
+      const contactRefresh = await refreshKpiRollups(pool);
+      context.log(`rollup refresh after the contact-center facts: ${contactRefresh.days} day(s), ${contactRefresh.dirtyHours} dirty hours, ${contactRefresh.rows} rows in ${contactRefresh.ms} ms`);
+      context.details.contactFacts = { ...contact, refresh: contactRefresh };
       // The rollups' incremental refresh, as the maintenance worker runs it: the hours closed
       // since the month was seeded (and rolled up), and none changed.
       const incremental = await refreshKpiRollups(pool);
