@@ -133,7 +133,8 @@ describe('CSAT', () => {
 
   it('answers 404 for an unknown token and 400 for a bad score, without an API key', async () => {
     expect((await ctx.app.inject({ method: 'GET', url: '/v1/csat/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa' })).statusCode).toBe(404);
-    const bad = await ctx.app.inject({ method: 'POST', url: '/v1/csat/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa', payload: { score: 9 } });
+    // Beyond every scale (CSAT 1-5, CES 1-7, NPS 0-10, issue 16): refused before the token is looked up; within 0-10 the token's kind decides.
+    const bad = await ctx.app.inject({ method: 'POST', url: '/v1/csat/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa', payload: { score: 11 } });
     expect(bad.statusCode).toBe(400);
     expect(bad.json().errors[0].field).toBe('body.score');
   });
