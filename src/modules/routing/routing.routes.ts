@@ -27,7 +27,7 @@ export function registerRoutingRoutes(app: App, deps: { guard: Guard; routing: R
     onRequest: guard(STAFF, { streamToken: 'me' }),
     schema: {
       tags: ['agents'],
-      summary: "Server-sent events for the calling key's agent: assigned, unassigned (by routing); resumable with Last-Event-ID",
+      summary: "Server-sent events for the calling key's agent: assigned, unassigned (routed, pulled, manual or by escalation); resumable with Last-Event-ID",
       security: bearerSecurity,
       querystring: z.object({ lastEventId: eventId.optional(), token: streamTokenQuery }),
       headers: z.object({ 'last-event-id': eventId.optional() }),
