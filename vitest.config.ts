@@ -28,6 +28,9 @@ export default defineConfig({
           // app listening on a port; same databases as the integration tests.
           include: ['tests/browser/**/*.test.ts'],
           globalSetup: ['tests/helpers/global-setup.ts'],
+          // A browser start and a page like swagger-ui take seconds on a loaded 2-core runner: the
+          // waits inside are bounded by conditions, this only bounds a test as a whole.
+          testTimeout: 120_000,
         },
       },
     ],

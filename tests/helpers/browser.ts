@@ -55,7 +55,8 @@ export async function launchBrowser(options: { locale?: string; timezoneId?: str
     ...(options.timezoneId ? { timezoneId: options.timezoneId } : {}),
     timeout: 60_000,
   });
-  context.setDefaultTimeout(15_000);
+  // Bounds on each wait for a condition (an element, a navigation), not sleeps: generous for loaded CI runners.
+  context.setDefaultTimeout(45_000);
   const errors: string[] = [];
   return {
     context,
