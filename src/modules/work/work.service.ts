@@ -7,6 +7,7 @@ import { badRequest, forbidden, notFound } from '../../shared/errors.js';
 import { requireAgent } from '../agents/agents.repository.js';
 import type { Principal } from '../auth/api-keys.service.js';
 import { lockTicket } from '../tickets/tickets.repository.js';
+import { tickets } from '../tickets/tickets.table.js';
 import { recordWork, toWorkView } from './work.repository.js';
 import { workIntervals } from './work.table.js';
 
@@ -51,6 +52,8 @@ export function createWorkService(deps: { db: Database; clock: Clock; settings: 
     },
 
     async list(ticketId: string) {
+      const [ticket] = await db.select({ id: tickets.id }).from(tickets).where(eq(tickets.id, ticketId));
+      if (!ticket) throw notFound('Ticket', ticketId);
       const rows = await db.select().from(workIntervals).where(eq(workIntervals.ticketId, ticketId)).orderBy(asc(workIntervals.startedAt), asc(workIntervals.id));
       return { items: rows.map(toWorkView) };
     },

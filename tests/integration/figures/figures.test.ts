@@ -244,6 +244,8 @@ describe('bad input: 4xx naming the field, nothing written', () => {
     expectProblem(await post({ startedAt: '2026-03-01T08:00:00Z', endedAt: '2026-03-01T09:00:00Z' }, '00000000-0000-4000-8000-000000000000'), 404);
     expectProblem(await post({ startedAt: '2026-03-01T08:00:00Z', endedAt: '2026-03-01T09:00:00Z', agentId: ids.a2 }), 403);
     expect((await ctx.deps.db.select().from(workIntervals)).length).toBe(before);
+    expectProblem(await api.get('/v1/tickets/00000000-0000-4000-8000-000000000000/work'), 404);
+    expect((await api.get(`/v1/tickets/${ids.h1}/work`)).json<{ items: unknown[] }>().items).toHaveLength(4);
   });
 
   it('classification, and a solve without a leaf reason where the team requires one', async () => {
