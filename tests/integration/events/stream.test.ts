@@ -78,7 +78,7 @@ describe('the event stream (SSE)', () => {
     expect(ids[0]!).toBeLessThan(ids[1]!);
   });
 
-  it('concurrent interleaved writers and a client that keeps reconnecting: every event exactly once', async () => {
+  it('concurrent interleaved writers and a client that keeps reconnecting: every event exactly once', { timeout: 90_000 }, async () => {
     const marker = randomUUID();
     const total = 24;
     const received: SseEvent[] = [];
@@ -102,7 +102,9 @@ describe('the event stream (SSE)', () => {
         stream = await open('', last ?? undefined);
       }
     }
-    await until(() => (numbersOf([...received, ...stream.received], marker).length >= total ? true : undefined), { what: 'every event', timeoutMs: 15_000 });
+    // A long write transaction elsewhere in the cluster (another test file, a bench seeding) holds
+    // events back until it ends (commit-order.ts): a generous bound, no timing asserted.
+    await until(() => (numbersOf([...received, ...stream.received], marker).length >= total ? true : undefined), { what: 'every event', timeoutMs: 60_000 });
     received.push(...stream.received);
     const numbers = numbersOf(received, marker);
     expect([...numbers].sort((a, b) => a - b)).toEqual([...Array(total).keys()]);
