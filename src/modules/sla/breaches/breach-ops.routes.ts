@@ -10,6 +10,7 @@ import type { BreachOpsService } from './breach-ops.service.js';
 import { serveEventStream } from './event-stream.js';
 import type { StreamHub } from './sla.stream.js';
 import { BREACH_STATES } from '../sla.table.js';
+import { streamTokenQuery } from '../../stream-tokens/stream-tokens.routes.js';
 
 const tags = ['sla'];
 const csv = <T extends readonly [string, ...string[]]>(values: T) =>
@@ -128,12 +129,12 @@ export function registerBreachOpsRoutes(app: App, deps: { breachOps: BreachOpsSe
   });
 
   app.get('/v1/sla/stream', {
-    onRequest: guard(STAFF),
+    onRequest: guard(STAFF, { streamToken: 'sla' }),
     schema: {
       tags,
       summary: 'Server-sent events: warning, breach, escalation, acknowledged, resolved; resumable with Last-Event-ID',
       security: bearerSecurity,
-      querystring: z.object({ lastEventId: eventId.optional() }),
+      querystring: z.object({ lastEventId: eventId.optional(), token: streamTokenQuery }),
       headers: z.object({ 'last-event-id': eventId.optional() }),
     },
     handler: async (request, reply) => {
