@@ -24,6 +24,17 @@ import type { App } from './types.js';
  * so a death between its statement and the store lets a retry after ABANDONED_CLAIM_MS redo it.
  */
 
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /**
+     * The answer shows a secret once (a new API key's token, a webhook signing secret, a stream
+     * token): it is never written to the idempotency table. A retry does not redo the work; it
+     * gets 409 idempotency-answer-withheld with the first answer's Location instead of the secret.
+     */
+    answerHoldsSecret?: boolean;
+  }
+}
+
 export const IDEMPOTENCY_HEADER = 'idempotency-key';
 const KEY_PATTERN = /^[\x21-\x7e]{1,255}$/;
 /** Headers of the first answer that a replay repeats (the rest belong to the new exchange). */
@@ -159,7 +170,14 @@ export function registerIdempotency(app: App, { db, clock, ttlHours }: Idempoten
         { field: `header.${IDEMPOTENCY_HEADER}`, message: 'a request with this key is in progress' },
       ]);
     }
-    return replay(reply, first.status, first.headers ?? {}, first.body ?? '');
+    // Done, but its answer held a secret and was not kept (answerHoldsSecret): a null body.
+    if (first.body === null) {
+      if (first.headers?.location) void reply.header('location', first.headers.location);
+      throw new AppError(409, 'idempotency-answer-withheld', 'Conflict', 'The request with this Idempotency-Key was carried out; its answer showed a secret once and is not kept, so it cannot be repeated. The Location header names what was created; rotate or replace its secret if the first answer was lost.', [
+        { field: `header.${IDEMPOTENCY_HEADER}`, message: 'the request with this key was done; its answer held a secret and is not repeated' },
+      ]);
+    }
+    return replay(reply, first.status, first.headers ?? {}, first.body);
   });
 
   app.addHook('onSend', async (request, reply, payload) => {
@@ -176,7 +194,9 @@ export function registerIdempotency(app: App, { db, clock, ttlHours }: Idempoten
         await db.delete(idempotencyKeys).where(and(mine, eq(idempotencyKeys.state, 'running')));
       } else {
         const headers = Object.fromEntries(REPLAYED_HEADERS.flatMap((name) => (reply.hasHeader(name) ? [[name, String(reply.getHeader(name))]] : [])));
-        await db.update(idempotencyKeys).set({ state: 'done', status: reply.statusCode, headers, body }).where(where);
+        // A secret shown once is never stored: the row keeps status and headers, and a null body.
+        const kept = request.routeOptions.config.answerHoldsSecret ? null : body;
+        await db.update(idempotencyKeys).set({ state: 'done', status: reply.statusCode, headers, body: kept }).where(where);
       }
     } catch (error) {
       // The answer still goes out; the claim stays 'running' and is taken over after ABANDONED_CLAIM_MS.

@@ -23,6 +23,7 @@ export function registerApiKeyRoutes(app: App, deps: { db: Database; apiKeys: Ap
 
   app.post('/v1/api-keys', {
     onRequest: guard(ADMINS),
+    config: { answerHoldsSecret: true },
     schema: {
       tags,
       summary: 'Create an API key; the token is shown in this answer only',

@@ -72,6 +72,7 @@ export function registerSubscriptionRoutes(app: App, deps: { guard: Guard; subsc
 
   app.post('/v1/webhook-subscriptions', {
     onRequest: guard(ADMINS),
+    config: { answerHoldsSecret: true },
     schema: {
       tags,
       summary: 'Subscribe a URL to events (Standard Webhooks deliveries); the answer shows the signing secret, once',
@@ -111,6 +112,7 @@ export function registerSubscriptionRoutes(app: App, deps: { guard: Guard; subsc
 
   app.post('/v1/webhook-subscriptions/:id/rotate-secret', {
     onRequest: guard(ADMINS),
+    config: { answerHoldsSecret: true },
     schema: {
       tags,
       summary: 'A new signing secret, shown once; the previous one keeps signing (a second signature) for WEBHOOK_SECRET_OVERLAP_HOURS',

@@ -28,6 +28,7 @@ export const streamTokenQuery = z
 export function registerStreamTokenRoutes(app: App, deps: { guard: Guard; streamTokens: StreamTokens }): void {
   app.post('/v1/stream-tokens', {
     onRequest: deps.guard(STAFF_AND_INTEGRATIONS),
+    config: { answerHoldsSecret: true },
     schema: {
       tags: ['streams'],
       summary: 'A short-lived token for one event stream, for EventSource (which cannot send Authorization)',
