@@ -7,7 +7,7 @@ import { bearerSecurity, problemResponses, type App } from '../../http/types.js'
 import { badRequest } from '../../shared/errors.js';
 import { STAFF_AND_INTEGRATIONS } from '../auth/api-keys.models.js';
 import { agents } from '../agents/agents.table.js';
-import { serveEventStream } from '../sla/breaches/event-stream.js';
+import { eventIdSchema, serveEventStream } from '../sla/breaches/event-stream.js';
 import type { StreamEvent, StreamHub, StreamSource } from '../sla/breaches/sla.stream.js';
 import { streamTokenQuery } from '../stream-tokens/stream-tokens.routes.js';
 import { EVENTS_CHANNEL } from './events.writer.js';
@@ -39,11 +39,6 @@ export const DOMAIN_EVENTS_SOURCE: StreamSource = {
   }),
 };
 
-const eventId = z
-  .string()
-  .regex(/^\d{1,16}$/, 'an event id: a non-negative integer')
-  .transform(Number)
-  .pipe(z.number().int().max(Number.MAX_SAFE_INTEGER, 'an event id this stream issued'));
 
 const eventTypeView = z
   .object({
@@ -89,10 +84,10 @@ export function registerEventRoutes(app: App, deps: { db: Database; guard: Guard
       security: bearerSecurity,
       querystring: z.object({
         types: z.string().max(2000).optional().describe('Comma-separated event types (default: all)'),
-        lastEventId: eventId.optional(),
+        lastEventId: eventIdSchema.optional(),
         token: streamTokenQuery,
       }),
-      headers: z.object({ 'last-event-id': eventId.optional() }),
+      headers: z.object({ 'last-event-id': eventIdSchema.optional() }),
     },
     handler: async (request, reply) => {
       const types = parseTypes(request.query.types);

@@ -5,9 +5,10 @@ import { LOGIN_PATH, LOGOUT_PATH, type Sessions } from '../../http/session.js';
 import { bearerSecurity, problemResponses, type App } from '../../http/types.js';
 import { MANAGERS, STAFF } from '../auth/api-keys.models.js';
 import type { RoutingService } from '../routing/routing.service.js';
-import { capacityView } from '../routing/routing.schemas.js';
+import { routingQueuesView } from '../routing/routing.schemas.js';
 import type { BreachOpsService } from '../sla/breaches/breach-ops.service.js';
-import { serveEventStream } from '../sla/breaches/event-stream.js';
+import { breachView } from '../sla/breaches/breach.views.js';
+import { eventIdSchema, serveEventStream } from '../sla/breaches/event-stream.js';
 import type { StreamHub } from '../sla/breaches/sla.stream.js';
 import { BREACH_STATES } from '../sla/sla.table.js';
 import { DIRECTIONS, SCOPE_KINDS, TARGET_KPIS } from '../reports/kpi-targets.table.js';
@@ -56,30 +57,6 @@ const scopeView = z.object({ kind: z.enum(SCOPE_KINDS), value: z.string().option
 const DURATION = /^(\d{1,4})(s|m|h)$/;
 const UNIT_SEC: Record<string, number> = { s: 1, m: 60, h: 3600 };
 
-const eventId = z
-  .string()
-  .regex(/^\d{1,16}$/, 'an event id: a non-negative integer')
-  .transform(Number)
-  .pipe(z.number().int().max(Number.MAX_SAFE_INTEGER, 'an event id this stream issued'));
-
-const ackedBreach = z.object({
-  id: z.uuid(),
-  ticketId: z.uuid(),
-  ticketNumber: z.number().int(),
-  channel: z.string(),
-  metric: z.string(),
-  priority: z.string(),
-  severity: z.number().int(),
-  teamId: z.uuid().nullable(),
-  dueAt: z.date(),
-  breachedAt: z.date(),
-  escalationLevel: z.number().int(),
-  state: z.enum(BREACH_STATES),
-  acknowledgedBy: z.string().nullable(),
-  acknowledgedAt: z.date().nullable(),
-  ackNote: z.string().nullable(),
-  resolvedAt: z.date().nullable(),
-});
 
 /**
  * The operations wall (issue 17). Everything the page calls lives under /ops, because the
@@ -176,10 +153,7 @@ export function registerOpsRoutes(
       summary: 'Waiting tickets per team, channel and language, and agents with presence, load and capacity (GET /v1/routing/queues for the wall)',
       security: bearerSecurity,
       response: {
-        200: z.object({
-          queues: z.array(z.object({ teamId: z.uuid().nullable(), channel: z.string(), language: z.string().nullable(), waiting: z.number().int(), longestWaitSec: z.number().int(), soonestDueAt: z.date().nullable() })),
-          agents: z.array(z.object({ id: z.uuid(), name: z.string(), teamId: z.uuid().nullable(), teamIds: z.array(z.uuid()), presence: z.string(), load: capacityView, capacity: capacityView })),
-        }),
+        200: routingQueuesView,
         ...problemResponses(),
       },
     },
@@ -197,7 +171,7 @@ export function registerOpsRoutes(
       security: bearerSecurity,
       params: z.object({ id: z.uuid() }),
       body: z.object({ note: z.string().trim().max(2000).optional() }).optional(),
-      response: { 200: ackedBreach, ...problemResponses(404, 409) },
+      response: { 200: breachView, ...problemResponses(404, 409) },
     },
     handler: async (request) => {
       const principal = principalOf(request);
@@ -209,7 +183,7 @@ export function registerOpsRoutes(
   // document like the other pages' plumbing (scripts use /v1/sla/stream).
   app.get('/ops/stream', {
     onRequest: managers,
-    schema: { hide: true, querystring: z.object({ lastEventId: eventId.optional() }), headers: z.object({ 'last-event-id': eventId.optional() }) },
+    schema: { hide: true, querystring: z.object({ lastEventId: eventIdSchema.optional() }), headers: z.object({ 'last-event-id': eventIdSchema.optional() }) },
     handler: async (request, reply) => {
       await serveEventStream(deps.stream, request, reply, { resumeFrom: request.headers['last-event-id'] ?? request.query.lastEventId, nameOf: (event) => event.type, replayPages: 1 });
     },

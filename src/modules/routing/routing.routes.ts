@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { eventIdSchema } from '../sla/breaches/event-stream.js';
 import { principalOf, type Guard } from '../../http/auth.js';
 import { bearerSecurity, problemResponses, type App } from '../../http/types.js';
 import { AppError } from '../../shared/errors.js';
@@ -8,17 +9,12 @@ import { ticketView } from '../tickets/tickets.schemas.js';
 import type { StreamHub } from '../sla/breaches/sla.stream.js';
 import { streamAgentEvents } from './agent-stream.js';
 import type { RoutingService } from './routing.service.js';
-import { capacityOverrideSchema, capacityView, presenceBody, routingSettingsSchema, routingSettingsView } from './routing.schemas.js';
+import { capacityOverrideSchema, capacityView, presenceBody, routingQueuesView, routingSettingsSchema, routingSettingsView } from './routing.schemas.js';
 import { streamTokenQuery } from '../stream-tokens/stream-tokens.routes.js';
 
 const idParams = z.object({ id: z.uuid() });
 const settingsView = z.object({ routing: routingSettingsView, capacity: capacityView });
 
-const eventId = z
-  .string()
-  .regex(/^\d{1,16}$/, 'an event id: a non-negative integer')
-  .transform(Number)
-  .pipe(z.number().int().max(Number.MAX_SAFE_INTEGER, 'an event id this stream issued'));
 
 export function registerRoutingRoutes(app: App, deps: { guard: Guard; routing: RoutingService; stream: StreamHub }): void {
   const { guard, routing } = deps;
@@ -29,8 +25,8 @@ export function registerRoutingRoutes(app: App, deps: { guard: Guard; routing: R
       tags: ['agents'],
       summary: "Server-sent events for the calling key's agent: assigned, unassigned (routed, pulled, manual or by escalation); resumable with Last-Event-ID",
       security: bearerSecurity,
-      querystring: z.object({ lastEventId: eventId.optional(), token: streamTokenQuery }),
-      headers: z.object({ 'last-event-id': eventId.optional() }),
+      querystring: z.object({ lastEventId: eventIdSchema.optional(), token: streamTokenQuery }),
+      headers: z.object({ 'last-event-id': eventIdSchema.optional() }),
     },
     handler: async (request, reply) => {
       const me = await routing.me(principalOf(request));
@@ -91,10 +87,7 @@ export function registerRoutingRoutes(app: App, deps: { guard: Guard; routing: R
       summary: 'Waiting tickets per team, channel and language (count, longest wait, soonest SLA due); agents with presence, load and capacity',
       security: bearerSecurity,
       response: {
-        200: z.object({
-          queues: z.array(z.object({ teamId: z.uuid().nullable(), channel: z.string(), language: z.string().nullable(), waiting: z.number().int(), longestWaitSec: z.number().int(), soonestDueAt: z.date().nullable() })),
-          agents: z.array(z.object({ id: z.uuid(), name: z.string(), teamId: z.uuid().nullable(), teamIds: z.array(z.uuid()), presence: z.string(), load: capacityView, capacity: capacityView })),
-        }),
+        200: routingQueuesView,
         ...problemResponses(),
       },
     },

@@ -24,3 +24,9 @@ export const routingSettingsView = z.object({
 export const presenceSchema = z.enum(PRESENCES);
 export const presenceBody = z.strictObject({ status: presenceSchema });
 export const languageCode = z.string().regex(/^[a-z]{2,3}$/, 'an ISO 639 language code such as "he"').refine(isIso639, 'not an ISO 639 language code');
+
+/** GET /v1/routing/queues (and the operations wall): waiting tickets per queue, agents with presence and load. */
+export const routingQueuesView = z.object({
+  queues: z.array(z.object({ teamId: z.uuid().nullable(), channel: z.string(), language: z.string().nullable(), waiting: z.number().int(), longestWaitSec: z.number().int(), soonestDueAt: z.date().nullable() })),
+  agents: z.array(z.object({ id: z.uuid(), name: z.string(), teamId: z.uuid().nullable(), teamIds: z.array(z.uuid()), presence: z.string(), load: capacityView, capacity: capacityView })),
+});

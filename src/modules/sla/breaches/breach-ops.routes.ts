@@ -7,35 +7,16 @@ import { limitSchema } from '../../../http/pagination.js';
 import { bearerSecurity, problemResponses, type App } from '../../../http/types.js';
 import { STAFF } from '../../auth/api-keys.models.js';
 import type { BreachOpsService } from './breach-ops.service.js';
-import { serveEventStream } from './event-stream.js';
+import { eventIdSchema, serveEventStream } from './event-stream.js';
 import type { StreamHub } from './sla.stream.js';
 import { BREACH_STATES } from '../sla.table.js';
+import { breachView } from './breach.views.js';
 import { streamTokenQuery } from '../../stream-tokens/stream-tokens.routes.js';
 
 const tags = ['sla'];
 const csv = <T extends readonly [string, ...string[]]>(values: T) =>
   z.string().transform((raw) => raw.split(',').map((v) => v.trim()).filter(Boolean)).pipe(z.array(z.enum(values)).min(1));
 
-const breachView = z
-  .object({
-    id: z.uuid(),
-    ticketId: z.uuid(),
-    ticketNumber: z.number().int(),
-    channel: z.string(),
-    metric: z.string(),
-    priority: z.string(),
-    severity: z.number().int(),
-    teamId: z.uuid().nullable(),
-    dueAt: z.date(),
-    breachedAt: z.date(),
-    escalationLevel: z.number().int(),
-    state: z.enum(BREACH_STATES),
-    acknowledgedBy: z.string().nullable(),
-    acknowledgedAt: z.date().nullable(),
-    ackNote: z.string().nullable(),
-    resolvedAt: z.date().nullable(),
-  })
-  .meta({ id: 'Breach' });
 
 const atRiskView = z.object({
   clockId: z.uuid(),
@@ -53,16 +34,6 @@ const atRiskView = z.object({
 const DURATION = /^(\d{1,6})(s|m|h|d)$/;
 const UNIT_SEC: Record<string, number> = { s: 1, m: 60, h: 3600, d: 86400 };
 
-/**
- * A stream event id as a client sends it back (Last-Event-ID or ?lastEventId): the ids we issue
- * are bigint identities far below 2^53, so anything longer or larger is not one of ours and is
- * refused with a 400 naming the field, rather than reaching the replay query as "Infinity".
- */
-const eventId = z
-  .string()
-  .regex(/^\d{1,16}$/, 'an event id: a non-negative integer')
-  .transform(Number)
-  .pipe(z.number().int().max(Number.MAX_SAFE_INTEGER, 'an event id this stream issued'));
 
 export function registerBreachOpsRoutes(app: App, deps: { breachOps: BreachOpsService; guard: Guard; stream: StreamHub }): void {
   const { breachOps, guard } = deps;
@@ -134,8 +105,8 @@ export function registerBreachOpsRoutes(app: App, deps: { breachOps: BreachOpsSe
       tags,
       summary: 'Server-sent events: warning, breach, escalation, acknowledged, resolved; resumable with Last-Event-ID',
       security: bearerSecurity,
-      querystring: z.object({ lastEventId: eventId.optional(), token: streamTokenQuery }),
-      headers: z.object({ 'last-event-id': eventId.optional() }),
+      querystring: z.object({ lastEventId: eventIdSchema.optional(), token: streamTokenQuery }),
+      headers: z.object({ 'last-event-id': eventIdSchema.optional() }),
     },
     handler: async (request, reply) => {
       // Replayed until caught up: a page limit left a gap between the last page and the live events (issue 15).

@@ -1,4 +1,5 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
+import { z } from 'zod';
 import type { StreamEvent, StreamHub } from './sla.stream.js';
 
 const HEARTBEAT_MS = 15_000;
@@ -6,6 +7,18 @@ const HEARTBEAT_MS = 15_000;
 const SHUTDOWN_RETRY_MS = 1_000;
 /** The hub replays in pages of this many events (its default limit). */
 const REPLAY_PAGE = 1_000;
+
+/**
+ * A stream event id as a client sends it back (Last-Event-ID or ?lastEventId), for every stream
+ * served here: the ids we issue are bigint identities far below 2^53, so anything longer or
+ * larger is not one of ours and is refused with a 400 naming the field, rather than reaching the
+ * replay query as "Infinity".
+ */
+export const eventIdSchema = z
+  .string()
+  .regex(/^\d{1,16}$/, 'an event id: a non-negative integer')
+  .transform(Number)
+  .pipe(z.number().int().max(Number.MAX_SAFE_INTEGER, 'an event id this stream issued'));
 
 export interface EventStreamOptions {
   /** Resume after this id (Last-Event-ID); undefined: live events only. */
