@@ -162,6 +162,7 @@ export async function buildApp(deps: Dependencies): Promise<App> {
   const streamTokens = createStreamTokens({ secret: sessionSecret, clock: deps.clock });
   const guard = createGuard(deps.apiKeys, failures, config.RATE_LIMIT_PER_MINUTE > 0 ? refusalCounter(app.createRateLimit()) : undefined, {
     streamTokens,
+    reauthorizeMs: config.STREAM_REAUTHORIZE_SEC * 1000,
     // OIDC (optional): a JWT bearer from OIDC_ISSUER authenticates as the agent with its e-mail.
     ...(config.OIDC_ISSUER && config.OIDC_AUDIENCE
       ? { oidc: createOidcAuthenticator({ issuer: config.OIDC_ISSUER, audience: config.OIDC_AUDIENCE, jwksUrl: config.OIDC_JWKS_URL, roleClaim: config.OIDC_ROLE_CLAIM, db: deps.db }) }
@@ -173,6 +174,7 @@ export async function buildApp(deps: Dependencies): Promise<App> {
     sessions: createSessionService({ db: deps.db, clock: deps.clock, ttlHours: config.SESSION_TTL_HOURS }),
     secret: sessionSecret,
     guard,
+    reauthorizeMs: config.STREAM_REAUTHORIZE_SEC * 1000,
     ttlHours: config.SESSION_TTL_HOURS,
   });
   await registerSessionRoutes(app, { apiKeys: deps.apiKeys, sessions, failures });

@@ -155,6 +155,8 @@ export const configSchema = z.object({
   OIDC_ROLE_CLAIM: z.string().min(1).default('role'),
   /** Seconds the process waits for in-flight work on SIGTERM before it exits anyway. */
   SHUTDOWN_GRACE_SEC: positiveInt(25),
+  /** How often an open event stream checks its caller's key, session or token again (a revoked one ends the stream). */
+  STREAM_REAUTHORIZE_SEC: positiveInt(30),
   BODY_LIMIT_BYTES: positiveInt(1_048_576),
   EMAIL_BODY_LIMIT_BYTES: positiveInt(26_214_400),
 

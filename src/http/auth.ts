@@ -8,6 +8,12 @@ import type { AuthFailureLimiter } from './auth-failures.js';
 declare module 'fastify' {
   interface FastifyRequest {
     principal: Principal | null;
+    /**
+     * Re-checks the credential this request authenticated with (set by the guards): a long-lived
+     * event stream asks it every `everyMs` (STREAM_REAUTHORIZE_SEC) and ends when the key is
+     * revoked, the session signed out or the OIDC token expired, instead of running on for hours.
+     */
+    reauthorize?: { everyMs: number; check(): Promise<boolean> };
   }
 }
 
@@ -34,6 +40,8 @@ export interface ExtraAuthenticators {
   streamTokens?: Pick<StreamTokens, 'verify'>;
   /** A JWT bearer from the configured OIDC issuer (src/http/oidc.ts); null when the token is no JWT. */
   oidc?: { authenticate(token: string): Promise<Principal | null> };
+  /** How often an open event stream re-checks the credential (STREAM_REAUTHORIZE_SEC); default 30 s. */
+  reauthorizeMs?: number;
 }
 
 const STREAM_TOKEN_REFUSALS: Record<Exclude<StreamTokenCheck, { ok: true }>['reason'], string> = {
@@ -65,6 +73,7 @@ function tooManyRequests(reply: FastifyReply, seconds: number): AppError {
  */
 export function createGuard(apiKeys: ApiKeyService, failures?: AuthFailureLimiter, countRefused?: RefusalCounter, extra: ExtraAuthenticators = {}): Guard {
   const inFlight = new Map<string, Promise<Principal | null>>();
+  const reauthorizeMs = extra.reauthorizeMs ?? 30_000;
 
   async function authenticateAttempt(token: string, request: FastifyRequest, reply: FastifyReply): Promise<Principal | null> {
     // A JWT (three dot-separated parts; API keys have no dot) goes to OIDC when it is configured.
@@ -101,7 +110,11 @@ export function createGuard(apiKeys: ApiKeyService, failures?: AuthFailureLimite
     const token = (request.query as Record<string, unknown> | undefined)?.token;
     if (token === undefined || request.headers.authorization !== undefined || !extra.streamTokens) return null;
     const check = typeof token === 'string' ? await extra.streamTokens.verify(token, purpose) : ({ ok: false, reason: 'malformed' } as const);
-    if (check.ok) return check.principal;
+    if (check.ok) {
+      // A token outlives nothing: the key it was issued to, revoked since, opens no stream.
+      if (await apiKeys.isRevoked(check.principal.keyId)) throw unauthorized('The API key this stream token was issued to has been revoked.');
+      return check.principal;
+    }
     const message = STREAM_TOKEN_REFUSALS[check.reason];
     throw new AppError(401, 'invalid-stream-token', 'Unauthorized', `The stream token ${message}.`, [{ field: 'query.token', message }]);
   }
@@ -112,6 +125,7 @@ export function createGuard(apiKeys: ApiKeyService, failures?: AuthFailureLimite
       if (fromStreamToken) {
         if (!roles.includes(fromStreamToken.role)) throw forbidden(`This stream needs one of the roles ${roles.join(', ')}; the token has role ${fromStreamToken.role}.`);
         request.principal = fromStreamToken;
+        request.reauthorize = { everyMs: reauthorizeMs, check: async () => !(await apiKeys.isRevoked(fromStreamToken.keyId)) };
         return;
       }
       const token = bearerToken(request);
@@ -131,6 +145,13 @@ export function createGuard(apiKeys: ApiKeyService, failures?: AuthFailureLimite
         throw forbidden(`This route needs one of the roles ${roles.join(', ')}; the key has role ${principal.role}.`);
       }
       request.principal = principal;
+      request.reauthorize = {
+        everyMs: reauthorizeMs,
+        check: async () => {
+          const again = extra.oidc && token.split('.').length === 3 ? extra.oidc.authenticate(token) : apiKeys.authenticate(token);
+          return (await again.catch(() => null)) !== null;
+        },
+      };
     };
 }
 

@@ -7,8 +7,7 @@ export const EXPOSED_HEADERS = ['ETag', 'Location', 'Retry-After', 'X-RateLimit-
 const ALLOWED_HEADERS = ['Authorization', 'Content-Type', 'If-Match', 'If-None-Match', 'Idempotency-Key', 'Last-Event-ID', 'X-Request-Id'];
 
 /**
- * CORS for the browser origins in CORS_ORIGINS, matched exactly (no wildcard, no pattern: the
- * answers may carry credentials). Any other origin gets no CORS header at all, and its preflight
+ * CORS for the browser origins in CORS_ORIGINS, matched exactly (no wildcard, no pattern). Any other origin gets no CORS header at all, and its preflight
  * a 403 problem, so the browser refuses the call and the page learns nothing.
  */
 export async function registerCors(app: App, origins: readonly string[]): Promise<void> {
@@ -16,7 +15,11 @@ export async function registerCors(app: App, origins: readonly string[]): Promis
   await app.register(cors, {
     // false (not an error) for others: @fastify/cors then adds no header of its own.
     origin: (origin, callback) => callback(null, origin !== undefined && allowed.has(origin) ? origin : false),
-    credentials: true,
+    // No credentials: the API authenticates by Authorization header (and EventSource by stream
+    // token), which needs none. Allowing them would let an allowed origin on the same site read
+    // the cookie-signed pages (/ops, /admin: SameSite compares sites, not origins) with a
+    // credentialed fetch; without Access-Control-Allow-Credentials the browser withholds such answers.
+    credentials: false,
     methods: ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE'],
     allowedHeaders: ALLOWED_HEADERS,
     exposedHeaders: EXPOSED_HEADERS,

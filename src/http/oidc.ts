@@ -10,7 +10,8 @@ import { AppError, forbidden } from '../shared/errors.js';
 /*
  * OIDC bearer tokens (optional; OIDC_ISSUER and OIDC_AUDIENCE): a JWT signed by the issuer's
  * keys (its JWKS, fetched and cached by jose, refetched when a new key id appears) for our
- * audience authenticates as the active agent whose e-mail is the token's `email` claim, with the
+ * audience authenticates as the active agent whose e-mail is the token's `email` claim (with
+ * `email_verified: true`), with the
  * role in OIDC_ROLE_CLAIM. jose refuses alg "none" and symmetric algorithms are not accepted
  * (only the issuer's public keys verify); exp, nbf, iss and aud are checked. API keys keep working.
  */
@@ -61,7 +62,9 @@ export function createOidcAuthenticator(options: OidcOptions) {
       }
       const email = typeof payload.email === 'string' ? payload.email : undefined;
       if (!email) throw invalidToken('The token carries no email claim.');
-      if (payload.email_verified === false) throw invalidToken('The token\'s e-mail is not verified.');
+      // Only an address the issuer says it verified: where email_verified is missing, some
+      // issuers let a user set any address on their own account, which would make them any agent.
+      if (payload.email_verified !== true) throw invalidToken('The token\'s e-mail is not verified (email_verified must be true).');
       const role = roleOf(claimAt(payload, options.roleClaim));
       if (!role) throw forbidden(`The token's ${options.roleClaim} claim names none of the roles ${ROLE_ORDER.join(', ')}.`);
       const [agent] = await options.db

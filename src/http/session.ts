@@ -80,7 +80,7 @@ export function sameOriginRequest(request: FastifyRequest): boolean {
 
 const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
 
-export function createSessions(deps: { sessions: SessionService; secret: () => Promise<string>; guard: Guard; ttlHours: number }): Sessions {
+export function createSessions(deps: { sessions: SessionService; secret: () => Promise<string>; guard: Guard; ttlHours: number; reauthorizeMs?: number }): Sessions {
   const { sessions } = deps;
 
   async function sessionId(request: FastifyRequest): Promise<string | undefined> {
@@ -124,6 +124,8 @@ export function createSessions(deps: { sessions: SessionService; secret: () => P
             throw new AppError(403, 'cross-site-request', 'Forbidden', 'A request with the session cookie must come from this server\'s own pages.');
           }
           request.principal = principal;
+          // Signed out, revoked or expired since: a stream opened with this session ends.
+          request.reauthorize = { everyMs: deps.reauthorizeMs ?? 30_000, check: async () => (await sessionFromRequest(request).catch(() => null)) !== null };
         } catch (error) {
           return sendProblem(reply, problemOf(error, request));
         }

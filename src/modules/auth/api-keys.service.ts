@@ -45,6 +45,7 @@ const LAST_USED_RESOLUTION_MS = 60_000;
 // not cost a database round trip per call. Revoking clears this process's cache at once;
 // other processes notice within the TTL.
 const VERIFIED_TTL_MS = 5_000;
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const VERIFIED_MAX = 10_000;
 
 export function createApiKeyService(deps: { db: Database; clock: Clock }) {
@@ -115,6 +116,16 @@ export function createApiKeyService(deps: { db: Database; clock: Clock }) {
     async list(): Promise<ApiKeyView[]> {
       const rows = await db.select().from(apiKeys).orderBy(desc(apiKeys.createdAt));
       return rows.map(view);
+    },
+
+    /**
+     * Whether the key with this id was revoked. False for a principal that is no API key (an OIDC
+     * user's id is derived from its subject, and its tokens expire on their own).
+     */
+    async isRevoked(id: string): Promise<boolean> {
+      if (!UUID.test(id)) return false;
+      const [row] = await db.select({ revokedAt: apiKeys.revokedAt }).from(apiKeys).where(eq(apiKeys.id, id));
+      return row !== undefined && row.revokedAt !== null;
     },
 
     async revoke(id: string): Promise<ApiKeyView> {

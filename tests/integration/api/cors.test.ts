@@ -13,11 +13,13 @@ const preflight = (origin: string, path = '/v1/tickets') =>
   ctx.app.inject({ method: 'OPTIONS', url: path, headers: { origin, 'access-control-request-method': 'POST', 'access-control-request-headers': 'authorization, content-type, idempotency-key' } });
 
 describe('CORS (CORS_ORIGINS)', () => {
-  it('answers a preflight from an allowed origin with that exact origin, credentials and the request headers clients send', async () => {
+  it('answers a preflight from an allowed origin with that exact origin and the request headers clients send, never with credentials', async () => {
     const res = await preflight(ALLOWED);
     expect(res.statusCode).toBe(204);
     expect(res.headers['access-control-allow-origin']).toBe(ALLOWED);
-    expect(res.headers['access-control-allow-credentials']).toBe('true');
+    // The API needs no cookies (Authorization header, stream tokens); allowing credentials would
+    // let an allowed origin on the same site read the cookie-signed /ops and /admin pages.
+    expect(res.headers['access-control-allow-credentials']).toBeUndefined();
     expect(String(res.headers['access-control-allow-methods'])).toContain('PATCH');
     expect(String(res.headers['access-control-allow-headers']).toLowerCase()).toContain('idempotency-key');
     expect(res.headers.vary).toMatch(/origin/i);
@@ -39,6 +41,8 @@ describe('CORS (CORS_ORIGINS)', () => {
     expect(allowed.headers['access-control-allow-origin']).toBe(ALLOWED);
     const exposed = String(allowed.headers['access-control-expose-headers']).toLowerCase().split(/,\s*/);
     expect(exposed).toEqual(expect.arrayContaining(['etag', 'location', 'retry-after', 'x-ratelimit-limit', 'x-ratelimit-remaining', 'x-ratelimit-reset', 'x-request-id']));
+
+    expect(allowed.headers['access-control-allow-credentials']).toBeUndefined();
 
     const other = await ctx.app.inject({ method: 'GET', url: '/v1/tickets', headers: { origin: 'https://evil.example.com', authorization: `Bearer ${ctx.adminToken}` } });
     expect(Object.keys(other.headers).filter((h) => h.startsWith('access-control-'))).toEqual([]);

@@ -36,7 +36,7 @@ let idp: Awaited<ReturnType<typeof startIssuer>>;
 let agent: AgentJson;
 
 async function jwt(claims: JWTPayload, options: { issuer?: string; audience?: string; expires?: string | number; key?: SigningKey } = {}) {
-  return new SignJWT(claims)
+  return new SignJWT({ email_verified: true, ...claims })
     .setProtectedHeader({ alg: 'RS256', kid: 'test-key-1' })
     .setIssuer(options.issuer ?? idp.issuer)
     .setAudience(options.audience ?? AUDIENCE)
@@ -94,6 +94,8 @@ describe('OIDC bearer tokens (OIDC_ISSUER, OIDC_AUDIENCE)', () => {
       ['expired', await jwt({ email: agent.email, role: 'admin' }, { expires: Math.floor(Date.now() / 1000) - 3600 }), /expired/],
       ['HS256', hs256, /algorithm/],
       ['unknown e-mail', await jwt({ email: 'nobody@desk.example', role: 'admin' }), /agent/],
+      ['e-mail not verified', await jwt({ email: agent.email, role: 'admin', email_verified: false }), /verified/],
+      ['e-mail verification unknown', await jwt({ email: agent.email, role: 'admin', email_verified: undefined }), /verified/],
     ];
     for (const [what, token, detail] of cases) {
       const res = await client(ctx, token).get('/v1/me');

@@ -91,8 +91,25 @@ export async function serveEventStream(hub: StreamHub, request: FastifyRequest, 
   replaying = false;
   for (const event of buffered) send(event);
   heartbeat = setInterval(() => out.write(': ping\n\n'), HEARTBEAT_MS);
+  // The caller's credential is checked again now and then (request.reauthorize, set by the
+  // guard): a revoked key, a signed-out session or an expired token ends the stream.
+  const credential = request.reauthorize;
+  const reauthorize = credential
+    ? setInterval(() => {
+        void credential.check().then((ok) => {
+          if (ok || out.writableEnded) return;
+          clearInterval(heartbeat);
+          clearInterval(reauthorize);
+          unsubscribe();
+          // A client that reconnects with the same credential gets the 401 and stops.
+          out.end(`event: unauthorized\ndata: ${JSON.stringify({ reason: 'the credential of this stream was revoked or has expired' })}\n\n`);
+          request.raw.socket.end();
+        });
+      }, credential.everyMs)
+    : undefined;
   request.raw.on('close', () => {
     clearInterval(heartbeat);
+    clearInterval(reauthorize);
     unsubscribe();
   });
 }
