@@ -211,7 +211,7 @@ export async function buildApp(deps: Dependencies): Promise<App> {
   registerWebhookRoutes(app, { config, clock: deps.clock, intake: deps.intake, adapters: deps.inboundAdapters, guard, failures });
   registerMailboxRoutes(app, {
     guard,
-    mailboxes: createMailboxService({ db: deps.db, clock: deps.clock, secretKey: config.MAILBOX_SECRET_KEY, allowHttpTokenUrl: config.OUTBOUND_ALLOW_HTTP }),
+    mailboxes: createMailboxService({ db: deps.db, clock: deps.clock, secretKey: config.MAILBOX_SECRET_KEY, allowHttpTokenUrl: config.OUTBOUND_ALLOW_HTTP, allowPrivate: config.OUTBOUND_ALLOW_PRIVATE }),
   });
   // Audit, export, erasure, retention (issue 15).
   const audit = createAuditService({ db: deps.db });

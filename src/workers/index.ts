@@ -211,6 +211,8 @@ export async function startWorkers(deps: Dependencies): Promise<RunningWorker[]>
             retryMaxMs: config.MAILBOX_RETRY_MAX_MS,
             bodyLimitBytes: config.EMAIL_BODY_LIMIT_BYTES,
             secretKey: config.MAILBOX_SECRET_KEY,
+            allowPrivate: config.OUTBOUND_ALLOW_PRIVATE,
+            allowHttp: config.OUTBOUND_ALLOW_HTTP,
             scanIntervalMs: config.MAILBOX_SCAN_INTERVAL_MS,
           },
         })

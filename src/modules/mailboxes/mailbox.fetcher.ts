@@ -1,15 +1,18 @@
+import dns from 'node:dns';
 import { ImapFlow, type FetchMessageObject } from 'imapflow';
-import { eq } from 'drizzle-orm';
+import ipaddr from 'ipaddr.js';
+import { and, eq } from 'drizzle-orm';
 import type { Logger } from 'pino';
 import { InvalidPayloadError } from '../../channels/channel.errors.js';
 import { parseEmail } from '../../channels/email/email.parser.js';
 import type { Database } from '../../db/client.js';
 import { reconnectDelay } from '../../domain/mail/backoff.js';
 import type { Clock } from '../../shared/clock.js';
+import { forbiddenAddressReason, OutboundUrlError, type OutboundPolicy } from '../../shared/outbound-url.js';
 import type { IntakeService } from '../intake/intake.service.js';
 import { acquireLease, advanceProgress, LeaseLostError, recordFailure, releaseLease, renewLease, resetProgress, writeStatus } from './mailbox.lease.js';
 import { refreshAccessToken, type AccessToken } from './mailbox.oauth.js';
-import { mailboxKey, openSecret, sealSecret } from './mailbox.secrets.js';
+import { isLegacySeal, mailboxKey, openSecret, sealSecret } from './mailbox.secrets.js';
 import { mailboxes, type MailboxRow } from './mailboxes.table.js';
 
 export interface FetcherSettings {
@@ -19,6 +22,10 @@ export interface FetcherSettings {
   retryMaxMs: number;
   bodyLimitBytes: number;
   secretKey: string;
+  /** OUTBOUND_ALLOW_PRIVATE: the IMAP host and token endpoint may be private/loopback (local test servers only). */
+  allowPrivate: boolean;
+  /** OUTBOUND_ALLOW_HTTP: the token endpoint may be plain http. */
+  allowHttp: boolean;
 }
 
 export interface FetcherDeps {
@@ -135,16 +142,25 @@ export class MailboxFetcher {
 
   private async credentials(row: MailboxRow): Promise<{ user: string; pass?: string; accessToken?: string }> {
     const key = mailboxKey(this.deps.settings.secretKey);
-    const secret = openSecret(key, row.id, row.secret);
+    const secret = openSecret(key, row.id, row.host, row.secret);
+    if (isLegacySeal(row.secret)) {
+      // Sealed before the host was bound into it: sealed again so it opens for this host only.
+      // Only where the secret is still the one read (a concurrent PATCH wins).
+      await this.deps.db
+        .update(mailboxes)
+        .set({ secret: sealSecret(key, row.id, row.host, secret) })
+        .where(and(eq(mailboxes.id, row.id), eq(mailboxes.secret, row.secret), eq(mailboxes.host, row.host)));
+    }
     if (secret.kind === 'password') return { user: row.username, pass: secret.password };
     if (!this.token || this.token.expiresAt - 60_000 < Date.now()) {
-      this.token = await refreshAccessToken({ tokenUrl: row.oauthTokenUrl!, clientId: row.oauthClientId!, clientSecret: secret.clientSecret, refreshToken: secret.refreshToken, scope: row.oauthScope });
+      const policy = { allowPrivate: this.deps.settings.allowPrivate, allowHttp: this.deps.settings.allowHttp };
+      this.token = await refreshAccessToken({ tokenUrl: row.oauthTokenUrl!, clientId: row.oauthClientId!, clientSecret: secret.clientSecret, refreshToken: secret.refreshToken, scope: row.oauthScope }, policy);
       if (this.token.refreshToken) {
         // A rotated refresh token replaces the stored one (the old one may be revoked soon).
         await this.deps.db
           .update(mailboxes)
-          .set({ secret: sealSecret(key, row.id, { ...secret, refreshToken: this.token.refreshToken }) })
-          .where(eq(mailboxes.id, row.id));
+          .set({ secret: sealSecret(key, row.id, row.host, { ...secret, refreshToken: this.token.refreshToken }) })
+          .where(and(eq(mailboxes.id, row.id), eq(mailboxes.host, row.host)));
       }
     }
     return { user: row.username, accessToken: this.token.accessToken };
@@ -153,8 +169,12 @@ export class MailboxFetcher {
   private async session(row: MailboxRow): Promise<void> {
     const { db, settings, owner, logger } = this.deps;
     const auth = await this.credentials(row);
+    const address = await connectAddress(row.host, { allowPrivate: settings.allowPrivate, allowHttp: settings.allowHttp });
     const client = new ImapFlow({
-      host: row.host,
+      // The checked address itself, so a second DNS answer (rebinding) cannot swap in another;
+      // the name still goes into SNI and the certificate check.
+      host: address,
+      ...(ipaddr.isValid(row.host) ? {} : { servername: row.host }),
       port: row.port,
       secure: row.tls === 'implicit',
       doSTARTTLS: row.tls === 'starttls' ? true : row.tls === 'none' ? false : undefined,
@@ -349,6 +369,24 @@ export class MailboxFetcher {
       client.idle().catch(() => finish());
     });
   }
+}
+
+/**
+ * The address the IMAP connection goes to, resolved and judged by the webhook SSRF guard: every
+ * address the name has must be public unless OUTBOUND_ALLOW_PRIVATE (local test servers).
+ */
+async function connectAddress(host: string, policy: OutboundPolicy): Promise<string> {
+  const bare = host.startsWith('[') && host.endsWith(']') ? host.slice(1, -1) : host;
+  const addresses = ipaddr.isValid(bare) ? [{ address: bare }] : await dns.promises.lookup(bare, { all: true, verbatim: true });
+  if (!policy.allowPrivate) {
+    for (const { address } of addresses) {
+      const reason = forbiddenAddressReason(address);
+      if (reason) throw new OutboundUrlError(`${host} resolves to a private or internal address (${reason}); refused`);
+    }
+  }
+  const first = addresses[0];
+  if (!first) throw new OutboundUrlError(`${host} has no address`);
+  return first.address;
 }
 
 function describe(error: unknown): string {

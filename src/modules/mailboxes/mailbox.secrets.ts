@@ -3,7 +3,14 @@ import { createCipheriv, createDecipheriv, createHash, randomBytes } from 'node:
 /** What a mailbox needs to log in: a password, or what obtains an OAuth2 access token. */
 export type MailboxSecret = { kind: 'password'; password: string } | { kind: 'oauth2'; refreshToken: string; clientSecret?: string | undefined };
 
-const VERSION = 'v1';
+/** v1: the mailbox id alone is the additional data (rows sealed before v2 stay readable); v2 binds the host too. */
+const LEGACY = 'v1';
+const VERSION = 'v2';
+
+/** v2's additional data: the id and the host it was given for (a NUL cannot occur in either). */
+function additionalData(version: string, mailboxId: string, host: string): Buffer {
+  return Buffer.from(version === LEGACY ? mailboxId : `${mailboxId}\0${host.toLowerCase()}`, 'utf8');
+}
 
 /**
  * MAILBOX_SECRET_KEY as 32 bytes: 64 hex digits or base64 of 32 bytes are taken as they are; any
@@ -17,14 +24,15 @@ export function mailboxKey(setting: string): Buffer {
 }
 
 /**
- * AES-256-GCM (node:crypto), a fresh 96-bit nonce per secret; the mailbox id is the additional
- * data, so a ciphertext copied onto another mailbox's row does not decrypt there.
- * Stored as "v1:<nonce>:<tag>:<ciphertext>", base64.
+ * AES-256-GCM (node:crypto), a fresh 96-bit nonce per secret; the mailbox id and its IMAP host
+ * are the additional data, so a ciphertext copied onto another mailbox's row, or a row whose host
+ * was changed behind the API's back, does not decrypt: the credential only goes to the server it
+ * was given for. Stored as "v2:<nonce>:<tag>:<ciphertext>", base64.
  */
-export function sealSecret(key: Buffer, mailboxId: string, secret: MailboxSecret): string {
+export function sealSecret(key: Buffer, mailboxId: string, host: string, secret: MailboxSecret): string {
   const nonce = randomBytes(12);
   const cipher = createCipheriv('aes-256-gcm', key, nonce);
-  cipher.setAAD(Buffer.from(mailboxId, 'utf8'));
+  cipher.setAAD(additionalData(VERSION, mailboxId, host));
   const body = Buffer.concat([cipher.update(JSON.stringify(secret), 'utf8'), cipher.final()]);
   return [VERSION, nonce.toString('base64'), cipher.getAuthTag().toString('base64'), body.toString('base64')].join(':');
 }
@@ -36,12 +44,17 @@ export class SecretUnreadableError extends Error {
   }
 }
 
-export function openSecret(key: Buffer, mailboxId: string, sealed: string): MailboxSecret {
+/** Whether a sealed secret predates the host binding (the fetcher re-seals it as v2). */
+export function isLegacySeal(sealed: string): boolean {
+  return sealed.startsWith(`${LEGACY}:`);
+}
+
+export function openSecret(key: Buffer, mailboxId: string, host: string, sealed: string): MailboxSecret {
   const [version, nonce, tag, body] = sealed.split(':');
-  if (version !== VERSION || !nonce || !tag || body === undefined) throw new SecretUnreadableError();
+  if ((version !== VERSION && version !== LEGACY) || !nonce || !tag || body === undefined) throw new SecretUnreadableError();
   try {
     const decipher = createDecipheriv('aes-256-gcm', key, Buffer.from(nonce, 'base64'));
-    decipher.setAAD(Buffer.from(mailboxId, 'utf8'));
+    decipher.setAAD(additionalData(version, mailboxId, host));
     decipher.setAuthTag(Buffer.from(tag, 'base64'));
     const plain = Buffer.concat([decipher.update(Buffer.from(body, 'base64')), decipher.final()]).toString('utf8');
     return JSON.parse(plain) as MailboxSecret;

@@ -56,11 +56,12 @@ export function registerMailboxRoutes(app: App, deps: { guard: Guard; mailboxes:
     schema: {
       tags,
       summary: 'Change a mailbox',
-      description: 'The fetcher reconnects with the new settings; another host, user or folder starts the progress over (messages already taken in are not taken again).',
+      description:
+        'The fetcher reconnects with the new settings; another host, user or folder starts the progress over (messages already taken in are not taken again). A change of host, port or tls needs `auth` in the same request (422 otherwise): stored credentials never follow the mailbox to another server.',
       security: bearerSecurity,
       params: idParams,
       body: updateMailboxBody,
-      response: { 200: mailboxView, ...problemResponses(404, 409, 503) },
+      response: { 200: mailboxView, ...problemResponses(404, 409, 422, 503) },
     },
     handler: async (request) => mailboxes.update(request.params.id, request.body),
   });

@@ -4,7 +4,8 @@ import type { Database } from '../../db/client.js';
 import { uniqueOrConflict } from '../../db/unique.js';
 import { cursorKeys, decodeCursor, toPage } from '../../http/pagination.js';
 import type { Clock } from '../../shared/clock.js';
-import { badRequest, notFound, serviceUnavailable } from '../../shared/errors.js';
+import { assertOutboundUrl, OutboundUrlError, type OutboundPolicy } from '../../shared/outbound-url.js';
+import { AppError, badRequest, notFound, serviceUnavailable } from '../../shared/errors.js';
 import type { Priority } from '../../domain/ticket-lifecycle.js';
 import { teams } from '../teams/teams.table.js';
 import { mailboxKey, sealSecret, type MailboxSecret } from './mailbox.secrets.js';
@@ -17,6 +18,8 @@ export interface MailboxServiceDeps {
   secretKey: string | undefined;
   /** OUTBOUND_ALLOW_HTTP: a token endpoint may be plain http (local test servers). */
   allowHttpTokenUrl: boolean;
+  /** OUTBOUND_ALLOW_PRIVATE: the IMAP host and token endpoint may be private/loopback (local test servers). */
+  allowPrivate: boolean;
 }
 
 const LOOPBACK = /^(127\.\d+\.\d+\.\d+|localhost|::1|\[::1\])$/i;
@@ -66,13 +69,28 @@ export function createMailboxService(deps: MailboxServiceDeps) {
     return mailboxKey(deps.secretKey);
   }
 
-  function credentials(auth: CreateMailboxInput['auth']): { secret: MailboxSecret; columns: Pick<MailboxRow, 'authKind' | 'oauthTokenUrl' | 'oauthClientId' | 'oauthScope'> } {
+  const policy: OutboundPolicy = { allowPrivate: deps.allowPrivate, allowHttp: deps.allowHttpTokenUrl };
+
+  /** The webhook SSRF guard (shape and resolved addresses); the fetcher checks again when it connects. */
+  async function checkOutbound(field: string, url: string): Promise<void> {
+    try {
+      await assertOutboundUrl(url, policy);
+    } catch (error) {
+      if (error instanceof OutboundUrlError) throw badRequest(field, error.message);
+      throw error;
+    }
+  }
+
+  async function checkHost(host: string): Promise<void> {
+    // The host judged as a URL's host, so IP spellings are normalised as the webhook guard expects.
+    await checkOutbound('body.host', `https://${host.includes(':') && !host.startsWith('[') ? `[${host}]` : host}/`);
+  }
+
+  async function credentials(auth: CreateMailboxInput['auth']): Promise<{ secret: MailboxSecret; columns: Pick<MailboxRow, 'authKind' | 'oauthTokenUrl' | 'oauthClientId' | 'oauthScope'> }> {
     if (auth.kind === 'password') {
       return { secret: { kind: 'password', password: auth.password }, columns: { authKind: 'password', oauthTokenUrl: null, oauthClientId: null, oauthScope: null } };
     }
-    const url = new URL(auth.tokenUrl);
-    if (url.protocol !== 'https:' && !(deps.allowHttpTokenUrl && url.protocol === 'http:')) throw badRequest('body.auth.tokenUrl', 'must be an https URL');
-    if (url.username || url.password) throw badRequest('body.auth.tokenUrl', 'must not hold credentials');
+    await checkOutbound('body.auth.tokenUrl', auth.tokenUrl);
     return {
       secret: { kind: 'oauth2', refreshToken: auth.refreshToken, clientSecret: auth.clientSecret },
       columns: { authKind: 'oauth2', oauthTokenUrl: auth.tokenUrl, oauthClientId: auth.clientId, oauthScope: auth.scope ?? null },
@@ -105,9 +123,10 @@ export function createMailboxService(deps: MailboxServiceDeps) {
     async create(input: CreateMailboxInput): Promise<MailboxView> {
       const secretKey = key();
       checkTransport(input.host, input.tls);
+      await checkHost(input.host);
       checkAfterIngest(input.afterIngest, input.moveTo, input.folder);
       await checkTeam(input.teamId);
-      const { secret, columns } = credentials(input.auth);
+      const { secret, columns } = await credentials(input.auth);
       const id = randomUUID();
       const now = clock.now();
       const [created] = await uniqueOrConflict(
@@ -121,7 +140,7 @@ export function createMailboxService(deps: MailboxServiceDeps) {
               port: input.port ?? (input.tls === 'implicit' ? 993 : 143),
               tls: input.tls,
               username: input.username,
-              secret: sealSecret(secretKey, id, secret),
+              secret: sealSecret(secretKey, id, input.host, secret),
               ...columns,
               folder: input.folder,
               afterIngest: input.afterIngest,
@@ -158,11 +177,22 @@ export function createMailboxService(deps: MailboxServiceDeps) {
       const host = input.host ?? current.host;
       const tls = input.tls ?? current.tls;
       const folder = input.folder ?? current.folder;
+      const serverChanged = host.toLowerCase() !== current.host.toLowerCase() || (input.port !== undefined && input.port !== current.port) || tls !== current.tls;
+      // The stored password or refresh token was given for one server: whoever may edit the
+      // mailbox must not be able to send it elsewhere (their own IMAP server) without knowing it.
+      if (serverChanged && !input.auth) {
+        throw new AppError(422, 'credentials-required', 'Credentials required', 'body.auth: give the credentials again when the server changes (host, port or tls)', [
+          { field: 'body.auth', message: 'give the credentials again when the server changes' },
+        ]);
+      }
       checkTransport(host, tls);
+      if (input.host !== undefined) await checkHost(host);
       checkAfterIngest(input.afterIngest ?? current.afterIngest, input.moveTo === undefined ? current.moveTo : input.moveTo, folder);
       await checkTeam(input.teamId);
-      const auth = input.auth ? credentials(input.auth) : null;
-      const sealed = input.auth && auth ? sealSecret(key(), id, auth.secret) : undefined;
+      const auth = input.auth ? await credentials(input.auth) : null;
+      // The auth's tokenUrl travels with its refresh token (the schema takes them together), so a
+      // new token endpoint always comes with new credentials.
+      const sealed = auth ? sealSecret(key(), id, host, auth.secret) : undefined;
       const elsewhere = host !== current.host || folder !== current.folder || (input.username !== undefined && input.username !== current.username);
       const [updated] = await uniqueOrConflict(
         () =>

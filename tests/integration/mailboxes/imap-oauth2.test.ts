@@ -81,7 +81,7 @@ describe('IMAP mailbox with OAuth2', () => {
     // The rotated refresh token is what is stored now (sealed: the column never holds it in clear).
     const [row] = await ctx.deps.db.select({ secret: mailboxes.secret }).from(mailboxes).where(eq(mailboxes.id, box.id));
     expect(row!.secret).not.toContain('refresh-');
-    expect(row!.secret.startsWith('v1:')).toBe(true);
+    expect(row!.secret.startsWith('v2:')).toBe(true);
   });
 
   it('shows a refused refresh token as the mailbox error', async () => {

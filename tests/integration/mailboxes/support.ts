@@ -15,6 +15,8 @@ export const MAILBOX_ENV = {
   MAILBOX_RETRY_MAX_MS: '800',
   MAILBOX_LEASE_SEC: '4',
   MAILBOX_SCAN_INTERVAL_MS: '200',
+  // dovecot and the token servers listen on loopback: the SSRF guard would refuse them otherwise.
+  OUTBOUND_ALLOW_PRIVATE: 'true',
 };
 
 /** A worker process's fetchers, as startWorkers would run them, under a name of our choosing. */
@@ -33,6 +35,8 @@ export function fetchers(ctx: TestContext, owner: string): RunningFetchers {
       retryMaxMs: c.MAILBOX_RETRY_MAX_MS,
       bodyLimitBytes: c.EMAIL_BODY_LIMIT_BYTES,
       secretKey: c.MAILBOX_SECRET_KEY!,
+      allowPrivate: c.OUTBOUND_ALLOW_PRIVATE,
+      allowHttp: c.OUTBOUND_ALLOW_HTTP,
       scanIntervalMs: c.MAILBOX_SCAN_INTERVAL_MS,
     },
   });

@@ -1,19 +1,38 @@
+import { createCipheriv, randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { recipientAccepted } from '../../../src/channels/email/smtp-listener.recipients.js';
 import { reconnectDelay } from '../../../src/domain/mail/backoff.js';
-import { mailboxKey, openSecret, sealSecret, SecretUnreadableError } from '../../../src/modules/mailboxes/mailbox.secrets.js';
+import { isLegacySeal, mailboxKey, openSecret, sealSecret, SecretUnreadableError } from '../../../src/modules/mailboxes/mailbox.secrets.js';
 
 describe('mailbox secrets', () => {
   const key = mailboxKey('a passphrase of more than sixteen characters');
 
   it('seals and opens a secret for its own mailbox only', () => {
-    const sealed = sealSecret(key, 'mailbox-1', { kind: 'password', password: 'hunter2-long' });
+    const sealed = sealSecret(key, 'mailbox-1', 'imap.example.com', { kind: 'password', password: 'hunter2-long' });
     expect(sealed).not.toContain('hunter2');
-    expect(openSecret(key, 'mailbox-1', sealed)).toEqual({ kind: 'password', password: 'hunter2-long' });
-    expect(() => openSecret(key, 'mailbox-2', sealed)).toThrow(SecretUnreadableError);
-    expect(() => openSecret(mailboxKey('another passphrase, also long'), 'mailbox-1', sealed)).toThrow(SecretUnreadableError);
+    expect(openSecret(key, 'mailbox-1', 'imap.example.com', sealed)).toEqual({ kind: 'password', password: 'hunter2-long' });
+    expect(() => openSecret(key, 'mailbox-2', 'imap.example.com', sealed)).toThrow(SecretUnreadableError);
+    expect(() => openSecret(mailboxKey('another passphrase, also long'), 'mailbox-1', 'imap.example.com', sealed)).toThrow(SecretUnreadableError);
     // A fresh nonce each time.
-    expect(sealSecret(key, 'mailbox-1', { kind: 'password', password: 'x' })).not.toBe(sealSecret(key, 'mailbox-1', { kind: 'password', password: 'x' }));
+    expect(sealSecret(key, 'mailbox-1', 'h', { kind: 'password', password: 'x' })).not.toBe(sealSecret(key, 'mailbox-1', 'h', { kind: 'password', password: 'x' }));
+  });
+
+  it('binds the host: a row pointed at another server cannot decrypt its credential', () => {
+    const sealed = sealSecret(key, 'mailbox-1', 'imap.example.com', { kind: 'password', password: 'hunter2-long' });
+    expect(() => openSecret(key, 'mailbox-1', 'imap.attacker.example', sealed)).toThrow(SecretUnreadableError);
+    expect(openSecret(key, 'mailbox-1', 'IMAP.example.com', sealed)).toEqual({ kind: 'password', password: 'hunter2-long' });
+    expect(isLegacySeal(sealed)).toBe(false);
+  });
+
+  it('still opens secrets sealed before the host binding (v1: the id alone)', () => {
+    const nonce = randomBytes(12);
+    const cipher = createCipheriv('aes-256-gcm', key, nonce);
+    cipher.setAAD(Buffer.from('mailbox-1', 'utf8'));
+    const body = Buffer.concat([cipher.update(JSON.stringify({ kind: 'password', password: 'old' }), 'utf8'), cipher.final()]);
+    const legacy = ['v1', nonce.toString('base64'), cipher.getAuthTag().toString('base64'), body.toString('base64')].join(':');
+    expect(isLegacySeal(legacy)).toBe(true);
+    expect(openSecret(key, 'mailbox-1', 'any.host', legacy)).toEqual({ kind: 'password', password: 'old' });
+    expect(() => openSecret(key, 'mailbox-2', 'any.host', legacy)).toThrow(SecretUnreadableError);
   });
 
   it('takes 64 hex digits or base64 of 32 bytes as the key itself', () => {
