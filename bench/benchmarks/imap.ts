@@ -64,6 +64,8 @@ export const imap: Benchmark = {
       env: {
         MAILBOX_SECRET_KEY: SECRET_KEY,
         MAILBOX_SCAN_INTERVAL_MS: '200',
+        // Dovecot listens on loopback: the mailbox SSRF guard refuses it otherwise.
+        OUTBOUND_ALLOW_PRIVATE: 'true',
         SENDER_AUTHENTICATION: 'true',
         DNS_SERVERS: dns.address,
         DNS_TIMEOUT_MS: '500',
