@@ -17,13 +17,18 @@ const SEED = Number(process.env.FUZZ_SEED ?? 42);
 const RUNS = Number(process.env.FUZZ_RUNS ?? 25);
 
 // Streams stay open by design (their inputs are checked in cursors.test.ts).
-const SKIPPED = new Set(['GET /v1/sla/stream']);
+/**
+ * Event streams (a 200 of text/event-stream) never end, so an injected request to one would wait
+ * forever: they are left out here and their parameters are tested by their own suites.
+ */
+const isEventStream = (operation: { responses?: Record<string, { content?: Record<string, unknown> }> }) => operation.responses?.['200']?.content?.['text/event-stream'] !== undefined;
 
 interface Operation {
   method: string;
   path: string;
   parameters?: { in: string; name: string; required?: boolean; schema?: JsonSchema }[];
   requestBody?: { content?: Record<string, { schema?: JsonSchema }> };
+  responses?: Record<string, { content?: Record<string, unknown> }>;
 }
 
 interface OpenApiDocument {
@@ -73,7 +78,7 @@ beforeAll(async () => {
   clean = createSchemaArbitraries(doc.components?.schemas ?? {}, { hostileWeight: 0 });
   for (const [path, methods] of Object.entries(doc.paths)) {
     for (const [method, operation] of Object.entries(methods)) {
-      if (!SKIPPED.has(`${method.toUpperCase()} ${path}`)) operations.push({ method: method.toUpperCase(), path, ...operation });
+      if (!isEventStream(operation)) operations.push({ method: method.toUpperCase(), path, ...operation });
     }
   }
 });
