@@ -35,7 +35,7 @@ describe('teams', () => {
       leadAgentId: null,
       // Routing (issue 13): the defaults until set.
       capacity: { email: 10, phone: 1, facebook: 5, twitter: 5 },
-      routing: { enabled: true, order: 'sla', method: 'least_loaded', languageFallbackSec: 300, stickyDays: 30 },
+      routing: { enabled: true, order: 'sla', method: 'least_loaded', languageFallbackSec: 300, stickyDays: 30, shiftCalendarId: null },
       // Issue 16: off until set.
       requireReasonOnSolve: false,
       createdAt: now,
