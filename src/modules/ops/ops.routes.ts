@@ -7,7 +7,7 @@ import { MANAGERS, STAFF } from '../auth/api-keys.models.js';
 import type { RoutingService } from '../routing/routing.service.js';
 import { routingQueuesView } from '../routing/routing.schemas.js';
 import type { BreachOpsService } from '../sla/breaches/breach-ops.service.js';
-import { breachView } from '../sla/breaches/breach.views.js';
+import { ackBody, bodilessAckAsEmpty, breachView } from '../sla/breaches/breach.views.js';
 import { eventIdSchema, serveEventStream } from '../sla/breaches/event-stream.js';
 import type { StreamHub } from '../sla/breaches/sla.stream.js';
 import { BREACH_STATES } from '../sla/sla.table.js';
@@ -162,15 +162,13 @@ export function registerOpsRoutes(
 
   app.post('/ops/api/breaches/:id/ack', {
     onRequest: managers,
-    preValidation: async (request) => {
-      if (request.body === null || request.body === undefined) request.body = {};
-    },
+    preValidation: bodilessAckAsEmpty,
     schema: {
       tags,
       summary: 'Acknowledge a breach from the wall (POST /v1/sla/breaches/{id}/ack for the session cookie)',
       security: bearerSecurity,
       params: z.object({ id: z.uuid() }),
-      body: z.object({ note: z.string().trim().max(2000).optional() }).optional(),
+      body: ackBody,
       response: { 200: breachView, ...problemResponses(404, 409) },
     },
     handler: async (request) => {

@@ -10,7 +10,7 @@ import type { BreachOpsService } from './breach-ops.service.js';
 import { eventIdSchema, serveEventStream } from './event-stream.js';
 import type { StreamHub } from './sla.stream.js';
 import { BREACH_STATES } from '../sla.table.js';
-import { breachView } from './breach.views.js';
+import { ackBody, bodilessAckAsEmpty, breachView } from './breach.views.js';
 import { streamTokenQuery } from '../../stream-tokens/stream-tokens.routes.js';
 
 const tags = ['sla'];
@@ -59,17 +59,13 @@ export function registerBreachOpsRoutes(app: App, deps: { breachOps: BreachOpsSe
 
   app.post('/v1/sla/breaches/:id/ack', {
     onRequest: guard(STAFF),
-    // The body is optional and the usual ack is a bare POST, but Fastify validates a missing
-    // body as null, which the schema refuses (a 400 for every bodiless ack): read it as {}.
-    preValidation: async (request) => {
-      if (request.body === null || request.body === undefined) request.body = {};
-    },
+    preValidation: bodilessAckAsEmpty,
     schema: {
       tags,
       summary: 'Acknowledge a breach: someone is on it',
       security: bearerSecurity,
       params: z.object({ id: z.uuid() }),
-      body: z.object({ note: z.string().trim().max(2000).optional() }).optional(),
+      body: ackBody,
       response: { 200: breachView, ...problemResponses(404, 409) },
     },
     handler: async (request) => {

@@ -22,3 +22,14 @@ export const breachView = z
     resolvedAt: z.date().nullable(),
   })
   .meta({ id: 'Breach' });
+
+/** The body of an acknowledgement (POST /v1/sla/breaches/:id/ack and the wall's): an optional note. */
+export const ackBody = z.object({ note: z.string().trim().max(2000).optional() }).optional();
+
+/**
+ * preValidation of an acknowledgement: the usual ack is a bare POST, but Fastify validates a
+ * missing body as null, which the schema refuses (a 400 for every bodiless ack): read it as {}.
+ */
+export async function bodilessAckAsEmpty(request: { body: unknown }): Promise<void> {
+  if (request.body === null || request.body === undefined) request.body = {};
+}
