@@ -1,6 +1,7 @@
 import { sql, type SQL } from 'drizzle-orm';
 import type { Executor } from '../../db/client.js';
 import { ERASED, ilikePattern, scrubJson, scrubText } from '../../domain/privacy/scrub.js';
+import { eraseTicketTexts } from '../tickets/tickets.writer.js';
 
 /*
  * The statements of an erasure, table by table. Erasure is the one writer that crosses every
@@ -96,11 +97,8 @@ export async function eraseMessages(tx: Executor, ticketIds: string[]): Promise<
   );
 }
 
-export async function eraseTickets(tx: Executor, ticketIds: string[]): Promise<number> {
-  // tickets module: the search vector is generated from these two, so it empties with them.
-  // Channel, status, timestamps, assignee, team, counters and FCR stay: the KPIs read them.
-  return count(tx, sql`update tickets set subject = '', description = '' where id = any(${p(ticketIds)}::uuid[])`);
-}
+/** Channel, status, timestamps, assignee, team, counters and FCR stay: the KPIs read them. */
+export const eraseTickets = eraseTicketTexts;
 
 export async function eraseCustomers(tx: Executor, customerIds: string[]): Promise<{ identities: number; customers: number }> {
   // customers module: without identities, the next message from the same address finds no

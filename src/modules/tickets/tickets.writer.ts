@@ -94,3 +94,14 @@ export async function moveTicketsToCustomer(tx: Executor, fromCustomerId: string
 export function setTicketBookkeeping(tx: Executor, ticketId: string, columns: TicketBookkeeping) {
   return tx.update(tickets).set(columns).where(eq(tickets.id, ticketId));
 }
+
+/**
+ * Erasure (privacy): the customer's words leave the ticket, the shell stays. Not a visible
+ * change in the version rule's sense: the ticket's state, owner and figures are unchanged, and
+ * the search vector, generated from these two columns, empties with them.
+ */
+export async function eraseTicketTexts(tx: Executor, ticketIds: string[]): Promise<number> {
+  if (ticketIds.length === 0) return 0;
+  const erased = await tx.update(tickets).set({ subject: '', description: '' }).where(inArray(tickets.id, ticketIds)).returning({ id: tickets.id });
+  return erased.length;
+}
