@@ -45,7 +45,7 @@ export interface Sessions {
   /** The login form's URL that comes back to `next` after sign-in. */
   loginUrl(next: string): string;
   /** Opens a session for the principal and sets its cookie on the reply. */
-  signIn(request: FastifyRequest, reply: FastifyReply, principal: Principal & { apiKeyId: string | null }): Promise<void>;
+  signIn(request: FastifyRequest, reply: FastifyReply, principal: Parameters<SessionService['open']>[0]): Promise<void>;
   /** Ends the request's session (if any) and clears its cookie. */
   signOut(request: FastifyRequest, reply: FastifyReply): Promise<void>;
 }

@@ -13,12 +13,17 @@ const hashId = (id: string) => createHash('sha256').update(id).digest('hex');
 export function createSessionService(deps: { db: Database; clock: Clock; ttlHours: number }) {
   const { db, clock } = deps;
   return {
-    /** Opens a session acting as this principal; answers its id (256 random bits, given to the cookie only). */
-    async open(principal: Principal & { apiKeyId: string | null }): Promise<{ id: string; expiresAt: Date }> {
+    /**
+     * Opens a session acting as this principal; answers its id (256 random bits, given to the
+     * cookie only). An OIDC sign-in names its issuer and subject (kept for the audit) and the
+     * session acts under the principal's keyId (its bearer tokens' id).
+     */
+    async open(principal: Principal & { apiKeyId: string | null; oidc?: { issuer: string; subject: string } }): Promise<{ id: string; expiresAt: Date }> {
       const id = randomBytes(32).toString('base64url');
       const now = clock.now();
       const expiresAt = new Date(now.getTime() + deps.ttlHours * 3_600_000);
-      await db.insert(browserSessions).values({ idHash: hashId(id), apiKeyId: principal.apiKeyId, name: principal.name, role: principal.role, agentId: principal.agentId, createdAt: now, expiresAt });
+      const oidc = principal.oidc ? { oidcIssuer: principal.oidc.issuer, oidcSubject: principal.oidc.subject, principalKeyId: principal.keyId } : {};
+      await db.insert(browserSessions).values({ idHash: hashId(id), apiKeyId: principal.apiKeyId, name: principal.name, role: principal.role, agentId: principal.agentId, ...oidc, createdAt: now, expiresAt });
       // Each sign-in clears a batch of expired sessions: the table stays bounded without a job.
       await db.execute(sql`delete from ${browserSessions} where ctid in (select ctid from ${browserSessions} where ${browserSessions.expiresAt} <= ${now.toISOString()}::timestamptz limit 100)`);
       return { id, expiresAt };
@@ -30,13 +35,13 @@ export function createSessionService(deps: { db: Database; clock: Clock; ttlHour
      */
     async principal(id: string): Promise<Principal | null> {
       const [row] = await db
-        .select({ apiKeyId: browserSessions.apiKeyId, name: browserSessions.name, role: browserSessions.role, agentId: browserSessions.agentId, idHash: browserSessions.idHash })
+        .select({ apiKeyId: browserSessions.apiKeyId, principalKeyId: browserSessions.principalKeyId, name: browserSessions.name, role: browserSessions.role, agentId: browserSessions.agentId, idHash: browserSessions.idHash })
         .from(browserSessions)
         .leftJoin(apiKeys, eq(apiKeys.id, browserSessions.apiKeyId))
         .where(and(eq(browserSessions.idHash, hashId(id)), gt(browserSessions.expiresAt, clock.now()), or(isNull(browserSessions.apiKeyId), isNull(apiKeys.revokedAt))))
         .limit(1);
       if (!row) return null;
-      return { keyId: row.apiKeyId ?? sessionKeyId(row.idHash), name: row.name, role: row.role as Role, agentId: row.agentId };
+      return { keyId: row.apiKeyId ?? row.principalKeyId ?? sessionKeyId(row.idHash), name: row.name, role: row.role as Role, agentId: row.agentId };
     },
 
     async close(id: string): Promise<void> {

@@ -19,6 +19,14 @@ export const browserSessions = pgTable(
     name: text('name').notNull(),
     role: text('role').notNull(),
     agentId: uuid('agent_id').references(() => agents.id, { onDelete: 'set null' }),
+    /**
+     * An OIDC sign-in: the issuer and the subject (sub) whose ID token opened the session, and the
+     * principal's key id (the one its bearer tokens get, so the audit trail's actor_key_id is the
+     * same person either way). Null for an API-key sign-in.
+     */
+    oidcIssuer: text('oidc_issuer'),
+    oidcSubject: text('oidc_subject'),
+    principalKeyId: uuid('principal_key_id'),
     createdAt: instant('created_at').notNull(),
     expiresAt: instant('expires_at').notNull(),
   },
