@@ -1,4 +1,4 @@
-import { customType, index, integer, jsonb, pgTable, smallint, text, timestamp, uuid } from 'drizzle-orm/pg-core';
+import { bigint, customType, index, integer, jsonb, pgTable, primaryKey, smallint, text, timestamp, uuid } from 'drizzle-orm/pg-core';
 
 const bytea = customType<{ data: Buffer }>({ dataType: () => 'bytea' });
 
@@ -48,3 +48,25 @@ export const kpiRollupState = pgTable('kpi_rollup_state', {
   refreshedAt: timestamp('refreshed_at', { withTimezone: true, mode: 'date' }).notNull(),
   lastRefresh: jsonb('last_refresh').$type<Record<string, unknown>>().notNull(),
 });
+
+/**
+ * The agents' time per UTC hour (kpi-occupancy.ts), for occupancy in the KPI report at month
+ * scale: what the agent report (agent-report.ts) computes from the presence timeline and the
+ * work intervals, clipped to the hour, in milliseconds so that hours add up exactly. Rows only
+ * for hours with time logged in or handled; the agent's team is read from agents at report time
+ * (as the agent report does). Refreshed with kpi_rollups (same watermark, same dirty hours:
+ * triggers on work_intervals and agent_presence_events mark the hours a change touches).
+ */
+export const agentHourRollups = pgTable(
+  'agent_hour_rollups',
+  {
+    hour: timestamp('hour', { withTimezone: true, mode: 'date' }).notNull(),
+    agentId: uuid('agent_id').notNull(),
+    loggedInMs: bigint('logged_in_ms', { mode: 'number' }).notNull(),
+    availableMs: bigint('available_ms', { mode: 'number' }).notNull(),
+    awayMs: bigint('away_ms', { mode: 'number' }).notNull(),
+    handlingMs: bigint('handling_ms', { mode: 'number' }).notNull(),
+    idleMs: bigint('idle_ms', { mode: 'number' }).notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.hour, t.agentId] })],
+);
