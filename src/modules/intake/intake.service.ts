@@ -18,7 +18,7 @@ import type { TicketChange, TicketHooks } from '../tickets/tickets.hooks.js';
 import { tickets } from '../tickets/tickets.table.js';
 import { insertTicket, patchTicket } from '../tickets/tickets.writer.js';
 import type { AttachmentStore } from './attachment-store.js';
-import { deadLetters, inboundPayloads } from './intake.table.js';
+import { deadLetters } from './intake.table.js';
 import { findThread, threadKeyOf, type ThreadMatch } from './intake.threading.js';
 import { claimDeliveryToken } from './delivery-tokens.js';
 import { escapedText, storable } from './storable.js';
@@ -283,12 +283,20 @@ export function createIntakeService(deps: IntakeDeps) {
     const changes: TicketChange[] = [];
     const outcomes: MessageOutcome[] = [];
     for (const [i, message] of list.entries()) outcomes.push(await ingestOne(tx, message, now, changes, extras[i]));
-    // Written last, with what became of it, in the same transaction as its messages.
-    const [payload] = await tx
-      .insert(inboundPayloads)
-      .values({ channel: raw.channel, sha256, contentType: raw.contentType === undefined ? null : escapedText(raw.contentType), body: raw.body, outcome: { messages: outcomes, skipped }, receivedAt: now })
-      .onConflictDoNothing()
-      .returning({ id: inboundPayloads.id });
+    // Written last, with what became of it, in the same transaction as its messages. The
+    // bytes' (channel, hash) is claimed first (inbound_payload_keys, not partitioned): the
+    // payload table is partitioned by month (issue 18) and can hold no unique index across
+    // months, so the claim is what keeps a redelivery, or a concurrent copy, from being stored
+    // twice. A copy waits on the claim of the one in flight, then stores nothing.
+    const contentType = raw.contentType === undefined ? null : escapedText(raw.contentType);
+    const stored = await tx.execute<{ id: string }>(sql`
+      with claim as (
+        insert into inbound_payload_keys (channel, sha256, received_at) values (${raw.channel}, ${sha256}, ${now})
+        on conflict do nothing returning 1)
+      insert into inbound_payloads (channel, sha256, content_type, body, outcome, received_at)
+      select ${raw.channel}, ${sha256}, ${contentType}, ${raw.body}, ${JSON.stringify({ messages: outcomes, skipped })}::jsonb, ${now} from claim
+      returning id`);
+    const payload = stored.rows[0];
     // Counted with the payload that keeps them, so a redelivered payload counts nothing twice.
     const blocked = outcomes.flatMap((o) => (o.result === 'blocked' ? [o.blocklistEntryId] : []));
     if (payload && blocked.length > 0) await countBlocked(tx, blocked, now);

@@ -1,3 +1,4 @@
+import { sql } from 'drizzle-orm';
 import { customType, index, integer, jsonb, pgTable, primaryKey, text, uniqueIndex, uuid } from 'drizzle-orm/pg-core';
 import { createdAt, id, instant } from '../../db/columns.js';
 import { messages } from '../tickets/messages.table.js';
@@ -6,13 +7,16 @@ export const bytea = customType<{ data: Buffer; driverData: Buffer }>({ dataType
 
 /**
  * Every webhook body we answered 2xx, stored raw in the same transaction as its messages:
- * the audit trail, and the means to replay a payload after a parser fix. Unique on the
- * body's hash per channel, so a redelivered webhook stores nothing twice.
+ * the audit trail, and the means to replay a payload after a parser fix. A redelivered
+ * webhook stores nothing twice: its (channel, hash) is claimed in inbound_payload_keys first.
+ * Partitioned by month of received_at (issue 18, migration 0027), so the key holds
+ * received_at and no unique index on (channel, sha256) can exist here: the claim table keeps
+ * the dedupe exact across months. Expired months are dropped whole (modules/maintenance).
  */
 export const inboundPayloads = pgTable(
   'inbound_payloads',
   {
-    id: id(),
+    id: uuid('id').notNull().default(sql`gen_random_uuid()`),
     channel: text('channel').notNull(),
     sha256: text('sha256').notNull(),
     contentType: text('content_type'),
@@ -21,7 +25,23 @@ export const inboundPayloads = pgTable(
     outcome: jsonb('outcome').$type<Record<string, unknown>>().notNull().default({}),
     receivedAt: instant('received_at').notNull(),
   },
-  (t) => [uniqueIndex('inbound_payloads_channel_sha_uq').on(t.channel, t.sha256), index('inbound_payloads_received_idx').on(t.receivedAt)],
+  (t) => [primaryKey({ name: 'inbound_payloads_pkey', columns: [t.id, t.receivedAt] }), index('inbound_payloads_received_idx').on(t.receivedAt)],
+);
+
+/**
+ * One row per stored raw payload, not partitioned: the (channel, hash) a payload claims in
+ * the transaction that stores it (insert … on conflict do nothing). A concurrent delivery of
+ * the same bytes waits on the claim and then stores nothing, in any month. Rows go with the
+ * raw-payload retention (the partition job deletes claims older than it).
+ */
+export const inboundPayloadKeys = pgTable(
+  'inbound_payload_keys',
+  {
+    channel: text('channel').notNull(),
+    sha256: text('sha256').notNull(),
+    receivedAt: instant('received_at').notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.channel, t.sha256] }), index('inbound_payload_keys_received_idx').on(t.receivedAt)],
 );
 
 /**

@@ -1,5 +1,5 @@
 import { sql } from 'drizzle-orm';
-import { bigint, doublePrecision, index, integer, jsonb, pgTable, real, text, uniqueIndex, uuid } from 'drizzle-orm/pg-core';
+import { bigint, doublePrecision, index, integer, jsonb, pgTable, primaryKey, real, text, uniqueIndex, uuid } from 'drizzle-orm/pg-core';
 import { createdAt, id, instant, updatedAt, xid8 } from '../../db/columns.js';
 import type { CalendarDefinition } from '../../domain/calendar.js';
 import type { EscalationLevel, SlaPolicy, SlaTargets } from '../../domain/sla/sla.types.js';
@@ -145,7 +145,9 @@ export const commitments = pgTable(
 export const slaStreamEvents = pgTable(
   'sla_stream_events',
   {
-    id: bigint('id', { mode: 'number' }).primaryKey().generatedAlwaysAsIdentity(),
+    // Partitioned by month of created_at (issue 18, migration 0027): the key holds created_at
+    // too; id alone stays unique (one identity sequence), so a Last-Event-ID still names one row.
+    id: bigint('id', { mode: 'number' }).notNull().generatedAlwaysAsIdentity(),
     // The writing transaction (issue 15): a resumed stream reads in (tx_id, id) order below
     // the oldest running transaction, so an id that commits after a higher one is not missed.
     txId: xid8('tx_id')
@@ -155,7 +157,11 @@ export const slaStreamEvents = pgTable(
     data: jsonb('data').$type<Record<string, unknown>>().notNull(),
     createdAt: createdAt(),
   },
-  (t) => [index('sla_stream_events_created_idx').on(t.createdAt), index('sla_stream_events_tx_order_idx').on(t.txId, t.id)],
+  (t) => [
+    primaryKey({ name: 'sla_stream_events_pkey', columns: [t.id, t.createdAt] }),
+    index('sla_stream_events_created_idx').on(t.createdAt),
+    index('sla_stream_events_tx_order_idx').on(t.txId, t.id),
+  ],
 );
 
 /**

@@ -1,12 +1,17 @@
-import { bigint, index, jsonb, pgTable, text, uuid } from 'drizzle-orm/pg-core';
+import { bigint, index, jsonb, pgTable, primaryKey, text, uuid } from 'drizzle-orm/pg-core';
 import { createdAt } from '../../db/columns.js';
 import { tickets } from './tickets.table.js';
 
-/** The append-only timeline. Rows are inserted, never updated (except re-parenting on merge). */
+/**
+ * The append-only timeline. Rows are inserted, never updated (except re-parenting on merge).
+ * Partitioned by month of created_at (issue 18, migration 0027; partitions made ahead by
+ * modules/maintenance/partitions.service.ts), so the primary key must hold created_at too;
+ * id alone stays unique (one identity sequence for every partition).
+ */
 export const ticketEvents = pgTable(
   'ticket_events',
   {
-    id: bigint('id', { mode: 'number' }).primaryKey().generatedAlwaysAsIdentity(),
+    id: bigint('id', { mode: 'number' }).notNull().generatedAlwaysAsIdentity(),
     ticketId: uuid('ticket_id')
       .notNull()
       .references(() => tickets.id),
@@ -16,5 +21,5 @@ export const ticketEvents = pgTable(
     data: jsonb('data').$type<Record<string, unknown>>().notNull().default({}),
     createdAt: createdAt(),
   },
-  (t) => [index('ticket_events_ticket_id_idx').on(t.ticketId, t.id)],
+  (t) => [primaryKey({ name: 'ticket_events_pkey', columns: [t.id, t.createdAt] }), index('ticket_events_ticket_id_idx').on(t.ticketId, t.id)],
 );
