@@ -130,7 +130,7 @@ export function guardedLookup(policy: OutboundPolicy): LookupFunction {
  * POSTs a body to a guarded URL and answers the status. Redirects are not followed (a 3xx is
  * the receiver's answer): following one would lead past the guard.
  */
-export async function postOutbound(raw: string, request: { headers: Record<string, string>; body: string; timeoutMs: number }, policy: OutboundPolicy): Promise<number> {
+export async function postOutbound(raw: string, request: { headers: Record<string, string>; body: string; timeoutMs: number; agent?: http.Agent }, policy: OutboundPolicy): Promise<number> {
   const url = checkOutboundUrlShape(raw, policy);
   const client = url.protocol === 'https:' ? https : http;
   return new Promise<number>((resolve, reject) => {
@@ -140,8 +140,10 @@ export async function postOutbound(raw: string, request: { headers: Record<strin
         method: 'POST',
         headers: { ...request.headers, 'content-length': String(Buffer.byteLength(request.body)) },
         lookup: guardedLookup(policy),
-        // A fresh connection per call: a pooled socket would outlive the policy that allowed it.
-        agent: false,
+        // A fresh connection per call unless the caller keeps a pool for this one URL under a
+        // policy that does not change (the webhook pump: a pool per subscription); the guarded
+        // lookup runs for every new connection either way.
+        agent: request.agent ?? false,
         signal: AbortSignal.timeout(request.timeoutMs),
       },
       (res) => {

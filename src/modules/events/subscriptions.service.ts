@@ -227,11 +227,19 @@ export function createSubscriptionService(deps: SubscriptionServiceDeps) {
         .where(and(eq(webhookDeliveries.id, deliveryId), eq(webhookDeliveries.subscriptionId, subscriptionId)));
       if (!old) throw notFound('Delivery', deliveryId);
       if (old.state === 'pending' || old.state === 'delivering') throw conflict('delivery-in-progress', 'The delivery is still being attempted; redeliver once it succeeded or failed');
-      const [row] = await db
-        .insert(webhookDeliveries)
-        .values({ subscriptionId, eventId: old.eventId, eventType: old.eventType, resourceKey: old.resourceKey, nextAttemptAt: now, expiresAt: expiryOf(now, deps.retry), createdAt: now })
-        .returning();
-      return row!;
+      return db.transaction(async (tx) => {
+        const [row] = await tx
+          .insert(webhookDeliveries)
+          .values({ subscriptionId, eventId: old.eventId, eventType: old.eventType, resourceKey: old.resourceKey, nextAttemptAt: now, expiresAt: expiryOf(now, deps.retry), createdAt: now })
+          .returning();
+        // Its chain (webhook-dispatch.ts): due now unless its head is being delivered; the claim
+        // sends the chain's lowest event first, and puts back the head's own due time if that is later.
+        await tx.execute(sql`
+          insert into webhook_delivery_chains as c (subscription_id, resource_key, due_at)
+          values (${subscriptionId}, ${old.resourceKey}, ${now})
+          on conflict (subscription_id, resource_key) do update set due_at = least(c.due_at, excluded.due_at) where not c.in_flight`);
+        return row!;
+      });
     },
   };
 }

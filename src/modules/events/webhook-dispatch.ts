@@ -1,18 +1,22 @@
 import { sql } from 'drizzle-orm';
-import type { Database } from '../../db/client.js';
+import type { Database, Executor } from '../../db/client.js';
 import { expiryOf, type RetrySettings } from '../../domain/events/delivery-policy.js';
 import { readFeed, type FeedCursor } from './commit-order.js';
 
 /**
- * The two halves of webhook delivery that are pure SQL: turning outbox events into deliveries
- * (dispatch), and taking the deliveries that may go out now (claim).
+ * The parts of webhook delivery that are pure SQL: turning outbox events into deliveries
+ * (dispatch), taking the deliveries that may go out now (claim), and moving a chain on once
+ * its head is settled (advance).
  *
- * Order per resource: a resource's events get ids in commit order (events.writer.ts), and a
- * delivery is claimed only when it is the lowest unfinished one of its (subscription,
- * resource) chain AND no event of the resource with a lower id is still waiting to be
- * dispatched (it may sort after the cursor: see commit-order.ts). So a subscriber sees
- * ticket.created before that ticket's ticket.assigned, always, while different tickets go out
- * in parallel.
+ * Order per resource: a resource's events get ids in commit order (events.writer.ts), and the
+ * deliveries of one (subscription, resource) form a chain (webhook_delivery_chains) whose head,
+ * its lowest unfinished event id, is the only one that may go out; and not while an event of
+ * the resource with a lower id still waits to be dispatched (it may sort after the cursor: see
+ * commit-order.ts). So a subscriber sees ticket.created before that ticket's ticket.assigned,
+ * always, while different tickets go out in parallel.
+ *
+ * Cost: the claim reads the due chains of each subscription through an index, then one index
+ * probe per chain for its head; nothing it reads grows with the backlog behind the heads.
  */
 
 export interface DispatchResult {
@@ -35,68 +39,161 @@ export async function dispatchEvents(db: Database, now: Date, retry: RetrySettin
     const first = rows[0]!;
     const last = rows.at(-1)!;
     // The batch is the settled range (first .. last] in (tx_id, id) order, read again in SQL.
-    const inserted = await tx.execute(sql`
-      insert into webhook_deliveries (subscription_id, event_id, event_type, resource_key, next_attempt_at, expires_at, created_at)
-      select s.id, e.id, e.type, e.resource_type || ':' || e.resource_id, ${now}, ${expiryOf(now, retry)}, ${now}
-        from domain_events e
-        join webhook_subscriptions s
-          on s.active and (s.event_types is null or e.type = any (s.event_types)) and s.created_at <= e.occurred_at
-       where (e.tx_id, e.id) >= (${first.tx}::xid8, ${first.id}::bigint) and (e.tx_id, e.id) <= (${last.tx}::xid8, ${last.id}::bigint)
-       order by e.tx_id, e.id`);
+    // Each new delivery's chain: created due now, or, if it exists, only locked (`where false`
+    // still locks), in key order like advanceChains, so a chain that finishes meanwhile sees
+    // this delivery before it removes its row. An existing chain keeps its due time: its head
+    // (the lowest event id) is found at claim time, whichever delivery it is.
+    const inserted = await tx.execute<{ n: number }>(sql`
+      with ins as (
+        insert into webhook_deliveries (subscription_id, event_id, event_type, resource_key, next_attempt_at, expires_at, created_at)
+        select s.id, e.id, e.type, e.resource_type || ':' || e.resource_id, ${now}, ${expiryOf(now, retry)}, ${now}
+          from domain_events e
+          join webhook_subscriptions s
+            on s.active and (s.event_types is null or e.type = any (s.event_types)) and s.created_at <= e.occurred_at
+         where (e.tx_id, e.id) >= (${first.tx}::xid8, ${first.id}::bigint) and (e.tx_id, e.id) <= (${last.tx}::xid8, ${last.id}::bigint)
+         order by e.tx_id, e.id
+        returning subscription_id, resource_key
+      ), chains as (
+        insert into webhook_delivery_chains as c (subscription_id, resource_key, due_at)
+        select distinct subscription_id, resource_key, ${now}::timestamptz from ins order by subscription_id, resource_key
+        on conflict (subscription_id, resource_key) do update set due_at = c.due_at where false
+      )
+      select count(*)::int as n from ins`);
     await tx.execute(sql`update webhook_dispatch_cursor set tx_id = ${last.tx}::xid8, event_id = ${last.id}, updated_at = ${now} where id = 1`);
-    return { events: rows.length, deliveries: inserted.rowCount ?? 0, more: rows.length === limit, blocked };
+    return { events: rows.length, deliveries: inserted.rows[0]?.n ?? 0, more: rows.length === limit, blocked };
   });
 }
 
 export type ClaimedDelivery = {
   id: string;
   subscription_id: string;
+  resource_key: string;
   event_id: number;
   attempts: number;
   expires_at: Date;
 };
 
 /**
- * Takes up to `capacity` deliveries that may go out now, marks them delivering (leased until
- * `leaseUntil`, so a worker that dies mid-request leaves them to another) and counts the
- * attempt. At most `maxInFlight` per subscription are delivering at once, across processes.
+ * Takes up to `capacity` deliveries that may go out now: the heads of due chains, at most
+ * `maxInFlight` per subscription delivering at once across processes. Marks each delivering
+ * (leased until `leaseUntil`, so a worker that dies mid-request leaves it to another), counts
+ * the attempt, and makes its chain due at the lease's end. Chains locked by another claim or
+ * a settlement are skipped, never waited for.
+ *
+ * A due chain whose head may not go out (an earlier event of the resource not dispatched yet)
+ * stays due and is looked at again next time; one whose due time is stale (a redelivery made
+ * it due early) gets its head's; one with no unfinished delivery left is removed.
  */
 export async function claimDeliveries(db: Database, input: { now: Date; leaseUntil: Date; capacity: number; maxInFlight: number }): Promise<ClaimedDelivery[]> {
   const { now, leaseUntil, capacity, maxInFlight } = input;
+  if (capacity <= 0) return [];
   const result = await db.execute<ClaimedDelivery>(sql`
     with cur as (
       select tx_id, event_id from webhook_dispatch_cursor where id = 1
-    ), cand as (
-      select d.id, d.subscription_id, d.event_id
-        from webhook_deliveries d
-        join webhook_subscriptions s on s.id = d.subscription_id and s.active
-       where ((d.state = 'pending' and d.next_attempt_at <= ${now}) or (d.state = 'delivering' and d.lease_until < ${now}))
-         and not exists (
-           select 1 from webhook_deliveries e
-            where e.subscription_id = d.subscription_id and e.resource_key = d.resource_key
-              and e.state in ('pending', 'delivering') and e.event_id < d.event_id)
+    ), room as (
+      select s.id, ${maxInFlight} - (
+               select count(*) from webhook_delivery_chains f
+                where f.subscription_id = s.id and f.in_flight and f.due_at > ${now}) as free
+        from webhook_subscriptions s
+       where s.active
+    ), due as (
+      select c.subscription_id, c.resource_key
+        from room
+        cross join lateral (
+          select c.subscription_id, c.resource_key
+            from webhook_delivery_chains c
+           where c.subscription_id = room.id and c.due_at <= ${now}
+           order by c.due_at
+           limit greatest(room.free, 0)
+             for update skip locked
+        ) c
+       limit ${capacity}
+    ), head as (
+      select due.subscription_id, due.resource_key, h.id, h.event_id, h.state, h.next_attempt_at, h.lease_until
+        from due
+        left join lateral (
+          select d.id, d.event_id, d.state, d.next_attempt_at, d.lease_until
+            from webhook_deliveries d
+           where d.subscription_id = due.subscription_id and d.resource_key = due.resource_key and d.state in ('pending', 'delivering')
+           order by d.event_id
+           limit 1
+        ) h on true
+    ), ready as (
+      select head.* from head
+       where ((head.state = 'pending' and head.next_attempt_at <= ${now}) or (head.state = 'delivering' and head.lease_until < ${now}))
          and not exists (
            select 1 from domain_events p, cur
-            where p.resource_type = split_part(d.resource_key, ':', 1)
-              and p.resource_id = substr(d.resource_key, strpos(d.resource_key, ':') + 1)
-              and p.id < d.event_id and (p.tx_id, p.id) > (cur.tx_id, cur.event_id))
-       order by d.event_id
-       limit ${Math.max(capacity * 4, 100)}
-       for update of d skip locked
-    ), busy as (
-      select subscription_id, count(*)::int as n from webhook_deliveries
-       where state = 'delivering' and lease_until >= ${now}
-       group by subscription_id
-    ), ranked as (
-      select c.id, c.event_id, row_number() over (partition by c.subscription_id order by c.event_id) as rn, coalesce(b.n, 0) as busy
-        from cand c left join busy b using (subscription_id)
-    ), picked as (
-      select id from ranked where rn + busy <= ${maxInFlight} order by event_id limit ${capacity}
+            where p.resource_type = split_part(head.resource_key, ':', 1)
+              and p.resource_id = substr(head.resource_key, strpos(head.resource_key, ':') + 1)
+              and p.id < head.event_id and (p.tx_id, p.id) > (cur.tx_id, cur.event_id))
+    ), stale as (
+      update webhook_delivery_chains c
+         set due_at = case when head.state = 'pending' then head.next_attempt_at else head.lease_until end,
+             in_flight = head.state = 'delivering'
+        from head
+       where c.subscription_id = head.subscription_id and c.resource_key = head.resource_key
+         and ((head.state = 'pending' and head.next_attempt_at > ${now}) or (head.state = 'delivering' and head.lease_until >= ${now}))
+    ), empty as (
+      delete from webhook_delivery_chains c
+       using head
+       where c.subscription_id = head.subscription_id and c.resource_key = head.resource_key and head.id is null
+    ), leased as (
+      update webhook_delivery_chains c
+         set due_at = ${leaseUntil}, in_flight = true
+        from ready
+       where c.subscription_id = ready.subscription_id and c.resource_key = ready.resource_key
     )
     update webhook_deliveries d
        set state = 'delivering', lease_until = ${leaseUntil}, attempts = d.attempts + 1, last_attempt_at = ${now}
-      from picked
-     where d.id = picked.id
-    returning d.id, d.subscription_id, d.event_id, d.attempts, d.expires_at`);
+      from ready
+     where d.id = ready.id
+    returning d.id, d.subscription_id, d.resource_key, d.event_id, d.attempts, d.expires_at`);
   return result.rows.map((r) => ({ ...r, event_id: Number(r.event_id), expires_at: new Date(r.expires_at) }));
+}
+
+export interface ChainKey {
+  subscriptionId: string;
+  resourceKey: string;
+}
+
+/**
+ * Moves chains on after their heads were settled (in the caller's transaction, after the
+ * deliveries' own updates): each chain becomes due when its new head is (a retried head's next
+ * attempt, or the next delivery's creation), or its row goes when nothing is left. The rows
+ * are locked first, in key order, and read in a later statement: a dispatch that added a
+ * delivery to the chain holds that lock until it commits, so its delivery is seen here and the
+ * chain is not removed under it.
+ */
+export async function advanceChains(tx: Executor, keys: ChainKey[]): Promise<void> {
+  if (keys.length === 0) return;
+  const json = JSON.stringify(keys);
+  await tx.execute(sql`
+    select 1 from webhook_delivery_chains c
+      join jsonb_to_recordset(${json}::jsonb) as k("subscriptionId" uuid, "resourceKey" text)
+        on c.subscription_id = k."subscriptionId" and c.resource_key = k."resourceKey"
+     order by c.subscription_id, c.resource_key
+       for update of c`);
+  await tx.execute(sql`
+    with k as (
+      select distinct * from jsonb_to_recordset(${json}::jsonb) as k("subscriptionId" uuid, "resourceKey" text)
+    ), nxt as (
+      select k."subscriptionId" as subscription_id, k."resourceKey" as resource_key, h.state, h.next_attempt_at, h.lease_until
+        from k
+        left join lateral (
+          select d.state, d.next_attempt_at, d.lease_until
+            from webhook_deliveries d
+           where d.subscription_id = k."subscriptionId" and d.resource_key = k."resourceKey" and d.state in ('pending', 'delivering')
+           order by d.event_id
+           limit 1
+        ) h on true
+    ), gone as (
+      delete from webhook_delivery_chains c
+       using nxt
+       where c.subscription_id = nxt.subscription_id and c.resource_key = nxt.resource_key and nxt.state is null
+    )
+    update webhook_delivery_chains c
+       set due_at = case when nxt.state = 'delivering' then coalesce(nxt.lease_until, nxt.next_attempt_at) else nxt.next_attempt_at end,
+           in_flight = nxt.state = 'delivering'
+      from nxt
+     where c.subscription_id = nxt.subscription_id and c.resource_key = nxt.resource_key and nxt.state is not null`);
 }

@@ -1,3 +1,5 @@
+import http from 'node:http';
+import https from 'node:https';
 import { performance } from 'node:perf_hooks';
 import { and, eq, inArray, sql } from 'drizzle-orm';
 import pg from 'pg';
@@ -12,7 +14,7 @@ import { postOutbound, type OutboundPolicy } from '../../shared/outbound-url.js'
 import { domainEvents } from './events.table.js';
 import { EVENTS_CHANNEL, recordEvent } from './events.writer.js';
 import { subscriptionAlarmId } from './subscriptions.service.js';
-import { claimDeliveries, dispatchEvents, type ClaimedDelivery } from './webhook-dispatch.js';
+import { advanceChains, claimDeliveries, dispatchEvents, type ClaimedDelivery } from './webhook-dispatch.js';
 import { messageIdOf, signDelivery } from './webhook-signing.js';
 import { webhookDeliveries, webhookSubscriptions } from './webhooks.table.js';
 
@@ -70,28 +72,62 @@ export function createWebhookPump(deps: WebhookPumpDeps) {
   let loopDone: Promise<void> = Promise.resolve();
   const sends = new Set<Promise<void>>();
 
-  // Successes finishing together are recorded in one statement: at 1,000 deliveries a second,
-  // one UPDATE per delivery would be the pump's bottleneck.
-  type Success = { id: string; subscriptionId: string; status: number; latencyMs: number };
-  const successes = createCoalescer<Success, void>(
+  // Attempts finishing together are recorded in one transaction: at 1,000 deliveries a second,
+  // a transaction per delivery would be the pump's bottleneck. Failures for good go alone
+  // (settleFailed): they may disable the subscription.
+  type Settlement = {
+    id: string;
+    attempts: number;
+    state: 'succeeded' | 'pending';
+    nextAttemptAt: string | null;
+    status: number | null;
+    latencyMs: number;
+    error: string | null;
+  };
+  const settlements = createCoalescer<Settlement, void>(
     async (batch) => {
       const now = clock.now();
-      await db.execute(sql`
-        with v as (
-          select * from jsonb_to_recordset(${JSON.stringify(batch)}::jsonb) as v(id uuid, "subscriptionId" uuid, status int, "latencyMs" int)
-        ), d as (
+      await db.transaction(async (tx) => {
+        const updated = await tx.execute<{ subscription_id: string; resource_key: string; state: string }>(sql`
+          with v as (
+            select * from jsonb_to_recordset(${JSON.stringify(batch)}::jsonb)
+              as v(id uuid, attempts int, state text, "nextAttemptAt" timestamptz, status int, "latencyMs" int, error text)
+          )
           update webhook_deliveries d
-             set state = 'succeeded', delivered_at = ${now}, last_response_code = v.status, last_latency_ms = v."latencyMs", last_error = null, lease_until = null
+             set state = v.state,
+                 next_attempt_at = coalesce(v."nextAttemptAt", d.next_attempt_at),
+                 delivered_at = case when v.state = 'succeeded' then ${now}::timestamptz else d.delivered_at end,
+                 last_response_code = v.status, last_latency_ms = v."latencyMs", last_error = v.error, lease_until = null
             from v
-           where d.id = v.id and d.state = 'delivering'
-          returning d.subscription_id
-        )
-        update webhook_subscriptions s set consecutive_failures = 0
-         where s.id in (select subscription_id from d) and s.consecutive_failures <> 0`);
+           where d.id = v.id and d.state = 'delivering' and d.attempts = v.attempts
+          returning d.subscription_id, d.resource_key, d.state`);
+        await advanceChains(tx, updated.rows.map((r) => ({ subscriptionId: r.subscription_id, resourceKey: r.resource_key })));
+        const succeeded = [...new Set(updated.rows.filter((r) => r.state === 'succeeded').map((r) => r.subscription_id))];
+        if (succeeded.length > 0) {
+          await tx.execute(sql`
+            update webhook_subscriptions set consecutive_failures = 0
+             where id in (select jsonb_array_elements_text(${JSON.stringify(succeeded)}::jsonb)::uuid) and consecutive_failures <> 0`);
+        }
+      });
       return batch.map(() => undefined);
     },
     { maxBatch: 500, maxInFlight: 2 },
   );
+
+  // Keep-alive connections per subscription (at most its in-flight limit): a new TCP (and TLS)
+  // handshake per delivery doubled the receiver's work and the pump's. A pool belongs to one
+  // URL; a subscription whose URL changed gets a new one. Every new connection still passes
+  // the SSRF guard's lookup (postOutbound), and the policy does not change while we run.
+  const agents = new Map<string, { url: string; agent: http.Agent }>();
+  function agentFor(subscription: typeof webhookSubscriptions.$inferSelect): http.Agent {
+    const current = agents.get(subscription.id);
+    if (current?.url === subscription.url) return current.agent;
+    current?.agent.destroy();
+    const options = { keepAlive: true, maxSockets: settings.maxInFlightPerSubscription, maxFreeSockets: settings.maxInFlightPerSubscription, scheduling: 'lifo' as const };
+    const agent = subscription.url.startsWith('https:') ? new https.Agent(options) : new http.Agent(options);
+    agents.set(subscription.id, { url: subscription.url, agent });
+    return agent;
+  }
 
   const wake = () => {
     const resolve = wakeUp;
@@ -155,7 +191,7 @@ export function createWebhookPump(deps: WebhookPumpDeps) {
     let status: number | null = null;
     let error: string | null = null;
     try {
-      status = await postOutbound(subscription.url, { headers, body, timeoutMs: settings.timeoutMs }, settings.outbound);
+      status = await postOutbound(subscription.url, { headers, body, timeoutMs: settings.timeoutMs, agent: agentFor(subscription) }, settings.outbound);
       if (!isSuccess(status)) error = `answered ${status}`;
     } catch (e) {
       const name = (e as { name?: string }).name;
@@ -168,20 +204,27 @@ export function createWebhookPump(deps: WebhookPumpDeps) {
   async function settle(claimed: ClaimedDelivery, result: { status: number | null; error: string | null; latencyMs: number }) {
     const now = clock.now();
     const outcome = afterAttempt({ ok: isSuccess(result.status), attempts: claimed.attempts, now, expiresAt: claimed.expires_at, random: Math.random() }, settings.retry);
-    const common = { lastResponseCode: result.status, lastLatencyMs: result.latencyMs, lastError: result.error, leaseUntil: null };
-    const mine = and(eq(webhookDeliveries.id, claimed.id), eq(webhookDeliveries.state, 'delivering'));
-    if (outcome.state === 'succeeded') {
-      await successes.request({ id: claimed.id, subscriptionId: claimed.subscription_id, status: result.status!, latencyMs: result.latencyMs });
+    if (outcome.state !== 'failed') {
+      await settlements.request({
+        id: claimed.id,
+        attempts: claimed.attempts,
+        state: outcome.state,
+        nextAttemptAt: outcome.state === 'pending' ? outcome.nextAttemptAt.toISOString() : null,
+        status: result.status,
+        latencyMs: result.latencyMs,
+        error: result.error,
+      });
       return;
     }
-    if (outcome.state === 'pending') {
-      await db.update(webhookDeliveries).set({ ...common, state: 'pending', nextAttemptAt: outcome.nextAttemptAt }).where(mine);
-      return;
-    }
-    // Out of retries: failed for good, and perhaps the subscription with it.
+    // Out of retries: failed for good, the chain moves on, and perhaps the subscription is disabled.
     await db.transaction(async (tx) => {
-      const updated = await tx.update(webhookDeliveries).set({ ...common, state: 'failed' }).where(mine).returning({ id: webhookDeliveries.id });
+      const updated = await tx
+        .update(webhookDeliveries)
+        .set({ lastResponseCode: result.status, lastLatencyMs: result.latencyMs, lastError: result.error, leaseUntil: null, state: 'failed' })
+        .where(and(eq(webhookDeliveries.id, claimed.id), eq(webhookDeliveries.state, 'delivering'), eq(webhookDeliveries.attempts, claimed.attempts)))
+        .returning({ id: webhookDeliveries.id });
       if (updated.length === 0) return;
+      await advanceChains(tx, [{ subscriptionId: claimed.subscription_id, resourceKey: claimed.resource_key }]);
       const [sub] = await tx
         .update(webhookSubscriptions)
         .set({ consecutiveFailures: sql`${webhookSubscriptions.consecutiveFailures} + 1` })
@@ -265,6 +308,8 @@ export function createWebhookPump(deps: WebhookPumpDeps) {
       wake();
       await loopDone;
       await Promise.allSettled([...sends]);
+      for (const { agent } of agents.values()) agent.destroy();
+      agents.clear();
       const client = listener;
       listener = null;
       await client?.end().catch(() => undefined);
