@@ -1,4 +1,4 @@
-import { asc, eq, gt, sql } from 'drizzle-orm';
+import { asc, eq, gt, or, sql } from 'drizzle-orm';
 import type { Database } from '../../db/client.js';
 import { uniqueOrConflict } from '../../db/unique.js';
 import { cursorKeys, decodeCursor, toPage } from '../../http/pagination.js';
@@ -7,6 +7,7 @@ import { notFound } from '../../shared/errors.js';
 import { effectiveCapacity, effectiveRouting, type CapacityOverride, type RoutingSettings } from '../../domain/routing/routing.types.js';
 import { requireAgent } from '../agents/agents.repository.js';
 import { agents } from '../agents/agents.table.js';
+import { tickets } from '../tickets/tickets.table.js';
 import { requireCalendar } from '../routing/routing.repository.js';
 import { teams } from './teams.table.js';
 
@@ -67,9 +68,23 @@ export function createTeamService(deps: { db: Database; clock: Clock; routing?: 
      * with it its routing settings and capacity defaults) goes, its tickets and members lose it
      * (foreign keys, set null), and agents who served it as an extra team drop it from teamIds.
      * Its waiting tickets are now the default queue's, routed there.
+     *
+     * Locks in the order routers and the SLA engine take them, before the foreign keys' own
+     * updates would take them in theirs (agents first, which deadlocked with a router holding
+     * its batch of tickets and waiting for the agents): the team row (no ticket can join it
+     * meanwhile), its tickets in id order, then its members and helpers in id order.
      */
     async delete(id: string): Promise<void> {
       await db.transaction(async (tx) => {
+        const [found] = await tx.select({ id: teams.id }).from(teams).where(eq(teams.id, id)).for('update');
+        if (!found) throw notFound('Team', id);
+        await tx.select({ id: tickets.id }).from(tickets).where(eq(tickets.teamId, id)).orderBy(asc(tickets.id)).for('no key update');
+        await tx
+          .select({ id: agents.id })
+          .from(agents)
+          .where(or(eq(agents.teamId, id), sql`${id}::uuid = any(${agents.teamIds})`))
+          .orderBy(asc(agents.id))
+          .for('no key update');
         const [row] = await tx.delete(teams).where(eq(teams.id, id)).returning({ id: teams.id });
         if (!row) throw notFound('Team', id);
         await tx
