@@ -7,10 +7,10 @@ import { MANAGERS, STAFF } from '../auth/api-keys.models.js';
 import type { RoutingService } from '../routing/routing.service.js';
 import { routingQueuesView } from '../routing/routing.schemas.js';
 import type { BreachOpsService } from '../sla/breaches/breach-ops.service.js';
-import { ackBody, bodilessAckAsEmpty, breachView } from '../sla/breaches/breach.views.js';
+import { acknowledgeRoute } from '../sla/breaches/breach-ops.routes.js';
+import { breachView } from '../sla/breaches/breach.views.js';
 import { eventIdSchema, serveEventStream } from '../sla/breaches/event-stream.js';
 import type { StreamHub } from '../sla/breaches/sla.stream.js';
-import { BREACH_STATES } from '../sla/sla.table.js';
 import { DIRECTIONS, SCOPE_KINDS, TARGET_KPIS } from '../reports/kpi-targets.table.js';
 import { forbiddenPage, wallPage } from './ops.page.js';
 import type { OpsService } from './ops.service.js';
@@ -18,24 +18,11 @@ import { PAGE_CSP, type WebAssetKind, type WebAssets } from './web-assets.js';
 
 const tags = ['operations'];
 
-const breachRow = z.object({
-  id: z.uuid(),
-  ticketId: z.uuid(),
-  ticketNumber: z.number().int(),
+/** A breach on the wall: the API's breach with the names an operator reads. */
+const breachRow = breachView.extend({
   customerName: z.string().nullable(),
   subject: z.string(),
-  channel: z.string(),
-  metric: z.string(),
-  priority: z.string(),
-  severity: z.number().int(),
-  teamId: z.uuid().nullable(),
-  dueAt: z.date(),
-  breachedAt: z.date(),
-  escalationLevel: z.number().int(),
-  state: z.enum(BREACH_STATES),
   acknowledgedBy: z.string().nullable().describe("The acknowledging agent's name, or the API key's name"),
-  acknowledgedAt: z.date().nullable(),
-  ackNote: z.string().nullable(),
 });
 
 const atRiskRow = z.object({
@@ -162,19 +149,10 @@ export function registerOpsRoutes(
 
   app.post('/ops/api/breaches/:id/ack', {
     onRequest: managers,
-    preValidation: bodilessAckAsEmpty,
-    schema: {
+    ...acknowledgeRoute(deps.breachOps, {
       tags,
       summary: 'Acknowledge a breach from the wall (POST /v1/sla/breaches/{id}/ack for the session cookie)',
-      security: bearerSecurity,
-      params: z.object({ id: z.uuid() }),
-      body: ackBody,
-      response: { 200: breachView, ...problemResponses(404, 409) },
-    },
-    handler: async (request) => {
-      const principal = principalOf(request);
-      return deps.breachOps.acknowledge(request.params.id, principal.agentId ?? principal.name, request.body?.note ?? null);
-    },
+    }),
   });
 
   // The operations stream (GET /v1/sla/stream) for the session cookie; kept out of the OpenAPI

@@ -6,6 +6,7 @@ import { customers } from '../customers/customers.table.js';
 import { kpiValue, listAlarms, listTargets, isOffTarget } from '../reports/kpi-targets.service.js';
 import type { TargetKpi } from '../reports/kpi-targets.table.js';
 import { queryKpis, type KpiRow } from '../reports/kpi.queries.js';
+import { breachColumns } from '../sla/breaches/breach-ops.service.js';
 import { breaches, slaClocks, type BREACH_STATES } from '../sla/sla.table.js';
 import { teams } from '../teams/teams.table.js';
 import { tickets } from '../tickets/tickets.table.js';
@@ -28,24 +29,11 @@ export function createOpsService(deps: { db: Database; clock: Clock }) {
     const [rows, totals] = await Promise.all([
       db
         .select({
-          id: breaches.id,
-          ticketId: breaches.ticketId,
-          ticketNumber: tickets.number,
+          ...breachColumns,
           customerName: customers.name,
           subject: tickets.subject,
-          channel: breaches.channel,
-          metric: breaches.metric,
-          priority: tickets.priority,
-          severity: breaches.severity,
-          teamId: breaches.teamId,
-          dueAt: breaches.dueAt,
-          breachedAt: breaches.breachedAt,
-          escalationLevel: breaches.escalationLevel,
-          state: breaches.state,
           // Acknowledged by an agent's key: its agent id; by another key: the key's name.
           acknowledgedBy: sql<string | null>`coalesce(${agents.name}, ${breaches.acknowledgedBy})`,
-          acknowledgedAt: breaches.acknowledgedAt,
-          ackNote: breaches.ackNote,
         })
         .from(breaches)
         .innerJoin(tickets, eq(tickets.id, breaches.ticketId))

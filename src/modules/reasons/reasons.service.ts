@@ -161,27 +161,29 @@ export type ReasonService = ReturnType<typeof createReasonService>;
 
 // ---- classification of a ticket (the ticket service calls these) ----------------------------------
 
-/** The reason a ticket update names, by id or code; an unknown or inactive one is a 400 naming the field. */
-export async function resolveReason(tx: Executor, by: { id?: string | undefined; code?: string | undefined }): Promise<ReasonRow> {
-  const field = by.id !== undefined ? 'body.reasonId' : 'body.reasonCode';
-  const [row] = await tx
-    .select()
-    .from(reasons)
-    .where(by.id !== undefined ? eq(reasons.id, by.id) : sql`lower(${reasons.code}) = lower(${by.code!})`);
-  if (!row) throw badRequest(field, `no complaint reason ${by.id ?? by.code}`);
-  if (!row.active) throw badRequest(field, `the complaint reason ${row.code} is deactivated`);
+type ById = { id?: string | undefined; code?: string | undefined };
+
+/**
+ * The taxonomy entry (reason or root cause) a ticket update names, by id or by code (any case):
+ * an unknown or inactive one is a 400 naming the field the caller used.
+ */
+function usableEntry<R extends { code: string; active: boolean }>(row: R | undefined, by: ById, fields: { id: string; code: string }, noun: string): R {
+  const field = by.id !== undefined ? fields.id : fields.code;
+  if (!row) throw badRequest(field, `no ${noun} ${by.id ?? by.code}`);
+  if (!row.active) throw badRequest(field, `the ${noun} ${row.code} is deactivated`);
   return row;
 }
 
-export async function resolveRootCause(tx: Executor, by: { id?: string | undefined; code?: string | undefined }): Promise<RootCauseRow> {
-  const field = by.id !== undefined ? 'body.rootCauseId' : 'body.rootCauseCode';
-  const [row] = await tx
-    .select()
-    .from(rootCauses)
-    .where(by.id !== undefined ? eq(rootCauses.id, by.id) : sql`lower(${rootCauses.code}) = lower(${by.code!})`);
-  if (!row) throw badRequest(field, `no root cause ${by.id ?? by.code}`);
-  if (!row.active) throw badRequest(field, `the root cause ${row.code} is deactivated`);
-  return row;
+export async function resolveReason(tx: Executor, by: ById): Promise<ReasonRow> {
+  const where = by.id !== undefined ? eq(reasons.id, by.id) : sql`lower(${reasons.code}) = lower(${by.code!})`;
+  const [row] = await tx.select().from(reasons).where(where);
+  return usableEntry(row, by, { id: 'body.reasonId', code: 'body.reasonCode' }, 'complaint reason');
+}
+
+export async function resolveRootCause(tx: Executor, by: ById): Promise<RootCauseRow> {
+  const where = by.id !== undefined ? eq(rootCauses.id, by.id) : sql`lower(${rootCauses.code}) = lower(${by.code!})`;
+  const [row] = await tx.select().from(rootCauses).where(where);
+  return usableEntry(row, by, { id: 'body.rootCauseId', code: 'body.rootCauseCode' }, 'root cause');
 }
 
 /** A leaf: a reason with no active children (a second-level reason, or a top-level one without any). */

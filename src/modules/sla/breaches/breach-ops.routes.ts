@@ -1,3 +1,4 @@
+import type { FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { CHANNELS } from '../../../channels/channel.types.js';
 import { SLA_METRICS } from '../../../domain/sla/sla.types.js';
@@ -14,6 +15,27 @@ import { ackBody, bodilessAckAsEmpty, breachView } from './breach.views.js';
 import { streamTokenQuery } from '../../stream-tokens/stream-tokens.routes.js';
 
 const tags = ['sla'];
+
+/**
+ * Everything of an acknowledgement route but its guard: the API's (any staff key) and the
+ * wall's (the session cookie of a supervisor) take the same body and answer the same breach.
+ */
+export function acknowledgeRoute(breachOps: BreachOpsService, doc: { tags: string[]; summary: string }) {
+  return {
+    preValidation: bodilessAckAsEmpty,
+    schema: {
+      ...doc,
+      security: bearerSecurity,
+      params: z.object({ id: z.uuid() }),
+      body: ackBody,
+      response: { 200: breachView, ...problemResponses(404, 409) },
+    },
+    handler: async (request: FastifyRequest<{ Params: { id: string }; Body: z.infer<typeof ackBody> }>) => {
+      const principal = principalOf(request);
+      return breachOps.acknowledge(request.params.id, principal.agentId ?? principal.name, request.body?.note ?? null);
+    },
+  };
+}
 const csv = <T extends readonly [string, ...string[]]>(values: T) =>
   z.string().transform((raw) => raw.split(',').map((v) => v.trim()).filter(Boolean)).pipe(z.array(z.enum(values)).min(1));
 
@@ -59,19 +81,7 @@ export function registerBreachOpsRoutes(app: App, deps: { breachOps: BreachOpsSe
 
   app.post('/v1/sla/breaches/:id/ack', {
     onRequest: guard(STAFF),
-    preValidation: bodilessAckAsEmpty,
-    schema: {
-      tags,
-      summary: 'Acknowledge a breach: someone is on it',
-      security: bearerSecurity,
-      params: z.object({ id: z.uuid() }),
-      body: ackBody,
-      response: { 200: breachView, ...problemResponses(404, 409) },
-    },
-    handler: async (request) => {
-      const principal = principalOf(request);
-      return breachOps.acknowledge(request.params.id, principal.agentId ?? principal.name, request.body?.note ?? null);
-    },
+    ...acknowledgeRoute(breachOps, { tags, summary: 'Acknowledge a breach: someone is on it' }),
   });
 
   app.get('/v1/sla/at-risk', {

@@ -21,7 +21,8 @@ export interface BreachQueueQuery {
   after?: { severity: number; breachedAt: Date; id: string } | undefined;
 }
 
-const breachColumns = {
+/** The columns of a breach as the API shows it (breachView); the wall adds names to them. */
+export const breachColumns = {
   id: breaches.id,
   ticketId: breaches.ticketId,
   ticketNumber: tickets.number,
