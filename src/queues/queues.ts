@@ -42,7 +42,7 @@ export const QUEUE_DEFS = {
   },
   maintenance: {
     name: 'maintenance',
-    jobs: { 'sla-reconcile': z.object({}), 'sla-recompute': z.object({ policyId: z.uuid(), requestId: z.uuid().optional() }), 'fcr-settle': z.object({ ticketId: z.uuid() }), 'kpi-evaluate': z.object({}), 'kpi-rollup': z.object({}), retention: z.object({}) },
+    jobs: { 'sla-reconcile': z.object({}), 'sla-recompute': z.object({ policyId: z.uuid(), requestId: z.uuid().optional() }), 'fcr-settle': z.object({ ticketId: z.uuid() }), 'kpi-evaluate': z.object({}), 'kpi-rollup': z.object({}), retention: z.object({}), partitions: z.object({}) },
   },
 } as const;
 

@@ -50,6 +50,7 @@ export function createMetrics() {
       collect: () => routingGauges.refresh?.(),
     }),
     routingAgents: new Gauge({ name: 'complaint_desk_routing_agents', help: 'Active agents per presence', labelNames: ['presence'], registers: [registry], collect: () => routingGauges.refresh?.() }),
+    partitionChanges: new Counter({ name: 'complaint_desk_partitions_total', help: 'Month partitions created or dropped by the maintenance job', labelNames: ['table', 'action'], registers: [registry] }),
     queueDepth: new Gauge({ name: 'complaint_desk_queue_jobs', help: 'Jobs per queue and state', labelNames: ['queue', 'state'], registers: [registry] }),
     httpDuration: new Histogram({
       name: 'complaint_desk_http_request_duration_seconds',

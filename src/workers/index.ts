@@ -8,6 +8,7 @@ import { evaluateKpiTargets } from '../modules/reports/kpi-targets.service.js';
 import { refreshKpiRollups } from '../modules/reports/kpi-rollup.refresh.js';
 import { figureSettingsOf } from '../modules/work/figure-settings.js';
 import { createRetentionService } from '../modules/privacy/retention.service.js';
+import { createPartitionMaintenance } from '../modules/maintenance/partitions.service.js';
 import { trackRedis, workerRedisFor } from '../queues/redis.js';
 import { closeWorker } from '../queues/close-worker.js';
 import { ignoringOutages } from '../shared/link-state.js';
@@ -25,6 +26,7 @@ export const RECONCILE_SCHEDULER_ID = 'sla-reconcile';
 export const KPI_EVALUATE_SCHEDULER_ID = 'kpi-evaluate';
 export const KPI_ROLLUP_SCHEDULER_ID = 'kpi-rollup';
 export const RETENTION_SCHEDULER_ID = 'retention';
+export const PARTITIONS_SCHEDULER_ID = 'partitions';
 export const ROUTING_SWEEP_SCHEDULER_ID = 'routing-sweep';
 /** Routing jobs a worker process runs at once (each drain holds one pooled connection at a time). */
 const ROUTING_WORKER_CONCURRENCY = 4;
@@ -45,6 +47,19 @@ export async function startWorkers(deps: Dependencies): Promise<RunningWorker[]>
     emailFrom: config.EMAIL_FROM,
     logger,
     outbound: { allowPrivate: config.OUTBOUND_ALLOW_PRIVATE, allowHttp: config.OUTBOUND_ALLOW_HTTP },
+  });
+
+  const retentionRules = () => createRetentionService({ db: deps.db, clock: deps.clock, logger, batchSize: config.RETENTION_BATCH_SIZE, maxBatches: config.RETENTION_MAX_BATCHES }).read();
+  const partitionMaintenance = createPartitionMaintenance({
+    db: deps.db,
+    clock: deps.clock,
+    logger,
+    retention: retentionRules,
+    monthsAhead: config.PARTITION_MONTHS_AHEAD,
+    lockTimeoutMs: config.PARTITION_LOCK_TIMEOUT_MS,
+    batchSize: config.RETENTION_BATCH_SIZE,
+    maxBatches: config.RETENTION_MAX_BATCHES,
+    onChange: (table, action, n) => deps.metrics.partitionChanges.inc({ table, action }, n),
   });
 
   const workers: Worker[] = [];
@@ -131,6 +146,8 @@ export async function startWorkers(deps: Dependencies): Promise<RunningWorker[]>
       'kpi-rollup': () => refreshKpiRollups(deps.pool, figureSettingsOf(deps.config)),
       // Retention (issue 15): payloads, dead letters, closed tickets and audit rows past their time, in batches; returns what it did.
       retention: () => createRetentionService({ db: deps.db, clock: deps.clock, logger, batchSize: config.RETENTION_BATCH_SIZE, maxBatches: config.RETENTION_MAX_BATCHES }).run(),
+      // Month partitions (issue 18): the months ahead created, expired ones dropped; returns what it did.
+      partitions: () => partitionMaintenance.run(),
     },
     1,
   );
@@ -176,7 +193,14 @@ export async function startWorkers(deps: Dependencies): Promise<RunningWorker[]>
       .schedule(ROUTING_SWEEP_SCHEDULER_ID, config.ROUTING_SWEEP_INTERVAL_MS, 'sweep', {})
       .catch(ignoringOutages((error) => logger.warn({ err: error }, 'could not declare the routing sweep schedule')));
   await declareRoutingSweep();
-  const watchdog = setInterval(() => void Promise.all([declareScheduler(), declareKpiScheduler(), declareRoutingSweep()]), config.SLA_RECONCILE_INTERVAL_MS);
+  // Month partitions (issue 18): daily, and once now (the default partition holds any row meanwhile).
+  const declarePartitionsSchedule = () =>
+    deps.queues.maintenance
+      .schedule(PARTITIONS_SCHEDULER_ID, config.PARTITION_INTERVAL_MS, 'partitions', {})
+      .catch(ignoringOutages((error) => logger.warn({ err: error }, 'could not declare the partitions schedule')));
+  await declarePartitionsSchedule();
+  await deps.queues.maintenance.add('partitions', {}).catch(ignoringOutages((error) => logger.warn({ err: error }, 'could not queue the partition job at start')));
+  const watchdog = setInterval(() => void Promise.all([declareScheduler(), declareKpiScheduler(), declareRoutingSweep(), declarePartitionsSchedule()]), config.SLA_RECONCILE_INTERVAL_MS);
   watchdog.unref();
 
   // A Redis that lost our jobs is noticed within REDIS_LOSS_CHECK_MS, not at the next reconcile
