@@ -1,6 +1,6 @@
 import { eventsFromTimeline } from '../../domain/events/from-timeline.js';
-import type { TicketHook } from '../tickets/tickets.hooks.js';
-import { recordEvents } from './events.writer.js';
+import type { TicketChange, TicketHook } from '../tickets/tickets.hooks.js';
+import { recordEvents, type RecordedEvent } from './events.writer.js';
 
 /**
  * Every ticket change (API, intake, routing, SLA escalation, recompute) runs the hooks in its
@@ -8,13 +8,15 @@ import { recordEvents } from './events.writer.js';
  * Registered after the SLA and CSAT hooks, so its per-resource lock is the change's last.
  */
 export function createEventsHook(): TicketHook {
+  const recorded = (change: TicketChange): RecordedEvent[] =>
+    eventsFromTimeline(change.ticket, change.events).map((e) => ({ ...e, occurredAt: change.now, audience: { teamId: change.ticket.teamId, assigneeId: change.ticket.assigneeId } }));
   return {
     async inTransaction(tx, change) {
-      const events = eventsFromTimeline(change.ticket, change.events);
-      await recordEvents(
-        tx,
-        events.map((e) => ({ ...e, occurredAt: change.now, audience: { teamId: change.ticket.teamId, assigneeId: change.ticket.assigneeId } })),
-      );
+      await recordEvents(tx, recorded(change));
+    },
+    /** A routing batch: every change's events in one call (its per-resource locks in key order, one insert). */
+    async inTransactionBatch(tx, changes) {
+      await recordEvents(tx, changes.flatMap(recorded));
     },
   };
 }

@@ -17,7 +17,7 @@ import { patchTicket, patchTicketAssignments, type BatchAssignment, type TicketP
 import { capacitiesOf, loadsOf, lockAgent, routingOfTeam, SLOT_STATUSES, type AgentRow } from './routing.repository.js';
 
 /** Waiting tickets locked and matched per transaction of a drain. */
-const BATCH_SIZE = 100;
+const BATCH_SIZE = 500;
 /** Waiting tickets a pull looks at per queue (in the queue's order) for one it may take. */
 const PULL_PAGE = 200;
 /** A drain's passes (batches) at most: a trigger does bounded work; the sweep comes back. */
@@ -153,11 +153,9 @@ export function createRoutingEngine(deps: { db: Database; clock: Clock; logger: 
       if (assignments.length > 0) {
         const updated = new Map((await patchTicketAssignments(tx, assignments.map((a) => a.patch), now)).map((r) => [r.id, r]));
         await recordAssignments(tx, assignments.map((a) => ({ ticket: a.t.row, agentId: a.choice.agentId, at: a.at, events: a.events, stream: streamData(a.t.row, a.choice, 'routing') })), now);
-        for (const a of assignments) {
-          const change = { ticket: updated.get(a.t.id)!, events: a.events, now };
-          await hooks.inTransaction(tx, change);
-          changes.push(change);
-        }
+        for (const a of assignments) changes.push({ ticket: updated.get(a.t.id)!, events: a.events, now });
+        // One pass of the hooks over the whole batch (the events outbox writes it in one statement).
+        await hooks.inTransactionBatch(tx, changes);
       }
       // Another batch only if this one was full and some agent still has a free slot somewhere.
       const taken = new Map<string, number>();

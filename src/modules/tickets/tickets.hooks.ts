@@ -19,6 +19,11 @@ export interface TicketChange {
 
 export interface TicketHook {
   inTransaction?(tx: Executor, change: TicketChange): Promise<void>;
+  /**
+   * Several changes of one transaction at once (a routing batch): a hook that can write them
+   * in one statement implements this; without it, inTransaction runs for each change.
+   */
+  inTransactionBatch?(tx: Executor, changes: readonly TicketChange[]): Promise<void>;
   afterCommit?(change: TicketChange): Promise<void>;
 }
 
@@ -31,6 +36,18 @@ export class TicketHooks {
 
   async inTransaction(tx: Executor, change: TicketChange): Promise<void> {
     for (const hook of this.#hooks) await hook.inTransaction?.(tx, change);
+  }
+
+  /**
+   * The changes of one transaction (distinct tickets), hook by hook: each hook sees every change
+   * after the hooks registered before it, as with inTransaction one change at a time.
+   */
+  async inTransactionBatch(tx: Executor, changes: readonly TicketChange[]): Promise<void> {
+    if (changes.length === 0) return;
+    for (const hook of this.#hooks) {
+      if (hook.inTransactionBatch) await hook.inTransactionBatch(tx, changes);
+      else if (hook.inTransaction) for (const change of changes) await hook.inTransaction(tx, change);
+    }
   }
 
   async afterCommit(changes: TicketChange[], onError: (error: unknown) => void): Promise<void> {
