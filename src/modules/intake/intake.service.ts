@@ -78,7 +78,7 @@ export interface IntakeDeps {
 }
 
 /** A verified delivery ready to commit: everything decided outside the transaction. */
-interface Delivery {
+export interface Delivery {
   raw: RawPayload;
   list: NormalizedInbound[];
   extras: IngestExtras[];
@@ -314,35 +314,82 @@ export function createIntakeService(deps: IntakeDeps) {
    * down to the delivery at fault (createCoalescer), which then fails alone: one bad message
    * never fails its neighbours. Under light load a delivery runs alone, at once.
    */
-  const groupCommit = createCoalescer<Delivery, Committed>(
-    (group) =>
-      db.transaction(async (tx) => {
-        await lockMessages(tx, group.flatMap((d) => d.list), { senders: deps.floodMaxPerHour > 0 });
-        const committed: Committed[] = [];
-        for (const delivery of group) committed.push(await commitDelivery(tx, delivery));
-        return committed;
-      }),
-    { maxBatch: GROUP_MAX, maxInFlight: GROUPS_IN_FLIGHT },
-  );
+  const commitGroup = (group: Delivery[], after?: (tx: Executor) => Promise<void>) =>
+    db.transaction(async (tx) => {
+      await lockMessages(tx, group.flatMap((d) => d.list), { senders: deps.floodMaxPerHour > 0 });
+      const committed: Committed[] = [];
+      for (const delivery of group) committed.push(await commitDelivery(tx, delivery));
+      await after?.(tx);
+      return committed;
+    });
+  const groupCommit = createCoalescer<Delivery, Committed>((group) => commitGroup(group), { maxBatch: GROUP_MAX, maxInFlight: GROUPS_IN_FLIGHT });
+
+  /** Sender authentication (DNS, outside any transaction) and everything else decided before the commit. */
+  async function prepare(raw: RawPayload, parsed: { messages: NormalizedInbound[]; skipped: IngestResult['skipped'] }, options: IngestOptions = {}): Promise<Delivery> {
+    // DNS first, outside the transaction: no row lock waits on a resolver.
+    const extras: IngestExtras[] = await Promise.all(
+      parsed.messages.map(async (message) => ({
+        ticketDefaults: options.ticketDefaults,
+        authentication: message.channel === 'email' && deps.senderAuth ? await deps.senderAuth.authenticate(authenticationInput(raw, message, options)) : undefined,
+      })),
+    );
+    const now = clock.now();
+    const sha256 = createHash('sha256').update(raw.body).digest('hex');
+    return { raw, list: parsed.messages.map(storable), extras: extras.map((e) => storable(e)), skipped: storable(parsed.skipped), sha256, now, options };
+  }
 
   return {
     async ingest(raw: RawPayload, parsed: { messages: NormalizedInbound[]; skipped: IngestResult['skipped'] }, options: IngestOptions = {}): Promise<IngestResult> {
-      // DNS first, outside the transaction: no row lock waits on a resolver.
-      const extras: IngestExtras[] = await Promise.all(
-        parsed.messages.map(async (message) => ({
-          ticketDefaults: options.ticketDefaults,
-          authentication: message.channel === 'email' && deps.senderAuth ? await deps.senderAuth.authenticate(authenticationInput(raw, message, options)) : undefined,
-        })),
-      );
-      const now = clock.now();
-      const sha256 = createHash('sha256').update(raw.body).digest('hex');
-      const list = parsed.messages.map(storable);
-      const skipped = storable(parsed.skipped);
+      const delivery = await prepare(raw, parsed, options);
       // Committed with the deliveries that arrive at the same moment (group commit, below); the
       // caller answers 2xx only once this resolves, i.e. after the commit.
-      const { result, changes } = await groupCommit.request({ raw, list, extras: extras.map((e) => storable(e)), skipped, sha256, now, options });
+      const { result, changes } = await groupCommit.request(delivery);
       await hooks.afterCommit(changes, (error) => logger.error({ err: error }, 'intake hook failed after commit'));
       return result;
+    },
+
+    /** The first half of ingest(): sender authentication and the rest decided before any transaction (an IMAP chunk prepares its messages concurrently). */
+    prepare,
+
+    /**
+     * An ordered run of deliveries (an IMAP chunk, issue 19) committed through the group
+     * transaction ingest() uses, many to a transaction, in order: the whole run first, and a run
+     * that fails is retried in halves, left half first, down to the delivery at fault, which is
+     * handed to `failed` (the caller keeps it as a dead letter, or throws to stop) before anything
+     * after it commits. `progress` runs inside each transaction that commits, with the indexes of
+     * the deliveries it holds, so the caller's progress commits with exactly those messages. An
+     * error `fatal` recognises (a lost lease, a lost connection) is not split, it is thrown.
+     */
+    async commitInOrder(
+      run: readonly Delivery[],
+      handlers: {
+        progress: (tx: Executor, indexes: number[]) => Promise<void>;
+        /** After each transaction commits, with the same indexes `progress` saw. */
+        committed: (indexes: number[]) => void;
+        failed: (index: number, error: unknown) => Promise<void>;
+        fatal?: (error: unknown) => boolean;
+      },
+    ): Promise<void> {
+      const commitPart = async (from: number, to: number): Promise<void> => {
+        const indexes = Array.from({ length: to - from }, (_, i) => from + i);
+        let committed: Committed[];
+        try {
+          committed = await commitGroup(run.slice(from, to), (tx) => handlers.progress(tx, indexes));
+        } catch (error) {
+          if (handlers.fatal?.(error)) throw error;
+          if (to - from === 1) return handlers.failed(from, error);
+          const half = from + Math.ceil((to - from) / 2);
+          await commitPart(from, half);
+          await commitPart(half, to);
+          return;
+        }
+        handlers.committed(indexes);
+        await hooks.afterCommit(
+          committed.flatMap((c) => c.changes),
+          (error) => logger.error({ err: error }, 'intake hook failed after commit'),
+        );
+      };
+      if (run.length > 0) await commitPart(0, run.length);
     },
 
     /** See claimDeliveryToken: false when a signature token comes back with other content. `checkedAt`: the instant the signature's age was checked against. */

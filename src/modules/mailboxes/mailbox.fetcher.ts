@@ -1,5 +1,5 @@
 import dns from 'node:dns';
-import { ImapFlow, type FetchMessageObject } from 'imapflow';
+import { ImapFlow } from 'imapflow';
 import ipaddr from 'ipaddr.js';
 import { and, eq } from 'drizzle-orm';
 import type { Logger } from 'pino';
@@ -9,7 +9,7 @@ import type { Database } from '../../db/client.js';
 import { reconnectDelay } from '../../domain/mail/backoff.js';
 import type { Clock } from '../../shared/clock.js';
 import { forbiddenAddressReason, OutboundUrlError, type OutboundPolicy } from '../../shared/outbound-url.js';
-import type { IntakeService } from '../intake/intake.service.js';
+import type { Delivery, IntakeService } from '../intake/intake.service.js';
 import { acquireLease, advanceProgress, LeaseLostError, recordFailure, releaseLease, renewLease, resetProgress, writeStatus } from './mailbox.lease.js';
 import { refreshAccessToken, type AccessToken } from './mailbox.oauth.js';
 import { isLegacySeal, mailboxKey, openSecret, sealSecret } from './mailbox.secrets.js';
@@ -26,6 +26,8 @@ export interface FetcherSettings {
   allowPrivate: boolean;
   /** OUTBOUND_ALLOW_HTTP: the token endpoint may be plain http. */
   allowHttp: boolean;
+  /** Messages per chunk (default CHUNK_MAX); tests make it small to cross chunk boundaries. */
+  chunkMessages?: number | undefined;
 }
 
 export interface FetcherDeps {
@@ -36,11 +38,59 @@ export interface FetcherDeps {
   settings: FetcherSettings;
   /** This process's name in the lease (host, pid, a random part). */
   owner: string;
+  /** Shared by the process's fetchers; absent: no waiting. */
+  turns?: ChunkTurns | undefined;
 }
 
-/** Messages fetched (with their bytes) per round trip: a bound on memory, ~ this many bytes. */
-const BATCH_BYTES = 8 * 1024 * 1024;
-const BATCH_MAX = 100;
+/** A chunk: at most this many messages, fetched with their bytes in one FETCH (~ this many bytes: a bound on memory). */
+const CHUNK_MAX = 100;
+const CHUNK_BYTES = 8 * 1024 * 1024;
+/** UIDs whose sizes one FETCH reads to cut chunks. */
+const SIZE_WINDOW = 2_000;
+/** Messages of a chunk parsed and authenticated (DNS) at once. */
+const PREPARE_CONCURRENCY = 8;
+/** Messages sharing one transaction: bounds how long a transaction holds its locks and connection. */
+const TRANSACTION_MAX = 50;
+
+/**
+ * Turns at committing a chunk, shared by the fetchers of one process (first come, first served):
+ * a mailbox with a huge backlog waits behind the chunks of others between its own.
+ */
+export interface ChunkTurns {
+  /** Resolves with the release once it is this caller's turn. */
+  take(): Promise<() => void>;
+}
+
+const noTurn = Promise.resolve(() => undefined);
+
+/** Turns for at most `slots` chunks at once, handed out in the order they were asked for. */
+export function createChunkTurns(slots: number): ChunkTurns {
+  let free = slots;
+  const waiting: (() => void)[] = [];
+  const release = () => {
+    const next = waiting.shift();
+    if (next) next();
+    else free++;
+  };
+  return {
+    take() {
+      if (free > 0) {
+        free--;
+        return Promise.resolve(once(release));
+      }
+      return new Promise((resolve) => waiting.push(() => resolve(once(release))));
+    },
+  };
+}
+
+function once(fn: () => void): () => void {
+  let done = false;
+  return () => {
+    if (done) return;
+    done = true;
+    fn();
+  };
+}
 
 /**
  * The fetch loop of one mailbox in one worker process. It runs only while this process holds the
@@ -261,9 +311,14 @@ export class MailboxFetcher {
     }
   }
 
-  /** Takes in every message above lastUid, in UID order, batch by batch; returns the new lastUid. */
+  /**
+   * Takes in every message above lastUid, in UID order, chunk by chunk; returns the new lastUid.
+   * Each chunk waits for its turn (see ChunkTurns): a folder with a huge backlog takes one chunk,
+   * then every other mailbox with mail waiting takes one, so none of them stalls behind it.
+   */
   private async drain(client: ImapFlow, row: MailboxRow, uidValidity: bigint, lastUid: number): Promise<number> {
-    const { db } = this.deps;
+    const { db, settings } = this.deps;
+    const chunkMax = settings.chunkMessages ?? CHUNK_MAX;
     for (;;) {
       if (this.stopped) return lastUid;
       // "n:*" always includes the highest UID, even below n: filter.
@@ -271,76 +326,136 @@ export class MailboxFetcher {
       const pending = (found || []).filter((u) => u > lastUid).sort((a, b) => a - b);
       await writeStatus(db, row.id, { backlog: pending.length });
       if (pending.length === 0) return lastUid;
+      // Sizes first (one FETCH for a window of UIDs): a chunk holds at most CHUNK_BYTES of mail.
+      const window = pending.slice(0, SIZE_WINDOW);
       const sizes = new Map<number, number>();
-      for await (const m of client.fetch(pending.slice(0, 1_000), { uid: true, size: true }, { uid: true })) sizes.set(m.uid, m.size ?? 0);
-      let batch: number[] = [];
-      let bytes = 0;
-      const flush = async () => {
-        if (batch.length === 0) return;
-        lastUid = await this.takeIn(client, row, uidValidity, batch, lastUid);
-        batch = [];
-        bytes = 0;
-      };
-      for (const uid of pending.slice(0, 1_000)) {
+      for await (const m of client.fetch(window, { uid: true, size: true }, { uid: true })) sizes.set(m.uid, m.size ?? 0);
+      for (let i = 0; i < window.length; ) {
         if (this.stopped) return lastUid;
-        const size = sizes.get(uid) ?? 0;
-        if (batch.length >= BATCH_MAX || (batch.length > 0 && bytes + size > BATCH_BYTES)) await flush();
-        batch.push(uid);
-        bytes += size;
+        const chunk: number[] = [];
+        let bytes = 0;
+        for (; i < window.length && chunk.length < chunkMax; i++) {
+          const size = sizes.get(window[i]!) ?? 0;
+          if (chunk.length > 0 && bytes + size > CHUNK_BYTES) break;
+          chunk.push(window[i]!);
+          bytes += size;
+        }
+        const release = await (this.deps.turns?.take() ?? noTurn);
+        try {
+          lastUid = await this.takeChunk(client, row, uidValidity, chunk, lastUid);
+        } finally {
+          release();
+        }
       }
-      await flush();
     }
   }
 
-  /** One batch: fetched in one round trip, taken in one by one, then flagged or moved together. */
-  private async takeIn(client: ImapFlow, row: MailboxRow, uidValidity: bigint, uids: number[], lastUid: number): Promise<number> {
-    const fetched: FetchMessageObject[] = [];
-    for await (const m of client.fetch(uids, { uid: true, source: true }, { uid: true })) fetched.push(m);
-    fetched.sort((a, b) => a.uid - b.uid);
-    const done: number[] = [];
-    for (const message of fetched) {
-      if (this.stopped) break;
-      await this.ingestOne(row, uidValidity, message.uid, message.source ?? Buffer.alloc(0));
-      done.push(message.uid);
-      lastUid = Math.max(lastUid, message.uid);
+  /**
+   * One chunk: its sources in one FETCH; parsed and authenticated (DNS) concurrently outside any
+   * transaction; committed through intake's group transaction, many messages to a transaction, with
+   * the progress in each transaction (a message that fails is retried alone and kept as a dead
+   * letter); then flagged or moved on the server as one UID set. Returns the new lastUid.
+   */
+  private async takeChunk(client: ImapFlow, row: MailboxRow, uidValidity: bigint, uids: number[], lastUid: number): Promise<number> {
+    const { intake, settings, owner, db, clock } = this.deps;
+    const timing = { fetch: 0, prepare: 0, commit: 0, server: 0 };
+    let mark = performance.now();
+    const lap = (phase: keyof typeof timing) => {
+      const now = performance.now();
+      timing[phase] += now - mark;
+      mark = now;
+    };
+    const sources = new Map<number, Buffer>();
+    for await (const m of client.fetch(uids, { uid: true, source: true }, { uid: true })) sources.set(m.uid, m.source ?? Buffer.alloc(0));
+    lap('fetch');
+    const rawOf = (uid: number) => ({ channel: 'email', body: sources.get(uid)!, contentType: 'message/rfc822' });
+    const letter = (uid: number, reason: string) => `mailbox ${row.name}, UID ${uid}: ${reason}`;
+
+    // A UID the server no longer has (expunged since the SEARCH) is settled as nothing.
+    const present = uids.filter((u) => sources.has(u));
+    type Prepared = { uid: number; delivery: Delivery } | { uid: number; reason: string; field: string | null };
+    const prepared = await mapLimit(present, PREPARE_CONCURRENCY, async (uid): Promise<Prepared> => {
+      const source = sources.get(uid)!;
+      if (source.length > settings.bodyLimitBytes) return { uid, reason: `message of ${source.length} bytes is over EMAIL_BODY_LIMIT_BYTES (${settings.bodyLimitBytes})`, field: 'size' };
+      try {
+        const parsed = await parseEmail(source, { receivedAt: clock.now() });
+        const delivery = await intake.prepare(rawOf(uid), { messages: [parsed], skipped: [] }, { trustReceived: true, ticketDefaults: { teamId: row.teamId, priority: row.defaultPriority } });
+        return { uid, delivery };
+      } catch (error) {
+        if (error instanceof InvalidPayloadError) return { uid, reason: error.message, field: error.field };
+        return { uid, reason: `parser failed: ${describe(error)}`, field: null };
+      }
+    });
+    lap('prepare');
+
+    // Progress: the highest UID below which every message of the chunk is settled (committed or
+    // kept as a dead letter). Dead letters are written first, in their own transactions, and
+    // counted by the progress that passes them; a crash before that writes them again (the same
+    // dead letter, one more delivery), never a ticket twice.
+    const settled = new Set<number>(uids.filter((u) => !sources.has(u)));
+    const dead = new Set<number>();
+    let covered = lastUid;
+    const advanceTo = (extra: number[]) => {
+      const would = new Set([...settled, ...extra]);
+      let upTo = covered;
+      let deadLettered = 0;
+      for (const uid of uids) {
+        if (uid <= covered) continue;
+        if (!would.has(uid)) break;
+        upTo = uid;
+        if (dead.has(uid)) deadLettered++;
+      }
+      return { upTo, deadLettered };
+    };
+    for (const p of prepared) {
+      if ('reason' in p) {
+        await intake.deadLetter(rawOf(p.uid), letter(p.uid, p.reason), p.field);
+        settled.add(p.uid);
+        dead.add(p.uid);
+      }
     }
+    const runs = prepared.filter((p): p is { uid: number; delivery: Delivery } => 'delivery' in p);
+    for (let from = 0; from < runs.length; from += TRANSACTION_MAX) {
+      const run = runs.slice(from, from + TRANSACTION_MAX);
+      await intake.commitInOrder(
+        run.map((r) => r.delivery),
+        {
+          progress: async (tx, indexes) => {
+            const { upTo, deadLettered } = advanceTo(indexes.map((i) => run[i]!.uid));
+            await advanceProgress(tx, row.id, owner, uidValidity, upTo, { ingested: indexes.length, deadLettered });
+          },
+          committed: (indexes) => {
+            for (const i of indexes) settled.add(run[i]!.uid);
+            covered = advanceTo([]).upTo;
+          },
+          failed: async (index, error) => {
+            // Refused by the database for what it holds: kept as a dead letter, the rest goes on.
+            if (!isMessageError(error)) throw error;
+            const uid = run[index]!.uid;
+            await intake.deadLetter(rawOf(uid), letter(uid, `refused by the database: ${describe(error)}`), null);
+            settled.add(uid);
+            dead.add(uid);
+          },
+          fatal: (error) => error instanceof LeaseLostError || !isMessageError(error),
+        },
+      );
+    }
+    // Dead letters at the end of the chunk (or a chunk of dead letters only): their own progress.
+    const tail = advanceTo([]);
+    if (tail.upTo > covered) {
+      await db.transaction((tx) => advanceProgress(tx, row.id, owner, uidValidity, tail.upTo, { ingested: 0, deadLettered: tail.deadLettered }));
+      covered = tail.upTo;
+    }
+    lap('commit');
+
+    const done = present.filter((u) => settled.has(u) && u <= covered);
     if (done.length) {
       if (row.afterIngest === 'move' && row.moveTo) await client.messageMove(done, row.moveTo, { uid: true });
       else await client.messageFlagsAdd(done, ['\\Seen'], { uid: true });
     }
-    return lastUid;
-  }
-
-  /**
-   * Through the webhooks' intake path: one transaction with the progress. Mail that can never
-   * be taken in (too large, unreadable, refused by the database) is kept as a dead letter and the
-   * progress moves past it: one bad message never stalls its mailbox.
-   */
-  private async ingestOne(row: MailboxRow, uidValidity: bigint, uid: number, source: Buffer): Promise<void> {
-    const { intake, settings, owner, db, clock } = this.deps;
-    const raw = { channel: 'email', body: source, contentType: 'message/rfc822' };
-    const deadLetter = async (reason: string, field: string | null) => {
-      await intake.deadLetter(raw, `mailbox ${row.name}, UID ${uid}: ${reason}`, field);
-      await db.transaction((tx) => advanceProgress(tx, row.id, owner, uidValidity, uid, 'dead-lettered'));
-    };
-    if (source.length > settings.bodyLimitBytes) return deadLetter(`message of ${source.length} bytes is over EMAIL_BODY_LIMIT_BYTES (${settings.bodyLimitBytes})`, 'size');
-    let parsed;
-    try {
-      parsed = await parseEmail(source, { receivedAt: clock.now() });
-    } catch (error) {
-      if (error instanceof InvalidPayloadError) return deadLetter(error.message, error.field);
-      return deadLetter(`parser failed: ${describe(error)}`, null);
-    }
-    try {
-      await intake.ingest(raw, { messages: [parsed], skipped: [] }, {
-        trustReceived: true,
-        ticketDefaults: { teamId: row.teamId, priority: row.defaultPriority },
-        withinTransaction: (tx) => advanceProgress(tx, row.id, owner, uidValidity, uid, 'ingested'),
-      });
-    } catch (error) {
-      if (!isDataException(error)) throw error;
-      await deadLetter(`refused by the database: ${describe(error)}`, null);
-    }
+    lap('server');
+    this.deps.logger.debug({ mailboxId: row.id, messages: uids.length, deadLettered: dead.size, ms: mapValues(timing, Math.round) }, 'mailbox chunk taken in');
+    return covered;
   }
 
   /** IDLE until the server reports new mail, the poll interval passes, or stop(); polling without IDLE. */
@@ -399,9 +514,33 @@ function describe(error: unknown): string {
   return String(error).slice(0, 500);
 }
 
-function isDataException(error: unknown): boolean {
+/**
+ * A Postgres error about the message itself: data (class 22, e.g. a value out of range),
+ * integrity (23) or a program limit (54, e.g. an index row too large). Retrying cannot help, so
+ * the message is kept as a dead letter; anything else (a lost connection, a deadlock) ends the
+ * session and is retried.
+ */
+function isMessageError(error: unknown): boolean {
   for (let e = error as { code?: unknown; cause?: unknown } | undefined, depth = 0; e && depth < 4; e = e.cause as typeof e, depth++) {
-    if (typeof e.code === 'string' && /^22[0-9A-Z]{3}$/.test(e.code)) return true;
+    if (typeof e.code === 'string' && /^(22|23|54)[0-9A-Z]{3}$/.test(e.code)) return true;
   }
   return false;
+}
+
+/** fn over items, at most `limit` at once; results in the items' order. */
+async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
+  const results = new Array<R>(items.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) {
+      const i = next++;
+      results[i] = await fn(items[i]!);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  return results;
+}
+
+function mapValues<K extends string>(record: Record<K, number>, fn: (value: number) => number): Record<K, number> {
+  return Object.fromEntries(Object.entries(record).map(([k, v]) => [k, fn(v as number)])) as Record<K, number>;
 }

@@ -5,8 +5,10 @@ import type { Logger } from 'pino';
 import type { Database } from '../../db/client.js';
 import type { Clock } from '../../shared/clock.js';
 import type { IntakeService } from '../intake/intake.service.js';
-import { MailboxFetcher, type FetcherSettings } from './mailbox.fetcher.js';
+import { createChunkTurns, MailboxFetcher, type FetcherSettings } from './mailbox.fetcher.js';
 import { mailboxes } from './mailboxes.table.js';
+
+const CHUNKS_AT_ONCE = 2;
 
 export interface MailboxFetchersDeps {
   db: Database;
@@ -34,6 +36,9 @@ export interface RunningFetchers {
 export function startMailboxFetchers(deps: MailboxFetchersDeps): RunningFetchers {
   const owner = deps.owner ?? `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`;
   const running = new Map<string, MailboxFetcher>();
+  // Two chunks commit at once in this process, whatever the number of mailboxes: a backlog
+  // cannot take every pool connection, and mailboxes with mail take turns chunk by chunk.
+  const turns = createChunkTurns(CHUNKS_AT_ONCE);
   let closed = false;
   let scanning: Promise<void> | null = null;
 
@@ -51,7 +56,7 @@ export function startMailboxFetchers(deps: MailboxFetchersDeps): RunningFetchers
     if (closed) return;
     for (const [id, version] of wanted) {
       if (running.has(id)) continue;
-      const fetcher = new MailboxFetcher(id, version, { db: deps.db, clock: deps.clock, logger: deps.logger, intake: deps.intake, settings: deps.settings, owner });
+      const fetcher = new MailboxFetcher(id, version, { db: deps.db, clock: deps.clock, logger: deps.logger, intake: deps.intake, settings: deps.settings, owner, turns });
       running.set(id, fetcher);
       fetcher.start();
     }

@@ -46,17 +46,20 @@ export class LeaseLostError extends Error {
 }
 
 /**
- * Records a message as taken in, in the transaction that took it in: progress and tickets commit
- * together, so a crash can neither skip a message nor make the next fetcher take it twice. Only
- * the lease holder, on the folder generation (UIDVALIDITY) it read, may move the progress.
+ * Records messages as taken in, in the transaction that took them in: progress and tickets commit
+ * together, so a crash can neither skip a message nor make the next fetcher take it twice. `uid`
+ * is the new progress (every message up to it is settled); the counts are the messages this
+ * transaction settles. Only the lease holder, on the folder generation (UIDVALIDITY) it read,
+ * may move the progress.
  */
-export async function advanceProgress(tx: Executor, mailboxId: string, owner: string, uidValidity: bigint, uid: number, outcome: 'ingested' | 'dead-lettered'): Promise<void> {
+export async function advanceProgress(tx: Executor, mailboxId: string, owner: string, uidValidity: bigint, uid: number, settled: { ingested: number; deadLettered: number }): Promise<void> {
   const rows = await tx
     .update(mailboxes)
     .set({
       lastUid: sql`greatest(${mailboxes.lastUid}, ${uid})`,
-      ...(outcome === 'ingested' ? { ingestedCount: sql`${mailboxes.ingestedCount} + 1` } : { deadLetteredCount: sql`${mailboxes.deadLetteredCount} + 1` }),
-      backlog: sql`greatest(${mailboxes.backlog} - 1, 0)`,
+      ingestedCount: sql`${mailboxes.ingestedCount} + ${settled.ingested}`,
+      deadLetteredCount: sql`${mailboxes.deadLetteredCount} + ${settled.deadLettered}`,
+      backlog: sql`greatest(${mailboxes.backlog} - ${settled.ingested + settled.deadLettered}, 0)`,
     })
     .where(and(eq(mailboxes.id, mailboxId), eq(mailboxes.leaseOwner, owner), eq(mailboxes.uidValidity, uidValidity)))
     .returning({ id: mailboxes.id });

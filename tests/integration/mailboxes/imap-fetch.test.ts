@@ -25,7 +25,7 @@ describe('IMAP mailboxes', () => {
   };
 
   beforeAll(async () => {
-    dovecot = await startDovecot({ users: ['support', 'sales', 'moves', 'bad', 'big', 'pair'] });
+    dovecot = await startDovecot({ users: ['support', 'sales', 'moves', 'bad', 'big', 'pair', 'backlog', 'quiet'] });
     dns = await startDnsStub();
     ctx = await createTestContext({ env: { ...MAILBOX_ENV, SENDER_AUTHENTICATION: 'true', DNS_SERVERS: dns.address, DNS_TIMEOUT_MS: '500' } });
   });
@@ -196,6 +196,43 @@ describe('IMAP mailboxes', () => {
     expect(letters.rows).toHaveLength(2);
     expect(letters.rows.some((r) => String((r as { reason: string }).reason).includes('EMAIL_BODY_LIMIT_BYTES'))).toBe(true);
   });
+
+  it('takes in a backlog of many chunks with a malformed message in the middle (dead-lettered, neighbours in, progress past it) while another mailbox keeps its pace', async () => {
+    // Chunks are 10 messages here (support.ts): 400 messages are 40 chunks.
+    const size = 400;
+    const broken = 200;
+    const mails = Array.from({ length: size }, (_, i) => (i + 1 === broken ? 'To: support@desk.example\r\nSubject: no sender\r\nMessage-ID: <broken@backlog.example>\r\n\r\nwho wrote this?\r\n' : complaint(i + 1, 'backlog')));
+    await dovecot.deliver('backlog', mails);
+    const quiet = await createMailbox(ctx, dovecot, { name: 'quiet', username: 'quiet' });
+    start('worker-backlog');
+    await until(async () => ((await mailbox(ctx, quiet.id)).status.lastFetchedAt ? true : undefined), { what: 'quiet mailbox idling', timeoutMs: 20_000 });
+    const box = await createMailbox(ctx, dovecot, { name: 'backlog', username: 'backlog' });
+    await until(async () => ((await countsFor(ctx, 'backlog')).messages >= 20 ? true : undefined), { what: 'backlog under way', timeoutMs: 30_000 });
+
+    // Mail for the quiet mailbox becomes a ticket while the backlog is still being taken in.
+    await dovecot.deliver('quiet', [complaint(1, 'quietbox')]);
+    await until(async () => ((await countsFor(ctx, 'quietbox')).messages === 1 ? true : undefined), { what: 'quiet mailbox served', timeoutMs: 30_000 });
+    expect((await countsFor(ctx, 'backlog')).messages).toBeLessThan(size - 1);
+
+    const done = await until(async () => {
+      const m = await mailbox(ctx, box.id);
+      return m.status.lastUid === size ? m : undefined;
+    }, { what: 'the whole backlog handled', timeoutMs: 120_000 });
+    expect(done.status).toMatchObject({ ingested: size - 1, deadLettered: 1, backlog: 0 });
+    expect(await countsFor(ctx, 'backlog')).toEqual({ messages: size - 1, distinct: size - 1, tickets: size - 1 });
+    const letters = await ctx.deps.db.execute(sql`select reason from dead_letters where reason like ${`mailbox backlog, UID ${broken}:%`}`);
+    expect(letters.rows).toHaveLength(1);
+    // Everything, the dead letter too, is flagged on the server.
+    const client = await dovecot.client('backlog');
+    try {
+      await until(async () => {
+        const status = await client.status('INBOX', { unseen: true });
+        return status && status.unseen === 0 ? true : undefined;
+      }, { what: 'all flagged seen' });
+    } finally {
+      await client.logout();
+    }
+  }, 240_000);
 
   it('refuses bad mailbox input with problems naming the field, and 404s an unknown mailbox', async () => {
     const post = (payload: Record<string, unknown>) => ctx.app.inject({ method: 'POST', url: '/v1/mailboxes', headers: bearer(ctx.adminToken), payload });

@@ -38,6 +38,8 @@ export function fetchers(ctx: TestContext, owner: string): RunningFetchers {
       allowPrivate: c.OUTBOUND_ALLOW_PRIVATE,
       allowHttp: c.OUTBOUND_ALLOW_HTTP,
       scanIntervalMs: c.MAILBOX_SCAN_INTERVAL_MS,
+      // Small chunks, so a test's backlog crosses chunk boundaries (the service's default is 100).
+      chunkMessages: 10,
     },
   });
 }
