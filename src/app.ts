@@ -19,6 +19,7 @@ import { createSessionService } from './modules/sessions/sessions.service.js';
 import { sessionSecretSource } from './modules/sessions/session-secret.js';
 import { createStreamTokens } from './modules/stream-tokens/stream-tokens.js';
 import { createOidcAuthenticator } from './http/oidc.js';
+import { createOidcLogin, registerOidcLoginRoutes } from './http/oidc-login.js';
 import { registerStreamTokenRoutes } from './modules/stream-tokens/stream-tokens.routes.js';
 import { finishOpenApi } from './http/openapi.js';
 import { installProblemHandlers, problemOf, sendProblem } from './http/problem.js';
@@ -177,7 +178,10 @@ export async function buildApp(deps: Dependencies): Promise<App> {
     reauthorizeMs: config.STREAM_REAUTHORIZE_SEC * 1000,
     ttlHours: config.SESSION_TTL_HOURS,
   });
-  await registerSessionRoutes(app, { apiKeys: deps.apiKeys, sessions, failures });
+  // "Sign in with <provider>" on the same form when OIDC_ISSUER and OIDC_CLIENT_ID are set (issue 17).
+  const oidcLogin = createOidcLogin(config, deps.clock);
+  await registerSessionRoutes(app, { apiKeys: deps.apiKeys, sessions, failures, oidc: oidcLogin ? { label: oidcLogin.label } : undefined });
+  registerOidcLoginRoutes(app, { login: oidcLogin, sessions, secret: sessionSecret, clock: deps.clock, db: deps.db });
   registerStreamTokenRoutes(app, { guard, streamTokens });
   const stream = createStreamHub({ databaseUrl: config.DATABASE_URL, db: deps.db, logger: deps.logger, link: deps.links.postgres });
   // preClose, not onClose: open event streams must end before the server waits for its connections.

@@ -153,6 +153,25 @@ export const configSchema = z.object({
   OIDC_JWKS_URL: optionalUrl,
   /** The claim that carries the role (admin, supervisor, agent); a dotted path reaches nested claims ("realm_access.role"). */
   OIDC_ROLE_CLAIM: z.string().min(1).default('role'),
+  /**
+   * Interactive OIDC sign-in (optional) for the ops wall and Bull Board: with OIDC_ISSUER and
+   * this client id registered at the provider, the sign-in page offers "Sign in with …" (the
+   * authorization code flow with PKCE). The provider's endpoints come from its discovery document.
+   */
+  OIDC_CLIENT_ID: optionalSecret,
+  /** The client's secret, for a confidential client (sent with HTTP Basic to the token endpoint); unset: a public client (PKCE only). */
+  OIDC_CLIENT_SECRET: optionalSecret,
+  /** The redirect URI registered at the provider; unset: PUBLIC_BASE_URL + /auth/oidc/callback, else the address the browser used. */
+  OIDC_REDIRECT_URL: optionalUrl,
+  /** The provider's name on the sign-in button ("Sign in with Keycloak"); unset: the issuer's host name. */
+  OIDC_PROVIDER_NAME: z.string().trim().min(1).max(60).optional(),
+  /** Scopes asked for at sign-in (space-separated; must hold openid, and whatever scope yields the email and role claims). */
+  OIDC_SCOPES: z
+    .string()
+    .default('openid email profile')
+    .refine((v) => v.split(/\s+/).includes('openid'), 'must include openid'),
+  /** The longest each request to the provider (discovery, token exchange, keys) waits. */
+  OIDC_HTTP_TIMEOUT_MS: positiveInt(5_000),
   /** Seconds the process waits for in-flight work on SIGTERM before it exits anyway. */
   SHUTDOWN_GRACE_SEC: positiveInt(25),
   /** How often an open event stream checks its caller's key, session or token again (a revoked one ends the stream). */
@@ -274,14 +293,6 @@ export const configSchema = z.object({
   /** Batches per rule and run; the next run continues where one stopped. */
   RETENTION_MAX_BATCHES: z.coerce.number().int().min(1).default(50),
 
-  // Month partitions (issue 18): ticket_events, sla_stream_events, inbound_payloads.
-  /** How often the maintenance worker creates the months ahead and drops expired ones (and once at start). */
-  PARTITION_INTERVAL_MS: z.coerce.number().int().min(1_000).default(86_400_000),
-  /** Months after the current one that always have a partition. */
-  PARTITION_MONTHS_AHEAD: z.coerce.number().int().min(1).max(24).default(3),
-  /** The longest partition DDL waits for its table lock before giving up until the next run. */
-  PARTITION_LOCK_TIMEOUT_MS: z.coerce.number().int().min(10).default(5_000),
-
   // Mailboxes, the inbound SMTP listener and sender authentication (issue 19).
   /**
    * The key that encrypts mailbox passwords and OAuth2 secrets at rest (AES-256-GCM): 32 bytes
@@ -382,10 +393,18 @@ function defaultAdminKey(config: Config): string[] {
   return [];
 }
 
-/** OIDC needs both its issuer and its audience: one alone would be a half-configured sign-in. */
+/**
+ * OIDC settings that make sense only together: bearer tokens need issuer and audience, the
+ * interactive sign-in issuer and client id, a client secret a client id; an issuer alone would
+ * be a half-configured sign-in.
+ */
 function oidcPair(config: Config): string[] {
-  if (Boolean(config.OIDC_ISSUER) === Boolean(config.OIDC_AUDIENCE)) return [];
-  return [config.OIDC_ISSUER ? 'OIDC_AUDIENCE: must be set when OIDC_ISSUER is' : 'OIDC_ISSUER: must be set when OIDC_AUDIENCE is'];
+  const problems: string[] = [];
+  if (config.OIDC_AUDIENCE && !config.OIDC_ISSUER) problems.push('OIDC_ISSUER: must be set when OIDC_AUDIENCE is');
+  if (config.OIDC_CLIENT_ID && !config.OIDC_ISSUER) problems.push('OIDC_ISSUER: must be set when OIDC_CLIENT_ID is');
+  if (config.OIDC_CLIENT_SECRET && !config.OIDC_CLIENT_ID) problems.push('OIDC_CLIENT_ID: must be set when OIDC_CLIENT_SECRET is');
+  if (config.OIDC_ISSUER && !config.OIDC_AUDIENCE && !config.OIDC_CLIENT_ID) problems.push('OIDC_AUDIENCE: must be set when OIDC_ISSUER is (or OIDC_CLIENT_ID, for the sign-in page only)');
+  return problems;
 }
 
 /** On a Redis Cluster a BullMQ script touches several keys of a queue: they must share one slot. */

@@ -26,10 +26,10 @@ export interface OidcOptions {
 }
 
 /** Asymmetric algorithms only: an HS256 token would be verifiable with a shared secret we do not have. */
-const ALGORITHMS = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA'];
+export const ALGORITHMS = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA'];
 /** Where a role claim lists several roles, the strongest one counts. */
 const ROLE_ORDER: readonly Role[] = ['admin', 'supervisor', 'agent'];
-const CLOCK_TOLERANCE_SEC = 30;
+export const CLOCK_TOLERANCE_SEC = 30;
 
 const invalidToken = (detail: string) =>
   new AppError(401, 'invalid-token', 'Unauthorized', detail, [{ field: 'header.authorization', message: detail }]);
@@ -67,11 +67,7 @@ export function createOidcAuthenticator(options: OidcOptions) {
       if (payload.email_verified !== true) throw invalidToken('The token\'s e-mail is not verified (email_verified must be true).');
       const role = roleOf(claimAt(payload, options.roleClaim));
       if (!role) throw forbidden(`The token's ${options.roleClaim} claim names none of the roles ${ROLE_ORDER.join(', ')}.`);
-      const [agent] = await options.db
-        .select({ id: agents.id, name: agents.name })
-        .from(agents)
-        .where(and(sql`lower(${agents.email}) = lower(${email})`, eq(agents.active, true)))
-        .limit(1);
+      const agent = await activeAgentByEmail(options.db, email);
       if (!agent) throw invalidToken('No active agent has the token\'s e-mail.');
       return { keyId: subjectKeyId(issuer, payload.sub ?? email), name: agent.name, role, agentId: agent.id };
     },
@@ -79,6 +75,16 @@ export function createOidcAuthenticator(options: OidcOptions) {
 }
 
 export type OidcAuthenticator = ReturnType<typeof createOidcAuthenticator>;
+
+/** The active agent with this e-mail (case aside): whom an OIDC identity acts as. */
+export async function activeAgentByEmail(db: Database, email: string): Promise<{ id: string; name: string } | undefined> {
+  const [agent] = await db
+    .select({ id: agents.id, name: agents.name })
+    .from(agents)
+    .where(and(sql`lower(${agents.email}) = lower(${email})`, eq(agents.active, true)))
+    .limit(1);
+  return agent;
+}
 
 async function discoverJwksUri(issuer: string): Promise<string> {
   const url = `${issuer.replace(/\/$/, '')}/.well-known/openid-configuration`;
@@ -104,7 +110,7 @@ function describeJoseError(error: unknown): string {
 }
 
 /** A claim by dotted path ("realm_access.role"). */
-function claimAt(payload: JWTPayload, path: string): unknown {
+export function claimAt(payload: JWTPayload, path: string): unknown {
   let value: unknown = payload;
   for (const part of path.split('.')) {
     if (value === null || typeof value !== 'object') return undefined;
@@ -113,13 +119,13 @@ function claimAt(payload: JWTPayload, path: string): unknown {
   return value;
 }
 
-function roleOf(value: unknown): Role | undefined {
+export function roleOf(value: unknown): Role | undefined {
   const names = (Array.isArray(value) ? value : [value]).filter((v): v is string => typeof v === 'string');
   return ROLE_ORDER.find((role) => names.includes(role) && STAFF.includes(role));
 }
 
 /** A stable uuid-shaped id per issuer and subject: rate limits and Idempotency-Keys are kept per caller. */
-function subjectKeyId(issuer: string, subject: string): string {
+export function subjectKeyId(issuer: string, subject: string): string {
   const h = createHash('sha256').update(issuer).update('\0').update(subject).digest('hex');
   return `${h.slice(0, 8)}-${h.slice(8, 12)}-5${h.slice(13, 16)}-8${h.slice(17, 20)}-${h.slice(20, 32)}`;
 }

@@ -67,6 +67,7 @@ const STATUS_MEANINGS: Record<string, string> = {
   '428': 'Precondition required: send If-Match',
   '429': 'Too many requests: wait Retry-After seconds',
   '500': 'Internal error',
+  '502': 'An outside service this answer needs (the OIDC provider) failed or cannot be reached',
   '503': 'A dependency (Postgres, Redis) or the channel is unavailable: retry after Retry-After seconds',
 };
 
@@ -100,7 +101,7 @@ const ETAG_OPERATIONS = new Set([
 const LOCATION_OPERATIONS = new Set(['post /v1/tickets']);
 /** Server-sent event streams: their 200 is text/event-stream, not JSON. */
 /** Answers that are not JSON and that the route leaves undeclared (Twilio reads TwiML). */
-const FIXED_CONTENT_TYPES: Record<string, string> = { 'post /webhooks/phone/twilio': 'text/xml' };
+const FIXED_CONTENT_TYPES: Record<string, string> = { 'post /webhooks/phone/twilio': 'text/xml', 'get /auth/oidc/callback': 'text/html' };
 const EVENT_STREAM_OPERATIONS = new Set(['get /v1/sla/stream', 'get /v1/me/stream', 'get /v1/events/stream']);
 
 const PARAMETER_DESCRIPTIONS: Record<string, string> = {

@@ -15,6 +15,7 @@ export const SECRET_SETTINGS = [
   'SESSION_SECRET',
   'SMTP_URL',
   'MAILBOX_SECRET_KEY',
+  'OIDC_CLIENT_SECRET',
 ] as const;
 
 /**
@@ -58,9 +59,16 @@ const SECRET_PATH_SEGMENT = /(\/v1\/csat\/)[^/?#\s"\\]+/gi;
  */
 const URL_PASSWORD = /(\b[a-z][a-z0-9+.-]{0,30}:\/\/[^\s/?#@"\\:]{0,256}:)[^\s/?#@"\\]{1,256}@/gi;
 
+/**
+ * The OIDC sign-in's return address (/auth/oidc/callback?code=…&state=…): its whole query is
+ * censored, since the authorization code and the state are single-use credentials under names
+ * (code, state) too common to censor everywhere.
+ */
+const OIDC_CALLBACK_QUERY = /(\/auth\/oidc\/callback\?)[^#\s"\\]*/gi;
+
 /** A URL (or any text holding URLs) with every secret-bearing query value and path segment censored. */
 export function redactUrl(text: string): string {
-  return text.replace(SECRET_QUERY_PARAM, `$1${CENSOR}`).replace(SECRET_PATH_SEGMENT, `$1${CENSOR}`);
+  return text.replace(SECRET_QUERY_PARAM, `$1${CENSOR}`).replace(SECRET_PATH_SEGMENT, `$1${CENSOR}`).replace(OIDC_CALLBACK_QUERY, `$1${CENSOR}`);
 }
 
 /**
