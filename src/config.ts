@@ -293,6 +293,14 @@ export const configSchema = z.object({
   /** Batches per rule and run; the next run continues where one stopped. */
   RETENTION_MAX_BATCHES: z.coerce.number().int().min(1).default(50),
 
+  // Month partitions (issue 18): ticket_events, sla_stream_events, inbound_payloads.
+  /** How often the maintenance worker creates the months ahead and drops expired ones (and once at start). */
+  PARTITION_INTERVAL_MS: z.coerce.number().int().min(1_000).default(86_400_000),
+  /** Months after the current one that always have a partition. */
+  PARTITION_MONTHS_AHEAD: z.coerce.number().int().min(1).max(24).default(3),
+  /** The longest partition DDL waits for its table lock before giving up until the next run. */
+  PARTITION_LOCK_TIMEOUT_MS: z.coerce.number().int().min(10).default(5_000),
+
   // Mailboxes, the inbound SMTP listener and sender authentication (issue 19).
   /**
    * The key that encrypts mailbox passwords and OAuth2 secrets at rest (AES-256-GCM): 32 bytes
