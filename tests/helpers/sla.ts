@@ -230,6 +230,8 @@ export async function openSse(url: string, token: string, lastEventId?: number) 
   if (lastEventId !== undefined) headers['last-event-id'] = String(lastEventId);
   const response = await fetch(url, { headers, signal: controller.signal });
   const received: SseEvent[] = [];
+  // What an EventSource would send back on reconnecting: the last `id:` field, with or without data.
+  let lastId = lastEventId;
   const reading = (async () => {
     const decoder = new TextDecoder();
     let buffer = '';
@@ -247,6 +249,7 @@ export async function openSse(url: string, token: string, lastEventId?: number) 
             if (colon < 0) continue;
             fields[line.slice(0, colon)] = line.slice(colon + 1).replace(/^ /, '');
           }
+          if (fields.id !== undefined) lastId = Number(fields.id);
           if (fields.event === undefined && fields.data === undefined) continue;
           received.push({ id: fields.id !== undefined ? Number(fields.id) : null, event: fields.event ?? 'message', data: fields.data ? (JSON.parse(fields.data) as Record<string, unknown>) : {} });
         }
@@ -258,6 +261,9 @@ export async function openSse(url: string, token: string, lastEventId?: number) 
   return {
     response,
     received,
+    get lastEventId() {
+      return lastId;
+    },
     waitFor: (predicate: (e: SseEvent) => boolean, timeoutMs = 10_000) => until(() => received.find(predicate), { timeoutMs, what: 'SSE event' }),
     async close() {
       controller.abort();

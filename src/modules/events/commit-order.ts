@@ -24,6 +24,14 @@ export interface FeedCursor {
 
 export const FEED_START: FeedCursor = { txId: '0', id: 0 };
 
+/** Negative, zero or positive as `a` sorts before, with or after `b` in (tx_id, id) order. */
+export function compareCursors(a: FeedCursor, b: FeedCursor): number {
+  const ta = BigInt(a.txId);
+  const tb = BigInt(b.txId);
+  if (ta !== tb) return ta < tb ? -1 : 1;
+  return a.id - b.id;
+}
+
 export type FeedTable = 'domain_events' | 'sla_stream_events';
 
 export interface FeedRow {
@@ -64,10 +72,12 @@ export async function feedEnd(db: Executor, table: FeedTable): Promise<FeedCurso
 }
 
 /**
- * The cursor at event `id` (a client's Last-Event-ID). An id no longer stored (retention) or
- * never seen: resume from the first settled row above it in id order, the best left to do.
+ * The cursor at event `id` (a client's Last-Event-ID). Id 0 is the start of the feed (a stream
+ * opened on an empty table announces it). An id no longer stored (retention) or never seen:
+ * resume from the first settled row above it in id order, the best left to do.
  */
 export async function cursorAt(db: Executor, table: FeedTable, id: number): Promise<FeedCursor> {
+  if (id === 0) return FEED_START;
   const result = await db.execute<{ id: number; tx: string }>(sql`
     select id, tx_id::text as tx from ${sql.identifier(table)} where id = ${id}`);
   const row = result.rows[0];

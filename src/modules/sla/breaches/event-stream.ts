@@ -1,6 +1,7 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
-import type { StreamEvent, StreamHub } from './sla.stream.js';
+import { compareCursors, type FeedCursor } from '../../events/commit-order.js';
+import type { PositionedEvent, StreamEvent, StreamHub } from './sla.stream.js';
 
 const HEARTBEAT_MS = 15_000;
 // What a client told to reconnect at shutdown waits before it does.
@@ -34,8 +35,17 @@ export interface EventStreamOptions {
 /**
  * Serves the hub's events as server-sent events on a hijacked reply: subscribed before the
  * headers go out and buffering while the replay runs, so no event falls between replay and live;
- * deduped by id (events can arrive out of id order, see sla.stream.ts); a heartbeat; and at
- * shutdown a final event with a retry hint, then the connection closed.
+ * a heartbeat; and at shutdown a final event with a retry hint, then the connection closed.
+ *
+ * Exactly once, across reconnections: the connection keeps its position in the feed's
+ * (tx_id, id) order (commit-order.ts) and sends only events after it. Replay and live events
+ * both come in that order, so an event the replay already sent, or one at or before the
+ * client's Last-Event-ID that this process's hub delivers late (the replay read ahead of the
+ * hub; or the client comes from another process whose hub was ahead), is not sent again.
+ * A client that connects without Last-Event-ID is told its starting position at once (an
+ * `id:` field with no data: EventSource keeps it as its last event id without firing an
+ * event), so if it drops before its first event it resumes from there instead of from "now",
+ * which would skip what the hub delivered while it was away.
  */
 export async function serveEventStream(hub: StreamHub, request: FastifyRequest, reply: FastifyReply, options: EventStreamOptions): Promise<void> {
   const out = reply.raw;
@@ -46,16 +56,16 @@ export async function serveEventStream(hub: StreamHub, request: FastifyRequest, 
     out.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache, no-transform', connection: 'keep-alive', 'x-accel-buffering': 'no' });
     out.write('retry: 3000\n\n');
   };
-  const sent = new Set<number>();
-  const send = (event: StreamEvent) => {
+  let position: FeedCursor | undefined = undefined;
+  const send = (event: PositionedEvent) => {
+    if (position === undefined || compareCursors(event.cursor, position) <= 0) return;
+    position = event.cursor;
     const name = options.nameOf(event);
-    if (name === undefined || sent.has(event.id) || out.writableEnded) return;
-    sent.add(event.id);
-    if (sent.size > 10_000) for (const id of [...sent].slice(0, 5_000)) sent.delete(id);
+    if (name === undefined || out.writableEnded) return;
     const data = options.dataOf ? options.dataOf(event) : { ...event.data, at: event.createdAt };
     out.write(`id: ${event.id}\nevent: ${name}\ndata: ${JSON.stringify(data)}\n\n`);
   };
-  const buffered: StreamEvent[] = [];
+  const buffered: PositionedEvent[] = [];
   let replaying = true;
   let heartbeat: NodeJS.Timeout | undefined = undefined;
   // At shutdown the hub ends every stream at once (else each open stream holds the shutdown
@@ -71,7 +81,7 @@ export async function serveEventStream(hub: StreamHub, request: FastifyRequest, 
   };
   // Subscribed before the headers go out: a client that has its 200 gets every event committed
   // from then on, and Postgres unreachable here is a 503 problem, not a mute stream.
-  const unsubscribe = await hub.subscribe((event) => (replaying ? buffered.push(event) : send(event)), endForShutdown);
+  const { unsubscribe, from } = await hub.subscribe((event) => (replaying ? buffered.push(event) : send(event)), endForShutdown);
   reply.hijack();
   if (out.writableEnded || request.raw.socket.destroyed) {
     // Ended for shutdown while subscribing, or the client already left.
@@ -80,13 +90,15 @@ export async function serveEventStream(hub: StreamHub, request: FastifyRequest, 
   }
   open();
   if (options.resumeFrom !== undefined) {
-    let after = options.resumeFrom;
+    position = await hub.cursorAt(options.resumeFrom);
     for (let page = 0; page < options.replayPages; page++) {
-      const events = await hub.replay(after, REPLAY_PAGE);
+      const events = await hub.replayFrom(position, REPLAY_PAGE);
       for (const event of events) send(event);
       if (events.length < REPLAY_PAGE) break;
-      after = events.at(-1)!.id;
     }
+  } else {
+    position = from;
+    out.write(`id: ${from.id}\n\n`);
   }
   replaying = false;
   for (const event of buffered) send(event);

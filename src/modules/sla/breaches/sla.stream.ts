@@ -13,7 +13,10 @@ export interface StreamEvent {
   createdAt: Date;
 }
 
-type Subscriber = (event: StreamEvent) => void;
+/** An event as the hub delivers it: with its place in the feed's (tx_id, id) order. */
+export type PositionedEvent = StreamEvent & { cursor: FeedCursor };
+
+type Subscriber = (event: PositionedEvent) => void;
 
 /** How the LISTEN connection shows in pg_stat_activity. */
 export const LISTENER_APPLICATION_NAME = 'complaint-desk sla-stream';
@@ -65,7 +68,7 @@ export function createStreamHub(deps: { databaseUrl: string; db: Database; logge
     const { rows, blocked } = await readFeed<Record<string, unknown>>(deps.db, source.table, source.columns, cursor, DRAIN_PAGE);
     for (const row of rows) {
       cursor = { txId: row.tx, id: row.id };
-      const event = source.toEvent(row);
+      const event = { ...source.toEvent(row), cursor };
       for (const s of subscribers.keys()) s(event);
     }
     // A full page means more rows wait: read on rather than wait for the next notification.
@@ -150,8 +153,10 @@ export function createStreamHub(deps: { databaseUrl: string; db: Database; logge
     /**
      * Adds a subscriber. `onShutdown` is called once if the hub closes first (the process is
      * shutting down): the subscriber tells its client to reconnect and ends its response.
+     * `from` is the hub's position when the subscriber was added: it gets every event after
+     * it, in order (taken in the same tick as the subscription, so no drain falls between).
      */
-    async subscribe(subscriber: Subscriber, onShutdown?: () => void): Promise<() => void> {
+    async subscribe(subscriber: Subscriber, onShutdown?: () => void): Promise<{ unsubscribe: () => void; from: FeedCursor }> {
       if (!closed) {
         started ??= start().catch((error: unknown) => {
           started = null;
@@ -163,21 +168,24 @@ export function createStreamHub(deps: { databaseUrl: string; db: Database; logge
       // rather than added to a hub nobody will close again.
       if (closed) {
         onShutdown?.();
-        return () => undefined;
+        return { unsubscribe: () => undefined, from: cursor };
       }
       subscribers.set(subscriber, onShutdown);
-      return () => subscribers.delete(subscriber);
+      return { unsubscribe: () => subscribers.delete(subscriber), from: cursor };
+    },
+
+    /** The feed position of event `id` (a client's Last-Event-ID): see commit-order.ts. */
+    cursorAt(id: number): Promise<FeedCursor> {
+      return cursorAt(deps.db, source.table, id);
     },
 
     /**
-     * Events after `afterId` in the hub's own order, for a client that reconnects with
-     * Last-Event-ID (the last id it saw, whatever its value): nothing that committed late
-     * behind it is skipped. Rows not yet settled come with the live events.
+     * Settled events after `from` in the hub's order, for a resuming client. Rows not yet
+     * settled come with the live events (the hub delivers them once they are).
      */
-    async replay(afterId: number, limit = 1000): Promise<StreamEvent[]> {
-      const from = await cursorAt(deps.db, source.table, afterId);
+    async replayFrom(from: FeedCursor, limit = 1000): Promise<PositionedEvent[]> {
       const { rows } = await readFeed<Record<string, unknown>>(deps.db, source.table, source.columns, from, limit);
-      return rows.map((row) => source.toEvent(row));
+      return rows.map((row) => ({ ...source.toEvent(row), cursor: { txId: row.tx, id: row.id } }));
     },
 
     /** Whether the LISTEN connection is open (false while it reconnects). */
