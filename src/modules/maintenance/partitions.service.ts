@@ -85,6 +85,8 @@ async function createMonth(tx: Executor, spec: MonthlyTable, range: MonthRange):
   const part = ident(range.name);
   const col = ident(spec.column);
   await tx.execute(sql`create table ${part} (like ${parent} including defaults)`);
+  // A move is not a deletion: the payload claims' release trigger (migration 0031) leaves them.
+  await tx.execute(sql`set local cd.moving_partition_rows = 'on'`);
   const moved = await tx.execute(sql`
     with moved as (delete from ${ident(`${spec.table}_default`)} where ${col} >= ${literal(range.from)} and ${col} < ${literal(range.to)} returning *)
     insert into ${part} select * from moved`);

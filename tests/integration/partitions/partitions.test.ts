@@ -142,7 +142,8 @@ describe('the maintenance job', () => {
     const far = monthStart(base, 8);
     manualClock(ctx).set(new Date(far.getTime() + 3_600_000));
     const mid = unique('m_far');
-    const result = webhookResult(await postFacebook(ctx, facebookPayload(messengerEvent({ psid: '7066489083999001', mid, text: 'From a month with no partition' }))), { created: 1 });
+    const body = JSON.stringify(facebookPayload(messengerEvent({ psid: '7066489083999001', mid, text: 'From a month with no partition' })));
+    const result = webhookResult(await postFacebook(ctx, body), { created: 1 });
     const ticketId = result.tickets[0]!.ticketId;
     expect(await home('ticket_events', 'ticket_id = $1 limit 1', [ticketId])).toBe('ticket_events_default');
     expect(await home('inbound_payloads', "convert_from(body, 'UTF8') like $1", [`%${mid}%`])).toBe('inbound_payloads_default');
@@ -157,6 +158,9 @@ describe('the maintenance job', () => {
     expect(await query(ctx, 'select id from ticket_events where ticket_id = $1 order by id', [ticketId])).toEqual(events);
     const timeline = await client(ctx).get(`/v1/tickets/${ticketId}/events`);
     expect(timeline.statusCode, timeline.body).toBe(200);
+    // The moved payload keeps its dedupe claim: a redelivery is still a duplicate.
+    webhookResult(await postFacebook(ctx, body), { created: 0, duplicatePayload: true });
+    expect(await count(ctx, 'inbound_payloads where body = $1', [Buffer.from(body)])).toBe(1);
   });
 
   it('drops the inbound_payloads months wholly past the raw-payload retention, keeps the rest and every timeline month', async () => {
@@ -210,6 +214,16 @@ describe('guarantees across months', () => {
     const racing = await Promise.all([1, 2, 3, 4].map(() => postFacebook(ctx, fresh)));
     expect(racing.filter((r) => r.json<{ duplicatePayload: boolean }>().duplicatePayload === false)).toHaveLength(1);
     expect(await count(ctx, 'inbound_payloads where body = $1', [Buffer.from(fresh)])).toBe(1);
+  });
+
+  it('releases a payload’s claim when the payload is deleted (retention, erasure): the same bytes are stored again', async () => {
+    manualClock(ctx).set(new Date(monthStart(base, 4).getTime() + 86_400_000));
+    const body = JSON.stringify({ object: 'page', entry: [{ id: '105320418834911', time: 1_767_600_000_777, messaging: [{ sender: { id: '1' }, recipient: { id: '2' }, timestamp: 1, read: { watermark: 2 } }] }] });
+    expect((await postFacebook(ctx, body)).json<{ duplicatePayload: boolean }>().duplicatePayload).toBe(false);
+    await query(ctx, 'delete from inbound_payloads where body = $1', [Buffer.from(body)]);
+    expect(await count(ctx, "inbound_payload_keys where sha256 = encode(sha256($1::bytea), 'hex')", [Buffer.from(body)])).toBe(0);
+    expect((await postFacebook(ctx, body)).json<{ duplicatePayload: boolean }>().duplicatePayload).toBe(false);
+    expect(await count(ctx, 'inbound_payloads where body = $1', [Buffer.from(body)])).toBe(1);
   });
 
   it('keeps one message per provider id across a month boundary', async () => {
