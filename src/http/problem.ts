@@ -45,45 +45,25 @@ const FASTIFY_CLIENT_ERRORS: Record<string, { status: number; code: string; titl
   FST_ERR_ASYNC_CONSTRAINT: { status: 400, code: 'validation', title: 'Invalid request' },
 };
 
+/** A problem of our URN namespace: its type is the code's URN; `rest` adds errors and extensions. */
+function problem(code: string, title: string, status: number, detail: string, rest: { instance: string; errors?: FieldProblem[]; [extension: string]: unknown }): Problem {
+  return { type: `urn:complaint-desk:problem:${code}`, title, status, detail, code, ...rest };
+}
+
 export function problemOf(error: unknown, request: FastifyRequest): Problem {
   // The instance is echoed in bodies that clients and proxies log: no token survives in it.
   // requestId: the X-Request-Id of the exchange, so a client's report finds our log lines.
   const base = { instance: redactUrl(request.url), requestId: request.id };
   if (error instanceof AppError) {
-    return {
-      type: `urn:complaint-desk:problem:${error.code}`,
-      title: error.title,
-      status: error.status,
-      detail: error.message,
-      code: error.code,
-      ...(error.errors.length ? { errors: error.errors } : {}),
-      ...error.extra,
-      ...base,
-    };
+    return problem(error.code, error.title, error.status, error.message, { ...(error.errors.length ? { errors: error.errors } : {}), ...error.extra, ...base });
   }
   if (error instanceof LifecycleError) {
-    return {
-      type: `urn:complaint-desk:problem:${error.code}`,
-      title: 'Conflict',
-      status: 409,
-      detail: error.message,
-      code: error.code,
-      errors: [{ field: 'body.status', message: error.message }],
-      from: error.from,
-      ...(error.to ? { to: error.to } : {}),
-      ...base,
-    };
+    const errors = [{ field: 'body.status', message: error.message }];
+    return problem(error.code, 'Conflict', 409, error.message, { errors, from: error.from, ...(error.to ? { to: error.to } : {}), ...base });
   }
   if (error instanceof InvalidPayloadError) {
-    return {
-      type: 'urn:complaint-desk:problem:invalid-payload',
-      title: 'Invalid payload',
-      status: 400,
-      detail: `${error.field}: ${error.message}`,
-      code: 'invalid-payload',
-      errors: [{ field: error.field, message: error.message }],
-      ...base,
-    };
+    const errors = [{ field: error.field, message: error.message }];
+    return problem('invalid-payload', 'Invalid payload', 400, `${error.field}: ${error.message}`, { errors, ...base });
   }
   const fastifyError = error as FastifyError & { validationContext?: string };
   if (hasZodFastifySchemaValidationErrors(fastifyError)) {
@@ -91,50 +71,26 @@ export function problemOf(error: unknown, request: FastifyRequest): Problem {
       field: fieldName(fastifyError.validationContext, issue.instancePath),
       message: issue.message ?? 'is invalid',
     }));
-    return {
-      type: 'urn:complaint-desk:problem:validation',
-      title: 'Invalid request',
-      status: 400,
-      detail: errors.map((e) => `${e.field}: ${e.message}`).join('; '),
-      code: 'validation',
-      errors,
-      ...base,
-    };
+    return problem('validation', 'Invalid request', 400, errors.map((e) => `${e.field}: ${e.message}`).join('; '), { errors, ...base });
   }
   const known = fastifyError.code ? FASTIFY_CLIENT_ERRORS[fastifyError.code] : undefined;
   if (known) {
     const field = known.code === 'unsupported-media-type' ? 'header.content-type' : 'body';
-    return {
-      type: `urn:complaint-desk:problem:${known.code}`,
-      title: known.title,
-      status: known.status,
-      detail: fastifyError.message,
-      code: known.code,
-      errors: [{ field, message: fastifyError.message }],
-      ...base,
-    };
+    return problem(known.code, known.title, known.status, fastifyError.message, { errors: [{ field, message: fastifyError.message }], ...base });
   }
   const status = fastifyError.statusCode ?? 500;
   if (status >= 400 && status < 500) {
     // A 4xx raised by a plugin (rate limit, helmet…): its message is meant for the client.
-    const code = status === 429 ? 'rate-limited' : 'client-error';
-    return { type: `urn:complaint-desk:problem:${code}`, title: fastifyError.name ?? 'Client error', status, detail: fastifyError.message, code, ...base };
+    return problem(status === 429 ? 'rate-limited' : 'client-error', fastifyError.name ?? 'Client error', status, fastifyError.message, base);
   }
   // Postgres or Redis unreachable (a terminated backend, a restart, a failover): the client
   // is told to come back shortly (Retry-After is set by the handler) rather than given a 500.
   const dependency = unavailableDependency(error);
   if (dependency) {
-    return { type: 'urn:complaint-desk:problem:dependency-unavailable', title: 'Service unavailable', status: 503, detail: `${dependency} is unreachable; retry shortly`, code: 'dependency-unavailable', ...base };
+    return problem('dependency-unavailable', 'Service unavailable', 503, `${dependency} is unreachable; retry shortly`, base);
   }
   // A 5xx never leaks its message: it may carry SQL, paths or secrets.
-  return {
-    type: 'urn:complaint-desk:problem:internal',
-    title: 'Internal server error',
-    status: 500,
-    detail: 'An unexpected error occurred; it has been logged.',
-    code: 'internal',
-    ...base,
-  };
+  return problem('internal', 'Internal server error', 500, 'An unexpected error occurred; it has been logged.', base);
 }
 
 export function sendProblem(reply: FastifyReply, problem: Problem): FastifyReply {

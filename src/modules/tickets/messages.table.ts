@@ -2,19 +2,12 @@ import { sql } from 'drizzle-orm';
 import { boolean, index, integer, jsonb, pgTable, text, uniqueIndex, uuid } from 'drizzle-orm/pg-core';
 import { createdAt, id, instant } from '../../db/columns.js';
 import { agents } from '../agents/agents.table.js';
+import type { AttachmentMeta } from '../../channels/channel.types.js';
 import type { SenderAuthentication } from '../../domain/mail/sender-verdict.js';
 import { tickets } from './tickets.table.js';
 
-export interface StoredAttachment {
-  id: string;
-  filename: string | null;
-  contentType: string;
-  size: number;
-  contentId?: string | undefined;
-  inline?: boolean | undefined;
-  url?: string | undefined;
-  checksum?: string | undefined;
-}
+/** An attachment as the message row keeps it: its metadata and an id, never its bytes. */
+export type StoredAttachment = Omit<AttachmentMeta, 'content'> & { id: string };
 
 export const messages = pgTable(
   'messages',

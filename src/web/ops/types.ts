@@ -20,19 +20,11 @@ export interface BreachRow {
   ackNote: string | null;
 }
 
-export interface AtRiskRow {
+/** A running clock due soon: the ticket's columns a breach row shows, and who holds it. */
+export type AtRiskRow = Pick<BreachRow, 'ticketId' | 'ticketNumber' | 'customerName' | 'subject' | 'channel' | 'metric' | 'priority' | 'teamId' | 'dueAt'> & {
   clockId: string;
-  ticketId: string;
-  ticketNumber: number;
-  customerName: string | null;
-  subject: string;
-  channel: string;
-  metric: string;
-  priority: string;
-  teamId: string | null;
   assigneeName: string | null;
-  dueAt: string;
-}
+};
 
 export interface WallSnapshot {
   now: string;
