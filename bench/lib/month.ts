@@ -3,6 +3,7 @@ import type { BenchContext } from './bench.js';
 import { seedTickets, type SeedResult } from './seed.js';
 import { seedMonthSla, type MonthSlaSeedResult } from './sla-seed.js';
 import { refreshKpiRollups, type RefreshResult } from '../../src/modules/reports/kpi-rollup.refresh.js';
+import { seedContactFacts } from '../../scripts/seed-contact-facts.js';
 
 /**
  * A seeded month of complaint traffic (lib/seed.ts) with its SLA clocks, breaches and CSAT
@@ -18,6 +19,8 @@ export interface MonthFixture {
   now: Date;
   tickets: SeedResult;
   sla: MonthSlaSeedResult;
+  /** Issue 16's facts over the month (scripts/seed-contact-facts.ts): work intervals, queue calls, CES/NPS, reasons, redress, presence. */
+  contact: { seconds: number; counts: Record<string, number> };
   /** The KPI rollups built over the seeded month (the product's own refresh, timed), before any service starts: a service's maintenance worker then has only the last hour or so to add. */
   rollups: RefreshResult;
   /** The benchmark that seeded it. */
@@ -57,9 +60,23 @@ async function seedMonth(context: BenchContext, by: string): Promise<MonthFixtur
     context.log(
       `seeded ${sla.clocks} SLA clocks (${sla.runningClocks} running), ${sla.breaches} breaches (${sla.openBreaches} open), ${sla.surveys} CSAT surveys in ${sla.seconds.toFixed(1)} s`,
     );
+    // The contact-center facts (issue 16) before the rollups are built, with the rollups'
+    // dirty-hour triggers off for this session (session_replication_role): the build that
+    // follows aggregates every hour anyway, and marking them row by row took 273 s at 50,000
+    // tickets under load.
+    const client = await pool.connect();
+    let contact;
+    try {
+      await client.query('set session_replication_role = replica');
+      contact = await seedContactFacts(client, { from: new Date(now.getTime() - 31 * 86_400_000), to: now });
+    } finally {
+      await client.query('reset session_replication_role').catch(() => undefined);
+      client.release();
+    }
+    context.log(`seeded the contact-center facts in ${contact.seconds.toFixed(1)} s: ${JSON.stringify(contact.counts)}`);
     const rollups = await refreshKpiRollups(pool);
     context.log(`built the KPI rollups: ${rollups.days} days, ${rollups.rows.toLocaleString('en-US')} rows in ${(rollups.ms / 1000).toFixed(1)} s`);
-    return { database, now, tickets, sla, rollups, seededBy: by };
+    return { database, now, tickets, sla, contact, rollups, seededBy: by };
   } finally {
     await pool.end();
   }

@@ -1,6 +1,7 @@
 import type pg from 'pg';
 import { emptyCell, mergeCell, mergeStored, type Cell } from './kpi-rollup.cells.js';
 import { aggregateFacts, type Dim, type HourCell } from './kpi-rollup.facts.js';
+import { storeAgentHours } from './kpi-occupancy.js';
 import { encodeSketches } from './kpi-sketch.js';
 import { DEFAULT_FIGURE_SETTINGS, type FigureSettings } from '../../domain/figures/settings.js';
 
@@ -12,10 +13,12 @@ import { DEFAULT_FIGURE_SETTINGS, type FigureSettings } from '../../domain/figur
  * ROLLUP_MARGIN_MS ago (by the database clock) and re-aggregates, day by day:
  *   - the hours between the old and the new W (the first run: every day since the first ticket);
  *   - the hours marked dirty by the fact tables' triggers: a fact of a closed hour
- *     changed (a ticket reopened, reassigned, its survey answered, its commitment kept...). The
+ *     changed (a ticket reopened, reassigned, its survey answered, its commitment kept, a work
+ *     interval reported late, a presence change backdated...). The
  *     triggers mark the hours of the old and the new instants, so a fact that moves leaves its
  *     old hour corrected too.
- * A day's hours are recomputed from the fact tables, and its day row (once the day is whole)
+ * A day's hours are recomputed from the fact tables (with the agents' time per hour,
+ * agent_hour_rollups, for occupancy), and its day row (once the day is whole)
  * merged from its 24 stored hours, in one REPEATABLE READ transaction that also deletes
  * the dirty marks its snapshot sees: a mark written by a transaction still in flight is not
  * seen, stays, and brings the day back next run, by when that change is visible. The triggers
@@ -52,7 +55,8 @@ export async function refreshKpiRollups(pool: pg.Pool, settings: FigureSettings 
       `select (select watermark from kpi_rollup_state where id = 1) as old,
               date_trunc('hour', now() - make_interval(secs => $1::float8 / 1000), 'UTC') as next,
               now() - make_interval(secs => $1::float8 / 1000) as partial,
-              (select min(created_at) from tickets) as first`,
+              -- Agent hours (occupancy) may start before the first ticket.
+              least((select min(created_at) from tickets), (select min(at) from agent_presence_events), (select min(started_at) from work_intervals)) as first`,
       [ROLLUP_MARGIN_MS],
     );
     const { old, first } = plan.rows[0]!;
@@ -129,6 +133,8 @@ async function recomputeDay(client: pg.PoolClient, day: Date, watermark: Date, h
     else await client.query(`delete from kpi_rollups where period = 'hour' and starts_at >= $1 and starts_at < $2`, [day, new Date(day.getTime() + DAY_MS)]);
     for (let i = 0; i < cells.length; i += 500) await insertRows(client, cells.slice(i, i + 500).map((c) => ['hour', c] as const));
     let written = cells.length;
+    // The agents' time in the same hours (occupancy, kpi-occupancy.ts), same transaction.
+    written += await storeAgentHours(client, ranges);
     if (day.getTime() + DAY_MS <= watermark.getTime()) {
       const dayCells = new Map<string, HourCell>();
       const merge = (c: Omit<HourCell, 'cell' | 'hour'>, add: (into: Cell) => void) => {

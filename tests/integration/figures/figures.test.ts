@@ -229,6 +229,44 @@ describe('the contact-center figures on a fixed data set', () => {
     expect(Math.abs(total.handleTime.median - 2400) / 2400).toBeLessThanOrEqual(0.01);
     expect(Math.abs(total.handleTime.p90 - 3360) / 3360).toBeLessThanOrEqual(0.01);
   });
+
+  it('occupancy from the agent hour rollups equals the agent report by agent, team and day, also after late work and a backdated presence change', async () => {
+    // Off the hour at the start: the partial first hour is computed live, the rest read from agent_hour_rollups.
+    const range = 'from=2026-02-28T06:30:00Z&to=2026-03-02T00:00:00Z';
+    const compare = async (expected: { a1: number; a2: number; total: number }) => {
+      await refreshKpiRollups(ctx.deps.pool, DEFAULT_FIGURE_SETTINGS);
+      for (const groupBy of ['agent', 'team', 'day'] as const) {
+        const kpis = await client(ctx).get(`/v1/reports/kpis?${range}&groupBy=${groupBy}`);
+        expect(kpis.headers['kpi-source'], groupBy).toBe('rollups');
+        const agents = (await client(ctx).get(`/v1/reports/agents?${range}&groupBy=${groupBy}`)).json<{ rows: { group: { key: string }; occupancy: number | null }[]; total: { occupancy: number } }>();
+        const body = kpis.json<{ rows: { group: { key: string }; occupancy: number | null }[]; total: { occupancy: number } }>();
+        for (const row of agents.rows) expect(body.rows.find((r) => r.group.key === row.group.key)?.occupancy, `${groupBy} ${row.group.key}`).toBeCloseTo(row.occupancy!, 12);
+        expect(body.total.occupancy, groupBy).toBeCloseTo(agents.total.occupancy, 12);
+        expect(body.total.occupancy).toBeCloseTo(expected.total, 12);
+        if (groupBy === 'agent') {
+          expect(body.rows.find((r) => r.group.key === ids.a1)?.occupancy).toBeCloseTo(expected.a1, 12);
+          expect(body.rows.find((r) => r.group.key === ids.a2)?.occupancy).toBeCloseTo(expected.a2, 12);
+        }
+      }
+    };
+    await compare({ a1: 4020 / 30_600, a2: 3900 / 14_400, total: 7920 / 45_000 });
+    // Changes to hours that closed long ago: the triggers mark them dirty, the next refresh
+    // recomputes them. A2 reports 11:00-11:30 late (+1800 s handling); A1 went away at 15:00
+    // (online 08:00-12:00 and 12:30-15:00 = 23,400 s; the away time is not available).
+    const [late] = await ctx.deps.db
+      .insert(workIntervals)
+      .values({ ticketId: ids.h3, agentId: ids.a2, kind: 'handling', source: 'api', startedAt: at('D1 11:00'), endedAt: at('D1 11:30'), reportedEndedAt: at('D1 11:30') })
+      .returning();
+    const [away] = await ctx.deps.db.insert(agentPresenceEvents).values({ agentId: ids.a1, status: 'away', reason: 'manual', at: at('D1 15:00') }).returning();
+    // Until the refresh, the stored hours still answer (proof that they, not the agent report, do).
+    const stale = (await client(ctx).get(`/v1/reports/kpis?${range}&groupBy=agent`)).json<{ total: { occupancy: number } }>();
+    expect(stale.total.occupancy).toBeCloseTo(7920 / 45_000, 12);
+    await compare({ a1: 4020 / 23_400, a2: 5700 / 14_400, total: 9720 / 37_800 });
+    // And back: deletes mark their hours too.
+    await ctx.deps.db.delete(workIntervals).where(eq(workIntervals.id, late!.id));
+    await ctx.deps.db.delete(agentPresenceEvents).where(eq(agentPresenceEvents.id, away!.id));
+    await compare({ a1: 4020 / 30_600, a2: 3900 / 14_400, total: 7920 / 45_000 });
+  });
 });
 
 describe('bad input: 4xx naming the field, nothing written', () => {
