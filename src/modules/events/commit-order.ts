@@ -9,11 +9,26 @@ import type { Executor } from '../../db/client.js';
  * while id 5's transaction still runs. A reader that resumes "after 7" never sees 5.
  *
  * The rule: read in (tx_id, id) order, and only rows whose transaction is older than every
- * transaction still running (tx_id < pg_snapshot_xmin of the reading statement's snapshot).
- * Such a transaction has ended, so its rows are all visible (or rolled back for good); and any
- * transaction that ends later has tx_id >= that xmin, so it sorts after every row already read.
- * A cursor (tx_id, id) therefore never has anything appear behind it. The price: a row waits
- * until older transactions (of any kind, anywhere in the cluster) end; normally milliseconds.
+ * transaction of this database still running when the reading statement's snapshot was taken
+ * (tx_id < the horizon below). Such a transaction has ended, so its rows are all visible (or
+ * rolled back for good); and any transaction that ends later has tx_id >= the horizon, so it
+ * sorts after every row already read. A cursor (tx_id, id) therefore never has anything appear
+ * behind it. The price: a row waits until older transactions of this database end; normally
+ * milliseconds.
+ *
+ * The horizon. Transaction ids are cluster-wide, so the snapshot's xmin (its oldest running
+ * transaction) would let a long transaction in ANOTHER database (a report, a migration, a
+ * bench) hold every stream back until it ends. So the horizon is the lowest in-progress xid of
+ * the snapshot itself (pg_snapshot_xip: exact at snapshot time) that is not positively known to
+ * belong to another database, or the snapshot's xmax if there is none. "Known" means a backend
+ * of another database holds that xid when pg_stat_activity is read; the xid -> backend ->
+ * database link never changes, so reading it a little later than the snapshot cannot mislabel
+ * one of ours as foreign; an xid that ended meanwhile, a prepared transaction, or a session we
+ * may not see all count as ours, which only holds rows back until the next read. (Deriving the
+ * horizon from pg_stat_activity alone would be unsafe: a transaction of ours that committed
+ * between the snapshot and that read is invisible to the snapshot yet absent from the view, so
+ * its rows would fall behind the cursor for good.) A standby's snapshot keeps its xids
+ * elsewhere: there the xmin is used as before.
  */
 
 export interface FeedCursor {
@@ -23,6 +38,13 @@ export interface FeedCursor {
 }
 
 export const FEED_START: FeedCursor = { txId: '0', id: 0 };
+
+/** The settled horizon of the statement's snapshot for this database (see above). */
+const HORIZON = sql`(select case when pg_is_in_recovery() then pg_snapshot_xmin(pg_current_snapshot()) else coalesce(
+  (select min(x) from pg_snapshot_xip(pg_current_snapshot()) as x
+    where x::xid not in (select a.backend_xid from pg_stat_activity a
+                          where a.backend_xid is not null and a.datid <> (select oid from pg_database where datname = current_database()))),
+  pg_snapshot_xmax(pg_current_snapshot())) end)`;
 
 /** Negative, zero or positive as `a` sorts before, with or after `b` in (tx_id, id) order. */
 export function compareCursors(a: FeedCursor, b: FeedCursor): number {
@@ -48,7 +70,7 @@ export interface FeedRow {
  */
 export async function readFeed<T>(db: Executor, table: FeedTable, columns: string, cursor: FeedCursor, limit: number): Promise<{ rows: (T & { id: number; tx: string })[]; blocked: boolean }> {
   const result = await db.execute<T & FeedRow>(sql`
-    select ${sql.raw(columns)}, id, tx_id::text as tx, tx_id < pg_snapshot_xmin(pg_current_snapshot()) as settled
+    select ${sql.raw(columns)}, id, tx_id::text as tx, tx_id < ${HORIZON} as settled
       from ${sql.identifier(table)}
      where (tx_id, id) > (${cursor.txId}::xid8, ${cursor.id}::bigint)
      order by tx_id, id
@@ -65,7 +87,7 @@ export async function readFeed<T>(db: Executor, table: FeedTable, columns: strin
 export async function feedEnd(db: Executor, table: FeedTable): Promise<FeedCursor> {
   const result = await db.execute<{ id: number; tx: string }>(sql`
     select id, tx_id::text as tx from ${sql.identifier(table)}
-     where tx_id < pg_snapshot_xmin(pg_current_snapshot())
+     where tx_id < ${HORIZON}
      order by tx_id desc, id desc limit 1`);
   const row = result.rows[0];
   return row ? { txId: row.tx, id: Number(row.id) } : FEED_START;

@@ -6,8 +6,8 @@ import { instant, xid8 } from '../../db/columns.js';
  * The transactional outbox of domain events (src/domain/events/catalog.ts). A row is written in
  * the same transaction as the change it describes, so an event exists if and only if its change
  * committed. `tx_id` is the writing transaction's id: readers deliver only rows whose
- * transaction is older than every transaction still running (pg_snapshot_xmin), in (tx_id, id)
- * order, which is what makes a resumed stream gap-free (see events.order.ts).
+ * transaction is older than every transaction of this database still running, in (tx_id, id)
+ * order, which is what makes a resumed stream gap-free (see commit-order.ts).
  */
 export const domainEvents = pgTable(
   'domain_events',

@@ -1,9 +1,11 @@
 import type { AddressInfo } from 'node:net';
 import { randomUUID } from 'node:crypto';
 import { sql } from 'drizzle-orm';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { Executor } from '../../../src/db/client.js';
 import { recordEvent } from '../../../src/modules/events/events.writer.js';
+import { publishStreamEvent } from '../../../src/modules/sla/breaches/stream-events.repository.js';
 import { createAgent, createTicket, tokenFor } from '../../helpers/api.js';
 import { createTestContext, type TestContext } from '../../helpers/context.js';
 import { openSse, until, type SseEvent } from '../../helpers/sla.js';
@@ -97,6 +99,36 @@ describe('the event stream (SSE)', () => {
     const back = await open('', announced);
     await back.waitFor((e) => markerOf(e) === `${marker}-1`);
     expect(numbersOf(back.received, marker)).toEqual([1]);
+  });
+
+  it('the SLA stream announces its position too: a client that drops before its first event misses nothing', async () => {
+    const marker = randomUUID();
+    const client = await openSse(`${base}/v1/sla/stream`, ctx.adminToken);
+    streams.push(client);
+    const announced = await until(() => client.lastEventId, { what: 'the starting position' });
+    await client.close();
+    await ctx.deps.db.transaction((tx) => publishStreamEvent(tx, 'test_event', { marker }, new Date()));
+    const back = await openSse(`${base}/v1/sla/stream`, ctx.adminToken, announced);
+    streams.push(back);
+    await back.waitFor((e) => e.data.marker === marker);
+  });
+
+  it('a transaction in another database of the cluster does not hold the stream back', async () => {
+    const marker = randomUUID();
+    // A transaction with an xid, older than the event's, in another database (the admin one),
+    // open for as long as the test runs: the cluster-wide xmin stays below the event's xid.
+    const elsewhere = new pg.Client({ connectionString: inject('adminDatabaseUrl') });
+    await elsewhere.connect();
+    try {
+      await elsewhere.query('begin');
+      await elsewhere.query('select pg_current_xact_id()');
+      const stream = await open();
+      await ctx.deps.db.transaction((tx) => mark(tx, marker, 1));
+      await stream.waitFor((e) => markerOf(e) === `${marker}-1`);
+    } finally {
+      await elsewhere.query('rollback').catch(() => undefined);
+      await elsewhere.end();
+    }
   });
 
   // The client drops and reconnects after every third commit, sending back what an EventSource
