@@ -58,7 +58,7 @@ export async function queryKpisFromRollups(pool: pg.Pool, q: KpiQuery): Promise<
 
   const groupBy = q.groupBy;
   const bucketOf = isTime(groupBy) ? bucketFunction(groupBy, q.tz) : null;
-  if (bucketOf && !bucketsOnHours(bucketOf, from, to)) return null;
+  if (bucketOf && !bucketsOnHours(groupBy as 'day' | 'week', q.tz, from, to)) return null;
   const dim: Dim = groupBy === null ? '' : DIM_OF[groupBy];
 
   // The stored part: whole UTC days where a day row can stand for its 24 hours, hours elsewhere.
@@ -134,9 +134,9 @@ export async function queryKpisFromRollups(pool: pg.Pool, q: KpiQuery): Promise<
     if (start >= now && counts.commitmentsOverdue) {
       counts = { ...counts, commitmentsPending: (counts.commitmentsPending ?? 0) + counts.commitmentsOverdue, commitmentsOverdue: 0 };
     }
-    // Decoded straight into the group's and the total's sketches (adding bins, no intermediate sketch).
+    // Decoded straight into the group's sketches (adding bins, no intermediate sketch); the
+    // total is the merge of the groups, below (each row is decoded once, not twice).
     mergeStored(cellFor(key), counts, row.sketches);
-    mergeStored(total, counts, row.sketches);
     move(key, (counts.created ?? 0) - (counts.done ?? 0));
   }
   for (const [cells, inBacklog] of [
@@ -147,12 +147,13 @@ export async function queryKpisFromRollups(pool: pg.Pool, q: KpiQuery): Promise<
     for (const c of cells) {
       const key = groupKey(c, c.hour.getTime());
       mergeCell(cellFor(key), c.cell);
-      mergeCell(total, c.cell);
       // The head's facts are in the base (the stored hour before the first whole hour); the now
       // hour is read live only (never among the stored rows above).
       if (inBacklog) move(key, c.cell.counts.created! - c.cell.counts.done!);
     }
   }
+  // Every fact is in exactly one group: the total is their merge.
+  for (const cell of groups.values()) mergeCell(total, cell);
   const base = new Map<string | null, number>();
   for (const row of baseRows.rows) {
     const key = bucketOf ? null : groupKey({ channel: row.channel, teamId: row.team_id, value: row.value }, 0);
@@ -192,12 +193,26 @@ async function liveCells(pool: pg.Pool, from: number, to: number, q: KpiQuery, d
 
 /** The bucket (its local start, YYYY-MM-DD) of an instant, as the exact statement cuts it in tz. */
 function bucketFunction(unit: 'day' | 'week', tz: string): (ms: number) => string {
-  return (ms) => DateTime.fromMillis(ms, { zone: tz }).startOf(unit).toFormat('yyyy-MM-dd');
+  // Memoised: a month's stored rows share a few hundred instants, and luxon's zone arithmetic
+  // costs tens of microseconds a call.
+  const memo = new Map<number, string>();
+  return (ms) => {
+    let key = memo.get(ms);
+    if (key === undefined) memo.set(ms, (key = DateTime.fromMillis(ms, { zone: tz }).startOf(unit).toFormat('yyyy-MM-dd')));
+    return key;
+  };
 }
 
-/** Whether every bucket boundary in [from, to] is a whole UTC hour (not so in zones at :30 or :45). */
-function bucketsOnHours(bucketOf: (ms: number) => string, from: number, to: number): boolean {
-  for (let h = floorTo(from, HOUR_MS); h < to; h += HOUR_MS) if (bucketOf(h) !== bucketOf(h + HOUR_MS - 1)) return false;
+/**
+ * Whether every bucket boundary in [from, to] is a whole UTC hour (not so in zones at :30 or
+ * :45): the bucket starts after the first hour's start, walked bucket by bucket (31 for a month
+ * by day, not 720 hours).
+ */
+function bucketsOnHours(unit: 'day' | 'week', tz: string, from: number, to: number): boolean {
+  const first = floorTo(from, HOUR_MS);
+  for (let b = DateTime.fromMillis(first, { zone: tz }).startOf(unit); b.toMillis() < to; b = b.plus(unit === 'day' ? { days: 1 } : { weeks: 1 })) {
+    if (b.toMillis() > first && b.toMillis() % HOUR_MS !== 0) return false;
+  }
   return true;
 }
 
