@@ -21,7 +21,7 @@ let base: string;
 let supervisor: AgentJson;
 
 beforeAll(async () => {
-  idp = await startOidcProvider();
+  idp = await startOidcProvider({ consentPage: true });
   ctx = await createTestContext({
     clock: new ManualClock(new Date()),
     env: { OIDC_ISSUER: idp.issuer, OIDC_CLIENT_ID: idp.clientId, OIDC_CLIENT_SECRET: idp.clientSecret, OIDC_PROVIDER_NAME: 'Test IdP' },
@@ -46,8 +46,9 @@ describe('browser: OIDC sign-in to the operations wall', () => {
     const button = page.locator('#oidc-login');
     expect(await button.textContent()).toBe('Sign in with Test IdP');
 
-    await Promise.all([page.waitForURL(`${base}/ops`), button.click()]);
-    // The way went through the provider (another site) and back.
+    await Promise.all([page.waitForURL((url) => url.pathname === '/authorize'), button.click()]);
+    // At the provider (another site): its page sends the browser back, as after a real login.
+    await Promise.all([page.waitForURL(`${base}/ops`), page.locator('#approve').click()]);
     expect(idp.lastAuthorize?.get('code_challenge_method')).toBe('S256');
     expect(await page.locator('#user').textContent()).toBe('Noa Supervisor');
     await until(async () => ((await page.locator('#link-state').textContent())?.includes('Live') ? true : undefined), { timeoutMs: 15_000, what: 'the stream to connect' });
@@ -65,7 +66,8 @@ describe('browser: OIDC sign-in to the operations wall', () => {
     idp.next = { claims: { email: supervisor.email, role: 'agent' } };
     const page = await browser.newPage();
     await page.goto(`${base}/ops`);
-    const [answer] = await Promise.all([page.waitForResponse((res) => res.url().startsWith(`${base}/auth/oidc/callback`)), page.locator('#oidc-login').click()]);
+    await Promise.all([page.waitForURL((url) => url.pathname === '/authorize'), page.locator('#oidc-login').click()]);
+    const [answer] = await Promise.all([page.waitForResponse((res) => res.url().startsWith(`${base}/auth/oidc/callback`)), page.locator('#approve').click()]);
     expect(answer.status()).toBe(403);
     await page.locator('#error').waitFor();
     expect(await page.locator('#error').textContent()).toMatch(/for supervisors and admins/);

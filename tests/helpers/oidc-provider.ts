@@ -28,6 +28,17 @@ export interface NextSignIn {
   now?: Date;
 }
 
+export interface ProviderOptions {
+  clientId?: string;
+  clientSecret?: string;
+  /**
+   * /authorize answers a consent page whose "Approve" link (#approve) goes back, as a real
+   * provider's login page does, instead of redirecting at once: the way back is then a
+   * navigation begun by the provider's page (another site), not by ours.
+   */
+  consentPage?: boolean;
+}
+
 export interface TestOidcProvider {
   issuer: string;
   clientId: string;
@@ -40,7 +51,7 @@ export interface TestOidcProvider {
   close(): Promise<void>;
 }
 
-export async function startOidcProvider(options: { clientId?: string; clientSecret?: string } = {}): Promise<TestOidcProvider> {
+export async function startOidcProvider(options: ProviderOptions = {}): Promise<TestOidcProvider> {
   const { publicKey, privateKey } = await generateKeyPair('RS256');
   const jwk = { ...(await exportJWK(publicKey)), kid: 'test-oidc-1', alg: 'RS256', use: 'sig' };
   const clientId = options.clientId ?? 'complaint-desk-web';
@@ -101,6 +112,10 @@ export async function startOidcProvider(options: { clientId?: string; clientSecr
         redirect.searchParams.set('code', code);
       }
       redirect.searchParams.set('state', q.get('state') ?? '');
+      if (options.consentPage) {
+        const href = redirect.toString().replace(/&/g, '&amp;').replace(/"/g, '&quot;');
+        return res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' }).end(`<!doctype html><link rel="icon" href="data:,"><title>Test IdP</title><p>Let complaint-desk know who you are?</p><a id="approve" href="${href}">Approve</a>`);
+      }
       return res.writeHead(302, { location: redirect.toString() }).end();
     }
     if (req.method === 'POST' && url.pathname === '/token') {
