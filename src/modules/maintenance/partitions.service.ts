@@ -100,16 +100,18 @@ export function createPartitionMaintenance(deps: PartitionDeps) {
   async function maintainTable(spec: MonthlyTable, dropBefore: Date | null): Promise<PartitionTableRun> {
     const run: PartitionTableRun = { table: spec.table, created: [], dropped: [], movedFromDefault: 0 };
     try {
-      // Counted only once committed: a transaction that fails leaves nothing done.
-      const made = await db.transaction(async (tx) => {
-        await lockTable(tx, spec.table, deps.lockTimeoutMs);
-        const plan = planPartitions(spec.table, await partitionsOf(tx, spec.table), clock.now(), deps.monthsAhead, null);
-        let moved = 0;
-        for (const range of plan.create) moved += await createMonth(tx, spec, range);
-        return { names: plan.create.map((r) => r.name), moved };
-      });
-      run.created = made.names;
-      run.movedFromDefault = made.moved;
+      // One month per transaction, so the default partition's lock (taken by ATTACH) is held
+      // for one month's work at a time; counted once committed (a failed one leaves nothing).
+      for (let i = 0; i <= deps.monthsAhead; i++) {
+        const made = await db.transaction(async (tx) => {
+          await lockTable(tx, spec.table, deps.lockTimeoutMs);
+          const [range] = planPartitions(spec.table, await partitionsOf(tx, spec.table), clock.now(), deps.monthsAhead, null).create;
+          return range ? { name: range.name, moved: await createMonth(tx, spec, range) } : null;
+        });
+        if (!made) break;
+        run.created.push(made.name);
+        run.movedFromDefault += made.moved;
+      }
       if (dropBefore) {
         run.dropped = await db.transaction(async (tx) => {
           await lockTable(tx, spec.table, deps.lockTimeoutMs);
