@@ -87,7 +87,16 @@ export type ClaimedDelivery = {
 export async function claimDeliveries(db: Database, input: { now: Date; leaseUntil: Date; capacity: number; maxInFlight: number }): Promise<ClaimedDelivery[]> {
   const { now, leaseUntil, capacity, maxInFlight } = input;
   if (capacity <= 0) return [];
-  const result = await db.execute<ClaimedDelivery>(sql`
+  return db.transaction(async (tx) => {
+  // One claimer per subscription at a time (others skip it this round, never wait): the free
+  // slots are counted in the next statement, whose snapshot then sees every earlier claim.
+  // Counted in the same statement as a concurrent claim, two workers each filled the limit
+  // (the chains test saw 6 requests at once with a limit of 3).
+  const locked = await tx.execute<{ id: string }>(sql`
+    select id from webhook_subscriptions
+     where active and pg_try_advisory_xact_lock(hashtextextended('webhook-claim:' || id::text, 0))`);
+  if (locked.rows.length === 0) return [];
+  const result = await tx.execute<ClaimedDelivery>(sql`
     with cur as (
       select tx_id, event_id from webhook_dispatch_cursor where id = 1
     ), room as (
@@ -95,7 +104,7 @@ export async function claimDeliveries(db: Database, input: { now: Date; leaseUnt
                select count(*) from webhook_delivery_chains f
                 where f.subscription_id = s.id and f.in_flight and f.due_at > ${now}) as free
         from webhook_subscriptions s
-       where s.active
+       where s.id in (select jsonb_array_elements_text(${JSON.stringify(locked.rows.map((r) => r.id))}::jsonb)::uuid)
     ), due as (
       select c.subscription_id, c.resource_key
         from room
@@ -149,6 +158,7 @@ export async function claimDeliveries(db: Database, input: { now: Date; leaseUnt
      where d.id = ready.id
     returning d.id, d.subscription_id, d.resource_key, d.event_id, d.attempts, d.expires_at`);
   return result.rows.map((r) => ({ ...r, event_id: Number(r.event_id), expires_at: new Date(r.expires_at) }));
+  });
 }
 
 export interface ChainKey {
