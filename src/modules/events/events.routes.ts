@@ -1,4 +1,3 @@
-import { eq } from 'drizzle-orm';
 import { z } from 'zod';
 import type { Database } from '../../db/client.js';
 import { EVENT_DESCRIPTIONS, EVENT_TYPES, EVENT_VERSIONS, isEventType } from '../../domain/events/catalog.js';
@@ -6,10 +5,10 @@ import { principalOf, type Guard } from '../../http/auth.js';
 import { bearerSecurity, problemResponses, type App } from '../../http/types.js';
 import { badRequest } from '../../shared/errors.js';
 import { STAFF_AND_INTEGRATIONS } from '../auth/api-keys.models.js';
-import { agents } from '../agents/agents.table.js';
 import { eventIdSchema, serveEventStream } from '../sla/breaches/event-stream.js';
-import type { StreamEvent, StreamHub, StreamSource } from '../sla/breaches/sla.stream.js';
+import type { StreamHub, StreamSource } from '../sla/breaches/sla.stream.js';
 import { streamTokenQuery } from '../stream-tokens/stream-tokens.routes.js';
+import { eventAudienceOf } from './events.audience.js';
 import { EVENTS_CHANNEL } from './events.writer.js';
 import { eventComponentName } from './events.openapi.js';
 
@@ -91,18 +90,7 @@ export function registerEventRoutes(app: App, deps: { db: Database; guard: Guard
     },
     handler: async (request, reply) => {
       const types = parseTypes(request.query.types);
-      const principal = principalOf(request);
-      let visible: (event: StreamEvent) => boolean = () => true;
-      if (principal.role === 'agent') {
-        // An agent sees its own tickets and its teams' (at the time of each event); nothing else.
-        const [agent] = principal.agentId ? await deps.db.select({ teamId: agents.teamId, teamIds: agents.teamIds }).from(agents).where(eq(agents.id, principal.agentId)) : [];
-        const teams = new Set([agent?.teamId, ...(agent?.teamIds ?? [])].filter((t): t is string => Boolean(t)));
-        const agentId = principal.agentId;
-        visible = (event) => {
-          const { teamId, assigneeId } = event.data as { teamId: string | null; assigneeId: string | null };
-          return (agentId !== null && assigneeId === agentId) || (teamId !== null && teams.has(teamId));
-        };
-      }
+      const visible = await eventAudienceOf(deps.db, principalOf(request));
       await serveEventStream(deps.hub, request, reply, {
         resumeFrom: request.headers['last-event-id'] ?? request.query.lastEventId,
         nameOf: (event) => ((types === null || types.has(event.type)) && visible(event) ? event.type : undefined),

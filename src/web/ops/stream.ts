@@ -94,7 +94,9 @@ export class LiveStream {
       source.addEventListener(type, (event) => {
         const message = event as MessageEvent<string>;
         const id = Number(message.lastEventId);
-        if (Number.isSafeInteger(id)) this.#lastEventId = Math.max(this.#lastEventId ?? 0, id);
+        // The stream delivers in commit order, not id order: the position to resume from is the
+        // last event received (as EventSource's own Last-Event-ID), not the highest id seen.
+        if (Number.isSafeInteger(id)) this.#lastEventId = id;
         let data: Record<string, unknown> = {};
         try {
           data = JSON.parse(message.data) as Record<string, unknown>;
