@@ -1,5 +1,5 @@
 import dns from 'node:dns';
-import { ImapFlow } from 'imapflow';
+import type { ImapFlow } from 'imapflow';
 import ipaddr from 'ipaddr.js';
 import { and, eq } from 'drizzle-orm';
 import type { Logger } from 'pino';
@@ -220,6 +220,8 @@ export class MailboxFetcher {
     const { db, settings, owner, logger } = this.deps;
     const auth = await this.credentials(row);
     const address = await connectAddress(row.host, { allowPrivate: settings.allowPrivate, allowHttp: settings.allowHttp });
+    // Loaded with the first mailbox session, not with every process that never fetches mail.
+    const { ImapFlow } = await import('imapflow');
     const client = new ImapFlow({
       // The checked address itself, so a second DNS answer (rebinding) cannot swap in another;
       // the name still goes into SNI and the certificate check.
