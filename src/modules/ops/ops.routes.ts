@@ -11,7 +11,7 @@ import { acknowledgeRoute } from '../sla/breaches/breach-ops.routes.js';
 import { breachView } from '../sla/breaches/breach.views.js';
 import { eventIdSchema, serveEventStream } from '../sla/breaches/event-stream.js';
 import type { StreamHub } from '../sla/breaches/sla.stream.js';
-import { DIRECTIONS, SCOPE_KINDS, TARGET_KPIS } from '../reports/kpi-targets.table.js';
+import { alarmView, targetSchema } from '../reports/kpi-targets.routes.js';
 import { forbiddenPage, wallPage } from './ops.page.js';
 import type { OpsService } from './ops.service.js';
 import { PAGE_CSP, type WebAssetKind, type WebAssets } from './web-assets.js';
@@ -38,8 +38,6 @@ const atRiskRow = z.object({
   assigneeName: z.string().nullable(),
   dueAt: z.date(),
 });
-
-const scopeView = z.object({ kind: z.enum(SCOPE_KINDS), value: z.string().optional() });
 
 const DURATION = /^(\d{1,4})(s|m|h)$/;
 const UNIT_SEC: Record<string, number> = { s: 1, m: 60, h: 3600 };
@@ -96,36 +94,12 @@ export function registerOpsRoutes(
         200: z.object({
           now: z.date(),
           targets: z.array(
-            z.object({
-              id: z.uuid(),
-              kpi: z.enum(TARGET_KPIS),
-              scope: scopeView,
-              threshold: z.number(),
-              direction: z.enum(DIRECTIONS),
-              windowHours: z.number().int(),
-              createdAt: z.date(),
-              updatedAt: z.date(),
+            targetSchema.extend({
               value: z.number().nullable().describe('null: no data in the window'),
               offTarget: z.boolean(),
             }),
           ),
-          alarms: z.array(
-            z.object({
-              id: z.uuid(),
-              targetId: z.uuid(),
-              kpi: z.enum(TARGET_KPIS),
-              scope: scopeView,
-              threshold: z.number(),
-              direction: z.enum(DIRECTIONS),
-              windowHours: z.number().int(),
-              state: z.enum(['raised', 'cleared']),
-              value: z.number().nullable(),
-              raisedAt: z.date(),
-              clearedAt: z.date().nullable(),
-              lastValue: z.number().nullable(),
-              lastEvaluatedAt: z.date(),
-            }),
-          ),
+          alarms: z.array(alarmView),
         }),
         ...problemResponses(),
       },

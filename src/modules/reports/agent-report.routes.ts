@@ -1,4 +1,3 @@
-import { IANAZone } from 'luxon';
 import { z } from 'zod';
 import type { Database } from '../../db/client.js';
 import type { Guard } from '../../http/auth.js';
@@ -8,6 +7,7 @@ import { AGENT_GROUP_BYS, agentReportCsvRows, queryAgentReport } from './agent-r
 import { toReportCsv } from './csv.js';
 import { poolOf } from './kpi.service.js';
 import { wantsCsv } from './kpi.routes.js';
+import { reportRange } from './report-range.js';
 
 const MAX_RANGE_MS = 366 * 86_400_000;
 
@@ -27,15 +27,10 @@ const agentRow = z
 
 const query = z
   .object({
-    from: z.iso.datetime({ offset: true, error: 'an ISO 8601 date-time with a zone, e.g. 2026-01-01T00:00:00Z' }),
-    to: z.iso.datetime({ offset: true, error: 'an ISO 8601 date-time with a zone, e.g. 2026-02-01T00:00:00Z' }),
+    from: reportRange.from,
+    to: reportRange.to,
     groupBy: z.enum(AGENT_GROUP_BYS).default('agent'),
-    tz: z
-      .string()
-      .max(64)
-      .refine((zone) => IANAZone.isValidZone(zone), 'an IANA time zone such as Europe/Warsaw')
-      .default('UTC')
-      .describe('The zone whose days groupBy=day cuts'),
+    tz: reportRange.tz.describe('The zone whose days groupBy=day cuts'),
     teamId: z.uuid().optional().describe("Only this team's agents"),
   })
   .superRefine((q, ctx) => {

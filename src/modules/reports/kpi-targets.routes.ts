@@ -16,7 +16,7 @@ const scopeInput = z.discriminatedUnion('kind', [
   z.strictObject({ kind: z.literal('channel'), value: z.enum(CHANNELS) }),
   z.strictObject({ kind: z.literal('team'), value: z.uuid() }),
 ]);
-const scopeView = z.object({ kind: z.enum(SCOPE_KINDS), value: z.string().optional() });
+export const scopeView = z.object({ kind: z.enum(SCOPE_KINDS), value: z.string().optional() });
 
 const targetBody = z.strictObject({
   kpi: z.enum(TARGET_KPIS),
@@ -27,7 +27,8 @@ const targetBody = z.strictObject({
   windowHours: z.number().int().min(1).max(366 * 24).default(24),
 });
 
-const targetSchema = z
+/** A KPI target as the API shows it (the wall adds its value now). */
+export const targetSchema = z
   .object({
     id: z.uuid(),
     kpi: z.enum(TARGET_KPIS),
@@ -40,7 +41,7 @@ const targetSchema = z
   })
   .meta({ id: 'KpiTarget' });
 
-const alarmView = z
+export const alarmView = z
   .object({
     id: z.uuid(),
     targetId: z.uuid(),

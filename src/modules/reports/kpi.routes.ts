@@ -1,6 +1,6 @@
 import type { FastifyRequest } from 'fastify';
-import { IANAZone } from 'luxon';
 import { z } from 'zod';
+import { reportRange } from './report-range.js';
 import { CHANNELS } from '../../channels/channel.types.js';
 import type { Database } from '../../db/client.js';
 import { SLA_METRICS } from '../../domain/sla/sla.types.js';
@@ -70,14 +70,10 @@ export const kpiReportSchema = z.object({
 
 const reportQuery = z
   .object({
-    from: z.iso.datetime({ offset: true, error: 'an ISO 8601 date-time with a zone, e.g. 2026-01-01T00:00:00Z' }),
-    to: z.iso.datetime({ offset: true, error: 'an ISO 8601 date-time with a zone, e.g. 2026-02-01T00:00:00Z' }),
+    from: reportRange.from,
+    to: reportRange.to,
     groupBy: z.enum(GROUP_BYS).default('channel'),
-    tz: z
-      .string()
-      .max(64)
-      .refine((zone) => IANAZone.isValidZone(zone), 'an IANA time zone such as Europe/Warsaw')
-      .default('UTC'),
+    tz: reportRange.tz,
     channel: csvList(CHANNELS).optional(),
     teamId: z.uuid().optional(),
   })
