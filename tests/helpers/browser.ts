@@ -5,7 +5,6 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
-import type { App } from '../../src/http/types.js';
 
 /**
  * Browser tests drive Debian's Chromium (package chromium; .ci/run installs it when missing)
@@ -76,12 +75,7 @@ export async function launchBrowser(options: { locale?: string; timezoneId?: str
   };
 }
 
-/** Makes the app listen on a free port of 127.0.0.1; answers its base URL (no trailing slash). */
-export async function listen(app: App): Promise<string> {
-  await app.listen({ port: 0, host: '127.0.0.1' });
-  const address = app.server.address() as AddressInfo;
-  return `http://127.0.0.1:${address.port}`;
-}
+export { listen } from './listen.js';
 
 export interface PageServer {
   /** The origin the pages are served from, e.g. http://localhost:41234 (for CORS_ORIGINS). */

@@ -1,8 +1,8 @@
-import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { systemClock } from '../../../src/shared/clock.js';
 import { client, expectProblem } from '../../helpers/api.js';
 import { createTestContext, type TestContext } from '../../helpers/context.js';
+import { closeListening, listen } from '../../helpers/listen.js';
 import { openSse } from '../../helpers/sla.js';
 
 /**
@@ -14,13 +14,10 @@ let ctx: TestContext;
 let base: string;
 beforeAll(async () => {
   ctx = await createTestContext({ clock: systemClock, env: { STREAM_REAUTHORIZE_SEC: '1' } });
-  await ctx.app.listen({ port: 0, host: '127.0.0.1' });
-  base = `http://127.0.0.1:${(ctx.app.server.address() as AddressInfo).port}`;
+  base = await listen(ctx.app);
 });
 afterAll(async () => {
-  ctx?.app.server.on('connection', (socket) => socket.destroy());
-  ctx?.app.server.closeAllConnections();
-  await ctx?.close();
+  await closeListening(ctx?.app.server, async () => ctx?.close());
 });
 
 async function supervisorKey() {

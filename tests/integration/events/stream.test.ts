@@ -1,4 +1,3 @@
-import type { AddressInfo } from 'node:net';
 import { randomUUID } from 'node:crypto';
 import { sql } from 'drizzle-orm';
 import pg from 'pg';
@@ -8,6 +7,7 @@ import { recordEvent } from '../../../src/modules/events/events.writer.js';
 import { publishStreamEvent } from '../../../src/modules/sla/breaches/stream-events.repository.js';
 import { createAgent, createTicket, tokenFor } from '../../helpers/api.js';
 import { createTestContext, type TestContext } from '../../helpers/context.js';
+import { closeListening, listen } from '../../helpers/listen.js';
 import { openSse, until, type SseEvent } from '../../helpers/sla.js';
 
 /** GET /v1/events/stream over a real socket, read as a browser's EventSource would. */
@@ -17,14 +17,11 @@ const streams: { close(): Promise<void> }[] = [];
 
 beforeAll(async () => {
   ctx = await createTestContext();
-  await ctx.app.listen({ port: 0, host: '127.0.0.1' });
-  base = `http://127.0.0.1:${(ctx.app.server.address() as AddressInfo).port}`;
+  base = await listen(ctx.app);
 });
 afterAll(async () => {
   await Promise.all(streams.map((s) => s.close()));
-  ctx?.app.server.on('connection', (socket) => socket.destroy());
-  ctx?.app.server.closeAllConnections();
-  await ctx?.close();
+  await closeListening(ctx?.app.server, async () => ctx?.close());
 });
 
 async function open(query = '', lastEventId?: number, token = ctx.adminToken) {

@@ -1,9 +1,9 @@
-import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { publishStreamEvent } from '../../../src/modules/sla/breaches/stream-events.repository.js';
 import { LISTENER_APPLICATION_NAME } from '../../../src/modules/sla/breaches/sla.stream.js';
 import { systemClock } from '../../../src/shared/clock.js';
 import { createTestContext, type TestContext } from '../../helpers/context.js';
+import { closeListening, listen } from '../../helpers/listen.js';
 import { openSse } from '../../helpers/sla.js';
 import { terminateBackends } from './support.js';
 
@@ -17,15 +17,10 @@ let base: string;
 
 beforeAll(async () => {
   ctx = await createTestContext({ clock: systemClock });
-  await ctx.app.listen({ port: 0, host: '127.0.0.1' });
-  base = `http://127.0.0.1:${(ctx.app.server.address() as AddressInfo).port}`;
+  base = await listen(ctx.app);
 });
 afterAll(async () => {
-  // fetch (undici) may leave a spare keep-alive socket that never carries a request: not
-  // "idle" to the server, it would hold the close for undici's own timeout.
-  ctx?.app.server.on('connection', (socket) => socket.destroy());
-  ctx?.app.server.closeAllConnections();
-  await ctx?.close();
+  await closeListening(ctx?.app.server, async () => ctx?.close());
 });
 
 const publish = (ticketId: string) => ctx.deps.db.transaction((tx) => publishStreamEvent(tx, 'breach', { ticketId, metric: 'first_response' }, new Date()));

@@ -1,10 +1,10 @@
-import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Executor } from '../../../src/db/client.js';
 import { publishStreamEvent } from '../../../src/modules/sla/breaches/stream-events.repository.js';
 import { systemClock } from '../../../src/shared/clock.js';
 import { client, createTicket, unique } from '../../helpers/api.js';
 import { createTestContext, type TestContext } from '../../helpers/context.js';
+import { closeListening, listen } from '../../helpers/listen.js';
 import { breachRows, createPolicy, openSse, until, type SseEvent } from '../../helpers/sla.js';
 
 /** GET /v1/sla/stream over a real socket, read with fetch as a browser's EventSource would. */
@@ -14,18 +14,13 @@ const streams: { close(): Promise<void> }[] = [];
 
 beforeAll(async () => {
   ctx = await createTestContext({ clock: systemClock, env: { SLA_RECONCILE_INTERVAL_MS: '500' } });
-  await ctx.app.listen({ port: 0, host: '127.0.0.1' });
-  base = `http://127.0.0.1:${(ctx.app.server.address() as AddressInfo).port}`;
+  base = await listen(ctx.app);
   await ctx.startWorkers();
   await createPolicy(ctx, { targets: { firstResponse: 1 }, warnAt: 0.5 });
 });
 afterAll(async () => {
   await Promise.all(streams.map((s) => s.close()));
-  // fetch (undici) opens a spare keep-alive socket as an aborted stream goes away; one that never
-  // carries a request is not "idle" to the server, which would wait for undici's 4 s timeout.
-  ctx?.app.server.on('connection', (socket) => socket.destroy());
-  ctx?.app.server.closeAllConnections();
-  await ctx?.close();
+  await closeListening(ctx?.app.server, async () => ctx?.close());
 });
 
 async function open(lastEventId?: number) {
