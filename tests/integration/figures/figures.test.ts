@@ -1,4 +1,4 @@
-import { eq } from 'drizzle-orm';
+import { eq, inArray } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_FIGURE_SETTINGS } from '../../../src/domain/figures/settings.js';
 import { csatSurveys } from '../../../src/modules/csat/csat.table.js';
@@ -265,6 +265,18 @@ describe('the contact-center figures on a fixed data set', () => {
     // And back: deletes mark their hours too.
     await ctx.deps.db.delete(workIntervals).where(eq(workIntervals.id, late!.id));
     await ctx.deps.db.delete(agentPresenceEvents).where(eq(agentPresenceEvents.id, away!.id));
+    await compare({ a1: 4020 / 30_600, a2: 3900 / 14_400, total: 7920 / 45_000 });
+    // Several changes deleted by one statement mark each hour once: row by row, each deleted change
+    // found its next change deleted too and marked every hour up to now, once per row.
+    const burst = await ctx.deps.db
+      .insert(agentPresenceEvents)
+      .values([{ agentId: ids.a1, status: 'online', reason: 'manual', at: at('D1 18:00') }, { agentId: ids.a1, status: 'offline', reason: 'manual', at: at('D1 19:00') }])
+      .returning();
+    await refreshKpiRollups(ctx.deps.pool, DEFAULT_FIGURE_SETTINGS);
+    await ctx.deps.db.delete(agentPresenceEvents).where(inArray(agentPresenceEvents.id, burst.map((row) => row.id)));
+    const { rows: [marks] } = await ctx.deps.pool.query<{ n: number; distinct: number; first: Date }>('select count(*)::int as n, count(distinct hour)::int as distinct, min(hour) as first from kpi_rollup_dirty_hours');
+    expect(marks!.n).toBe(marks!.distinct);
+    expect(marks!.first).toEqual(at('D1 18:00'));
     await compare({ a1: 4020 / 30_600, a2: 3900 / 14_400, total: 7920 / 45_000 });
   });
 });
