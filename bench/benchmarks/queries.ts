@@ -1,5 +1,8 @@
 import { Redis } from 'ioredis';
 import pg from 'pg';
+import type { Database } from '../../src/db/client.js';
+import { createSlaViews } from '../../src/modules/sla/clocks/sla.views.js';
+import type { PolicyCache } from '../../src/modules/sla/policies/policy.cache.js';
 import { findTicket, listEvents, listTickets } from '../../src/modules/tickets/tickets.repository.js';
 import { listTicketsQuery } from '../../src/modules/tickets/tickets.schemas.js';
 import type { Benchmark, BenchContext } from '../lib/bench.js';
@@ -11,6 +14,7 @@ import { atRiskPage, breachQueuePage } from '../lib/sla-queries.js';
 import { recoveryMarkerKey, settleRecovery } from '../lib/sla-redis.js';
 import { captureQueries, explain, replay, type CapturedQuery } from '../lib/sql.js';
 import { Samples } from '../lib/stats.js';
+import { systemClock } from '../../src/shared/clock.js';
 
 const P99_TARGET_MS = 10;
 /** Connections for the throughput figure, on both sides. */
@@ -33,9 +37,17 @@ interface QueryCase {
   requests: { path: string; sql: CapturedQuery[] }[];
 }
 
+/**
+ * The page's SLA clocks, read as the routes read them (tickets.routes.ts withSla): a second
+ * statement per list page and per ticket, so the baseline runs it too. The policies come from
+ * the service's in-process cache, not from a query per request: none are needed here.
+ */
+const NO_POLICIES = { get: async () => ({ policies: [], byId: new Map() }) } as unknown as PolicyCache;
+const clocksOf = (db: Database, ids: string[]) => createSlaViews({ db, clock: systemClock, policies: NO_POLICIES })(ids);
+
 async function listCase(pool: pg.Pool, name: string, query: Record<string, string>): Promise<QueryCase> {
   const parsed = listTicketsQuery.parse(query);
-  const sql = await captureQueries(pool, (db) => listTickets(db, parsed));
+  const sql = await captureQueries(pool, async (db) => clocksOf(db, (await listTickets(db, parsed)).items.map((t) => t.id)));
   return { name, listPage: true, requests: [{ path: `/v1/tickets?${new URLSearchParams(query).toString()}`, sql }] };
 }
 
@@ -62,7 +74,7 @@ async function buildCases(pool: pg.Pool, sampleSize: number, log: (message: stri
   const ticketReads: QueryCase = { name: 'ticket by id', listPage: false, requests: [] };
   const timelines: QueryCase = { name: 'ticket timeline (events)', listPage: true, requests: [] };
   for (const { id } of sample) {
-    ticketReads.requests.push({ path: `/v1/tickets/${id}`, sql: await captureQueries(pool, (db) => findTicket(db, id)) });
+    ticketReads.requests.push({ path: `/v1/tickets/${id}`, sql: await captureQueries(pool, async (db) => clocksOf(db, [(await findTicket(db, id))!.id])) });
     timelines.requests.push({
       path: `/v1/tickets/${id}/events`,
       sql: await captureQueries(pool, async (db) => {

@@ -1,4 +1,4 @@
-import { and, arrayContains, asc, desc, eq, gt, gte, inArray, isNull, lt, sql, type SQL } from 'drizzle-orm';
+import { and, arrayContains, asc, desc, eq, getTableColumns, gt, gte, inArray, isNull, lt, sql, type SQL } from 'drizzle-orm';
 import type { Executor } from '../../db/client.js';
 import type { Priority, TicketStatus } from '../../domain/ticket-lifecycle.js';
 import type { Channel } from '../../channels/channel.types.js';
@@ -12,7 +12,12 @@ export type TicketRow = typeof tickets.$inferSelect;
 export type MessageRow = typeof messages.$inferSelect;
 export type EventRow = typeof ticketEvents.$inferSelect;
 
-export function toTicketView(row: TicketRow): TicketView {
+// What a ticket view shows: a list page leaves the complaint's text and its search vector (each
+// up to kilobytes per row, and neither in the view) in the table instead of sending them over.
+const { description: _description, search: _search, ...viewColumns } = getTableColumns(tickets);
+export type TicketViewRow = Omit<TicketRow, 'description' | 'search'>;
+
+export function toTicketView(row: TicketViewRow): TicketView {
   return {
     id: row.id,
     number: row.number,
@@ -133,7 +138,7 @@ export async function listTickets(tx: Executor, query: ListTicketsQuery): Promis
   }
   const order = descending ? [desc(sortColumn), desc(tickets.id)] : [asc(sortColumn), asc(tickets.id)];
   const rows = await tx
-    .select()
+    .select(viewColumns)
     .from(tickets)
     .where(and(...conditions))
     .orderBy(...order)
