@@ -8,7 +8,7 @@ import { startObserver, type ObserverReport } from '../lib/observe.js';
 import { measured, unmeasured, type Row } from '../lib/report.js';
 import { PROJECT_ROOT, track, type MemoryReport, type RunningService } from '../lib/service.js';
 import { ensureBenchPolicy, seedTimerClocks, seedTimerTickets } from '../lib/sla-seed.js';
-import { logSize, recoveryMarkerKey, waitForRecovery, wipePrefix } from '../lib/sla-redis.js';
+import { detectionsLogged, logSize, recoveryMarkerKey, waitForRecovery, wipePrefix } from '../lib/sla-redis.js';
 import { summarize, type Stats } from '../lib/stats.js';
 
 /** Due times spread over this window, per mode (the issue's full run: 100,000 over 60 s). */
@@ -137,7 +137,19 @@ interface ProductRun {
   windowMs: number;
   seeding: { ticketsSec: number; clocksSec: number; marginMs: number };
   recovery: { finishedMsBeforeWindow: number | null; clocks: number | null };
-  wipe?: { at: number; atSec: number; tookMs: number; keysDeleted: number; recoveredAfterMs: number | null; recoveredClocks: number | null };
+  wipe?: {
+    at: number;
+    atSec: number;
+    tookMs: number;
+    keysDeleted: number;
+    logOffset: number;
+    /** When the service logged that Redis lost its jobs, after the wipe began. */
+    detectedAfterMs?: number | null;
+    recoveredAfterMs: number | null;
+    recoveredClocks: number | null;
+    /** Lateness of the clocks due after the wipe, by how long after it they came due. */
+    byDueAfterWipe?: { fromMs: number; toMs: number; count: number; p50: number; p99: number; max: number }[];
+  };
   /**
    * Over every clock of the run; a clock not breached when the wait ended counts as (end of
    * the wait - due time), so with `censored` > 0 the percentiles are lower bounds.
@@ -205,7 +217,7 @@ async function productRun(
             const at = Date.now();
             const wipeOffset = logSize(service.logFile);
             const keysDeleted = await wipePrefix(redis, context.env.queuePrefix);
-            wipe = { at, atSec: (at - windowStart) / 1000, tookMs: Date.now() - at, keysDeleted, recoveredAfterMs: null, recoveredClocks: null };
+            wipe = { at, atSec: (at - windowStart) / 1000, tookMs: Date.now() - at, keysDeleted, logOffset: wipeOffset, recoveredAfterMs: null, recoveredClocks: null };
             context.log(`wipe: deleted ${keysDeleted} keys of ${context.env.queuePrefix} in ${wipe.tookMs} ms, ${wipe.atSec.toFixed(1)} s into the window`);
             const again = await waitForRecovery(service.logFile, wipeOffset, windowStart + windowMs + PRODUCT_GRACE_MS[context.mode], context.signal);
             if (again) {
@@ -279,6 +291,22 @@ async function productRun(
   });
   const afterWipe = wipe ? rows.filter((r) => r.due > wipe!.at) : [];
   const latenessAfterWipe = wipe ? summarize(afterWipe.map((r) => r.late!)) : undefined;
+  if (wipe) {
+    // Where the lateness after the wipe comes from: when the service noticed (its warning),
+    // and the lateness of the clocks by how long after the wipe they came due.
+    wipe.detectedAfterMs = detectionsLogged(service.logFile, wipe.logOffset)[0]?.at ?? null;
+    if (wipe.detectedAfterMs !== null) wipe.detectedAfterMs -= wipe.at;
+    const edges = [0, 100, 250, 500, 1_000, 2_000, 5_000, Infinity];
+    wipe.byDueAfterWipe = edges.slice(0, -1).map((from, k) => {
+      const part = afterWipe.filter((r) => r.due - wipe!.at >= from && r.due - wipe!.at < edges[k + 1]!).map((r) => r.late!);
+      const s = summarize(part);
+      return { fromMs: from, toMs: edges[k + 1]!, count: s.count, p50: s.p50, p99: s.p99, max: s.max };
+    });
+    context.log(
+      `wipe: took ${wipe.tookMs} ms, noticed by the service ${wipe.detectedAfterMs ?? '?'} ms after it began, recovery logged ${wipe.recoveredAfterMs ?? '?'} ms after; lateness by due time after the wipe: ` +
+        wipe.byDueAfterWipe.map((b) => `${b.fromMs}-${b.toMs === Infinity ? '' : b.toMs} ms: ${b.count} clocks p50 ${b.p50.toFixed(0)} p99 ${b.p99.toFixed(0)} max ${b.max.toFixed(0)}`).join('; '),
+    );
+  }
   if (missing > 0) {
     problems.push(
       `${label}: ${missing} clocks not breached ${PRODUCT_GRACE_MS[context.mode] / 1000} s after the window (still running, not lost: overdue, so the workers or the reconciler take them); ` +

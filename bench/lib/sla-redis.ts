@@ -8,6 +8,7 @@ import type { Redis } from 'ioredis';
  * of the shared Redis), and the warning the service logs once the recovery is done.
  */
 export { redisMarkerKey as recoveryMarkerKey } from '../../src/workers/sla-recovery.js';
+import { REDIS_LOSS_NOTICED } from '../../src/workers/sla-recovery.js';
 
 /** Deletes every key of the prefix with SCAN + DEL (never FLUSHALL: the Redis is shared). */
 export async function wipePrefix(redis: Redis, queuePrefix: string): Promise<number> {
@@ -54,6 +55,24 @@ export function recoveriesLogged(file: string, offset: number): RecoveryLogged[]
     }
   }
   return found;
+}
+
+/** When the service logged, after byte `offset`, that Redis had lost its jobs (pino's time, epoch ms). */
+export function detectionsLogged(file: string, offset: number): { at: number }[] {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8').slice(offset);
+  } catch {
+    return [];
+  }
+  return text.split('\n').flatMap((line) => {
+    if (!line.includes(REDIS_LOSS_NOTICED)) return [];
+    try {
+      return [{ at: Number((JSON.parse(line) as { time?: number }).time) }];
+    } catch {
+      return [];
+    }
+  });
 }
 
 /** Waits (bounded) for the next recovery warning after `offset`; null past the deadline. */

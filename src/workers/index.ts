@@ -13,7 +13,7 @@ import { trackRedis, workerRedisFor } from '../queues/redis.js';
 import { closeWorker } from '../queues/close-worker.js';
 import { ignoringOutages } from '../shared/link-state.js';
 import { deleteExpiredIdempotencyKeys } from '../http/idempotency.js';
-import { recoverFromRedisLoss, redisLostOurJobs } from './sla-recovery.js';
+import { overdueDeadline, recoverFromRedisLoss, redisLostOurJobs } from './sla-recovery.js';
 import { startWebhookPump } from '../modules/events/events.module.js';
 import { startMailboxFetchers } from '../modules/mailboxes/mailbox.fetchers.js';
 
@@ -32,6 +32,8 @@ export const ROUTING_SWEEP_SCHEDULER_ID = 'routing-sweep';
 const ROUTING_WORKER_CONCURRENCY = 4;
 /** How often each worker process asks whether Redis lost our jobs (one EXISTS). */
 const REDIS_LOSS_CHECK_MS = 50;
+/** How often each worker process asks Postgres whether a deadline is overdue (two index lookups). */
+const OVERDUE_CHECK_MS = 25;
 
 /** Starts every background worker this process runs (ROLE=worker or all). */
 export async function startWorkers(deps: Dependencies): Promise<RunningWorker[]> {
@@ -208,17 +210,51 @@ export async function startWorkers(deps: Dependencies): Promise<RunningWorker[]>
   // reschedules every future deadline, then fires those that came due meanwhile.
   /** The check (and recovery) in flight, if any: close() waits for it. */
   let recovering: Promise<void> | null = null;
+  /** A recovery is under way in this process: it sweeps from Postgres itself, the overdue watch stands aside. */
+  let inRecovery = false;
   const lossWatch = setInterval(() => {
     if (recovering) return;
     recovering = (async () => {
       if (!(await redisLostOurJobs(deps, connection))) return;
-      const rescheduled = await recoverFromRedisLoss(deps, connection);
-      if (rescheduled) await Promise.all([declareScheduler(), declareKpiScheduler(), slaService.reconcile()]);
+      inRecovery = true;
+      try {
+        const rescheduled = await recoverFromRedisLoss(deps, connection);
+        if (rescheduled) await Promise.all([declareScheduler(), declareKpiScheduler(), slaService.reconcile()]);
+      } finally {
+        inRecovery = false;
+      }
     })()
       .catch(ignoringOutages((error) => logger.warn({ err: error }, 'recovery after a redis loss failed; the reconciler will retry')))
       .finally(() => (recovering = null));
   }, REDIS_LOSS_CHECK_MS);
   lossWatch.unref();
+
+  // Jobs lost without the marker (a flush that deletes the marker last, eviction, a failover
+  // that lost the last writes) and deadlines a late queue has not reached: a deadline more than
+  // OVERDUE_GRACE_MS past is fired from Postgres within OVERDUE_CHECK_MS, not at the next
+  // reconcile. Independent of Redis: it goes on firing while Redis is away.
+  // A sweep that fires nothing leaves what it found to the reconciler (a job fired it first, or
+  // it cannot fire): the watch then looks only at deadlines after it, so it never spins on one.
+  // A failed sweep pauses the watch for a reconcile interval (one warning, not one per tick).
+  let sweepingOverdue: Promise<void> | null = null;
+  let overdueAfter = new Date(0);
+  let overduePausedUntil = 0;
+  const overdueWatch = setInterval(() => {
+    if (sweepingOverdue || inRecovery || Date.now() < overduePausedUntil) return;
+    sweepingOverdue = (async () => {
+      const first = await overdueDeadline(deps, overdueAfter);
+      if (!first) return;
+      const fired = await slaService.sweepDue();
+      if (fired.breaches + fired.warnings > 0) logger.debug(fired, 'overdue deadlines fired from postgres');
+      else overdueAfter = first;
+    })()
+      .catch((error: unknown) => {
+        overduePausedUntil = Date.now() + config.SLA_RECONCILE_INTERVAL_MS;
+        ignoringOutages((e) => logger.warn({ err: e }, 'sweep of overdue deadlines failed; the reconciler will retry'))(error);
+      })
+      .finally(() => (sweepingOverdue = null));
+  }, OVERDUE_CHECK_MS);
+  overdueWatch.unref();
 
   // IMAP mailboxes (issue 19): one fetcher per mailbox across all worker processes (a lease in Postgres).
   const fetchers =
@@ -253,8 +289,9 @@ export async function startWorkers(deps: Dependencies): Promise<RunningWorker[]>
       async close() {
         clearInterval(watchdog);
         clearInterval(lossWatch);
+        clearInterval(overdueWatch);
         // A recovery half done would go on writing to Redis and Postgres after we close them.
-        await recovering;
+        await Promise.all([recovering, sweepingOverdue]);
         // Worker.close waits for the jobs in flight to finish (closeWorker: and for a blocking
         // connection between reconnect attempts, which BullMQ alone would wait on forever).
         await Promise.all([...workers.map((w) => closeWorker(w, logger)), webhookPump.close()]);

@@ -25,8 +25,38 @@ export async function redisLostOurJobs(deps: Dependencies, redis: Redis): Promis
   return (await redis.exists(redisMarkerKey(deps.config.QUEUE_PREFIX))) === 0;
 }
 
+/** Logged (warn) by each worker process that finds the marker missing, before it does anything about it. */
+export const REDIS_LOSS_NOTICED = 'redis marker missing (redis lost our jobs, or is new): firing due deadlines from postgres while they are rescheduled';
+
 /** While deadlines are being put back into Redis, the longest pause between two sweeps from Postgres. */
 const RECOVERY_SWEEP_MS = 50;
+
+/**
+ * Lost jobs need not take the marker with them: a flush that is not atomic (keys deleted a batch
+ * at a time, the marker among the last), eviction under maxmemory, a failover that lost the
+ * last writes. A deadline this long past, on a clock still running, has lost its job or waits
+ * behind a queue that is late: either way the overdue watch (workers/index.ts) fires it from
+ * Postgres. Normal lateness through the timer jobs is a few ms (p50 5 ms in the full bench),
+ * so the watch seldom fires what a job would have fired; when both do, one finds it stale.
+ */
+export const OVERDUE_GRACE_MS = 25;
+
+/**
+ * The earliest deadline (breach, or warning not sent yet) of a running clock that is more than
+ * OVERDUE_GRACE_MS past and later than `after`, if any: two index-only lookups (the first
+ * entry of each partial index of running clocks in the range), cheap enough to ask every few
+ * tens of milliseconds.
+ */
+export async function overdueDeadline(deps: Dependencies, after: Date): Promise<Date | null> {
+  const before = new Date(deps.clock.now().getTime() - OVERDUE_GRACE_MS);
+  const { rows } = await deps.db.execute<{ first: string | null }>(sql`
+    select least(
+      (select min(due_at) from sla_clocks where state = 'running' and due_at > ${after} and due_at <= ${before}),
+      (select min(warn_due_at) from sla_clocks where state = 'running' and warned_at is null and warn_due_at > ${after} and warn_due_at <= ${before})
+    ) as first`);
+  const first = rows[0]?.first;
+  return first ? new Date(first) : null;
+}
 
 /**
  * The nearest deadline (breach or warning) still ahead of `now` among running clocks: two
@@ -53,6 +83,7 @@ async function nextDeadline(deps: Dependencies, now: Date): Promise<Date | null>
  * rescheduling.
  */
 export async function recoverFromRedisLoss(deps: Dependencies, redis: Redis): Promise<boolean> {
+  deps.logger.warn(REDIS_LOSS_NOTICED);
   let rescheduling = true;
   const sweeping = (async () => {
     while (rescheduling) {
