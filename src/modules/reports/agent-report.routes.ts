@@ -4,12 +4,14 @@ import type { Guard } from '../../http/auth.js';
 import { bearerSecurity, problemResponses, type App } from '../../http/types.js';
 import { MANAGERS } from '../auth/api-keys.models.js';
 import { AGENT_GROUP_BYS, agentReportCsvRows, queryAgentReport } from './agent-report.js';
+import { agentReportFromRollups } from './agent-report.rollups.js';
 import { toReportCsv } from './csv.js';
 import { poolOf } from './kpi.service.js';
 import { wantsCsv } from './kpi.routes.js';
 import { reportRange } from './report-range.js';
 
-const MAX_RANGE_MS = 366 * 86_400_000;
+const DAY_MS = 86_400_000;
+const MAX_RANGE_MS = 366 * DAY_MS;
 
 const agentRow = z
   .object({
@@ -50,7 +52,8 @@ export function registerAgentReportRoutes(app: App, deps: { db: Database; guard:
       summary: 'Agent figures over [from, to) per agent, team or day, with a total row',
       description:
         'From the presence timeline and the work intervals: logged-in (online + away), available (online), handling (merged work), available idle, ' +
-        'occupancy = handling / (handling + available idle), utilization = handling / logged in, tickets handled. JSON, or CSV (UTF-8 with a BOM, ' +
+        'occupancy = handling / (handling + available idle), utilization = handling / logged in, tickets handled. Ranges of a day or more read the ' +
+        'closed hours from the agent hour rollups (the kpi-source header says rollups or exact; the figures are the same). JSON, or CSV (UTF-8 with a BOM, ' +
         'formula cells neutralised) when the Accept header prefers text/csv. See the README section "KPIs".',
       security: bearerSecurity,
       querystring: query,
@@ -60,7 +63,11 @@ export function registerAgentReportRoutes(app: App, deps: { db: Database; guard:
       const q = request.query;
       const from = new Date(q.from);
       const to = new Date(q.to);
-      const report = await queryAgentReport(poolOf(deps.db), { from, to, groupBy: q.groupBy, tz: q.tz, teamId: q.teamId });
+      const query = { from, to, groupBy: q.groupBy, tz: q.tz, teamId: q.teamId };
+      // A day or more: the closed hours from agent_hour_rollups, the edges live (the same figures).
+      const fromRollups = to.getTime() - from.getTime() >= DAY_MS ? await agentReportFromRollups(poolOf(deps.db), query) : null;
+      const report = fromRollups ?? (await queryAgentReport(poolOf(deps.db), query));
+      void reply.header('kpi-source', fromRollups ? 'rollups' : 'exact');
       if (wantsCsv(request)) {
         const csv = agentReportCsvRows([...report.rows, report.total]);
         return reply

@@ -7,7 +7,7 @@ import { agentFigures, presenceIntervals, sumFigures, type AgentFigures, type Pr
  * The agent report (issue 16): per agent, team (the agent's own team) or day (in `tz`), from the
  * presence timeline (agent_presence_events, written by routing) and the work intervals:
  * logged-in, available, away, handling and available-idle seconds, occupancy, utilization, and
- * tickets handled (tickets with work in the period). The figures are computed by the pure
+ * tickets handled (tickets with work of a positive length in the period). The figures are computed by the pure
  * functions of src/domain/figures/occupancy.ts; this file only reads.
  */
 export const AGENT_GROUP_BYS = ['agent', 'team', 'day'] as const;
@@ -54,7 +54,7 @@ export async function queryAgentReport(pool: pg.Pool, q: AgentReportQuery): Prom
     ),
     pool.query<{ agent_id: string; ticket_id: string; started_at: Date; ended_at: Date }>(
       `select agent_id::text, ticket_id::text, started_at, ended_at from work_intervals
-        where agent_id = any($1::uuid[]) and started_at >= $2 and started_at < $3 and ended_at > $4`,
+        where agent_id = any($1::uuid[]) and started_at >= $2 and started_at < $3 and ended_at > $4 and ended_at > started_at`,
       [ids, new Date(from - LONGEST_WORK_MS), q.to, q.from],
     ),
   ]);
@@ -106,8 +106,12 @@ export async function queryAgentReport(pool: pg.Pool, q: AgentReportQuery): Prom
     }
   }
   const rows = q.groupBy === null ? [] : [...groups].map(([key, g]): AgentRow => ({ group: { key, label: g.label }, ...sumFigures(g.figures), ticketsHandled: g.tickets.size }));
-  rows.sort((a, b) => (a.group.key === null ? 1 : b.group.key === null ? -1 : q.groupBy === 'day' ? (a.group.key < b.group.key ? -1 : 1) : a.group.label.localeCompare(b.group.label)));
-  return { rows, total: { group: { key: null, label: 'Total' }, ...sumFigures(totalFigures), ticketsHandled: totalTickets.size } };
+  return { rows: sortAgentRows(rows, q.groupBy), total: { group: { key: null, label: 'Total' }, ...sumFigures(totalFigures), ticketsHandled: totalTickets.size } };
+}
+
+/** Days in order, agents and teams by label; the group without a key (agents without a team) last. */
+export function sortAgentRows(rows: AgentRow[], groupBy: AgentGroupBy | null): AgentRow[] {
+  return rows.sort((a, b) => (a.group.key === null ? 1 : b.group.key === null ? -1 : groupBy === 'day' ? (a.group.key < b.group.key ? -1 : 1) : a.group.label.localeCompare(b.group.label)));
 }
 
 /** The index of the first interval (sorted by start) starting at or after `at`. */

@@ -2,6 +2,7 @@ import { eq, inArray } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_FIGURE_SETTINGS } from '../../../src/domain/figures/settings.js';
 import { csatSurveys } from '../../../src/modules/csat/csat.table.js';
+import { queryAgentReport, type AgentReport } from '../../../src/modules/reports/agent-report.js';
 import { refreshKpiRollups } from '../../../src/modules/reports/kpi-rollup.refresh.js';
 import { alarms } from '../../../src/modules/reports/kpi-targets.table.js';
 import { evaluateKpiTargets } from '../../../src/modules/reports/kpi-targets.service.js';
@@ -59,6 +60,21 @@ interface Figures {
   nps: Record<string, number>;
   redress: { count: number; sums: { currency: string; amount: number }[] };
   occupancy: number;
+}
+
+/** Two agent reports with the same rows in the same order, each figure equal (seconds to the millisecond, ratios to 12 places). */
+function expectSameAgentReport(actual: AgentReport, expected: AgentReport, label: string): void {
+  expect(actual.rows.map((r) => r.group), label).toEqual(expected.rows.map((r) => r.group));
+  for (const [i, row] of [...expected.rows, expected.total].entries()) {
+    const other = i < expected.rows.length ? actual.rows[i]! : actual.total;
+    const what = `${label} ${row.group.label}`;
+    expect(other.ticketsHandled, `${what} ticketsHandled`).toBe(row.ticketsHandled);
+    for (const key of ['loggedInSec', 'availableSec', 'awaySec', 'handlingSec', 'idleSec'] as const) expect(other[key], `${what} ${key}`).toBeCloseTo(row[key], 3);
+    for (const key of ['occupancy', 'utilization'] as const) {
+      if (row[key] === null) expect(other[key], `${what} ${key}`).toBeNull();
+      else expect(other[key], `${what} ${key}`).toBeCloseTo(row[key], 12);
+    }
+  }
 }
 
 beforeAll(async () => {
@@ -233,15 +249,22 @@ describe('the contact-center figures on a fixed data set', () => {
   it('occupancy from the agent hour rollups equals the agent report by agent, team and day, also after late work and a backdated presence change', async () => {
     // Off the hour at the start: the partial first hour is computed live, the rest read from agent_hour_rollups.
     const range = 'from=2026-02-28T06:30:00Z&to=2026-03-02T00:00:00Z';
+    const [rangeFrom, rangeTo] = [at('2026-02-28T06:30:00Z'), at('2026-03-02T00:00:00Z')];
     const compare = async (expected: { a1: number; a2: number; total: number }) => {
       await refreshKpiRollups(ctx.deps.pool, DEFAULT_FIGURE_SETTINGS);
       for (const groupBy of ['agent', 'team', 'day'] as const) {
         const kpis = await client(ctx).get(`/v1/reports/kpis?${range}&groupBy=${groupBy}`);
         expect(kpis.headers['kpi-source'], groupBy).toBe('rollups');
-        const agents = (await client(ctx).get(`/v1/reports/agents?${range}&groupBy=${groupBy}`)).json<{ rows: { group: { key: string }; occupancy: number | null }[]; total: { occupancy: number } }>();
+        // The agent report computed from the raw tables alone (the route reads the rollups for a range this long).
+        const agents = await queryAgentReport(ctx.deps.pool, { from: rangeFrom, to: rangeTo, groupBy, tz: 'UTC' });
+        // The agent report route, from agent_hour_rollups for the closed hours: every figure of every row as the raw tables give it.
+        const routed = await client(ctx).get(`/v1/reports/agents?${range}&groupBy=${groupBy}`);
+        expect(routed.statusCode, routed.body).toBe(200);
+        expect(routed.headers['kpi-source'], groupBy).toBe('rollups');
+        expectSameAgentReport(routed.json<AgentReport>(), agents, groupBy);
         const body = kpis.json<{ rows: { group: { key: string }; occupancy: number | null }[]; total: { occupancy: number } }>();
         for (const row of agents.rows) expect(body.rows.find((r) => r.group.key === row.group.key)?.occupancy, `${groupBy} ${row.group.key}`).toBeCloseTo(row.occupancy!, 12);
-        expect(body.total.occupancy, groupBy).toBeCloseTo(agents.total.occupancy, 12);
+        expect(body.total.occupancy, groupBy).toBeCloseTo(agents.total.occupancy!, 12);
         expect(body.total.occupancy).toBeCloseTo(expected.total, 12);
         if (groupBy === 'agent') {
           expect(body.rows.find((r) => r.group.key === ids.a1)?.occupancy).toBeCloseTo(expected.a1, 12);
@@ -261,6 +284,8 @@ describe('the contact-center figures on a fixed data set', () => {
     // Until the refresh, the stored hours still answer (proof that they, not the agent report, do).
     const stale = (await client(ctx).get(`/v1/reports/kpis?${range}&groupBy=agent`)).json<{ total: { occupancy: number } }>();
     expect(stale.total.occupancy).toBeCloseTo(7920 / 45_000, 12);
+    const staleAgents = (await client(ctx).get(`/v1/reports/agents?${range}&groupBy=agent`)).json<AgentReport>();
+    expect(staleAgents.total).toMatchObject({ handlingSec: 7920, idleSec: 37_080 });
     await compare({ a1: 4020 / 23_400, a2: 5700 / 14_400, total: 9720 / 37_800 });
     // And back: deletes mark their hours too.
     await ctx.deps.db.delete(workIntervals).where(eq(workIntervals.id, late!.id));
