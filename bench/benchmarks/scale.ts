@@ -57,7 +57,7 @@ async function freePort(): Promise<number> {
  * A ROLE=worker process of the compiled service (as `npm start` runs it), tracked for the
  * bench's cleanup; ready when /readyz on its METRICS_PORT answers 200.
  */
-async function startWorker(context: BenchContext, label: string, databaseUrl: string): Promise<{ metricsUrl: string; logFile: string; stop(): Promise<void> }> {
+export async function startWorker(context: BenchContext, label: string, databaseUrl: string): Promise<{ metricsUrl: string; logFile: string; stop(): Promise<void> }> {
   const port = await freePort();
   const logFile = `${PROJECT_ROOT}bench/results/service-${label}.log`;
   const fd = openSync(logFile, 'w');

@@ -10,9 +10,46 @@ import { PROJECT_ROOT, track, type MemoryReport, type RunningService } from '../
 import { ensureBenchPolicy, seedTimerClocks, seedTimerTickets } from '../lib/sla-seed.js';
 import { detectionsLogged, logSize, recoveryMarkerKey, waitForRecovery, wipePrefix } from '../lib/sla-redis.js';
 import { summarize, type Stats } from '../lib/stats.js';
+import { startWorker } from './scale.js';
+import { QUEUE_DEFS } from '../../src/queues/queues.js';
 
 /** Due times spread over this window, per mode (the issue's full run: 100,000 over 60 s). */
 const WINDOW_MS = { quick: 10_000, full: 60_000 } as const;
+/** The mode's default sizes (also the benchmark's `sizes`). */
+const SIZES = { quick: 10_000, full: 100_000 } as const;
+/**
+ * A --size above the mode's keeps the mode's rate (full: ~1,667 clocks/s), so the window, the
+ * lead before it and the recovery's work grow with it: `--size timers=1000000` in a full run
+ * is the issue's 1,000,000 clocks due over 10 minutes.
+ */
+const scaleOf = (context: BenchContext) => Math.max(1, context.size / SIZES[context.mode]);
+const windowOf = (context: BenchContext) => Math.round(WINDOW_MS[context.mode] * scaleOf(context));
+/**
+ * Worker processes that fire the clocks: the service (ROLE=all) and BENCH_TIMERS_WORKERS - 1
+ * more ROLE=worker processes on the same database and Redis prefix (default 1). With
+ * BENCH_TIMERS_WIPE=0 the run with the wipe is skipped (a 1,000,000-clock run takes long enough).
+ */
+const WORKER_PROCESSES = Math.max(1, Number(process.env.BENCH_TIMERS_WORKERS ?? 1) || 1);
+const WITH_WIPE = process.env.BENCH_TIMERS_WIPE !== '0';
+
+/**
+ * Redis memory of a queue's delayed jobs, from a sample: MEMORY USAGE of up to 2,000 job hashes
+ * (the first ones of the delayed set) times the delayed count, plus the delayed set itself
+ * (counted whole). Bytes per delayed job; null when the set is empty.
+ */
+async function delayedJobMemory(redis: Redis, queuePrefix: string, queueName: string): Promise<{ jobs: number; bytesPerJob: number; totalMb: number } | null> {
+  const base = `${queuePrefix}:${queueName}`;
+  const jobs = await redis.zcard(`${base}:delayed`);
+  if (jobs === 0) return null;
+  const ids = await redis.zrange(`${base}:delayed`, 0, 1_999);
+  const pipeline = redis.pipeline();
+  for (const id of ids) pipeline.memory('USAGE', `${base}:${id}`);
+  const sizes = ((await pipeline.exec()) ?? []).map(([, bytes]) => Number(bytes ?? 0)).filter((b) => b > 0);
+  const perHash = sizes.reduce((sum, b) => sum + b, 0) / Math.max(1, sizes.length);
+  const set = Number((await redis.memory('USAGE', `${base}:delayed`, 'SAMPLES', 0)) ?? 0);
+  const total = jobs * perHash + set;
+  return { jobs, bytesPerJob: total / jobs, totalMb: total / 1024 / 1024 };
+}
 /** Jobs are added in due order from LEAD_MS before the window: adding outruns the due times. */
 const LEAD_MS = 2_000;
 const ADD_BATCH = 2_000;
@@ -64,6 +101,7 @@ async function startTimerWorker(context: BenchContext) {
 interface BaselineResult {
   stats: Stats;
   problems: string[];
+  memory: { jobs: number; bytesPerJob: number; totalMb: number } | null;
 }
 
 /** BullMQ delayed no-op jobs over the window, consumed by lib/timer-worker.ts. */
@@ -85,6 +123,8 @@ async function runBaseline(context: BenchContext, windowMs: number, n: number): 
       await queue.addBulk(batch);
     }
     context.log(`baseline: all jobs added ${((Date.now() - start) / 1000).toFixed(1)} s into the window`);
+    const memory = await delayedJobMemory(producer, context.env.queuePrefix, QUEUE_NAME).catch(() => null);
+    if (memory) context.log(`baseline: Redis memory ${memory.bytesPerJob.toFixed(0)} bytes per delayed job (${memory.jobs} delayed, ${memory.totalMb.toFixed(1)} MB)`);
 
     // Bounded: the window, then 30 s for stragglers.
     const deadline = start + windowMs + 30_000;
@@ -98,13 +138,13 @@ async function runBaseline(context: BenchContext, windowMs: number, n: number): 
     }
     const lateness = await worker.stop();
     const stats = summarize(lateness);
-    context.details.baseline = { jobs: n, windowMs, ran: lateness.length, addedLate, lateness: stats };
+    context.details.baseline = { jobs: n, windowMs, ran: lateness.length, addedLate, lateness: stats, redisMemory: memory };
     context.log(`baseline: lateness p50 ${stats.p50.toFixed(1)} ms, p99 ${stats.p99.toFixed(1)} ms, max ${stats.max.toFixed(0)} ms`);
     const problems = [
       ...(lateness.length < n ? [`baseline: only ${lateness.length}/${n} jobs ran within 30 s after the window`] : []),
       ...(addedLate > 0 ? [`baseline: ${addedLate} jobs were added after their due time`] : []),
     ];
-    return { stats, problems };
+    return { stats, problems, memory };
   } finally {
     await queue.obliterate({ force: true }).catch(() => undefined);
     await queue.close().catch(() => undefined);
@@ -137,12 +177,15 @@ interface ProductRun {
   windowMs: number;
   seeding: { ticketsSec: number; clocksSec: number; marginMs: number };
   recovery: { finishedMsBeforeWindow: number | null; clocks: number | null };
+  /** The SLA timer jobs in Redis once the recovery scheduled them, before the window. */
+  redisMemory: { jobs: number; bytesPerJob: number; totalMb: number } | null;
+  workerProcesses: number;
   wipe?: {
     at: number;
     atSec: number;
     tookMs: number;
     keysDeleted: number;
-    logOffset: number;
+    logOffsets: number[];
     /** When the service logged that Redis lost its jobs, after the wipe began. */
     detectedAfterMs?: number | null;
     recoveredAfterMs: number | null;
@@ -179,24 +222,28 @@ interface ProductRun {
  */
 async function productRun(
   context: BenchContext,
-  setup: { pool: pg.Pool; redis: Redis; service: RunningService; policyId: string; database: string },
+  setup: { pool: pg.Pool; redis: Redis; service: RunningService; policyId: string; database: string; workerLogs: string[] },
   label: 'clean' | 'wipe',
 ): Promise<ProductRun> {
   const { pool, redis, service } = setup;
   const n = context.size;
-  const windowMs = WINDOW_MS[context.mode];
+  const windowMs = windowOf(context);
   const problems: string[] = [];
   const tag = `timers-${label}`;
 
   const ticketsSec = await seedTimerTickets(pool, { n, tag });
-  const windowStart = Date.now() + PRODUCT_LEAD_MS[context.mode];
+  const windowStart = Date.now() + Math.round(PRODUCT_LEAD_MS[context.mode] * scaleOf(context));
   const { clocks, seconds: clocksSec } = await seedTimerClocks(pool, { tag, policyId: setup.policyId, windowStart, windowMs });
-  const offset = logSize(service.logFile);
+  const logs = [service.logFile, ...setup.workerLogs];
+  const offsets = logs.map((file) => logSize(file));
   await redis.del(recoveryMarkerKey(context.env.queuePrefix));
   const marginMs = windowStart - Date.now();
   context.log(`${label}: seeded ${n} tickets (${ticketsSec.toFixed(1)} s) and ${clocks} running clocks (${clocksSec.toFixed(1)} s); marker deleted ${(marginMs / 1000).toFixed(1)} s before the window`);
 
-  const recovered = await waitForRecovery(service.logFile, offset, windowStart + windowMs, context.signal);
+  // Whichever worker process sets the marker again does the reschedule and logs it.
+  const recovered = await Promise.race(logs.map((file, i) => waitForRecovery(file, offsets[i]!, windowStart + windowMs, context.signal)));
+  const redisMemory = recovered ? await delayedJobMemory(redis, context.env.queuePrefix, QUEUE_DEFS.slaTimers.name).catch(() => null) : null;
+  if (redisMemory) context.log(`${label}: Redis memory ${redisMemory.bytesPerJob.toFixed(0)} bytes per delayed timer job (${redisMemory.jobs} delayed, ${redisMemory.totalMb.toFixed(1)} MB)`);
   const recovery = { finishedMsBeforeWindow: recovered ? windowStart - recovered.at : null, clocks: recovered?.clocks ?? null };
   if (!recovered) problems.push(`${label}: the recovery did not log its reschedule before the window ended`);
   else {
@@ -215,11 +262,11 @@ async function productRun(
         () =>
           void (async () => {
             const at = Date.now();
-            const wipeOffset = logSize(service.logFile);
+            const wipeOffsets = logs.map((file) => logSize(file));
             const keysDeleted = await wipePrefix(redis, context.env.queuePrefix);
-            wipe = { at, atSec: (at - windowStart) / 1000, tookMs: Date.now() - at, keysDeleted, logOffset: wipeOffset, recoveredAfterMs: null, recoveredClocks: null };
+            wipe = { at, atSec: (at - windowStart) / 1000, tookMs: Date.now() - at, keysDeleted, logOffsets: wipeOffsets, recoveredAfterMs: null, recoveredClocks: null };
             context.log(`wipe: deleted ${keysDeleted} keys of ${context.env.queuePrefix} in ${wipe.tookMs} ms, ${wipe.atSec.toFixed(1)} s into the window`);
-            const again = await waitForRecovery(service.logFile, wipeOffset, windowStart + windowMs + PRODUCT_GRACE_MS[context.mode], context.signal);
+            const again = await Promise.race(logs.map((file, i) => waitForRecovery(file, wipeOffsets[i]!, windowStart + windowMs + PRODUCT_GRACE_MS[context.mode], context.signal)));
             if (again) {
               wipe.recoveredAfterMs = again.at - at;
               wipe.recoveredClocks = again.clocks;
@@ -294,8 +341,8 @@ async function productRun(
   if (wipe) {
     // Where the lateness after the wipe comes from: when the service noticed (its warning),
     // and the lateness of the clocks by how long after the wipe they came due.
-    wipe.detectedAfterMs = detectionsLogged(service.logFile, wipe.logOffset)[0]?.at ?? null;
-    if (wipe.detectedAfterMs !== null) wipe.detectedAfterMs -= wipe.at;
+    const noticed = logs.flatMap((file, i) => detectionsLogged(file, wipe!.logOffsets[i]!).slice(0, 1).map((d) => d.at));
+    wipe.detectedAfterMs = noticed.length > 0 ? Math.min(...noticed) - wipe.at : null;
     const edges = [0, 100, 250, 500, 1_000, 2_000, 5_000, Infinity];
     wipe.byDueAfterWipe = edges.slice(0, -1).map((from, k) => {
       const part = afterWipe.filter((r) => r.due - wipe!.at >= from && r.due - wipe!.at < edges[k + 1]!).map((r) => r.late!);
@@ -322,6 +369,8 @@ async function productRun(
     windowMs,
     seeding: { ticketsSec, clocksSec, marginMs },
     recovery,
+    redisMemory,
+    workerProcesses: 1 + setup.workerLogs.length,
     ...(wipe ? { wipe } : {}),
     lateness: summarize(late),
     ...(latenessAfterWipe ? { latenessAfterWipe, censoredAfterWipe: afterWipe.filter((r) => !inTime(r)).length } : {}),
@@ -355,15 +404,20 @@ async function isolatedRun(context: BenchContext, redis: Redis, label: 'clean' |
   const pool = new pg.Pool({ connectionString: database.url, max: 3, application_name: 'bench' });
   pool.on('error', () => undefined);
   let service: RunningService | undefined;
+  const workers: Awaited<ReturnType<typeof startWorker>>[] = [];
   try {
     await wipePrefix(redis, context.env.queuePrefix);
     const policyId = await ensureBenchPolicy(pool);
     service = await context.startService({ label: `timers-${label}`, databaseUrl: database.url, env: SERVICE_ENV });
-    const run = await productRun(context, { pool, redis, service, policyId, database: database.name }, label);
+    for (let i = 1; i < WORKER_PROCESSES; i++) workers.push(await startWorker(context, `timers-${label}-worker${i + 1}`, database.url));
+    if (workers.length > 0) context.log(`${label}: the service and ${workers.length} more worker process(es) fire the clocks`);
+    const run = await productRun(context, { pool, redis, service, policyId, database: database.name, workerLogs: workers.map((w) => w.logFile) }, label);
+    await Promise.all(workers.map((w) => w.stop()));
     const memory = await service.stop();
     context.log(`${label}: service peak RSS ${memory.peakRssMb.toFixed(0)} MB (idle ${memory.idleRssMb.toFixed(0)} MB)`);
     return { run, memory };
   } finally {
+    await Promise.all(workers.map((w) => w.stop()));
     await service?.stop();
     await pool.end();
   }
@@ -380,10 +434,10 @@ export const timers: Benchmark = {
   name: 'timers',
   description: 'SLA breach lateness vs. BullMQ delayed no-op jobs with the same due-time spread; then with Redis wiped half-way',
   sizeUnit: 'timers',
-  sizes: { quick: 10_000, full: 100_000 },
+  sizes: SIZES,
 
   async run(context) {
-    const windowMs = WINDOW_MS[context.mode];
+    const windowMs = windowOf(context);
     const n = context.size;
     const baseline = await runBaseline(context, windowMs, n);
     const b = baseline.stats;
@@ -398,7 +452,7 @@ export const timers: Benchmark = {
     const redis = createWorkerRedis(context.env.redisUrl);
     try {
       const { run: clean, memory } = await isolatedRun(context, redis, 'clean');
-      const wipeRun = context.signal.aborted ? null : await isolatedRun(context, redis, 'wipe');
+      const wipeRun = context.signal.aborted || !WITH_WIPE ? null : await isolatedRun(context, redis, 'wipe');
       const wiped = wipeRun?.run ?? null;
       context.details.product = {
         settings: SERVICE_ENV,
@@ -418,12 +472,28 @@ export const timers: Benchmark = {
           unit: 'ms',
           product: clean.lateness.p50,
           baseline: b.p50,
-          note: `${spread}, seeded in SQL, scheduled by the service's recovery; lateness = breached_at - due_at; ${settings}; ${clean.breachesPerSec.toFixed(0)} breaches/s; ${clean.observer.summary}`,
+          note:
+            `${spread}, seeded in SQL, scheduled by the service's recovery; ${clean.workerProcesses === 1 ? 'one worker process (the service)' : `${clean.workerProcesses} worker processes (the service and ${clean.workerProcesses - 1} ROLE=worker)`}; ` +
+            `lateness = breached_at - due_at; ${settings}; ${clean.breachesPerSec.toFixed(0)} breaches/s; ${clean.observer.summary}`,
         }),
         measured({ benchmark: 'timers', metric: 'lateness p99', unit: 'ms', product: clean.lateness.p99, baseline: b.p99, target: p99Target, problems: [...baseline.problems, ...clean.problems] }),
         measured({ benchmark: 'timers', metric: 'lateness max', unit: 'ms', product: clean.lateness.max, baseline: b.max }),
         measured({ benchmark: 'timers', metric: 'clocks not breached exactly once', product: clean.missing + clean.duplicated, target: onceTarget, note: once(clean) }),
       ];
+      if (clean.redisMemory) {
+        rows.push(
+          measured({
+            benchmark: 'timers',
+            metric: 'Redis memory per running clock',
+            unit: 'bytes',
+            product: clean.redisMemory.bytesPerJob,
+            ...(baseline.memory ? { baseline: baseline.memory.bytesPerJob } : {}),
+            note:
+              `one delayed breach job per clock (the bench's clocks have no warning): MEMORY USAGE of 2,000 job hashes times the delayed count, plus the delayed set; ` +
+              `${clean.redisMemory.jobs.toLocaleString('en-US')} jobs, ${clean.redisMemory.totalMb.toFixed(1)} MB; baseline: a BullMQ delayed no-op job, the same way`,
+          }),
+        );
+      }
       if (wiped) {
         const after = wiped.latenessAfterWipe ?? summarize([]);
         const w = wiped.wipe;
