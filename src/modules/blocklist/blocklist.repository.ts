@@ -21,6 +21,24 @@ export async function findBlock(tx: Executor, sender: Pick<SenderIdentity, 'kind
   return row;
 }
 
+/**
+ * findBlock for many senders in one statement (intake's group commit reads a whole group's
+ * senders at once): for each sender, in order, its most specific entry or undefined.
+ */
+export async function findBlocks(tx: Executor, senders: readonly Pick<SenderIdentity, 'kind' | 'address'>[]): Promise<(Pick<BlocklistRow, 'id' | 'kind' | 'value'> | undefined)[]> {
+  const keysOf = senders.map((sender) => blockKeysFor(sender));
+  const all = new Map<string, BlockKey>();
+  for (const keys of keysOf) for (const k of keys) all.set(`${k.kind}\u0000${k.value}`, k);
+  if (all.size === 0) return senders.map(() => undefined);
+  const found = await tx.execute<Pick<BlocklistRow, 'id' | 'kind' | 'value'>>(sql`
+    select id, kind, value from blocklist_entries
+     where (kind, value) in (select * from unnest(${sql.param([...all.values()].map((k) => k.kind))}::text[], ${sql.param([...all.values()].map((k) => k.value))}::text[]))`);
+  if (found.rows.length === 0) return senders.map(() => undefined);
+  // findBlock's order: the identity before its domain, a longer domain before its parent.
+  const specificity = (a: { kind: string; value: string }, b: { kind: string; value: string }) => Number(a.kind === 'domain') - Number(b.kind === 'domain') || b.value.length - a.value.length;
+  return keysOf.map((keys) => found.rows.filter((row) => keys.some((k) => k.kind === row.kind && k.value === row.value)).sort(specificity)[0]);
+}
+
 /** Adds blocked messages to their entries' counts (entry ids may repeat: one per message). */
 export async function countBlocked(tx: Executor, entryIds: string[], now: Date): Promise<void> {
   const perEntry = new Map<string, number>();

@@ -11,6 +11,8 @@ export function createEventsHook(): TicketHook {
   const recorded = (change: TicketChange): RecordedEvent[] =>
     eventsFromTimeline(change.ticket, change.events).map((e) => ({ ...e, occurredAt: change.now, audience: { teamId: change.ticket.teamId, assigneeId: change.ticket.assigneeId } }));
   return {
+    // It only inserts into the outbox: a group of changes records its events at its end, at once.
+    deferrable: true,
     async inTransaction(tx, change) {
       await recordEvents(tx, recorded(change));
     },

@@ -8,7 +8,7 @@ import type { Database, Executor } from '../../db/client.js';
 import { agentPublicReply, customerMessage, lifecycleStateOf, type DomainEvent, type Transition } from '../../domain/ticket-lifecycle.js';
 import type { Clock } from '../../shared/clock.js';
 import { createCoalescer } from '../../shared/coalescer.js';
-import { countBlocked, findBlock } from '../blocklist/blocklist.repository.js';
+import { countBlocked, findBlocks } from '../blocklist/blocklist.repository.js';
 import { claimantCustomer, claimantsOf, findOrCreateCustomer, resolveMerged, suggestIdentities, VERIFIED } from '../customers/customers.repository.js';
 import { customerIdentities } from '../customers/customers.table.js';
 import { messages } from '../tickets/messages.table.js';
@@ -94,6 +94,21 @@ interface Committed {
 }
 
 /**
+ * What a group transaction reads once for all its messages, after taking their locks, instead
+ * of once per message (issue 18: the statements per message were the ingest's cost).
+ */
+interface GroupState {
+  /** (channel, provider id) of the group's messages already stored, then of each one this transaction inserts. */
+  stored: Set<string>;
+  /** Each message's blocklist entry, if any (intake never changes the entries themselves). */
+  blocks: Map<NormalizedInbound, Awaited<ReturnType<typeof findBlocks>>[number]>;
+  /** Every change of the transaction, in order, for the hooks deferred to its end (the events outbox). */
+  changes: TicketChange[];
+}
+
+const storedKey = (message: Pick<NormalizedInbound, 'channel' | 'providerMessageId'>) => `${message.channel}\u0000${message.providerMessageId}`;
+
+/**
  * Group commit: at most this many deliveries share a transaction, and at most this many group
  * transactions run at once (each holds one pool connection for its whole group).
  */
@@ -125,16 +140,13 @@ export function subjectFrom(message: NormalizedInbound): string {
 export function createIntakeService(deps: IntakeDeps) {
   const { db, clock, logger, hooks } = deps;
 
-  async function ingestOne(tx: Executor, message: NormalizedInbound, now: Date, changes: TicketChange[], extras: IngestExtras = {}): Promise<MessageOutcome> {
+  async function ingestOne(tx: Executor, group: GroupState, message: NormalizedInbound, now: Date, changes: TicketChange[], extras: IngestExtras = {}): Promise<MessageOutcome> {
     // The caller holds this message's advisory lock (see lockMessages): a delivery racing
-    // this one waits for our commit, then sees the committed row and creates nothing.
-    const [existing] = await tx
-      .select({ id: messages.id })
-      .from(messages)
-      .where(and(eq(messages.channel, message.channel), eq(messages.providerMessageId, message.providerMessageId)));
-    if (existing) return { providerMessageId: message.providerMessageId, result: 'duplicate' };
+    // this one waits for our commit, then sees the committed row and creates nothing. The
+    // group read what was stored after taking the locks, and adds what it inserts.
+    if (group.stored.has(storedKey(message))) return { providerMessageId: message.providerMessageId, result: 'duplicate' };
 
-    const block = await findBlock(tx, message.sender);
+    const block = group.blocks.get(message);
     if (block) return { providerMessageId: message.providerMessageId, result: 'blocked', blocklistEntryId: block.id, blockedBy: `${block.kind}:${block.value}` };
 
     // Only what a customer wrote tells their language. Call records and an untranscribed
@@ -254,6 +266,7 @@ export function createIntakeService(deps: IntakeDeps) {
         sentAt: message.sentAt,
         createdAt: now,
       });
+    group.stored.add(storedKey(message));
     if (message.attachments.length > 0) {
       const saved = await deps.attachments.save(tx, messageId, message.attachments, now);
       await tx.update(messages).set({ attachments: saved }).where(eq(messages.id, messageId));
@@ -265,7 +278,8 @@ export function createIntakeService(deps: IntakeDeps) {
       ? ticket
       : await patchTicket(tx, ticket.id, { ...transition.patch, ...(ticket.language === null && language ? { language } : {}) }, now, { completesCreation: newTicket });
     const change = { ticket: updated, events, now };
-    await hooks.inTransaction(tx, change);
+    await hooks.inTransactionNow(tx, change);
+    group.changes.push(change);
     changes.push(change);
     return {
       providerMessageId: message.providerMessageId,
@@ -277,31 +291,47 @@ export function createIntakeService(deps: IntakeDeps) {
     };
   }
 
-  /** One delivery's share of a group transaction: its messages, then its raw payload with what became of them. */
-  async function commitDelivery(tx: Executor, delivery: Delivery): Promise<Committed> {
-    const { raw, list, extras, skipped, sha256, now, options } = delivery;
+  /** One delivery's messages, in a group transaction. */
+  async function ingestDelivery(tx: Executor, group: GroupState, delivery: Delivery): Promise<{ outcomes: MessageOutcome[]; changes: TicketChange[] }> {
     const changes: TicketChange[] = [];
     const outcomes: MessageOutcome[] = [];
-    for (const [i, message] of list.entries()) outcomes.push(await ingestOne(tx, message, now, changes, extras[i]));
-    // Written last, with what became of it, in the same transaction as its messages. The
-    // bytes' (channel, hash) is claimed first (inbound_payload_keys, not partitioned): the
-    // payload table is partitioned by month (issue 18) and can hold no unique index across
-    // months, so the claim is what keeps a redelivery, or a concurrent copy, from being stored
-    // twice. A copy waits on the claim of the one in flight, then stores nothing.
-    const contentType = raw.contentType === undefined ? null : escapedText(raw.contentType);
-    const stored = await tx.execute<{ id: string }>(sql`
-      with claim as (
-        insert into inbound_payload_keys (channel, sha256, received_at) values (${raw.channel}, ${sha256}, ${now})
-        on conflict do nothing returning 1)
+    for (const [i, message] of delivery.list.entries()) outcomes.push(await ingestOne(tx, group, message, delivery.now, changes, delivery.extras[i]));
+    return { outcomes, changes };
+  }
+
+  /**
+   * The group's raw payloads, each with what became of its messages, in one statement, last in
+   * the transaction that stored the messages. A payload's (channel, hash) is claimed first
+   * (inbound_payload_keys, not partitioned): the payload table is partitioned by month (issue
+   * 18) and can hold no unique index across months, so the claim is what keeps a redelivery,
+   * or a concurrent copy, from being stored twice. A copy waits on the claim of the one in
+   * flight, then stores nothing; two copies in one group store the first. The claims are taken
+   * in key order, so two groups cannot deadlock on them. Answers each delivery's payload id,
+   * or null when its bytes were stored before.
+   */
+  async function storePayloads(tx: Executor, group: readonly Delivery[], outcomes: readonly MessageOutcome[][]): Promise<(string | null)[]> {
+    const rows = group.map((delivery, ord) => {
+      const { raw, sha256, skipped, now } = delivery;
+      const contentType = raw.contentType === undefined ? null : escapedText(raw.contentType);
+      const outcome = JSON.stringify({ messages: outcomes[ord], skipped });
+      return sql`(${ord}::int, ${raw.channel}::text, ${sha256}::text, ${contentType}::text, ${raw.body}::bytea, ${outcome}::jsonb, ${now}::timestamptz)`;
+    });
+    const stored = await tx.execute<{ id: string; channel: string; sha256: string }>(sql`
+      with v (ord, channel, sha256, content_type, body, outcome, received_at) as (values ${sql.join(rows, sql`, `)}),
+      first as (select distinct on (channel, sha256) * from v order by channel, sha256, ord),
+      claim as (
+        insert into inbound_payload_keys (channel, sha256, received_at) select channel, sha256, received_at from first order by channel, sha256
+        on conflict do nothing returning channel, sha256)
       insert into inbound_payloads (channel, sha256, content_type, body, outcome, received_at)
-      select ${raw.channel}, ${sha256}, ${contentType}, ${raw.body}, ${JSON.stringify({ messages: outcomes, skipped })}::jsonb, ${now} from claim
-      returning id`);
-    const payload = stored.rows[0];
-    // Counted with the payload that keeps them, so a redelivered payload counts nothing twice.
-    const blocked = outcomes.flatMap((o) => (o.result === 'blocked' ? [o.blocklistEntryId] : []));
-    if (payload && blocked.length > 0) await countBlocked(tx, blocked, now);
-    await options.withinTransaction?.(tx);
-    return { result: { payloadId: payload?.id ?? null, duplicatePayload: !payload, messages: outcomes, skipped }, changes };
+      select first.channel, first.sha256, first.content_type, first.body, first.outcome, first.received_at from first join claim using (channel, sha256)
+      returning id, channel, sha256`);
+    const ids = new Map(stored.rows.map((r) => [`${r.channel}\u0000${r.sha256}`, r.id]));
+    return group.map((delivery) => {
+      const key = `${delivery.raw.channel}\u0000${delivery.sha256}`;
+      const id = ids.get(key) ?? null;
+      ids.delete(key); // a second copy in the group stored nothing
+      return id;
+    });
   }
 
   /**
@@ -316,9 +346,28 @@ export function createIntakeService(deps: IntakeDeps) {
    */
   const commitGroup = (group: Delivery[], after?: (tx: Executor) => Promise<void>) =>
     db.transaction(async (tx) => {
-      await lockMessages(tx, group.flatMap((d) => d.list), { senders: deps.floodMaxPerHour > 0 });
+      const list = group.flatMap((d) => d.list);
+      await lockMessages(tx, list, { senders: deps.floodMaxPerHour > 0 });
+      const state = await readGroupState(tx, list);
+      const ingested: { outcomes: MessageOutcome[]; changes: TicketChange[] }[] = [];
+      for (const delivery of group) ingested.push(await ingestDelivery(tx, state, delivery));
+      // The hooks that only write (the events outbox) once for the whole group, last.
+      await hooks.inTransactionDeferred(tx, state.changes);
+      const payloadIds = await storePayloads(
+        tx,
+        group,
+        ingested.map((i) => i.outcomes),
+      );
       const committed: Committed[] = [];
-      for (const delivery of group) committed.push(await commitDelivery(tx, delivery));
+      for (const [i, delivery] of group.entries()) {
+        const { outcomes, changes } = ingested[i]!;
+        const payloadId = payloadIds[i]!;
+        // Counted with the payload that keeps them, so a redelivered payload counts nothing twice.
+        const blocked = outcomes.flatMap((o) => (o.result === 'blocked' ? [o.blocklistEntryId] : []));
+        if (payloadId && blocked.length > 0) await countBlocked(tx, blocked, delivery.now);
+        await delivery.options.withinTransaction?.(tx);
+        committed.push({ result: { payloadId, duplicatePayload: !payloadId, messages: outcomes, skipped: delivery.skipped }, changes });
+      }
       await after?.(tx);
       return committed;
     });
@@ -472,6 +521,25 @@ export function createIntakeService(deps: IntakeDeps) {
       updatedAt: now,
     });
   }
+}
+
+/**
+ * What the group reads once, after its locks: which of its messages are stored already (a
+ * redelivery), and each message's blocklist entry.
+ */
+async function readGroupState(tx: Executor, list: NormalizedInbound[]): Promise<GroupState> {
+  const stored = new Set<string>();
+  if (list.length > 0) {
+    const found = await tx.execute<{ channel: string; provider_message_id: string }>(sql`
+      select channel, provider_message_id from messages
+       where (channel, provider_message_id) in (select * from unnest(${sql.param(list.map((m) => m.channel))}::text[], ${sql.param(list.map((m) => m.providerMessageId))}::text[]))`);
+    for (const row of found.rows) stored.add(storedKey({ channel: row.channel as NormalizedInbound['channel'], providerMessageId: row.provider_message_id }));
+  }
+  const blocks = await findBlocks(
+    tx,
+    list.map((m) => m.sender),
+  );
+  return { stored, blocks: new Map(list.map((m, i) => [m, blocks[i]])), changes: [] };
 }
 
 /**

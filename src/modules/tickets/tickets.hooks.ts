@@ -24,6 +24,12 @@ export interface TicketHook {
    * in one statement implements this; without it, inTransaction runs for each change.
    */
   inTransactionBatch?(tx: Executor, changes: readonly TicketChange[]): Promise<void>;
+  /**
+   * The hook only writes (it reads nothing a later change of the transaction depends on), so a
+   * transaction of many changes (intake's group commit) may run it once, at its end, over all of
+   * them (inTransactionBatch): see inTransactionNow and inTransactionDeferred.
+   */
+  deferrable?: boolean;
   afterCommit?(change: TicketChange): Promise<void>;
 }
 
@@ -45,6 +51,25 @@ export class TicketHooks {
   async inTransactionBatch(tx: Executor, changes: readonly TicketChange[]): Promise<void> {
     if (changes.length === 0) return;
     for (const hook of this.#hooks) {
+      if (hook.inTransactionBatch) await hook.inTransactionBatch(tx, changes);
+      else if (hook.inTransaction) for (const change of changes) await hook.inTransaction(tx, change);
+    }
+  }
+
+  /**
+   * A change of a transaction that holds many (intake's group commit): every hook but the
+   * deferrable ones, now. The deferrable ones run once at the end of the transaction over all
+   * its changes, in order (inTransactionDeferred): one statement per group instead of per change.
+   */
+  async inTransactionNow(tx: Executor, change: TicketChange): Promise<void> {
+    for (const hook of this.#hooks) if (!hook.deferrable) await hook.inTransaction?.(tx, change);
+  }
+
+  /** The deferrable hooks over every change inTransactionNow saw, last in the transaction. */
+  async inTransactionDeferred(tx: Executor, changes: readonly TicketChange[]): Promise<void> {
+    if (changes.length === 0) return;
+    for (const hook of this.#hooks) {
+      if (!hook.deferrable) continue;
       if (hook.inTransactionBatch) await hook.inTransactionBatch(tx, changes);
       else if (hook.inTransaction) for (const change of changes) await hook.inTransaction(tx, change);
     }
