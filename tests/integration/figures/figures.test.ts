@@ -271,6 +271,23 @@ describe('the contact-center figures on a fixed data set', () => {
           expect(body.rows.find((r) => r.group.key === ids.a2)?.occupancy).toBeCloseTo(expected.a2, 12);
         }
       }
+      // Local days: in a zone on whole hours from the rollups, in one at :30 live (its days do not
+      // start on a UTC hour). A2's work at D1 22:30-23:00 UTC falls on 2 March in both zones, so
+      // its ticket counts on a later local day than in UTC.
+      const [night] = await ctx.deps.db
+        .insert(workIntervals)
+        .values({ ticketId: ids.h3, agentId: ids.a2, kind: 'handling', source: 'api', startedAt: at('D1 22:30'), endedAt: at('D1 23:00'), reportedEndedAt: at('D1 23:00') })
+        .returning();
+      await refreshKpiRollups(ctx.deps.pool, DEFAULT_FIGURE_SETTINGS);
+      for (const [tz, source] of [['Asia/Jerusalem', 'rollups'], ['Asia/Kolkata', 'exact']] as const) {
+        const local = await client(ctx).get(`/v1/reports/agents?${range}&groupBy=day&tz=${encodeURIComponent(tz)}`);
+        expect(local.headers['kpi-source'], tz).toBe(source);
+        const exact = await queryAgentReport(ctx.deps.pool, { from: rangeFrom, to: rangeTo, groupBy: 'day', tz });
+        expect(exact.rows.find((r) => r.group.key === '2026-03-02')?.ticketsHandled, tz).toBe(1);
+        expectSameAgentReport(local.json<AgentReport>(), exact, `day ${tz}`);
+      }
+      await ctx.deps.db.delete(workIntervals).where(eq(workIntervals.id, night!.id));
+      await refreshKpiRollups(ctx.deps.pool, DEFAULT_FIGURE_SETTINGS);
     };
     await compare({ a1: 4020 / 30_600, a2: 3900 / 14_400, total: 7920 / 45_000 });
     // Changes to hours that closed long ago: the triggers mark them dirty, the next refresh
