@@ -331,7 +331,8 @@ async function productRun(
   const missing = rows.filter((r) => !inTime(r)).length;
   const duplicated = rows.filter((r) => r.n > 1).length;
   const breachedAt = rows.flatMap((r) => (inTime(r) ? [r.breached!] : []));
-  const span = (Math.max(...breachedAt) - Math.min(...breachedAt)) / 1000;
+  // Not Math.max(...breachedAt): a million arguments overflow the stack.
+  const span = (breachedAt.reduce((a, b) => Math.max(a, b), -Infinity) - breachedAt.reduce((a, b) => Math.min(a, b), Infinity)) / 1000;
   const p50ByTenth = Array.from({ length: 10 }, (_, k) => {
     const part = rows.slice(Math.floor((k * rows.length) / 10), Math.floor(((k + 1) * rows.length) / 10)).map((r) => r.late!);
     return Math.round(summarize(part).p50);
