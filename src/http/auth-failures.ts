@@ -47,8 +47,19 @@ local n = tonumber(redis.call('GET', KEYS[1]) or '0')
 if n > 0 then redis.call('DECR', KEYS[1]) end
 return n`;
 
+/**
+ * How long blockedFor() trusts an answer of "under the limit" for an address (issue 18): a
+ * provider's burst of genuine deliveries reads Redis once per address in this time, not once
+ * per webhook. A failure recorded by this process forgets the address at once; one recorded by
+ * another process is seen within this time.
+ */
+const UNDER_LIMIT_TRUSTED_MS = 1_000;
+const UNDER_LIMIT_ADDRESSES = 10_000;
+
 export function createAuthFailureLimiter(deps: { redis: Redis; prefix: string; maxPerMinute: number }): AuthFailureLimiter {
   const keyOf = (address: string) => `${deps.prefix}:auth-fail:${addressBucket(address)}`;
+  /** Redis key -> until when (performance.now()) it was under the limit. */
+  const underLimit = new Map<string, number>();
   return {
     async attempt(address) {
       try {
@@ -62,14 +73,20 @@ export function createAuthFailureLimiter(deps: { redis: Redis; prefix: string; m
       await deps.redis.eval(RELEASE_SCRIPT, 1, keyOf(address)).catch(() => undefined);
     },
     async blockedFor(address) {
+      const key = keyOf(address);
+      if ((underLimit.get(key) ?? 0) > performance.now()) return 0;
       try {
-        const [[, count], [, ttl]] = (await deps.redis.multi().get(keyOf(address)).pttl(keyOf(address)).exec()) as [[unknown, string | null], [unknown, number]];
-        return Number(count ?? 0) >= deps.maxPerMinute ? Math.max(ttl, 1_000) : 0;
+        const [[, count], [, ttl]] = (await deps.redis.multi().get(key).pttl(key).exec()) as [[unknown, string | null], [unknown, number]];
+        if (Number(count ?? 0) >= deps.maxPerMinute) return Math.max(ttl, 1_000);
+        if (underLimit.size >= UNDER_LIMIT_ADDRESSES) underLimit.clear();
+        underLimit.set(key, performance.now() + UNDER_LIMIT_TRUSTED_MS);
+        return 0;
       } catch {
         return 0;
       }
     },
     async record(address) {
+      underLimit.delete(keyOf(address));
       await deps.redis.eval(RECORD_SCRIPT, 1, keyOf(address), WINDOW_MS).catch(() => undefined);
     },
   };

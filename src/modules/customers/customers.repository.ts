@@ -64,6 +64,32 @@ export async function findOrCreateCustomer(
     if (known.length < unique.length) await linkIdentities(tx, existingId, unique, profile.now);
     return { customerId: existingId, created: false };
   }
+  return createCustomer(tx, unique, profile);
+}
+
+/**
+ * Of these identities, the ones some customer holds verified, as `kind\0address` keys, in one
+ * statement (intake's group commit asks once for a whole group's senders).
+ */
+export async function verifiedIdentityKeys(tx: Executor, identities: readonly Pick<SenderIdentity, 'kind' | 'address'>[]): Promise<Set<string>> {
+  if (identities.length === 0) return new Set();
+  const found = await tx.execute<{ kind: string; address: string }>(sql`
+    select kind, address from customer_identities
+     where status = 'verified' and (kind, address) in (select * from unnest(${sql.param(identities.map((i) => i.kind))}::text[], ${sql.param(identities.map((i) => i.address))}::text[]))`);
+  return new Set(found.rows.map((r) => `${r.kind}\0${r.address}`));
+}
+
+/**
+ * findOrCreateCustomer's second half, for identities the caller found unknown in this
+ * transaction (verifiedIdentityKeys): the customer and its identities in one statement. A
+ * concurrent first message of the same person is handled as in findOrCreateCustomer.
+ */
+export async function createCustomer(
+  tx: Executor,
+  identities: SenderIdentity[],
+  profile: { name?: string | undefined; language?: string | undefined; now: Date },
+): Promise<{ customerId: string; created: boolean }> {
+  const unique = dedupeIdentities(identities);
   // The customer and its identities in one statement: the new row's id is chosen here.
   const customerId = randomUUID();
   const newCustomer = tx

@@ -9,7 +9,7 @@ import { agentPublicReply, customerMessage, lifecycleStateOf, type DomainEvent, 
 import type { Clock } from '../../shared/clock.js';
 import { createCoalescer } from '../../shared/coalescer.js';
 import { countBlocked, findBlocks } from '../blocklist/blocklist.repository.js';
-import { claimantCustomer, claimantsOf, findOrCreateCustomer, resolveMerged, suggestIdentities, VERIFIED } from '../customers/customers.repository.js';
+import { claimantCustomer, claimantsOf, createCustomer, findOrCreateCustomer, resolveMerged, suggestIdentities, verifiedIdentityKeys, VERIFIED } from '../customers/customers.repository.js';
 import { customerIdentities } from '../customers/customers.table.js';
 import { messages } from '../tickets/messages.table.js';
 import { eventsInsert, type Actor, type NewEvent, type TicketRow } from '../tickets/tickets.repository.js';
@@ -104,7 +104,14 @@ interface GroupState {
   blocks: Map<NormalizedInbound, Awaited<ReturnType<typeof findBlocks>>[number]>;
   /** Every change of the transaction, in order, for the hooks deferred to its end (the events outbox). */
   changes: TicketChange[];
+  /**
+   * Senders no customer held verified when the group began: the first message of one creates
+   * its customer without looking it up again; a later one of the same sender looks it up.
+   */
+  unknownSenders: Set<string>;
 }
+
+const senderKey = (sender: Pick<SenderIdentity, 'kind' | 'address'>) => `${sender.kind}\0${sender.address}`;
 
 const storedKey = (message: Pick<NormalizedInbound, 'channel' | 'providerMessageId'>) => `${message.channel}\u0000${message.providerMessageId}`;
 
@@ -172,7 +179,9 @@ export function createIntakeService(deps: IntakeDeps) {
       ? { customerId: null, created: false }
       : message.automated
         ? { customerId: await knownCustomer(tx, [message.sender]), created: false }
-        : await findOrCreateCustomer(tx, [message.sender], { name: message.sender.displayName, language, now });
+        : group.unknownSenders.delete(senderKey(message.sender))
+          ? await createCustomer(tx, [message.sender], { name: message.sender.displayName, language, now })
+          : await findOrCreateCustomer(tx, [message.sender], { name: message.sender.displayName, language, now });
     let customerId = customer.customerId;
     const crossChannelSince = deps.crossChannelMergeHours > 0 ? new Date(now.getTime() - deps.crossChannelMergeHours * 3_600_000) : null;
     let match = unverified ? null : await findThread(tx, message, customerId, { crossChannelSince, customerIsNew: customer.created });
@@ -539,7 +548,12 @@ async function readGroupState(tx: Executor, list: NormalizedInbound[]): Promise<
     tx,
     list.map((m) => m.sender),
   );
-  return { stored, blocks: new Map(list.map((m, i) => [m, blocks[i]])), changes: [] };
+  const known = await verifiedIdentityKeys(
+    tx,
+    list.map((m) => m.sender),
+  );
+  const unknownSenders = new Set(list.map((m) => senderKey(m.sender)).filter((key) => !known.has(key)));
+  return { stored, blocks: new Map(list.map((m, i) => [m, blocks[i]])), changes: [], unknownSenders };
 }
 
 /**
