@@ -16,7 +16,7 @@ import { eventsInsert, type Actor, type NewEvent, type TicketRow } from '../tick
 import { ticketEvents } from '../tickets/ticket-events.table.js';
 import type { TicketChange, TicketHooks } from '../tickets/tickets.hooks.js';
 import { tickets } from '../tickets/tickets.table.js';
-import { insertTicket, patchTicket } from '../tickets/tickets.writer.js';
+import { insertTicket, patchTicket, type NewTicket } from '../tickets/tickets.writer.js';
 import type { AttachmentStore } from './attachment-store.js';
 import { deadLetters } from './intake.table.js';
 import { findThread, threadKeyOf, type ThreadMatch } from './intake.threading.js';
@@ -203,7 +203,17 @@ export function createIntakeService(deps: IntakeDeps) {
       return { providerMessageId: message.providerMessageId, result: 'stored-unthreaded', reason: message.automated };
     }
 
-    let ticket: TicketRow;
+    let ticket: TicketRow | undefined;
+    /**
+     * A ticket to open, inserted by the statement that inserts the message (one statement, not
+     * two): only an answered call needs the new ticket's row before that (its reply transition).
+     */
+    let opening: NewTicket | undefined;
+    const open = async (followUpOfId: string | null) => {
+      const values = newTicketValues(message, customerId!, language, now, followUpOfId, extras);
+      if (message.kind === 'call_completed' && !message.automated) ticket = await insertTicket(tx, values);
+      else opening = values;
+    };
     let newTicket = false;
     const events: NewEvent[] = [];
     let transition: Transition = { patch: {}, events: [] };
@@ -214,7 +224,7 @@ export function createIntakeService(deps: IntakeDeps) {
     }
     if (match && reaction) {
       if ('followUp' in reaction) {
-        ticket = await openTicket(tx, message, customerId!, language, now, match.ticket.id, extras);
+        await open(match.ticket.id);
         newTicket = true;
         events.push({ type: 'created', data: { channel: message.channel, source: 'webhook', followUpOf: match.ticket.id } });
       } else {
@@ -224,7 +234,7 @@ export function createIntakeService(deps: IntakeDeps) {
     } else if (match) {
       ticket = match.ticket;
     } else {
-      ticket = await openTicket(tx, message, customerId!, language, now, null, extras);
+      await open(null);
       newTicket = true;
       events.push({ type: 'created', data: { channel: message.channel, source: 'webhook', kind: message.kind } });
       if (unverified) {
@@ -237,7 +247,7 @@ export function createIntakeService(deps: IntakeDeps) {
       // An answered call is an interaction by us: it is the first response if none came yet.
       // It comes on top of the customer having called (a pending ticket wakes up, a solved one
       // reopens), so both transitions apply; replacing the first one lost those.
-      const reply = agentPublicReply({ ...lifecycleStateOf(ticket), ...transition.patch } as ReturnType<typeof lifecycleStateOf>, message.sentAt);
+      const reply = agentPublicReply({ ...lifecycleStateOf(ticket!), ...transition.patch } as ReturnType<typeof lifecycleStateOf>, message.sentAt);
       transition = { patch: { ...transition.patch, ...reply.patch }, events: [...transition.events, ...reply.events] };
     }
     events.push(...messageEvents(message, messageId, match), ...transition.events);
@@ -248,13 +258,13 @@ export function createIntakeService(deps: IntakeDeps) {
       events.push(...suggested.map((i) => ({ type: 'identity_suggested', data: { identityId: i.id, kind: i.kind, address: i.address } })));
     }
 
-    // The message and its timeline events in one statement (the events as a CTE).
-    await tx
-      .with(tx.$with('timeline').as(eventsInsert(tx, ticket.id, CUSTOMER, events, now).returning({ id: ticketEvents.id })))
-      .insert(messages)
-      .values({
+    // The message and its timeline events in one statement (the events as a CTE), and the
+    // ticket it opens if any (a CTE too: the foreign keys are checked at the statement's end).
+    const ticketId = opening ? opening.id! : ticket!.id;
+    const timeline = tx.$with('timeline').as(eventsInsert(tx, ticketId, CUSTOMER, events, now).returning({ id: ticketEvents.id }));
+    const messageValues: typeof messages.$inferInsert = {
         id: messageId,
-        ticketId: ticket.id,
+        ticketId,
         direction: 'inbound',
         kind: message.kind === 'message' ? 'message' : message.kind === 'voicemail' ? 'voicemail' : 'call',
         public: true,
@@ -274,7 +284,14 @@ export function createIntakeService(deps: IntakeDeps) {
         authentication: extras.authentication ?? null,
         sentAt: message.sentAt,
         createdAt: now,
-      });
+      };
+    if (opening) {
+      const opened = tx.$with('opened').as(tx.insert(tickets).values(opening).returning());
+      const written = tx.$with('written').as(tx.insert(messages).values(messageValues).returning({ id: messages.id }));
+      [ticket] = await tx.with(opened, timeline, written).select().from(opened);
+    } else {
+      await tx.with(timeline).insert(messages).values(messageValues);
+    }
     group.stored.add(storedKey(message));
     if (message.attachments.length > 0) {
       const saved = await deps.attachments.save(tx, messageId, message.attachments, now);
@@ -283,6 +300,7 @@ export function createIntakeService(deps: IntakeDeps) {
 
     // A ticket opened just now already holds everything unless an answered call moved it.
     const unchanged = newTicket && Object.keys(transition.patch).length === 0;
+    if (!ticket) throw new Error('the ticket insert returned no row');
     const updated = unchanged
       ? ticket
       : await patchTicket(tx, ticket.id, { ...transition.patch, ...(ticket.language === null && language ? { language } : {}) }, now, { completesCreation: newTicket });
@@ -513,9 +531,10 @@ export function createIntakeService(deps: IntakeDeps) {
     return { ticket: open, count: (diverted?.n ?? 0) + 1 };
   }
 
-  async function openTicket(tx: Executor, message: NormalizedInbound, customerId: string, language: string | undefined, now: Date, followUpOfId: string | null, extras: IngestExtras = {}): Promise<TicketRow> {
+  function newTicketValues(message: NormalizedInbound, customerId: string, language: string | undefined, now: Date, followUpOfId: string | null, extras: IngestExtras = {}): NewTicket {
     const unverified = extras.authentication?.verdict === 'fail';
-    return insertTicket(tx, {
+    return {
+      id: randomUUID(),
       status: 'new',
       priority: extras.ticketDefaults?.priority ?? 'normal',
       ...(extras.ticketDefaults?.teamId ? { teamId: extras.ticketDefaults.teamId } : {}),
@@ -528,7 +547,7 @@ export function createIntakeService(deps: IntakeDeps) {
       followUpOfId,
       createdAt: now,
       updatedAt: now,
-    });
+    };
   }
 }
 
