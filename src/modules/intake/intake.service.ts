@@ -58,10 +58,12 @@ export interface IngestOptions {
   withinTransaction?: ((tx: Executor) => Promise<void>) | undefined;
 }
 
-/** Per message: its authentication and the ticket defaults, decided before the transaction. */
+/** Per message: its authentication, the ticket defaults and its language, decided before the transaction. */
 interface IngestExtras {
   authentication?: SenderAuthentication | undefined;
   ticketDefaults?: IngestOptions['ticketDefaults'];
+  /** Detected in prepare (null: none); undefined: not yet, ingestOne detects it. */
+  language?: string | null;
 }
 
 export interface IntakeDeps {
@@ -131,6 +133,15 @@ const SUBJECT_LENGTH = 120;
 const LANGUAGE_SAMPLE = 4_000;
 const CUSTOMER: Actor = { kind: 'customer', id: null };
 
+/**
+ * The language a message is in. Only what a customer wrote tells it: call records and an
+ * untranscribed voicemail carry our own English placeholder ("Missed call from …"); adapters
+ * that have the caller's words (a transcript) detect on those themselves.
+ */
+function languageOf(message: NormalizedInbound): string | undefined {
+  return message.language ?? (message.kind === 'message' ? detectLanguage(`${message.subject ?? ''}\n${message.text}`.slice(0, LANGUAGE_SAMPLE)) : undefined);
+}
+
 /** A subject for channels that have none: the first line of the complaint, shortened. */
 export function subjectFrom(message: NormalizedInbound): string {
   if (message.subject?.trim()) return message.subject.trim().slice(0, 500);
@@ -156,10 +167,8 @@ export function createIntakeService(deps: IntakeDeps) {
     const block = group.blocks.get(message);
     if (block) return { providerMessageId: message.providerMessageId, result: 'blocked', blocklistEntryId: block.id, blockedBy: `${block.kind}:${block.value}` };
 
-    // Only what a customer wrote tells their language. Call records and an untranscribed
-    // voicemail carry our own English placeholder ("Missed call from …"); adapters that have
-    // the caller's words (a transcript) detect on those themselves.
-    const language = message.language ?? (message.kind === 'message' ? detectLanguage(`${message.subject ?? ''}\n${message.text}`.slice(0, LANGUAGE_SAMPLE)) : undefined);
+    // Detected before the transaction (prepare), see languageOf.
+    const language = extras.language === undefined ? languageOf(message) : (extras.language ?? undefined);
     // Only the sender the provider authenticated finds or creates the customer. Addresses the
     // message merely claims (typed into the text, a Reply-To) become suggestions an agent may
     // confirm: anyone can type someone else's address, and linking on it handed the victim's
@@ -411,7 +420,10 @@ export function createIntakeService(deps: IntakeDeps) {
     );
     const now = clock.now();
     const sha256 = createHash('sha256').update(raw.body).digest('hex');
-    return { raw, list: parsed.messages.map(storable), extras: extras.map((e) => storable(e)), skipped: storable(parsed.skipped), sha256, now, options };
+    const list = parsed.messages.map(storable);
+    // The language is detected here, before the group transaction, not while it holds its locks.
+    const decided = extras.map((e, i) => ({ ...storable(e), language: languageOf(list[i]!) ?? null }));
+    return { raw, list, extras: decided, skipped: storable(parsed.skipped), sha256, now, options };
   }
 
   return {
