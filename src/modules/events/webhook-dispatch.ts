@@ -1,5 +1,6 @@
 import { sql } from 'drizzle-orm';
 import type { Database, Executor } from '../../db/client.js';
+import type { DomainEventEnvelope, EventType } from '../../domain/events/catalog.js';
 import { expiryOf, type RetrySettings } from '../../domain/events/delivery-policy.js';
 import { readFeed, type FeedCursor } from './commit-order.js';
 
@@ -71,23 +72,59 @@ export type ClaimedDelivery = {
   event_id: number;
   attempts: number;
   expires_at: Date;
+  /** The event as sent (null: gone meanwhile). */
+  event: DomainEventEnvelope | null;
+  /** Where and how to send it (null: the subscription is gone). */
+  target: { url: string; secret: string; previousSecret: string | null; previousSecretExpiresAt: Date | null } | null;
 };
+
+type ClaimRow = Omit<ClaimedDelivery, 'event' | 'target'> & {
+  type: string | null;
+  version: number | null;
+  occurred_at: Date | string | null;
+  resource_type: string | null;
+  resource_id: string | null;
+  data: Record<string, unknown> | null;
+  url: string | null;
+  secret: string | null;
+  previous_secret: string | null;
+  previous_secret_expires_at: Date | string | null;
+};
+
+export interface ClaimInput {
+  now: Date;
+  leaseUntil: Date;
+  capacity: number;
+  maxInFlight: number;
+}
 
 /**
  * Takes up to `capacity` deliveries that may go out now: the heads of due chains, at most
  * `maxInFlight` per subscription delivering at once across processes. Marks each delivering
  * (leased until `leaseUntil`, so a worker that dies mid-request leaves it to another), counts
  * the attempt, and makes its chain due at the lease's end. Chains locked by another claim or
- * a settlement are skipped, never waited for.
+ * a settlement are skipped, never waited for. Answers each delivery with its event and its
+ * subscription's URL and secrets, read in the same statement.
  *
  * A due chain whose head may not go out (an earlier event of the resource not dispatched yet)
  * stays due and is looked at again next time; one whose due time is stale (a redelivery made
  * it due early) gets its head's; one with no unfinished delivery left is removed.
  */
-export async function claimDeliveries(db: Database, input: { now: Date; leaseUntil: Date; capacity: number; maxInFlight: number }): Promise<ClaimedDelivery[]> {
+export async function claimDeliveries(db: Database, input: ClaimInput): Promise<ClaimedDelivery[]> {
+  if (input.capacity <= 0) return [];
+  return db.transaction((tx) => claimDeliveriesIn(tx, input));
+}
+
+/**
+ * The claim inside the caller's transaction (a settlement claims the next deliveries in the
+ * transaction that freed their slots). It does not wait for the locks others hold on
+ * subscriptions (a try-lock) or chains (`skip locked`); the one row it may wait for is a head
+ * whose lease ran out while its first sender is settling it. The subscription locks it takes
+ * are held until the caller's transaction ends, like the claimed rows.
+ */
+export async function claimDeliveriesIn(tx: Executor, input: ClaimInput): Promise<ClaimedDelivery[]> {
   const { now, leaseUntil, capacity, maxInFlight } = input;
   if (capacity <= 0) return [];
-  return db.transaction(async (tx) => {
   // One claimer per subscription at a time (others skip it this round, never wait): the free
   // slots are counted in the next statement, whose snapshot then sees every earlier claim.
   // Counted in the same statement as a concurrent claim, two workers each filled the limit
@@ -96,7 +133,7 @@ export async function claimDeliveries(db: Database, input: { now: Date; leaseUnt
     select id from webhook_subscriptions
      where active and pg_try_advisory_xact_lock(hashtextextended('webhook-claim:' || id::text, 0))`);
   if (locked.rows.length === 0) return [];
-  const result = await tx.execute<ClaimedDelivery>(sql`
+  const result = await tx.execute<ClaimRow>(sql`
     with cur as (
       select tx_id, event_id from webhook_dispatch_cursor where id = 1
     ), room as (
@@ -151,14 +188,40 @@ export async function claimDeliveries(db: Database, input: { now: Date; leaseUnt
          set due_at = ${leaseUntil}, in_flight = true
         from ready
        where c.subscription_id = ready.subscription_id and c.resource_key = ready.resource_key
+    ), taken as (
+      update webhook_deliveries d
+         set state = 'delivering', lease_until = ${leaseUntil}, attempts = d.attempts + 1, last_attempt_at = ${now}
+        from ready
+       where d.id = ready.id
+      returning d.id, d.subscription_id, d.resource_key, d.event_id, d.attempts, d.expires_at
     )
-    update webhook_deliveries d
-       set state = 'delivering', lease_until = ${leaseUntil}, attempts = d.attempts + 1, last_attempt_at = ${now}
-      from ready
-     where d.id = ready.id
-    returning d.id, d.subscription_id, d.resource_key, d.event_id, d.attempts, d.expires_at`);
-  return result.rows.map((r) => ({ ...r, event_id: Number(r.event_id), expires_at: new Date(r.expires_at) }));
-  });
+    select t.*, e.type, e.version, e.occurred_at, e.resource_type, e.resource_id, e.data,
+           s.url, s.secret, s.previous_secret, s.previous_secret_expires_at
+      from taken t
+      left join domain_events e on e.id = t.event_id
+      left join webhook_subscriptions s on s.id = t.subscription_id`);
+  return result.rows.map(claimedOf);
+}
+
+const dateOf = (value: Date | string) => (value instanceof Date ? value : new Date(value));
+
+function claimedOf(r: ClaimRow): ClaimedDelivery {
+  const event: DomainEventEnvelope | null =
+    r.type === null || r.version === null || r.occurred_at === null || r.resource_type === null || r.resource_id === null || r.data === null
+      ? null
+      : {
+          id: String(r.event_id),
+          type: r.type as EventType,
+          version: r.version,
+          occurredAt: dateOf(r.occurred_at).toISOString(),
+          resource: { type: r.resource_type as DomainEventEnvelope['resource']['type'], id: r.resource_id },
+          data: r.data,
+        };
+  const target =
+    r.url === null || r.secret === null
+      ? null
+      : { url: r.url, secret: r.secret, previousSecret: r.previous_secret, previousSecretExpiresAt: r.previous_secret_expires_at === null ? null : dateOf(r.previous_secret_expires_at) };
+  return { id: r.id, subscription_id: r.subscription_id, resource_key: r.resource_key, event_id: Number(r.event_id), attempts: r.attempts, expires_at: dateOf(r.expires_at), event, target };
 }
 
 export interface ChainKey {
