@@ -33,7 +33,7 @@ const retentionView = retentionBody
   .extend({
     updatedAt: z.date().nullable().describe('null: the defaults, never set'),
     lastRunAt: z.date().nullable(),
-    lastRun: z.record(z.string(), z.unknown()).nullable().describe('what the last maintenance run removed (rawPayloadsDeleted, deadLettersDeleted, ticketsAnonymized, auditRowsDeleted, more, ms)'),
+    lastRun: z.record(z.string(), z.unknown()).nullable().describe('what the last maintenance run removed (rawPayloadsDeleted, deadLettersDeleted, ticketsAnonymized, auditRowsDeleted, webhookDeliveriesDeleted, eventsDeleted, more, ms)'),
   })
   .meta({ id: 'Retention' });
 

@@ -9,7 +9,8 @@ import { deleteAttachments, eraseMessages, eraseTicketChildren, eraseTickets, pa
 import { retentionSettings } from './privacy.table.js';
 
 /*
- * Retention, applied by the maintenance worker: raw payloads and dead letters past their days,
+ * Retention, applied by the maintenance worker: raw payloads and dead letters past their days
+ * (and, by the same days, finished webhook deliveries and the outbox events nothing needs any more),
  * closed tickets past their months (anonymized like an erasure, ticket by ticket: the customer
  * stays), audit rows past their years. Each batch is its own short transaction of at most
  * `batchSize` rows chosen by an indexed range, so no lock is held for long and the API and
@@ -28,6 +29,8 @@ export interface RetentionRun {
   deadLettersDeleted: number;
   ticketsAnonymized: number;
   auditRowsDeleted: number;
+  webhookDeliveriesDeleted: number;
+  eventsDeleted: number;
   /** True when a rule stopped at its batch limit with more to do: the next run continues. */
   more: boolean;
   ms: number;
@@ -60,6 +63,36 @@ export function createRetentionService(deps: { db: Database; clock: Clock; logge
       if (n < size) return [total, false];
     }
     return [total, true];
+  }
+
+  /**
+   * The outbox's events and their webhook deliveries past the payload days, in event-id order
+   * up to the newest event that occurred before the cut-off (one index probe). A delivery goes
+   * once finished (succeeded or failed: a pending one is still retried); an event once no
+   * delivery refers to it any more and the dispatcher has passed it (its deliveries exist).
+   * A stream resumed from a deleted event's id starts at the next stored one (cursorAt).
+   */
+  async function pruneEvents(before: Date): Promise<[number, boolean, number, boolean]> {
+    const newest = await db.execute<{ id: number }>(sql`select id from domain_events where occurred_at < ${before} order by occurred_at desc limit 1`);
+    const bound = newest.rows[0]?.id;
+    if (bound === undefined) return [0, false, 0, false];
+    const [deliveries, moreDeliveries] = await inBatches(async () => {
+      const r = await db.execute(
+        sql`delete from webhook_deliveries where id in (select id from webhook_deliveries where event_id <= ${bound} and state in ('succeeded', 'failed') and created_at < ${before} order by event_id limit ${batchSize})`,
+      );
+      return r.rowCount ?? 0;
+    });
+    const [events, moreEvents] = await inBatches(async () => {
+      const r = await db.execute(
+        sql`delete from domain_events where id in (
+              select e.id from domain_events e join webhook_dispatch_cursor c on c.id = 1
+               where e.id <= ${bound} and e.occurred_at < ${before} and (e.tx_id, e.id) <= (c.tx_id, c.event_id)
+                 and not exists (select 1 from webhook_deliveries d where d.event_id = e.id)
+               order by e.id limit ${batchSize})`,
+      );
+      return r.rowCount ?? 0;
+    });
+    return [deliveries, moreDeliveries, events, moreEvents];
   }
 
   async function anonymizeTickets(before: Date): Promise<number> {
@@ -128,13 +161,23 @@ export function createRetentionService(deps: { db: Database; clock: Clock; logge
         );
         return r.rowCount ?? 0;
       });
-      const run: RetentionRun = { rawPayloadsDeleted, deadLettersDeleted, ticketsAnonymized, auditRowsDeleted, more: morePayloads || moreDead || moreTickets || moreAudit, ms: Date.now() - started };
+      const [webhookDeliveriesDeleted, moreDeliveries, eventsDeleted, moreEvents] = await pruneEvents(cutoffs.rawPayloadsBefore);
+      const run: RetentionRun = {
+        rawPayloadsDeleted,
+        deadLettersDeleted,
+        ticketsAnonymized,
+        auditRowsDeleted,
+        webhookDeliveriesDeleted,
+        eventsDeleted,
+        more: morePayloads || moreDead || moreTickets || moreAudit || moreDeliveries || moreEvents,
+        ms: Date.now() - started,
+      };
       const now = clock.now();
       await db
         .insert(retentionSettings)
         .values({ id: 1, ...DEFAULT_RETENTION, updatedAt: now, lastRunAt: now, lastRun: { ...run } })
         .onConflictDoUpdate({ target: retentionSettings.id, set: { lastRunAt: now, lastRun: { ...run } } });
-      if (rawPayloadsDeleted + deadLettersDeleted + ticketsAnonymized + auditRowsDeleted > 0) logger.info({ retention: run }, 'retention applied');
+      if (rawPayloadsDeleted + deadLettersDeleted + ticketsAnonymized + auditRowsDeleted + webhookDeliveriesDeleted + eventsDeleted > 0) logger.info({ retention: run }, 'retention applied');
       return run;
     },
   };
