@@ -22,21 +22,24 @@ export async function findBlock(tx: Executor, sender: Pick<SenderIdentity, 'kind
 }
 
 /**
- * findBlock for many senders in one statement (intake's group commit reads a whole group's
- * senders at once): for each sender, in order, its most specific entry or undefined.
+ * findBlock for many senders, as the caller's part of a larger statement (intake's group commit
+ * reads a whole group's senders at once, with its other reads): `select` yields the candidate
+ * entries (id, kind, value), `pick` gives, for each sender in order, its most specific entry or
+ * undefined.
  */
-export async function findBlocks(tx: Executor, senders: readonly Pick<SenderIdentity, 'kind' | 'address'>[]): Promise<(Pick<BlocklistRow, 'id' | 'kind' | 'value'> | undefined)[]> {
+export function blocklistLookup(senders: readonly Pick<SenderIdentity, 'kind' | 'address'>[]) {
   const keysOf = senders.map((sender) => blockKeysFor(sender));
   const all = new Map<string, BlockKey>();
   for (const keys of keysOf) for (const k of keys) all.set(`${k.kind}\u0000${k.value}`, k);
-  if (all.size === 0) return senders.map(() => undefined);
-  const found = await tx.execute<Pick<BlocklistRow, 'id' | 'kind' | 'value'>>(sql`
-    select id, kind, value from blocklist_entries
-     where (kind, value) in (select * from unnest(${sql.param([...all.values()].map((k) => k.kind))}::text[], ${sql.param([...all.values()].map((k) => k.value))}::text[]))`);
-  if (found.rows.length === 0) return senders.map(() => undefined);
+  const keys = [...all.values()];
   // findBlock's order: the identity before its domain, a longer domain before its parent.
   const specificity = (a: { kind: string; value: string }, b: { kind: string; value: string }) => Number(a.kind === 'domain') - Number(b.kind === 'domain') || b.value.length - a.value.length;
-  return keysOf.map((keys) => found.rows.filter((row) => keys.some((k) => k.kind === row.kind && k.value === row.value)).sort(specificity)[0]);
+  return {
+    select: sql`select id, kind, value from blocklist_entries
+      where (kind, value) in (select * from unnest(${sql.param(keys.map((k) => k.kind))}::text[], ${sql.param(keys.map((k) => k.value))}::text[]))`,
+    pick: (rows: readonly Pick<BlocklistRow, 'id' | 'kind' | 'value'>[]): (Pick<BlocklistRow, 'id' | 'kind' | 'value'> | undefined)[] =>
+      keysOf.map((keys) => rows.filter((row) => keys.some((k) => k.kind === row.kind && k.value === row.value)).sort(specificity)[0]),
+  };
 }
 
 /** Adds blocked messages to their entries' counts (entry ids may repeat: one per message). */

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { and, eq, or, sql, type WithSubquery } from 'drizzle-orm';
+import { and, eq, or, sql, type SQL, type WithSubquery } from 'drizzle-orm';
 import type { SenderIdentity } from '../../channels/channel.types.js';
 import type { Executor } from '../../db/client.js';
 import { customerIdentities, customers } from './customers.table.js';
@@ -68,15 +68,12 @@ export async function findOrCreateCustomer(
 }
 
 /**
- * Of these identities, the ones some customer holds verified, as `kind\0address` keys, in one
- * statement (intake's group commit asks once for a whole group's senders).
+ * Of these identities, the ones some customer holds verified (kind, address), as a statement to
+ * run inside a larger one (intake's group commit reads a whole group's senders at once).
  */
-export async function verifiedIdentityKeys(tx: Executor, identities: readonly Pick<SenderIdentity, 'kind' | 'address'>[]): Promise<Set<string>> {
-  if (identities.length === 0) return new Set();
-  const found = await tx.execute<{ kind: string; address: string }>(sql`
-    select kind, address from customer_identities
-     where status = 'verified' and (kind, address) in (select * from unnest(${sql.param(identities.map((i) => i.kind))}::text[], ${sql.param(identities.map((i) => i.address))}::text[]))`);
-  return new Set(found.rows.map((r) => `${r.kind}\0${r.address}`));
+export function verifiedIdentitiesSelect(identities: readonly Pick<SenderIdentity, 'kind' | 'address'>[]): SQL {
+  return sql`select kind, address from customer_identities
+    where status = 'verified' and (kind, address) in (select * from unnest(${sql.param(identities.map((i) => i.kind))}::text[], ${sql.param(identities.map((i) => i.address))}::text[]))`;
 }
 
 /**

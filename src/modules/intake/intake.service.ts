@@ -8,8 +8,8 @@ import type { Database, Executor } from '../../db/client.js';
 import { agentPublicReply, customerMessage, lifecycleStateOf, type DomainEvent, type Transition } from '../../domain/ticket-lifecycle.js';
 import type { Clock } from '../../shared/clock.js';
 import { createCoalescer } from '../../shared/coalescer.js';
-import { countBlocked, findBlocks } from '../blocklist/blocklist.repository.js';
-import { claimantCustomer, claimantsOf, createCustomer, findOrCreateCustomer, resolveMerged, suggestIdentities, verifiedIdentityKeys, VERIFIED } from '../customers/customers.repository.js';
+import { blocklistLookup, countBlocked } from '../blocklist/blocklist.repository.js';
+import { claimantCustomer, claimantsOf, createCustomer, findOrCreateCustomer, resolveMerged, suggestIdentities, verifiedIdentitiesSelect, VERIFIED } from '../customers/customers.repository.js';
 import { customerIdentities } from '../customers/customers.table.js';
 import { messages } from '../tickets/messages.table.js';
 import { eventsInsert, type Actor, type NewEvent, type TicketRow } from '../tickets/tickets.repository.js';
@@ -103,7 +103,7 @@ interface GroupState {
   /** (channel, provider id) of the group's messages already stored, then of each one this transaction inserts. */
   stored: Set<string>;
   /** Each message's blocklist entry, if any (intake never changes the entries themselves). */
-  blocks: Map<NormalizedInbound, Awaited<ReturnType<typeof findBlocks>>[number]>;
+  blocks: Map<NormalizedInbound, ReturnType<ReturnType<typeof blocklistLookup>['pick']>[number]>;
   /** Every change of the transaction, in order, for the hooks deferred to its end (the events outbox). */
   changes: TicketChange[];
   /**
@@ -568,22 +568,26 @@ export function createIntakeService(deps: IntakeDeps) {
  * redelivery), and each message's blocklist entry.
  */
 async function readGroupState(tx: Executor, list: NormalizedInbound[]): Promise<GroupState> {
+  const senders = list.map((m) => m.sender);
+  const blocklist = blocklistLookup(senders);
+  // One round trip for the three reads (after the locks: a statement's snapshot is taken when it starts).
+  const { rows } = await tx.execute<{ what: 'stored' | 'block' | 'identity'; a: string; b: string; c: string | null }>(sql`
+    select 'stored' as what, channel as a, provider_message_id as b, null::text as c from messages
+     where (channel, provider_message_id) in (select * from unnest(${sql.param(list.map((m) => m.channel))}::text[], ${sql.param(list.map((m) => m.providerMessageId))}::text[]))
+    union all
+    select 'block', id::text, kind, value from (${blocklist.select}) as blocked
+    union all
+    select 'identity', kind, address, null from (${verifiedIdentitiesSelect(senders)}) as known`);
   const stored = new Set<string>();
-  if (list.length > 0) {
-    const found = await tx.execute<{ channel: string; provider_message_id: string }>(sql`
-      select channel, provider_message_id from messages
-       where (channel, provider_message_id) in (select * from unnest(${sql.param(list.map((m) => m.channel))}::text[], ${sql.param(list.map((m) => m.providerMessageId))}::text[]))`);
-    for (const row of found.rows) stored.add(storedKey({ channel: row.channel as NormalizedInbound['channel'], providerMessageId: row.provider_message_id }));
+  const known = new Set<string>();
+  const entries: { id: string; kind: string; value: string }[] = [];
+  for (const row of rows) {
+    if (row.what === 'stored') stored.add(storedKey({ channel: row.a as NormalizedInbound['channel'], providerMessageId: row.b }));
+    else if (row.what === 'block') entries.push({ id: row.a, kind: row.b, value: row.c! });
+    else known.add(senderKey({ kind: row.a as SenderIdentity['kind'], address: row.b }));
   }
-  const blocks = await findBlocks(
-    tx,
-    list.map((m) => m.sender),
-  );
-  const known = await verifiedIdentityKeys(
-    tx,
-    list.map((m) => m.sender),
-  );
-  const unknownSenders = new Set(list.map((m) => senderKey(m.sender)).filter((key) => !known.has(key)));
+  const blocks = blocklist.pick(entries);
+  const unknownSenders = new Set(senders.map(senderKey).filter((key) => !known.has(key)));
   return { stored, blocks: new Map(list.map((m, i) => [m, blocks[i]])), changes: [], unknownSenders };
 }
 
