@@ -211,6 +211,9 @@ export const configSchema = z.object({
   // SLA engine and notifications (issue 4).
   /** How often the reconciler sweeps for overdue clocks: the net under lost timer jobs. */
   SLA_RECONCILE_INTERVAL_MS: z.coerce.number().int().min(200).default(5_000),
+  // The overdue watch (workers/index.ts): each worker process asks Postgres this often for a running
+  // clock whose deadline passed without its job firing; 0 leaves such deadlines to the reconciler.
+  SLA_OVERDUE_CHECK_MS: z.coerce.number().int().min(0).default(25),
   /**
    * Timer jobs in flight per worker process. A job only waits for its batch (jobs due together
    * share one transaction, at most 4 at once), so this can be high without holding connections.

@@ -32,8 +32,6 @@ export const ROUTING_SWEEP_SCHEDULER_ID = 'routing-sweep';
 const ROUTING_WORKER_CONCURRENCY = 4;
 /** How often each worker process asks whether Redis lost our jobs (one EXISTS). */
 const REDIS_LOSS_CHECK_MS = 50;
-/** How often each worker process asks Postgres whether a deadline is overdue (two index lookups). */
-const OVERDUE_CHECK_MS = 25;
 
 /** Starts every background worker this process runs (ROLE=worker or all). */
 export async function startWorkers(deps: Dependencies): Promise<RunningWorker[]> {
@@ -231,15 +229,15 @@ export async function startWorkers(deps: Dependencies): Promise<RunningWorker[]>
 
   // Jobs lost without the marker (a flush that deletes the marker last, eviction, a failover
   // that lost the last writes) and deadlines a late queue has not reached: a deadline more than
-  // OVERDUE_GRACE_MS past is fired from Postgres within OVERDUE_CHECK_MS, not at the next
-  // reconcile. Independent of Redis: it goes on firing while Redis is away.
+  // OVERDUE_GRACE_MS past is fired from Postgres within SLA_OVERDUE_CHECK_MS (two index lookups a
+  // tick; 40 a second per worker process at the default 25 ms), not at the next reconcile. Independent of Redis: it goes on firing while Redis is away.
   // A sweep that fires nothing leaves what it found to the reconciler (a job fired it first, or
   // it cannot fire): the watch then looks only at deadlines after it, so it never spins on one.
   // A failed sweep pauses the watch for a reconcile interval (one warning, not one per tick).
   let sweepingOverdue: Promise<void> | null = null;
   let overdueAfter = new Date(0);
   let overduePausedUntil = 0;
-  const overdueWatch = setInterval(() => {
+  const checkOverdue = () => {
     if (sweepingOverdue || inRecovery || Date.now() < overduePausedUntil) return;
     sweepingOverdue = (async () => {
       const first = await overdueDeadline(deps, overdueAfter);
@@ -253,8 +251,9 @@ export async function startWorkers(deps: Dependencies): Promise<RunningWorker[]>
         ignoringOutages((e) => logger.warn({ err: e }, 'sweep of overdue deadlines failed; the reconciler will retry'))(error);
       })
       .finally(() => (sweepingOverdue = null));
-  }, OVERDUE_CHECK_MS);
-  overdueWatch.unref();
+  };
+  const overdueWatch = config.SLA_OVERDUE_CHECK_MS > 0 ? setInterval(checkOverdue, config.SLA_OVERDUE_CHECK_MS) : undefined;
+  overdueWatch?.unref();
 
   // IMAP mailboxes (issue 19): one fetcher per mailbox across all worker processes (a lease in Postgres).
   const fetchers =
