@@ -1,7 +1,7 @@
-import { DateTime } from 'luxon';
 import type pg from 'pg';
 import { sumFigures, type AgentFigures } from '../../domain/figures/occupancy.js';
 import { queryAgentReport, sortAgentRows, type AgentReport, type AgentReportQuery, type AgentRow } from './agent-report.js';
+import { storedAgentHours } from './kpi-occupancy.js';
 
 /**
  * The agent report (agent-report.ts) over long ranges: the closed hours' seconds from
@@ -19,17 +19,9 @@ const HOUR_MS = 3_600_000;
 const LONGEST_WORK_MS = 24 * HOUR_MS;
 
 export async function agentReportFromRollups(pool: pg.Pool, q: AgentReportQuery): Promise<AgentReport | null> {
-  const state = await pool.query<{ watermark: Date }>('select watermark from kpi_rollup_state where id = 1');
-  const watermark = state.rows[0]?.watermark.getTime();
-  if (watermark === undefined) return null;
-  const from = q.from.getTime();
-  const to = q.to.getTime();
-  const h1 = Math.ceil(from / HOUR_MS) * HOUR_MS;
-  const stored = Math.min(Math.floor(to / HOUR_MS) * HOUR_MS, watermark);
-  if (h1 >= stored) return null;
-  if (q.groupBy === 'day') {
-    for (let d = DateTime.fromMillis(from, { zone: q.tz }).startOf('day'); d.toMillis() < to; d = d.plus({ days: 1 })) if (d.toMillis() % HOUR_MS !== 0) return null;
-  }
+  const span = await storedAgentHours(pool, q);
+  if (!span) return null;
+  const { from, to, h1, stored } = span;
 
   // The group's key and label as the agent report makes them ($tz is the last parameter when used).
   const keyOf = (hour: string, tz: string) =>

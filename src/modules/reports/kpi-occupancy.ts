@@ -101,6 +101,27 @@ export interface OccupancyByGroup {
 export const occupancyOf = (p: OccupancyParts | undefined): number | null => (!p || p.handlingSec + p.idleSec === 0 ? null : p.handlingSec / (p.handlingSec + p.idleSec));
 
 /**
+ * The whole UTC hours [h1, stored) of [from, to) that agent_hour_rollups holds (up to the
+ * refresh's watermark); the partial hours around them are the caller's to read live. Null when
+ * no whole stored hour falls in the range, or when a by-day grouping's local days do not all
+ * start on a whole UTC hour (zones at :30 or :45): the caller then reads the raw tables alone.
+ */
+export async function storedAgentHours(pool: pg.Pool, q: { from: Date; to: Date; groupBy: string | null; tz: string }): Promise<{ from: number; to: number; h1: number; stored: number } | null> {
+  const state = await pool.query<{ watermark: Date }>('select watermark from kpi_rollup_state where id = 1');
+  const watermark = state.rows[0]?.watermark.getTime();
+  if (watermark === undefined) return null;
+  const from = q.from.getTime();
+  const to = q.to.getTime();
+  const h1 = Math.ceil(from / HOUR_MS) * HOUR_MS;
+  const stored = Math.min(Math.floor(to / HOUR_MS) * HOUR_MS, watermark);
+  if (h1 >= stored) return null;
+  if (q.groupBy === 'day') {
+    for (let d = DateTime.fromMillis(from, { zone: q.tz }).startOf('day'); d.toMillis() < to; d = d.plus({ days: 1 })) if (d.toMillis() % HOUR_MS !== 0) return null;
+  }
+  return { from, to, h1, stored };
+}
+
+/**
  * Handling and available-idle seconds per group over [from, to): the stored hours in
  * [ceil(from), min(floor(to), watermark)) from agent_hour_rollups, the rest (a partial first
  * and last hour, hours after the watermark) live from the agent report. Null when no whole
@@ -111,18 +132,9 @@ export async function occupancyFromRollups(
   pool: pg.Pool,
   q: { from: Date; to: Date; groupBy: AgentGroupBy | null; tz: string; teamId?: string | undefined },
 ): Promise<OccupancyByGroup | null> {
-  const state = await pool.query<{ watermark: Date }>('select watermark from kpi_rollup_state where id = 1');
-  const watermark = state.rows[0]?.watermark.getTime();
-  if (watermark === undefined) return null;
-  const from = q.from.getTime();
-  const to = q.to.getTime();
-  const h1 = Math.ceil(from / HOUR_MS) * HOUR_MS;
-  const stored = Math.min(Math.floor(to / HOUR_MS) * HOUR_MS, watermark);
-  if (h1 >= stored) return null;
-  if (q.groupBy === 'day') {
-    // Every local day start in the range must be a whole UTC hour (not so in zones at :30 or :45).
-    for (let d = DateTime.fromMillis(from, { zone: q.tz }).startOf('day'); d.toMillis() < to; d = d.plus({ days: 1 })) if (d.toMillis() % HOUR_MS !== 0) return null;
-  }
+  const span = await storedAgentHours(pool, q);
+  if (!span) return null;
+  const { from, to, h1, stored } = span;
   const key = q.groupBy === 'agent' ? 'r.agent_id::text' : q.groupBy === 'team' ? 'a.team_id::text' : q.groupBy === 'day' ? `to_char(r.hour at time zone $4, 'YYYY-MM-DD')` : 'null::text';
   const params: unknown[] = [new Date(h1), new Date(stored), q.teamId ?? null];
   if (q.groupBy === 'day') params.push(q.tz);
