@@ -156,6 +156,7 @@ export function createDependencies(config: Config, overrides: DependencyOverride
     attachments: createAttachmentStore({ dir: config.ATTACHMENTS_DIR }),
     crossChannelMergeHours: config.CROSS_CHANNEL_MERGE_HOURS,
     floodMaxPerHour: config.INTAKE_FLOOD_MAX_PER_HOUR,
+    metrics,
   });
   const slaRecompute = createSlaRecompute({ db, clock, logger, queues, policies, hooks });
   const outbound = { allowPrivate: config.OUTBOUND_ALLOW_PRIVATE, allowHttp: config.OUTBOUND_ALLOW_HTTP };

@@ -52,6 +52,14 @@ export function createMetrics() {
     routingAgents: new Gauge({ name: 'complaint_desk_routing_agents', help: 'Active agents per presence', labelNames: ['presence'], registers: [registry], collect: () => routingGauges.refresh?.() }),
     partitionChanges: new Counter({ name: 'complaint_desk_partitions_total', help: 'Month partitions created or dropped by the maintenance job', labelNames: ['table', 'action'], registers: [registry] }),
     queueDepth: new Gauge({ name: 'complaint_desk_queue_jobs', help: 'Jobs per queue and state', labelNames: ['queue', 'state'], registers: [registry] }),
+    // Issue 18: how many webhooks share an intake transaction (group commit): GROUP_MAX and
+    // GROUPS_IN_FLIGHT are tuned by it. Every attempt counts, a retried half too.
+    intakeGroupSize: new Histogram({
+      name: 'complaint_desk_intake_group_deliveries',
+      help: 'Deliveries (webhooks, fetched e-mails) per intake group-commit transaction',
+      buckets: [1, 2, 4, 8, 16],
+      registers: [registry],
+    }),
     httpDuration: new Histogram({
       name: 'complaint_desk_http_request_duration_seconds',
       help: 'HTTP request latency',

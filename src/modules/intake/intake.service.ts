@@ -24,6 +24,7 @@ import { claimDeliveryToken } from './delivery-tokens.js';
 import { escapedText, storable } from './storable.js';
 import type { SenderAuthenticator, SmtpEnvelope } from '../../channels/email/sender-auth.js';
 import type { SenderAuthentication } from '../../domain/mail/sender-verdict.js';
+import type { Metrics } from '../../shared/metrics.js';
 
 export interface RawPayload {
   channel: string;
@@ -77,6 +78,7 @@ export interface IntakeDeps {
   crossChannelMergeHours: number;
   /** New tickets one customer may have in a rolling hour (any route counts) before intake diverts; 0 turns flood control off. */
   floodMaxPerHour: number;
+  metrics?: Pick<Metrics, 'intakeGroupSize'> | undefined;
 }
 
 /** A verified delivery ready to commit: everything decided outside the transaction. */
@@ -407,7 +409,13 @@ export function createIntakeService(deps: IntakeDeps) {
       await after?.(tx);
       return committed;
     });
-  const groupCommit = createCoalescer<Delivery, Committed>((group) => commitGroup(group), { maxBatch: GROUP_MAX, maxInFlight: GROUPS_IN_FLIGHT });
+  const groupCommit = createCoalescer<Delivery, Committed>(
+    (group) => {
+      deps.metrics?.intakeGroupSize.observe(group.length);
+      return commitGroup(group);
+    },
+    { maxBatch: GROUP_MAX, maxInFlight: GROUPS_IN_FLIGHT },
+  );
 
   /** Sender authentication (DNS, outside any transaction) and everything else decided before the commit. */
   async function prepare(raw: RawPayload, parsed: { messages: NormalizedInbound[]; skipped: IngestResult['skipped'] }, options: IngestOptions = {}): Promise<Delivery> {

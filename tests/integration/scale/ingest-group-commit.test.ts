@@ -43,6 +43,12 @@ describe('ingest group commit', () => {
     expect(rows[0]!.n).toBe(ids.length);
     // Rows written by one transaction carry its id (xmin): fewer transactions than deliveries.
     expect(rows[0]!.transactions).toBeLessThan(ids.length);
+    // /metrics shows the sharing: complaint_desk_intake_group_deliveries counts groups (_count)
+    // and the deliveries in them (_sum).
+    const figures = (await ctx.deps.metrics.intakeGroupSize.get()).values;
+    const of = (suffix: string) => figures.find((v) => v.metricName?.endsWith(suffix))?.value ?? 0;
+    expect(of('_sum')).toBeGreaterThanOrEqual(ids.length);
+    expect(of('_count')).toBeLessThan(of('_sum'));
   });
 
   it('fails a bad delivery alone: its neighbours in the group commit', async () => {
