@@ -7,7 +7,7 @@ import { CHANNELS } from '../../src/channels/channel.types.js';
 import type { Benchmark, BenchContext } from '../lib/bench.js';
 import { runLoad, type LoadResult } from '../lib/load.js';
 import { measured } from '../lib/report.js';
-import { PROJECT_ROOT, track, type RunningService } from '../lib/service.js';
+import { benchServiceEnv, PROJECT_ROOT, track, type RunningService } from '../lib/service.js';
 import { ensureBenchPolicy, seedTimerClocks, seedTimerTickets } from '../lib/sla-seed.js';
 import { logSize, recoveryMarkerKey, waitForRecovery, wipePrefix } from '../lib/sla-redis.js';
 import { summarize, type Stats } from '../lib/stats.js';
@@ -79,6 +79,7 @@ export async function startWorker(context: BenchContext, label: string, database
         LOG_LEVEL: 'warn',
         SLA_RECONCILE_INTERVAL_MS: '1000',
         ...BENCH_SECRETS,
+        ...benchServiceEnv(),
       },
       stdio: ['ignore', fd, fd],
     }),

@@ -123,6 +123,23 @@ export function buildService(): void {
   if (result.status !== 0) throw new Error(`the build failed (tsc exited ${result.status})`);
 }
 
+/**
+ * BENCH_SERVICE_ENV adds settings to every service and worker process a benchmark starts, for an
+ * A/B run of one setting (e.g. 'SLA_OVERDUE_CHECK_MS=0,SLA_TIMER_CONCURRENCY=100'); nothing else
+ * of the shell's environment reaches them.
+ */
+export function benchServiceEnv(): Record<string, string> {
+  const spec = process.env.BENCH_SERVICE_ENV?.trim();
+  if (!spec) return {};
+  return Object.fromEntries(
+    spec.split(',').map((pair) => {
+      const at = pair.indexOf('=');
+      if (at <= 0) throw new Error(`BENCH_SERVICE_ENV takes KEY=VALUE pairs separated by commas, not "${pair}"`);
+      return [pair.slice(0, at).trim(), pair.slice(at + 1).trim()];
+    }),
+  );
+}
+
 export async function startService(options: ServiceOptions): Promise<RunningService> {
   const port = await freePort();
   const logFile = `${PROJECT_ROOT}bench/results/service-${options.label}.log`;
@@ -148,6 +165,7 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
       RATE_LIMIT_PER_MINUTE: '0',
       ROLE: 'all',
       ...options.env,
+      ...benchServiceEnv(),
     },
     stdio: ['ignore', logFd, logFd],
   });
