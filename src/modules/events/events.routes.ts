@@ -5,6 +5,7 @@ import { principalOf, type Guard } from '../../http/auth.js';
 import { bearerSecurity, problemResponses, type App } from '../../http/types.js';
 import { badRequest } from '../../shared/errors.js';
 import { STAFF_AND_INTEGRATIONS } from '../auth/api-keys.models.js';
+import { envelopeOf, type EventRowColumns } from './events.envelope.js';
 import { eventIdSchema, serveEventStream } from '../sla/breaches/event-stream.js';
 import type { StreamHub, StreamSource } from '../sla/breaches/sla.stream.js';
 import { streamTokenQuery } from '../stream-tokens/stream-tokens.routes.js';
@@ -24,14 +25,7 @@ export const DOMAIN_EVENTS_SOURCE: StreamSource = {
     type: row.type as string,
     createdAt: new Date(row.occurred_at as string),
     data: {
-      envelope: {
-        id: String(row.id),
-        type: row.type,
-        version: row.version,
-        occurredAt: new Date(row.occurred_at as string).toISOString(),
-        resource: { type: row.resource_type, id: row.resource_id },
-        data: row.data,
-      },
+      envelope: envelopeOf(row.id, row as unknown as EventRowColumns),
       teamId: row.team_id ?? null,
       assigneeId: row.assignee_id ?? null,
     },

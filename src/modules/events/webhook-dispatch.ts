@@ -1,6 +1,7 @@
 import { sql } from 'drizzle-orm';
 import type { Database, Executor } from '../../db/client.js';
-import type { DomainEventEnvelope, EventType } from '../../domain/events/catalog.js';
+import type { DomainEventEnvelope } from '../../domain/events/catalog.js';
+import { envelopeOf } from './events.envelope.js';
 import { expiryOf, type RetrySettings } from '../../domain/events/delivery-policy.js';
 import { readFeed, type FeedCursor } from './commit-order.js';
 
@@ -209,14 +210,7 @@ function claimedOf(r: ClaimRow): ClaimedDelivery {
   const event: DomainEventEnvelope | null =
     r.type === null || r.version === null || r.occurred_at === null || r.resource_type === null || r.resource_id === null || r.data === null
       ? null
-      : {
-          id: String(r.event_id),
-          type: r.type as EventType,
-          version: r.version,
-          occurredAt: dateOf(r.occurred_at).toISOString(),
-          resource: { type: r.resource_type as DomainEventEnvelope['resource']['type'], id: r.resource_id },
-          data: r.data,
-        };
+      : envelopeOf(r.event_id, { type: r.type, version: r.version, occurred_at: r.occurred_at, resource_type: r.resource_type, resource_id: r.resource_id, data: r.data });
   const target =
     r.url === null || r.secret === null
       ? null
