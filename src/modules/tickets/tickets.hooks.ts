@@ -49,11 +49,7 @@ export class TicketHooks {
    * after the hooks registered before it, as with inTransaction one change at a time.
    */
   async inTransactionBatch(tx: Executor, changes: readonly TicketChange[]): Promise<void> {
-    if (changes.length === 0) return;
-    for (const hook of this.#hooks) {
-      if (hook.inTransactionBatch) await hook.inTransactionBatch(tx, changes);
-      else if (hook.inTransaction) for (const change of changes) await hook.inTransaction(tx, change);
-    }
+    await this.#batch(tx, changes, () => true);
   }
 
   /**
@@ -67,9 +63,14 @@ export class TicketHooks {
 
   /** The deferrable hooks over every change inTransactionNow saw, last in the transaction. */
   async inTransactionDeferred(tx: Executor, changes: readonly TicketChange[]): Promise<void> {
+    await this.#batch(tx, changes, (hook) => hook.deferrable === true);
+  }
+
+  /** The chosen hooks over the changes, hook by hook, each in one call when it can batch. */
+  async #batch(tx: Executor, changes: readonly TicketChange[], chosen: (hook: TicketHook) => boolean): Promise<void> {
     if (changes.length === 0) return;
     for (const hook of this.#hooks) {
-      if (!hook.deferrable) continue;
+      if (!chosen(hook)) continue;
       if (hook.inTransactionBatch) await hook.inTransactionBatch(tx, changes);
       else if (hook.inTransaction) for (const change of changes) await hook.inTransaction(tx, change);
     }
