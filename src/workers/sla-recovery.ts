@@ -46,34 +46,32 @@ export const OVERDUE_GRACE_MS = 25;
 
 /**
  * The earliest deadline (breach, or warning not sent yet) of a running clock that is more than
- * OVERDUE_GRACE_MS past and later than `after`, if any: two index-only lookups (the first
- * entry of each partial index of running clocks in the range), cheap enough to ask every few
- * tens of milliseconds.
+ * OVERDUE_GRACE_MS past and later than `after`, if any; cheap enough to ask every few tens of
+ * milliseconds (firstDeadline).
  */
-export async function overdueDeadline(deps: Dependencies, after: Date): Promise<Date | null> {
-  const before = new Date(deps.clock.now().getTime() - OVERDUE_GRACE_MS);
+export function overdueDeadline(deps: Dependencies, after: Date): Promise<Date | null> {
+  return firstDeadline(deps, after, new Date(deps.clock.now().getTime() - OVERDUE_GRACE_MS));
+}
+
+/**
+ * The first deadline (breach, or warning not sent yet) of a running clock after `after` (and at
+ * or before `upTo`, when given): two index-only lookups, the first entry of each partial index
+ * of running clocks in the range.
+ */
+async function firstDeadline(deps: Dependencies, after: Date, upTo?: Date): Promise<Date | null> {
+  const dueUpTo = upTo ? sql`and due_at <= ${upTo}` : sql``;
+  const warnUpTo = upTo ? sql`and warn_due_at <= ${upTo}` : sql``;
   const { rows } = await deps.db.execute<{ first: string | null }>(sql`
     select least(
-      (select min(due_at) from sla_clocks where state = 'running' and due_at > ${after} and due_at <= ${before}),
-      (select min(warn_due_at) from sla_clocks where state = 'running' and warned_at is null and warn_due_at > ${after} and warn_due_at <= ${before})
+      (select min(due_at) from sla_clocks where state = 'running' and due_at > ${after} ${dueUpTo}),
+      (select min(warn_due_at) from sla_clocks where state = 'running' and warned_at is null and warn_due_at > ${after} ${warnUpTo})
     ) as first`);
   const first = rows[0]?.first;
   return first ? new Date(first) : null;
 }
 
-/**
- * The nearest deadline (breach or warning) still ahead of `now` among running clocks: two
- * index-only lookups on the partial indexes of running clocks.
- */
-async function nextDeadline(deps: Dependencies, now: Date): Promise<Date | null> {
-  const { rows } = await deps.db.execute<{ next: string | null }>(sql`
-    select least(
-      (select min(due_at) from sla_clocks where state = 'running' and due_at > ${now}),
-      (select min(warn_due_at) from sla_clocks where state = 'running' and warned_at is null and warn_due_at > ${now})
-    ) as next`);
-  const next = rows[0]?.next;
-  return next ? new Date(next) : null;
-}
+/** The nearest deadline (breach or warning) still ahead of `now` among running clocks. */
+const nextDeadline = (deps: Dependencies, now: Date) => firstDeadline(deps, now);
 
 /**
  * Redis lost our jobs: reschedule every future deadline, and meanwhile fire what comes due
