@@ -36,37 +36,32 @@ export interface RecoveryLogged {
   clocks: number;
 }
 
-/** The "deadlines rescheduled from postgres" warnings the service logged after byte `offset`. */
-export function recoveriesLogged(file: string, offset: number): RecoveryLogged[] {
+/** The lines of a service log after byte `offset` that contain `phrase` (none if the log is not there). */
+function loggedLines(file: string, offset: number, phrase: string): string[] {
   let text: string;
   try {
     text = readFileSync(file, 'utf8').slice(offset);
   } catch {
     return [];
   }
-  const found: RecoveryLogged[] = [];
-  for (const line of text.split('\n')) {
-    if (!line.includes('deadlines rescheduled from postgres')) continue;
+  return text.split('\n').filter((line) => line.includes(phrase));
+}
+
+/** The "deadlines rescheduled from postgres" warnings the service logged after byte `offset`. */
+export function recoveriesLogged(file: string, offset: number): RecoveryLogged[] {
+  return loggedLines(file, offset, 'deadlines rescheduled from postgres').map((line) => {
     try {
       const entry = JSON.parse(line) as { time?: number; clocks?: number };
-      found.push({ at: Number(entry.time ?? Date.now()), clocks: Number(entry.clocks ?? 0) });
+      return { at: Number(entry.time ?? Date.now()), clocks: Number(entry.clocks ?? 0) };
     } catch {
-      found.push({ at: Date.now(), clocks: NaN });
+      return { at: Date.now(), clocks: NaN };
     }
-  }
-  return found;
+  });
 }
 
 /** When the service logged, after byte `offset`, that Redis had lost its jobs (pino's time, epoch ms). */
 export function detectionsLogged(file: string, offset: number): { at: number }[] {
-  let text: string;
-  try {
-    text = readFileSync(file, 'utf8').slice(offset);
-  } catch {
-    return [];
-  }
-  return text.split('\n').flatMap((line) => {
-    if (!line.includes(REDIS_LOSS_NOTICED)) return [];
+  return loggedLines(file, offset, REDIS_LOSS_NOTICED).flatMap((line) => {
     try {
       return [{ at: Number((JSON.parse(line) as { time?: number }).time) }];
     } catch {
