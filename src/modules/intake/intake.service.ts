@@ -363,9 +363,10 @@ export function createIntakeService(deps: IntakeDeps) {
       insert into inbound_payloads (channel, sha256, content_type, body, outcome, received_at)
       select first.channel, first.sha256, first.content_type, first.body, first.outcome, first.received_at from first join claim using (channel, sha256)
       returning id, channel, sha256`);
-    const ids = new Map(stored.rows.map((r) => [`${r.channel}\u0000${r.sha256}`, r.id]));
+    const payloadKey = (channel: string, sha256: string) => `${channel}\u0000${sha256}`;
+    const ids = new Map(stored.rows.map((r) => [payloadKey(r.channel, r.sha256), r.id]));
     return group.map((delivery) => {
-      const key = `${delivery.raw.channel}\u0000${delivery.sha256}`;
+      const key = payloadKey(delivery.raw.channel, delivery.sha256);
       const id = ids.get(key) ?? null;
       ids.delete(key); // a second copy in the group stored nothing
       return id;
