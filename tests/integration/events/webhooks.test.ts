@@ -63,6 +63,23 @@ const advancingUntil = <T>(probe: () => Promise<T | undefined> | T | undefined, 
     { what, timeoutMs: 60_000, intervalMs: 100 },
   );
 
+/**
+ * Waits until the pump is idle: every recorded event dispatched, no delivery waiting or in
+ * flight. A scripted life jumps the manual clock by minutes and hours; a jump during a request
+ * (a few ms in reality) would expire its lease (the timeout + 60 s) and send it a second time,
+ * which is what a lease is for but not what this script tests.
+ */
+const pumpIdle = () =>
+  until(
+    async () => {
+      const { rows } = await ctx.deps.pool.query<{ busy: boolean }>(`
+        select exists (select 1 from webhook_deliveries where state in ('pending', 'delivering'))
+            or exists (select 1 from domain_events e join webhook_dispatch_cursor c on c.id = 1 where (e.tx_id, e.id) > (c.tx_id, c.event_id)) as busy`);
+      return rows[0]!.busy ? undefined : true;
+    },
+    { what: 'the webhook pump idle' },
+  );
+
 describe('webhook subscriptions', () => {
   it('deliver every catalog event of a scripted ticket life, in order per resource, signed per Standard Webhooks', async () => {
     const r = await receiver();
@@ -79,8 +96,10 @@ describe('webhook subscriptions', () => {
     expect((await client(ctx).post(`/v1/tickets/${ticket.id}/messages`, { body: 'internal', public: false })).statusCode).toBe(201);
 
     // The first-response clock warns and breaches; its escalation level runs.
+    await pumpIdle();
     clock.advance(55_000);
     await ctx.deps.slaService.reconcile();
+    await pumpIdle();
     clock.advance(6_000);
     await ctx.deps.slaService.reconcile();
     const [breach] = await ctx.deps.db.select().from(breaches).where(eq(breaches.ticketId, ticket.id));
@@ -93,6 +112,7 @@ describe('webhook subscriptions', () => {
     expect(kept.statusCode, kept.body).toBe(201);
     const broken = await client(ctx).post(`/v1/tickets/${ticket.id}/commitments`, { description: 'refund', dueAt: due });
     expect((await client(ctx).patch(`/v1/tickets/${ticket.id}/commitments/${broken.json<{ id: string }>().id}`, { state: 'broken' })).statusCode).toBe(200);
+    await pumpIdle();
     clock.advance(2 * 3_600_000);
     await ctx.deps.commitments.reconcile();
 
