@@ -3,7 +3,7 @@ import pg from 'pg';
 import type { Database } from '../../src/db/client.js';
 import { createSlaViews } from '../../src/modules/sla/clocks/sla.views.js';
 import type { PolicyCache } from '../../src/modules/sla/policies/policy.cache.js';
-import { findTicket, listEvents, listTickets } from '../../src/modules/tickets/tickets.repository.js';
+import { findTicket, listEvents, listTicketPage, ticketPageSql } from '../../src/modules/tickets/tickets.repository.js';
 import { listTicketsQuery } from '../../src/modules/tickets/tickets.schemas.js';
 import type { Benchmark, BenchContext } from '../lib/bench.js';
 import { runConcurrent, runLoad, sequentialGets } from '../lib/load.js';
@@ -45,9 +45,16 @@ interface QueryCase {
 const NO_POLICIES = { get: async () => ({ policies: [], byId: new Map() }) } as unknown as PolicyCache;
 const clocksOf = (db: Database, ids: string[]) => createSlaViews({ db, clock: systemClock, policies: NO_POLICIES })(ids);
 
+/**
+ * A list page's statements: the page as the route renders it (tickets.repository.ts
+ * ticketPageSql, hand-written SQL sent through the pool, so not seen by drizzle's logger), then
+ * its tickets' clocks as withSla reads them (captured).
+ */
 async function listCase(pool: pg.Pool, name: string, query: Record<string, string>): Promise<QueryCase> {
   const parsed = listTicketsQuery.parse(query);
-  const sql = await captureQueries(pool, async (db) => clocksOf(db, (await listTickets(db, parsed)).items.map((t) => t.id)));
+  const page = ticketPageSql(parsed);
+  const clocks = await captureQueries(pool, async (db) => clocksOf(db, (await listTicketPage(db, parsed)).rows.map((t) => t.id)));
+  const sql = [{ sql: page.text, params: page.values }, ...clocks];
   return { name, listPage: true, requests: [{ path: `/v1/tickets?${new URLSearchParams(query).toString()}`, sql }] };
 }
 

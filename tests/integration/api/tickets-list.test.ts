@@ -1,7 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { sql } from 'drizzle-orm';
 import { encodeCursor } from '../../../src/http/pagination.js';
 import { client, createAgent, createTeam, createTicket, expectProblem, manualClock, MINUTE, patchTicket, type AgentJson, type TeamJson, type TicketJson } from '../../helpers/api.js';
 import { createTestContext, type TestContext } from '../../helpers/context.js';
+import { createCalendar, createPolicy } from '../../helpers/sla.js';
 
 interface Page {
   items: TicketJson[];
@@ -270,5 +272,58 @@ describe('cursor pagination under inserts', () => {
     // A well-formed cursor still works.
     const ok = encodeCursor({ v: new Date('2100-01-01T00:00:00Z').toISOString(), id: ticket.id });
     expect((await client(ctx).get(`/v1/tickets?cursor=${ok}`)).statusCode).toBe(200);
+  });
+});
+
+describe('the page as Postgres renders it', () => {
+  let ctx: TestContext;
+  afterAll(async () => ctx?.close());
+
+  it('writes every ticket exactly as GET /v1/tickets/:id does: wrap-up, redress, handle time, nulls, escaped text, clocks', async () => {
+    ctx = await createTestContext();
+    const clock = manualClock(ctx);
+    const team = await createTeam(ctx, { name: 'Render team' });
+    const agent = await createAgent(ctx, { teamId: team.id });
+    // Clocks on the urgent ticket: a business-hours policy, so remainingSec comes from its calendar.
+    await createPolicy(ctx, { match: { teamIds: [team.id] }, calendarId: (await createCalendar(ctx)).id, targets: { firstResponse: 3600, resolution: 86_400 } });
+    const plain = await createTicket(ctx, { subject: 'Plain', body: 'nothing special' });
+    clock.advance(MINUTE);
+    const odd = await createTicket(ctx, {
+      channel: 'phone',
+      customer: { phone: '050-999-0000' },
+      subject: 'Quote " backslash \\ tab\tnewline\ncontrol \u0001 emoji 😀 hebrew שלום U+2028 \u2028 end',
+      body: 'a body that stays out of the page',
+      priority: 'urgent',
+      language: 'he',
+      tags: ['a"b', 'back\\slash', 'ünï'],
+      teamId: team.id,
+      assigneeId: agent.id,
+    });
+    clock.advance(MINUTE);
+    const wrapped = await createTicket(ctx, { channel: 'facebook', customer: { name: 'Wrapped' }, subject: 'Wrapped up' });
+    const res = await patchTicket(ctx, wrapped, { status: 'solved', outcome: 'partially_upheld', redress: { kind: 'refund', amount: 12.5, currency: 'EUR' } });
+    expect(res.statusCode, res.body).toBe(200);
+    // Handle time is bookkeeping of the work module: fractional seconds straight in the row.
+    await ctx.deps.db.execute(sql`update tickets set handling_sec = 12.345, after_work_sec = 0.1 where id = ${wrapped.id}`);
+
+    const listed = await client(ctx).get('/v1/tickets');
+    expect(listed.statusCode, listed.body).toBe(200);
+    expect(listed.headers['content-type']).toBe('application/json; charset=utf-8');
+    const page = listed.json<Page>();
+    expect(page.items.map((item) => item.id)).toEqual([wrapped.id, odd.id, plain.id]);
+    for (const item of page.items) {
+      const single = await client(ctx).get(`/v1/tickets/${item.id}`);
+      expect(item, item.id).toEqual(single.json());
+    }
+    const [first, second] = page.items;
+    expect(first).toMatchObject({ redress: { kind: 'refund', amount: 12.5, currency: 'EUR' }, outcome: 'partially_upheld', status: 'solved' });
+    expect(first!.handlingSec).toBeCloseTo(12.345, 3);
+    expect(second).toMatchObject({ subject: odd.subject, tags: ['a"b', 'back\\slash', 'ünï'], redress: null, teamId: team.id, assigneeId: agent.id });
+    expect(second!.sla!.length).toBeGreaterThan(0);
+    // The cursor of a rendered page walks on from its last ticket.
+    const first2 = (await client(ctx).get('/v1/tickets?limit=2')).json<Page>();
+    expect(first2.items.map((item) => item.id)).toEqual([wrapped.id, odd.id]);
+    const rest = (await client(ctx).get(`/v1/tickets?limit=2&cursor=${encodeURIComponent(first2.nextCursor!)}`)).json<Page>();
+    expect(rest).toEqual({ items: [page.items[2]], nextCursor: null });
   });
 });
