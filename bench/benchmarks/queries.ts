@@ -84,10 +84,8 @@ async function buildCases(pool: pg.Pool, sampleSize: number, log: (message: stri
     ticketReads.requests.push({ path: `/v1/tickets/${id}`, sql: await captureQueries(pool, async (db) => clocksOf(db, [(await findTicket(db, id))!.id])) });
     timelines.requests.push({
       path: `/v1/tickets/${id}/events`,
-      sql: await captureQueries(pool, async (db) => {
-        await findTicket(db, id);
-        await listEvents(db, id, 50);
-      }),
+      // The route reads the ticket only when the page is empty (never here: every ticket has a timeline).
+      sql: await captureQueries(pool, (db) => listEvents(db, id, 50)),
     });
   }
   return [...cases, ticketReads, timelines];

@@ -150,8 +150,10 @@ export function registerTicketRoutes(app: App, deps: { db: Database; tickets: Ti
     onRequest: guard(STAFF),
     schema: { tags, summary: 'The conversation, oldest first', security: bearerSecurity, params: ticketIdParams, querystring: pageQuery, response: { 200: messagePage, ...problemResponses(404) } },
     handler: async (request) => {
-      if (!(await findTicket(db, request.params.id))) throw notFound('Ticket', request.params.id);
-      return listMessages(db, request.params.id, request.query.limit, request.query.cursor);
+      const page = await listMessages(db, request.params.id, request.query.limit, request.query.cursor);
+      // An empty page is the only one that needs the second look: no such ticket is a 404.
+      if (page.items.length === 0 && !(await findTicket(db, request.params.id))) throw notFound('Ticket', request.params.id);
+      return page;
     },
   });
 
@@ -159,8 +161,10 @@ export function registerTicketRoutes(app: App, deps: { db: Database; tickets: Ti
     onRequest: guard(STAFF),
     schema: { tags, summary: 'The timeline, oldest first', security: bearerSecurity, params: ticketIdParams, querystring: pageQuery, response: { 200: eventPage, ...problemResponses(404) } },
     handler: async (request) => {
-      if (!(await findTicket(db, request.params.id))) throw notFound('Ticket', request.params.id);
-      return listEvents(db, request.params.id, request.query.limit, request.query.cursor);
+      // Every ticket has a timeline (created, at least), so the page alone answers: one statement.
+      const page = await listEvents(db, request.params.id, request.query.limit, request.query.cursor);
+      if (page.items.length === 0 && !(await findTicket(db, request.params.id))) throw notFound('Ticket', request.params.id);
+      return page;
     },
   });
 
