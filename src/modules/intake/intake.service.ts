@@ -20,6 +20,7 @@ import { insertTicket, patchTicket, type NewTicket } from '../tickets/tickets.wr
 import type { AttachmentStore } from './attachment-store.js';
 import { deadLetters } from './intake.table.js';
 import { findThread, threadKeyOf, type ThreadMatch } from './intake.threading.js';
+import { deleteCustomers, insertCustomers, insertTicketsWithMessages, type NewCustomerRow, type NewEventRow, type NewMessageRow } from './intake.group-writes.js';
 import { claimDeliveryToken } from './delivery-tokens.js';
 import { escapedText, storable } from './storable.js';
 import type { SenderAuthenticator, SmtpEnvelope } from '../../channels/email/sender-auth.js';
@@ -113,6 +114,8 @@ interface GroupState {
    * its customer without looking it up again; a later one of the same sender looks it up.
    */
   unknownSenders: Set<string>;
+  /** Messages (by position in the group's list) that a stored message may continue: a thread key, a Message-ID or a reply-to id that is stored. */
+  threaded: Set<number>;
 }
 
 const senderKey = (sender: Pick<SenderIdentity, 'kind' | 'address'>) => `${sender.kind}\0${sender.address}`;
@@ -329,12 +332,94 @@ export function createIntakeService(deps: IntakeDeps) {
     };
   }
 
-  /** One delivery's messages, in a group transaction. */
-  async function ingestDelivery(tx: Executor, group: GroupState, delivery: Delivery): Promise<{ outcomes: MessageOutcome[]; changes: TicketChange[] }> {
+  /** One delivery's messages, in a group transaction; those written set-based already (ingestPlain) take their outcome from there. */
+  async function ingestDelivery(tx: Executor, group: GroupState, delivery: Delivery, plain: Map<NormalizedInbound, Written>): Promise<{ outcomes: MessageOutcome[]; changes: TicketChange[] }> {
     const changes: TicketChange[] = [];
     const outcomes: MessageOutcome[] = [];
-    for (const [i, message] of delivery.list.entries()) outcomes.push(await ingestOne(tx, group, message, delivery.now, changes, delivery.extras[i]));
+    for (const [i, message] of delivery.list.entries()) {
+      const written = plain.get(message);
+      if (written) {
+        outcomes.push(written.outcome);
+        changes.push(written.change);
+      } else outcomes.push(await ingestOne(tx, group, message, delivery.now, changes, delivery.extras[i]));
+    }
     return { outcomes, changes };
+  }
+
+  /**
+   * The group's plain messages (see plainMessages: a new sender, nothing to thread onto, nothing
+   * to suggest, block or attach), written set-based: one statement for their customers and
+   * identities, one for their tickets, messages and timelines, instead of three or four per
+   * message; then each change's in-transaction hooks, as ingestOne runs them. The outcome of
+   * each is what ingestOne gives such a message. A customer whose identity a concurrent
+   * transaction stored first is dropped again and its message goes through ingestOne, which
+   * finds that customer (as createCustomer does).
+   */
+  async function ingestPlain(tx: Executor, group: GroupState, plain: readonly PlainMessage[]): Promise<Map<NormalizedInbound, Written>> {
+    const written = new Map<NormalizedInbound, Written>();
+    if (plain.length === 0) return written;
+    const customers: NewCustomerRow[] = plain.map(({ message, language, now }) => ({
+      id: randomUUID(),
+      name: message.sender.displayName ?? null,
+      language: language ?? null,
+      now,
+      identity: { kind: message.sender.kind, address: message.sender.address, displayName: message.sender.displayName ?? null, handle: message.sender.handle ?? null },
+    }));
+    const lost = await insertCustomers(tx, customers);
+    if (lost.size > 0) await deleteCustomers(tx, [...lost]);
+    const ticketRows: (NewTicket & { id: string; createdAt: Date; updatedAt: Date })[] = [];
+    const messageRows: NewMessageRow[] = [];
+    const eventRows: NewEventRow[] = [];
+    const kept: { message: NormalizedInbound; events: NewEvent[]; now: Date }[] = [];
+    for (const [i, { message, extras, language, now }] of plain.entries()) {
+      const customerId = customers[i]!.id;
+      if (lost.has(customerId)) continue;
+      const values = { ...newTicketValues(message, customerId, language, now, null, extras), id: randomUUID(), createdAt: now, updatedAt: now };
+      const messageId = randomUUID();
+      const events: NewEvent[] = [{ type: 'created', data: { channel: message.channel, source: 'webhook', kind: message.kind } }, ...messageEvents(message, messageId, null)];
+      if (message.kind === 'call_completed') {
+        // An answered call is the first response (see ingestOne): on a ticket it opens, part of its creation.
+        const reply = agentPublicReply(lifecycleStateOf({ ...NEW_TICKET_STATE, priority: values.priority, teamId: values.teamId ?? null }), message.sentAt);
+        if (Object.keys(reply.patch).some((key) => key !== 'status' && key !== 'firstResponseAt')) throw new Error('an answered call patched more of its new ticket than status and first response');
+        Object.assign(values, reply.patch);
+        events.push(...reply.events);
+      }
+      ticketRows.push(values);
+      messageRows.push({
+        id: messageId,
+        ticketId: values.id,
+        kind: message.kind === 'message' ? 'message' : message.kind === 'voicemail' ? 'voicemail' : 'call',
+        channel: message.channel,
+        senderKind: message.sender.kind,
+        senderAddress: message.sender.address,
+        providerMessageId: message.providerMessageId,
+        threadKey: threadKeyOf(message),
+        messageIdHeader: message.messageIdHeader ?? null,
+        subject: message.subject ?? null,
+        bodyText: message.text,
+        bodyHtml: message.html ?? null,
+        language: language ?? null,
+        authentication: extras.authentication ?? null,
+        sentAt: message.sentAt,
+        createdAt: now,
+      });
+      for (const event of events) eventRows.push({ ticketId: values.id, type: event.type, data: event.data ?? {}, createdAt: now });
+      kept.push({ message, events, now });
+    }
+    const rows = await insertTicketsWithMessages(tx, ticketRows, messageRows, eventRows);
+    for (const [i, { message, events, now }] of kept.entries()) {
+      const ticket = rows[i]!;
+      group.stored.add(storedKey(message));
+      group.unknownSenders.delete(senderKey(message.sender));
+      const change = { ticket, events, now };
+      await hooks.inTransactionNow(tx, change);
+      group.changes.push(change);
+      written.set(message, {
+        change,
+        outcome: { providerMessageId: message.providerMessageId, result: 'created', ticketId: ticket.id, ticketNumber: ticket.number, newTicket: true, threadedBy: null },
+      });
+    }
+    return written;
   }
 
   /**
@@ -388,8 +473,9 @@ export function createIntakeService(deps: IntakeDeps) {
       const list = group.flatMap((d) => d.list);
       await lockMessages(tx, list, { senders: deps.floodMaxPerHour > 0 });
       const state = await readGroupState(tx, list);
+      const plain = await ingestPlain(tx, state, plainMessages(group, state));
       const ingested: { outcomes: MessageOutcome[]; changes: TicketChange[] }[] = [];
-      for (const delivery of group) ingested.push(await ingestDelivery(tx, state, delivery));
+      for (const delivery of group) ingested.push(await ingestDelivery(tx, state, delivery, plain));
       // The hooks that only write (the events outbox) once for the whole group, last.
       await hooks.inTransactionDeferred(tx, state.changes);
       const payloadIds = await storePayloads(
@@ -572,6 +658,84 @@ export function createIntakeService(deps: IntakeDeps) {
   }
 }
 
+/** A message ingestPlain writes set-based, with what prepare decided for it. */
+interface PlainMessage {
+  message: NormalizedInbound;
+  extras: IngestExtras;
+  language: string | undefined;
+  now: Date;
+}
+
+/** What ingestPlain wrote for a message: its outcome and its ticket change. */
+interface Written {
+  outcome: MessageOutcome;
+  change: TicketChange;
+}
+
+/** The lifecycle columns of a ticket just inserted (their defaults), for an answered call's reply transition. */
+const NEW_TICKET_STATE = { status: 'new', assigneeId: null, firstResponseAt: null, solvedAt: null, closedAt: null, reopenCount: 0, handoffCount: 0, firstAssignedAt: null } as const;
+
+/**
+ * The group's messages whose whole outcome is known from the group's read alone, so that they
+ * can be written set-based (ingestPlain), in any order with the rest of the group: a new
+ * ticket of a new customer. That is a message not stored yet and not blocked, from a sender
+ * the provider vouches for (not claimed, not failing sender authentication, not automated)
+ * whom no customer holds and who sends nothing else in the group (so no flood check applies
+ * and no other message finds or creates that customer), that no stored message continues and
+ * that continues, or is continued by, no other message of the group (thread key, Message-ID,
+ * reply-to id), with no attachments and no other identities to suggest. Everything else goes
+ * through ingestOne, message by message.
+ */
+function plainMessages(group: readonly Delivery[], state: GroupState): PlainMessage[] {
+  const list = group.flatMap((d) => d.list);
+  const tally = (keys: string[]) => {
+    const counts = new Map<string, number>();
+    for (const key of keys) counts.set(key, (counts.get(key) ?? 0) + 1);
+    return counts;
+  };
+  const ids = tally(list.map(storedKey));
+  const senders = tally(list.map((m) => senderKey(m.sender)));
+  const threadKey = (m: NormalizedInbound) => {
+    const key = threadKeyOf(m);
+    return key === null ? null : `${m.channel}\u0000${key}`;
+  };
+  const threads = tally(list.flatMap((m) => threadKey(m) ?? []));
+  const headers = new Set(list.flatMap((m) => m.messageIdHeader ?? []));
+  const referenced = new Set(list.flatMap((m) => m.thread.referencedMessageIds ?? []));
+  const repliedTo = new Set(list.flatMap((m) => (m.thread.inReplyToProviderId ? [storedKey({ channel: m.channel, providerMessageId: m.thread.inReplyToProviderId })] : [])));
+  const plain: PlainMessage[] = [];
+  let ord = 0;
+  for (const delivery of group) {
+    for (const [i, message] of delivery.list.entries()) {
+      const at = ord++;
+      const extras = delivery.extras[i] ?? {};
+      const key = storedKey(message);
+      const thread = threadKey(message);
+      const isPlain =
+        ids.get(key) === 1 &&
+        !state.stored.has(key) &&
+        !state.blocks.get(message) &&
+        message.senderVerified !== false &&
+        extras.authentication?.verdict !== 'fail' &&
+        !message.automated &&
+        state.unknownSenders.has(senderKey(message.sender)) &&
+        senders.get(senderKey(message.sender)) === 1 &&
+        !state.threaded.has(at) &&
+        (thread === null || threads.get(thread) === 1) &&
+        !(message.thread.referencedMessageIds ?? []).some((ref) => headers.has(ref)) &&
+        !(message.messageIdHeader !== undefined && referenced.has(message.messageIdHeader)) &&
+        !(message.thread.inReplyToProviderId !== undefined && ids.has(storedKey({ channel: message.channel, providerMessageId: message.thread.inReplyToProviderId }))) &&
+        !repliedTo.has(key) &&
+        message.attachments.length === 0 &&
+        !message.otherIdentities?.length;
+      if (!isPlain) continue;
+      const language = extras.language === undefined ? languageOf(message) : (extras.language ?? undefined);
+      plain.push({ message, extras, language, now: delivery.now });
+    }
+  }
+  return plain;
+}
+
 /**
  * What the group reads once, after its locks: which of its messages are stored already (a
  * redelivery), and each message's blocklist entry.
@@ -580,24 +744,43 @@ async function readGroupState(tx: Executor, list: NormalizedInbound[]): Promise<
   const senders = list.map((m) => m.sender);
   const blocklist = blocklistLookup(senders);
   // One round trip for the three reads (after the locks: a statement's snapshot is taken when it starts).
-  const { rows } = await tx.execute<{ what: 'stored' | 'block' | 'identity'; a: string; b: string; c: string | null }>(sql`
+  // What a stored message could thread (intake.threading.ts, the steps that need no customer):
+  // only whether any exists, so that a message nothing continues can be written set-based.
+  const keyed = list.flatMap((m, ord) => {
+    const key = threadKeyOf(m);
+    return key === null ? [] : [{ ord, key, channel: m.channel }];
+  });
+  const references = list.flatMap((m, ord) => (m.thread.referencedMessageIds ?? []).map((ref) => ({ ord, ref })));
+  const replies = list.flatMap((m, ord) => (m.thread.inReplyToProviderId ? [{ ord, id: m.thread.inReplyToProviderId, channel: m.channel }] : []));
+  const { rows } = await tx.execute<{ what: 'stored' | 'block' | 'identity' | 'threaded'; a: string; b: string; c: string | null }>(sql`
     select 'stored' as what, channel as a, provider_message_id as b, null::text as c from messages
      where (channel, provider_message_id) in (select * from unnest(${sql.param(list.map((m) => m.channel))}::text[], ${sql.param(list.map((m) => m.providerMessageId))}::text[]))
     union all
     select 'block', id::text, kind, value from (${blocklist.select}) as blocked
     union all
-    select 'identity', kind, address, null from (${verifiedIdentitiesSelect(senders)}) as known`);
+    select 'identity', kind, address, null from (${verifiedIdentitiesSelect(senders)}) as known
+    union all
+    select 'threaded', k.ord::text, null, null from unnest(${sql.param(keyed.map((k) => k.ord))}::int[], ${sql.param(keyed.map((k) => k.key))}::text[], ${sql.param(keyed.map((k) => k.channel))}::text[]) as k(ord, key, channel)
+     where exists (select 1 from messages where thread_key = k.key and channel = k.channel)
+    union all
+    select 'threaded', r.ord::text, null, null from unnest(${sql.param(references.map((r) => r.ord))}::int[], ${sql.param(references.map((r) => r.ref))}::text[]) as r(ord, ref)
+     where exists (select 1 from messages where message_id_header = r.ref)
+    union all
+    select 'threaded', p.ord::text, null, null from unnest(${sql.param(replies.map((r) => r.ord))}::int[], ${sql.param(replies.map((r) => r.id))}::text[], ${sql.param(replies.map((r) => r.channel))}::text[]) as p(ord, id, channel)
+     where exists (select 1 from messages where channel = p.channel and provider_message_id = p.id)`);
   const stored = new Set<string>();
   const known = new Set<string>();
+  const threaded = new Set<number>();
   const entries: { id: string; kind: string; value: string }[] = [];
   for (const row of rows) {
     if (row.what === 'stored') stored.add(storedKey({ channel: row.a as NormalizedInbound['channel'], providerMessageId: row.b }));
     else if (row.what === 'block') entries.push({ id: row.a, kind: row.b, value: row.c! });
+    else if (row.what === 'threaded') threaded.add(Number(row.a));
     else known.add(senderKey({ kind: row.a as SenderIdentity['kind'], address: row.b }));
   }
   const blocks = blocklist.pick(entries);
   const unknownSenders = new Set(senders.map(senderKey).filter((key) => !known.has(key)));
-  return { stored, blocks: new Map(list.map((m, i) => [m, blocks[i]])), changes: [], unknownSenders };
+  return { stored, blocks: new Map(list.map((m, i) => [m, blocks[i]])), changes: [], unknownSenders, threaded };
 }
 
 /**

@@ -1,0 +1,184 @@
+import { getTableColumns } from 'drizzle-orm';
+import type pg from 'pg';
+import type { Executor } from '../../db/client.js';
+import type { TicketRow } from '../tickets/tickets.repository.js';
+import { tickets } from '../tickets/tickets.table.js';
+import type { NewTicket } from '../tickets/tickets.writer.js';
+
+/**
+ * Set-based writes of an intake group (issue 18): the customers, tickets, messages and timeline
+ * events of a group's plain new-ticket messages, one statement per kind for the whole group
+ * instead of one per message. Each statement's text is fixed (its rows arrive as arrays, one
+ * per column, expanded by unnest), so it runs as a named prepared statement: parsed and planned
+ * once per connection, then only bound and executed. Hand-written SQL, not drizzle's query
+ * builder: on this path the builder cost as much CPU as the statement's round trip.
+ */
+
+/** The pg client of a drizzle transaction (its session's client). */
+export function clientOf(tx: Executor): pg.ClientBase {
+  const client = (tx as unknown as { session?: { client?: pg.ClientBase } }).session?.client;
+  if (!client || typeof client.query !== 'function') throw new Error('intake group writes need a pg client under the transaction');
+  return client;
+}
+
+export interface NewCustomerRow {
+  id: string;
+  name: string | null;
+  language: string | null;
+  now: Date;
+  identity: { kind: string; address: string; displayName: string | null; handle: string | null };
+}
+
+/**
+ * The customers and their one verified identity each, in one statement. An identity some other
+ * transaction stored meanwhile (a concurrent first message of the same person) is skipped by
+ * the unique index; the answer is the ids of the customers whose identity was NOT stored: the
+ * caller deletes those customers (deleteCustomers) and takes their messages the long way,
+ * which finds the other customer.
+ */
+export async function insertCustomers(tx: Executor, rows: readonly NewCustomerRow[]): Promise<Set<string>> {
+  if (rows.length === 0) return new Set();
+  const { rows: linked } = await clientOf(tx).query<{ customer_id: string }>({
+    name: 'intake_group_customers_v1',
+    text: `with c as (
+        insert into customers (id, name, language, created_at, updated_at)
+        select id, name, language, at, at from unnest($1::uuid[], $2::text[], $3::text[], $4::timestamptz[]) as v(id, name, language, at)
+        returning id)
+      insert into customer_identities (customer_id, kind, address, display_name, handle, created_at)
+      select v.id, v.kind, v.address, v.display_name, v.handle, v.at
+        from unnest($1::uuid[], $5::text[], $6::text[], $7::text[], $8::text[], $4::timestamptz[]) as v(id, kind, address, display_name, handle, at)
+        join c using (id)
+      on conflict do nothing
+      returning customer_id`,
+    values: [
+      rows.map((r) => r.id),
+      rows.map((r) => r.name),
+      rows.map((r) => r.language),
+      rows.map((r) => r.now),
+      rows.map((r) => r.identity.kind),
+      rows.map((r) => r.identity.address),
+      rows.map((r) => r.identity.displayName),
+      rows.map((r) => r.identity.handle),
+    ],
+  });
+  const stored = new Set(linked.map((r) => r.customer_id));
+  return new Set(rows.map((r) => r.id).filter((id) => !stored.has(id)));
+}
+
+export async function deleteCustomers(tx: Executor, ids: readonly string[]): Promise<void> {
+  if (ids.length === 0) return;
+  await clientOf(tx).query({ name: 'intake_group_customers_drop_v1', text: 'delete from customers where id = any($1::uuid[])', values: [ids] });
+}
+
+export interface NewMessageRow {
+  id: string;
+  ticketId: string;
+  kind: string;
+  channel: string;
+  senderKind: string;
+  senderAddress: string | null;
+  providerMessageId: string;
+  threadKey: string | null;
+  messageIdHeader: string | null;
+  subject: string | null;
+  bodyText: string;
+  bodyHtml: string | null;
+  language: string | null;
+  authentication: unknown;
+  sentAt: Date;
+  createdAt: Date;
+}
+
+export interface NewEventRow {
+  ticketId: string;
+  type: string;
+  data: Record<string, unknown>;
+  createdAt: Date;
+}
+
+/** Ticket columns by SQL name, to map a raw row as drizzle's returning() does. */
+const ticketColumns = Object.entries(getTableColumns(tickets)).map(([key, column]) => ({ key, column }));
+
+function ticketRowOf(raw: Record<string, unknown>): TicketRow {
+  const row: Record<string, unknown> = {};
+  for (const { key, column } of ticketColumns) {
+    const value = raw[column.name];
+    row[key] = value === null || value === undefined ? null : column.mapFromDriverValue(value);
+  }
+  return row as TicketRow;
+}
+
+/**
+ * The group's new tickets, their first messages and their timeline events, in one statement
+ * (the foreign keys are checked at its end). Customer actors only: intake's messages. Answers
+ * the tickets' rows in the order given.
+ */
+export async function insertTicketsWithMessages(
+  tx: Executor,
+  ticketRows: readonly (NewTicket & { id: string; createdAt: Date; updatedAt: Date })[],
+  messageRows: readonly NewMessageRow[],
+  eventRows: readonly NewEventRow[],
+): Promise<TicketRow[]> {
+  if (ticketRows.length === 0) return [];
+  const t = ticketRows;
+  const { rows } = await clientOf(tx).query<Record<string, unknown>>({
+    name: 'intake_group_tickets_v1',
+    text: `with t as (
+        insert into tickets (id, status, priority, team_id, channel, subject, description, customer_id, language, first_response_at, created_at, updated_at)
+        select * from unnest($1::uuid[], $2::text[], $3::text[], $4::uuid[], $5::text[], $6::text[], $7::text[], $8::uuid[], $9::text[], $10::timestamptz[], $11::timestamptz[], $12::timestamptz[])
+        returning *),
+      m as (
+        insert into messages (id, ticket_id, direction, kind, public, author_kind, channel, sender_kind, sender_address, provider_message_id, thread_key,
+                              message_id_header, subject, body_text, body_html, language, authentication, sent_at, created_at)
+        select id, ticket_id, 'inbound', kind, true, 'customer', channel, sender_kind, sender_address, provider_message_id, thread_key,
+               message_id_header, subject, body_text, body_html, language, authentication::jsonb, sent_at, created_at
+          from unnest($13::uuid[], $14::uuid[], $15::text[], $16::text[], $17::text[], $18::text[], $19::text[], $20::text[], $21::text[], $22::text[],
+                      $23::text[], $24::text[], $25::text[], $26::text[], $27::timestamptz[], $28::timestamptz[])
+            as v(id, ticket_id, kind, channel, sender_kind, sender_address, provider_message_id, thread_key, message_id_header, subject, body_text, body_html,
+                 language, authentication, sent_at, created_at)),
+      e as (
+        insert into ticket_events (ticket_id, type, actor_kind, actor_id, data, created_at)
+        select ticket_id, type, 'customer', null, data::jsonb, created_at from unnest($29::uuid[], $30::text[], $31::text[], $32::timestamptz[]) as v(ticket_id, type, data, created_at))
+      select * from t`,
+    values: [
+      t.map((r) => r.id),
+      t.map((r) => r.status),
+      t.map((r) => r.priority),
+      t.map((r) => r.teamId ?? null),
+      t.map((r) => r.channel),
+      t.map((r) => r.subject),
+      t.map((r) => r.description ?? ''),
+      t.map((r) => r.customerId),
+      t.map((r) => r.language ?? null),
+      t.map((r) => r.firstResponseAt ?? null),
+      t.map((r) => r.createdAt),
+      t.map((r) => r.updatedAt),
+      messageRows.map((m) => m.id),
+      messageRows.map((m) => m.ticketId),
+      messageRows.map((m) => m.kind),
+      messageRows.map((m) => m.channel),
+      messageRows.map((m) => m.senderKind),
+      messageRows.map((m) => m.senderAddress),
+      messageRows.map((m) => m.providerMessageId),
+      messageRows.map((m) => m.threadKey),
+      messageRows.map((m) => m.messageIdHeader),
+      messageRows.map((m) => m.subject),
+      messageRows.map((m) => m.bodyText),
+      messageRows.map((m) => m.bodyHtml),
+      messageRows.map((m) => m.language),
+      messageRows.map((m) => (m.authentication === null || m.authentication === undefined ? null : JSON.stringify(m.authentication))),
+      messageRows.map((m) => m.sentAt),
+      messageRows.map((m) => m.createdAt),
+      eventRows.map((e) => e.ticketId),
+      eventRows.map((e) => e.type),
+      eventRows.map((e) => JSON.stringify(e.data)),
+      eventRows.map((e) => e.createdAt),
+    ],
+  });
+  const byId = new Map(rows.map((raw) => [raw.id as string, ticketRowOf(raw)]));
+  return t.map((r) => {
+    const row = byId.get(r.id);
+    if (!row) throw new Error('the group ticket insert returned no row for a ticket');
+    return row;
+  });
+}
