@@ -344,12 +344,15 @@ async function productRun(
     // and the lateness of the clocks by how long after the wipe they came due.
     const noticed = logs.flatMap((file, i) => detectionsLogged(file, wipe!.logOffsets[i]!).slice(0, 1).map((d) => d.at));
     wipe.detectedAfterMs = noticed.length > 0 ? Math.min(...noticed) - wipe.at : null;
-    const edges = [0, 100, 250, 500, 1_000, 2_000, 5_000, Infinity];
+    const edges = [0, 100, 250, 500, 1_000, 2_000, 5_000, 10_000, 20_000, Infinity];
     wipe.byDueAfterWipe = edges.slice(0, -1).map((from, k) => {
       const part = afterWipe.filter((r) => r.due - wipe!.at >= from && r.due - wipe!.at < edges[k + 1]!).map((r) => r.late!);
       const s = summarize(part);
       return { fromMs: from, toMs: edges[k + 1]!, count: s.count, p50: s.p50, p99: s.p99, max: s.max };
     });
+    // Finer, for a profile: p99 by half-second of due time over the first 15 s after the wipe.
+    const halves = Array.from({ length: 30 }, (_, k) => summarize(afterWipe.filter((r) => r.due - wipe!.at >= k * 500 && r.due - wipe!.at < (k + 1) * 500).map((r) => r.late!)).p99);
+    context.log(`wipe: p99 lateness (ms) by half-second of due time after the wipe, 0-15 s: ${halves.map((p) => p.toFixed(0)).join(' ')}`);
     context.log(
       `wipe: took ${wipe.tookMs} ms, noticed by the service ${wipe.detectedAfterMs ?? '?'} ms after it began, recovery logged ${wipe.recoveredAfterMs ?? '?'} ms after; lateness by due time after the wipe: ` +
         wipe.byDueAfterWipe.map((b) => `${b.fromMs}-${b.toMs === Infinity ? '' : b.toMs} ms: ${b.count} clocks p50 ${b.p50.toFixed(0)} p99 ${b.p99.toFixed(0)} max ${b.max.toFixed(0)}`).join('; '),

@@ -1,4 +1,4 @@
-import { UnrecoverableError, Worker } from 'bullmq';
+import { UnrecoverableError, Worker, type Job } from 'bullmq';
 import type { Dependencies } from '../dependencies.js';
 import { createNotificationSender } from '../modules/notifications/notification.sender.js';
 import { jitteredBackoff } from '../modules/delivery/delivery.jobs.js';
@@ -14,6 +14,7 @@ import { closeWorker } from '../queues/close-worker.js';
 import { ignoringOutages } from '../shared/link-state.js';
 import { deleteExpiredIdempotencyKeys } from '../http/idempotency.js';
 import { overdueDeadline, recoverFromRedisLoss, redisLostOurJobs } from './sla-recovery.js';
+import { createTimerFlow } from '../modules/sla/clocks/timer-flow.js';
 import { startWebhookPump } from '../modules/events/events.module.js';
 import { startMailboxFetchers } from '../modules/mailboxes/mailbox.fetchers.js';
 
@@ -84,9 +85,12 @@ export async function startWorkers(deps: Dependencies): Promise<RunningWorker[]>
 
   // Timers: many short transactions at once. Concurrency stays below the pool size so API
   // requests in the same process still get connections.
+  const timerFlow = createTimerFlow(deps.clock);
   const fireClock =
     (kind: 'warning' | 'breach') =>
-    async ({ clockId, generation }: { clockId: string; generation: number }) => {
+    async ({ clockId, generation }: { clockId: string; generation: number }, job: Job) => {
+      // Its due time on our clock: Redis' reckoning (added at + delay), moved by how far ours differs.
+      const dueAt = new Date(deps.clock.now().getTime() - (Date.now() - (job.timestamp + job.delay)));
       let result = await slaService.fire(kind, clockId, generation);
       // Redis' clock and ours may differ by a few ms: a job that arrives early waits out
       // the difference instead of leaving the deadline to the reconciler.
@@ -94,6 +98,7 @@ export async function startWorkers(deps: Dependencies): Promise<RunningWorker[]>
         await new Promise((resolve) => setTimeout(resolve, 20));
         result = await slaService.fire(kind, clockId, generation);
       }
+      timerFlow.ran(dueAt);
       return result;
     };
   start(
@@ -126,7 +131,8 @@ export async function startWorkers(deps: Dependencies): Promise<RunningWorker[]>
       // A Redis that lost our jobs is the loss watch's (below), not this job's: it may run in
       // any worker process and notices within REDIS_LOSS_CHECK_MS.
       'sla-reconcile': async () => {
-        const swept = await slaService.reconcile();
+        // A recovery in this process is sweeping the due clocks itself.
+        const swept = await slaService.reconcile({ sweep: !inRecovery });
         return {
           ...swept,
           commitments: await deps.commitments.reconcile(),
@@ -242,7 +248,8 @@ export async function startWorkers(deps: Dependencies): Promise<RunningWorker[]>
     if (sweepingOverdue || inRecovery || Date.now() < overduePausedUntil) return;
     sweepingOverdue = (async () => {
       const first = await overdueDeadline(deps, overdueAfter);
-      if (!first) return;
+      // The timer jobs are flowing and have not gone past it: theirs (see timer-flow.ts).
+      if (!first || timerFlow.leavesToJobs(first)) return;
       const fired = await slaService.sweepDue();
       if (fired.breaches + fired.warnings > 0) logger.debug(fired, 'overdue deadlines fired from postgres');
       else overdueAfter = first;

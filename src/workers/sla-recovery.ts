@@ -1,4 +1,4 @@
-import { and, asc, eq, gt, ne, sql } from 'drizzle-orm';
+import { and, desc, eq, gt, inArray, ne, sql } from 'drizzle-orm';
 import type { Redis } from 'ioredis';
 import type { Dependencies } from '../dependencies.js';
 import { escalationSchedule } from '../domain/sla/escalation.js';
@@ -6,11 +6,18 @@ import { breaches, commitments, slaClocks } from '../modules/sla/sla.table.js';
 import { escalationJobId } from '../modules/sla/clocks/sla.service.js';
 
 /**
- * Batches double from FIRST_BATCH up to BATCH: the nearest deadlines are back in Redis within
- * milliseconds, and each batch is added before the deadlines of the next one come due.
+ * Clocks per batch of the reschedule. BullMQ builds a batch's commands in one go (~60 us of
+ * event loop per job), during which nothing else of the process runs: 250 keep that under
+ * ~15 ms, so the sweeps that fire what comes due meanwhile are not held up for long.
  */
-const FIRST_BATCH = 100;
-const BATCH = 1_000;
+const BATCH = 250;
+
+/**
+ * During a recovery the reschedule leaves to the sweeps every deadline due up to this long
+ * after the moment it reaches it (see rescheduleEverything): enough for the batch that
+ * reaches the cutoff to be in Redis before the first deadline it holds.
+ */
+const LEAVE_TO_SWEEPS_MS = 1_000;
 
 /**
  * Detects that Redis lost our jobs (FLUSHALL, a failover without persistence, a fresh
@@ -28,7 +35,7 @@ export async function redisLostOurJobs(deps: Dependencies, redis: Redis): Promis
 /** Logged (warn) by each worker process that finds the marker missing, before it does anything about it. */
 export const REDIS_LOSS_NOTICED = 'redis marker missing (redis lost our jobs, or is new): firing due deadlines from postgres while they are rescheduled';
 
-/** While a deadline comes due this soon, the reschedule leaves the process half its time (see recoverFromRedisLoss). */
+/** While a deadline comes due this soon and the sweeps are firing, the reschedule takes turns with them (see recoverFromRedisLoss). */
 const GIVE_WAY_WITHIN_MS = 1_000;
 
 /** While deadlines are being put back into Redis, the longest pause between two sweeps from Postgres. */
@@ -75,53 +82,88 @@ const nextDeadline = (deps: Dependencies, now: Date) => firstDeadline(deps, now)
 
 /**
  * Redis lost our jobs: reschedule every future deadline, and meanwhile fire what comes due
- * straight from Postgres. Putting tens of thousands of delayed jobs back keeps Redis busy for
- * seconds, during which the jobs it does hold run late (full bench: ~0.9 s p99 with 49k clocks
- * rescheduled); the sweeps do not wait for Redis. They are driven by the deadlines themselves:
- * after each sweep the process sleeps until the next clock comes due (at most
- * RECOVERY_SWEEP_MS), so a clock due during the recovery is fired a sweep's duration after its
- * deadline rather than up to a fixed polling interval later. True if this process did the
- * rescheduling.
+ * straight from Postgres. Putting tens of thousands of delayed jobs back keeps this process
+ * busy for seconds (BullMQ: ~60 us of event loop per job); a job put back for a deadline that
+ * comes due before the reschedule is over would only race the sweeps for the same clock (the
+ * loser's transaction waits on the winner's row locks, then finds it stale). So the reschedule
+ * goes farthest first and leaves to the sweeps every deadline due before it gets there
+ * (rescheduleEverything), and the sweeps go on until the last of those has passed.
+ * The sweeps are driven by the deadlines themselves: after each sweep the process sleeps until
+ * the next clock comes due (at most RECOVERY_SWEEP_MS), so a clock due during the recovery is
+ * fired a sweep's duration after its deadline rather than up to a fixed polling interval later.
+ * True if this process did the rescheduling.
  */
 export async function recoverFromRedisLoss(deps: Dependencies, redis: Redis): Promise<boolean> {
   deps.logger.warn(REDIS_LOSS_NOTICED);
   let rescheduling = true;
-  /** The next deadline the sweeps saw (epoch ms), null when none. */
-  let nextDue: number | null = null;
+  /** Deadlines up to this instant (epoch ms) have no job: the sweeps fire them. */
+  let sweptUpTo = 0;
+  /** Once the reschedule is over: until when (performance.now()) the sweeps go on. */
+  let sweepUntil = 0;
+  /** The sweep in progress (settled while the loop sleeps between two). */
+  let sweep: Promise<void> = Promise.resolve();
+  /**
+   * The sweeps are firing and more is due within GIVE_WAY_WITHIN_MS. True until the first sweep
+   * says otherwise: a recovery after a wipe starts with what came due before it was noticed.
+   */
+  let firing = true;
   const sweeping = (async () => {
-    while (rescheduling) {
-      const fired = await deps.slaService.sweepDue();
-      const now = deps.clock.now();
-      const next = await nextDeadline(deps, now);
-      // Only while the sweeps are firing: a start-up before any deadline runs at full speed.
-      nextDue = fired.breaches + fired.warnings > 0 ? (next?.getTime() ?? null) : null;
-      const waitMs = next ? Math.min(RECOVERY_SWEEP_MS, Math.max(0, next.getTime() - now.getTime())) : RECOVERY_SWEEP_MS;
+    while (rescheduling || performance.now() < sweepUntil) {
+      let settle = () => {};
+      sweep = new Promise<void>((resolve) => (settle = resolve));
+      let waitMs = RECOVERY_SWEEP_MS;
+      try {
+        const fired = await deps.slaService.sweepDue();
+        const now = deps.clock.now();
+        const next = await nextDeadline(deps, now);
+        const untilNext = next ? next.getTime() - now.getTime() : null;
+        firing = fired.breaches + fired.warnings > 0 && untilNext !== null && untilNext < GIVE_WAY_WITHIN_MS;
+        if (untilNext !== null) waitMs = Math.min(RECOVERY_SWEEP_MS, Math.max(0, untilNext));
+      } finally {
+        settle();
+      }
       await new Promise((resolve) => setTimeout(resolve, waitMs));
     }
   })();
-  // Putting jobs back costs this process' event loop ~60 us a job (BullMQ builds each
-  // command): at full speed it keeps the loop saturated, and each round trip of a sweep waits
-  // its turn (measured: clocks due in the first 500 ms of a recovery fired ~50 ms late, up to
-  // 165 ms; full: clocks due 2-5 s after the wipe, during the 4.2 s reschedule, p99 490 ms).
-  // While the sweeps are firing and the next deadline is within GIVE_WAY_WITHIN_MS, each batch
-  // is followed by a pause as long as the batch took; otherwise (a start-up before any
+  // Putting a batch back holds this process' event loop (BullMQ builds every command first):
+  // while the sweeps are firing, each batch waits for the sweep in progress to finish, so the
+  // two take turns and a sweep waits behind one batch at most (measured before: clocks due
+  // while the reschedule ran at full speed fired 0.5-1 s late). Otherwise (a start-up before any
   // deadline) it runs at full speed.
-  const giveWay = async (batchMs: number) => {
-    if (nextDue !== null && nextDue - deps.clock.now().getTime() < GIVE_WAY_WITHIN_MS) await new Promise((resolve) => setTimeout(resolve, batchMs));
+  const giveWay = async () => {
+    if (firing) await sweep;
   };
   try {
-    return await rescheduleAfterRedisLoss(deps, redis, { giveWay });
+    const rescheduled = await rescheduleAfterRedisLoss(deps, redis, { giveWay, leaveToSweeps: (upTo) => (sweptUpTo = upTo.getTime()) });
+    // Deadlines left to the sweeps that are still ahead: the sweeps go on until the last of
+    // them is due (measured on this process' timer, so a clock that tests move by hand cannot
+    // keep it going), then one more fires it.
+    if (rescheduled && (await firstDeadline(deps, new Date(0), new Date(sweptUpTo)))) {
+      sweepUntil = performance.now() + Math.max(0, sweptUpTo - deps.clock.now().getTime());
+    }
+    return rescheduled;
   } finally {
     rescheduling = false;
     await sweeping;
+    if (sweepUntil > 0) await deps.slaService.sweepDue();
   }
 }
 
-export async function rescheduleAfterRedisLoss(deps: Dependencies, redis: Redis, options: { giveWay?: (batchMs: number) => Promise<void> } = {}): Promise<boolean> {
+export interface RescheduleOptions {
+  /** Awaited after each batch. */
+  giveWay?: () => Promise<void>;
+  /**
+   * Given, the caller sweeps: deadlines due up to the instant passed (the last call) get no job,
+   * and the caller fires them from Postgres once due. Not given, every future deadline gets one.
+   */
+  leaveToSweeps?: (upTo: Date) => void;
+}
+
+export async function rescheduleAfterRedisLoss(deps: Dependencies, redis: Redis, options: RescheduleOptions = {}): Promise<boolean> {
   const marker = redisMarkerKey(deps.config.QUEUE_PREFIX);
   if ((await redis.set(marker, new Date().toISOString(), 'NX')) !== 'OK') return false;
   try {
-    await rescheduleEverything(deps, options.giveWay);
+    await rescheduleEverything(deps, options);
   } catch (error) {
     // The marker says "our jobs are in Redis": left set after a half-done reschedule (Redis
     // went away again, or the producer connection is not back yet), it would stop every
@@ -132,39 +174,69 @@ export async function rescheduleAfterRedisLoss(deps: Dependencies, redis: Redis,
   return true;
 }
 
-async function rescheduleEverything(deps: Dependencies, giveWay?: (batchMs: number) => Promise<void>): Promise<void> {
+/**
+ * Every running clock's deadlines back into Redis, farthest first (keyset over due time, then
+ * id, descending), down to the cutoff: now, or with `leaveToSweeps` now + LEAVE_TO_SWEEPS_MS as
+ * of each batch, so the walk down and the time going up meet and nothing due before the
+ * reschedule ends gets a job (the full bench's wipe: ~50,000 clocks, 4-7 s of reschedule, during
+ * which ~1,700 clocks a second come due). A clock due past the cutoff whose warning is due
+ * before it gets both jobs (the warning's runs at once if due); the sweeps may fire it first,
+ * and the job then finds it stale.
+ */
+type ClockTimerRow = { id: string; generation: number; dueAt: Date | null; warnDueAt: Date | null; warnedAt: Date | null; breachedAt: Date | null };
+
+async function rescheduleEverything(deps: Dependencies, options: RescheduleOptions): Promise<void> {
+  const { giveWay, leaveToSweeps } = options;
   const now = deps.clock.now();
   let clocks = 0;
-  let batch = FIRST_BATCH;
-  // Nearest deadlines first (keyset over due time, then id): the clocks due during the
-  // recovery itself get their jobs before those due in an hour.
-  let after: { dueAt: Date; id: string } = { dueAt: now, id: 'ffffffff-ffff-ffff-ffff-ffffffffffff' };
+  let before: { dueAt: Date; id: string } | null = null;
   for (;;) {
-    const started = performance.now();
-    const rows = await deps.db
+    const cutoff = leaveToSweeps ? new Date(deps.clock.now().getTime() + LEAVE_TO_SWEEPS_MS) : now;
+    leaveToSweeps?.(cutoff);
+    const rows: ClockTimerRow[] = await deps.db
       .select({ id: slaClocks.id, generation: slaClocks.generation, dueAt: slaClocks.dueAt, warnDueAt: slaClocks.warnDueAt, warnedAt: slaClocks.warnedAt, breachedAt: slaClocks.breachedAt })
       .from(slaClocks)
-      .where(and(eq(slaClocks.state, 'running'), sql`(${slaClocks.dueAt}, ${slaClocks.id}) > (${after.dueAt}, ${after.id}::uuid)`))
-      .orderBy(asc(slaClocks.dueAt), asc(slaClocks.id))
-      .limit(batch);
+      .where(and(eq(slaClocks.state, 'running'), gt(slaClocks.dueAt, cutoff), before ? sql`(${slaClocks.dueAt}, ${slaClocks.id}) < (${before.dueAt}, ${before.id}::uuid)` : undefined))
+      .orderBy(desc(slaClocks.dueAt), desc(slaClocks.id))
+      .limit(BATCH);
     if (rows.length === 0) break;
     await deps.timers.schedule(rows.map((r) => ({ clockId: r.id, ...r })));
     clocks += rows.length;
-    batch = Math.min(BATCH, batch * 2);
     const last = rows[rows.length - 1]!;
-    after = { dueAt: last.dueAt!, id: last.id };
-    await giveWay?.(performance.now() - started);
+    before = { dueAt: last.dueAt!, id: last.id };
+    if (rows.length < BATCH) break;
+    await giveWay?.();
   }
+  // Escalations still ahead: only breaches under a policy with levels, recent enough for a level
+  // to be ahead, and only the columns needed. (All open breaches, every column, was ~75,000 rows
+  // in the full bench's wipe, under a policy without levels: reading them held the event loop
+  // for ~0.6 s at the end of the reschedule, and the sweeps with it.)
+  // Delays from now, not from the reschedule's start (seconds ago for a large one).
+  const at = deps.clock.now();
   const { byId } = await deps.policies.get();
-  const open = await deps.db.select().from(breaches).where(and(ne(breaches.state, 'resolved'), sql`${breaches.policyId} is not null`));
+  const escalating = [...byId.values()].filter((p) => p.escalation.length > 0);
+  const longestSec = Math.max(0, ...escalating.flatMap((p) => p.escalation.map((level) => level.afterSec)));
+  const open =
+    escalating.length === 0
+      ? []
+      : await deps.db
+          .select({ id: breaches.id, policyId: breaches.policyId, breachedAt: breaches.breachedAt, escalationLevel: breaches.escalationLevel })
+          .from(breaches)
+          .where(
+            and(
+              ne(breaches.state, 'resolved'),
+              inArray(breaches.policyId, escalating.map((p) => p.id)),
+              gt(breaches.breachedAt, new Date(at.getTime() - longestSec * 1000)),
+            ),
+          );
   const escalations = open.flatMap((b) => {
     const policy = byId.get(b.policyId!);
     return (policy ? escalationSchedule(policy, b.breachedAt) : [])
-      .filter((s) => s.level > b.escalationLevel && s.dueAt > now)
-      .map((s) => ({ name: 'escalate' as const, data: { breachId: b.id, level: s.level }, opts: { jobId: escalationJobId(b.id, s.level), delay: s.dueAt.getTime() - now.getTime() } }));
+      .filter((s) => s.level > b.escalationLevel && s.dueAt > at)
+      .map((s) => ({ name: 'escalate' as const, data: { breachId: b.id, level: s.level }, opts: { jobId: escalationJobId(b.id, s.level), delay: s.dueAt.getTime() - at.getTime() } }));
   });
   if (escalations.length) await deps.queues.slaEscalations.addBulk(escalations);
-  const openCommitments = await deps.db.select().from(commitments).where(and(eq(commitments.state, 'open'), gt(commitments.dueAt, now)));
+  const openCommitments = await deps.db.select().from(commitments).where(and(eq(commitments.state, 'open'), gt(commitments.dueAt, at)));
   for (const c of openCommitments) await deps.commitments.schedule(c);
   const rescheduled = { clocks, escalations: escalations.length, commitments: openCommitments.length };
   // A fresh Redis (first start, a new prefix) is normal; rescheduled deadlines are worth a warning.

@@ -120,11 +120,13 @@ export function createSlaService(deps: SlaServiceDeps) {
 
   /**
    * The net under everything: clocks past due with no breach (Redis flushed, a worker killed
-   * mid-job, a failed schedule) are fired here, in batches, oldest first.
+   * mid-job, a failed schedule) are fired here, in batches, oldest first. With `sweep: false`
+   * (a Redis-loss recovery of this process is sweeping already) the clocks are left to it: two
+   * sweeps would lock the same rows, and one would wait for the other only to find them fired.
    */
-  async function reconcile(): Promise<{ breaches: number; warnings: number; escalations: number; notifications: number }> {
+  async function reconcile(options: { sweep?: boolean } = {}): Promise<{ breaches: number; warnings: number; escalations: number; notifications: number }> {
     const now = clock.now();
-    const fired = await sweepDue(now);
+    const fired = options.sweep === false ? { breaches: 0, warnings: 0 } : await sweepDue(now);
     const escalations = await reconcileEscalations(now, FIRE_BATCH);
     // Escalation notifications whose job Redis could not take.
     return { ...fired, escalations, notifications: await outbox.enqueuePending() };
