@@ -3,7 +3,7 @@ import pg from 'pg';
 import type { Database } from '../../src/db/client.js';
 import { createSlaViews } from '../../src/modules/sla/clocks/sla.views.js';
 import type { PolicyCache } from '../../src/modules/sla/policies/policy.cache.js';
-import { findTicket, listEvents, listTicketPage, ticketPageSql } from '../../src/modules/tickets/tickets.repository.js';
+import { findTicketView, listEvents, listTicketPage, ticketPageSql } from '../../src/modules/tickets/tickets.repository.js';
 import { listTicketsQuery } from '../../src/modules/tickets/tickets.schemas.js';
 import type { Benchmark, BenchContext } from '../lib/bench.js';
 import { runConcurrent, runLoad, sequentialGets } from '../lib/load.js';
@@ -81,7 +81,7 @@ async function buildCases(pool: pg.Pool, sampleSize: number, log: (message: stri
   const ticketReads: QueryCase = { name: 'ticket by id', listPage: false, requests: [] };
   const timelines: QueryCase = { name: 'ticket timeline (events)', listPage: true, requests: [] };
   for (const { id } of sample) {
-    ticketReads.requests.push({ path: `/v1/tickets/${id}`, sql: await captureQueries(pool, async (db) => clocksOf(db, [(await findTicket(db, id))!.id])) });
+    ticketReads.requests.push({ path: `/v1/tickets/${id}`, sql: await captureQueries(pool, async (db) => clocksOf(db, [(await findTicketView(db, id))!.id])) });
     timelines.requests.push({
       path: `/v1/tickets/${id}/events`,
       // The route reads the ticket only when the page is empty (never here: every ticket has a timeline).

@@ -1,4 +1,4 @@
-import { and, asc, desc, eq, gt, sql, type SQL } from 'drizzle-orm';
+import { and, asc, desc, eq, getTableColumns, gt, sql, type SQL } from 'drizzle-orm';
 import type pg from 'pg';
 import type { Database, Executor } from '../../db/client.js';
 import type { Priority, TicketStatus } from '../../domain/ticket-lifecycle.js';
@@ -13,7 +13,9 @@ export type TicketRow = typeof tickets.$inferSelect;
 export type MessageRow = typeof messages.$inferSelect;
 export type EventRow = typeof ticketEvents.$inferSelect;
 
-// What a ticket view shows: not the complaint's text nor its search vector.
+// What a ticket view shows: not the complaint's text nor its search vector (each up to
+// kilobytes a row): reads for a view leave them in the table.
+const { description: _description, search: _search, ...viewColumns } = getTableColumns(tickets);
 export type TicketViewRow = Omit<TicketRow, 'description' | 'search'>;
 
 export function toTicketView(row: TicketViewRow): TicketView {
@@ -90,6 +92,12 @@ export function toMessageView(row: MessageRow): MessageView {
 
 export async function findTicket(tx: Executor, id: string): Promise<TicketRow | undefined> {
   const [row] = await tx.select().from(tickets).where(eq(tickets.id, id));
+  return row;
+}
+
+/** The columns of the ticket's view only (GET /v1/tickets/:id). */
+export async function findTicketView(tx: Executor, id: string): Promise<TicketViewRow | undefined> {
+  const [row] = await tx.select(viewColumns).from(tickets).where(eq(tickets.id, id));
   return row;
 }
 

@@ -5,7 +5,7 @@ import { bearerSecurity, problemResponses, type App } from '../../http/types.js'
 import type { Database } from '../../db/client.js';
 import { notFound } from '../../shared/errors.js';
 import { STAFF, STAFF_AND_INTEGRATIONS } from '../auth/api-keys.models.js';
-import { findTicket, listEvents, listMessages, listTicketPage, toTicketView } from './tickets.repository.js';
+import { findTicket, findTicketView, listEvents, listMessages, listTicketPage, toTicketView } from './tickets.repository.js';
 import {
   createMessageBody,
   createTicketBody,
@@ -84,7 +84,7 @@ export function registerTicketRoutes(app: App, deps: { db: Database; tickets: Ti
       response: { 200: ticketView, 304: z.null(), ...problemResponses(404) },
     },
     handler: async (request, reply) => {
-      const row = await findTicket(db, request.params.id);
+      const row = await findTicketView(db, request.params.id);
       if (!row) throw notFound('Ticket', request.params.id);
       const etag = `"${row.version}"`;
       // No body at all on 304 (RFC 9110 §15.4.5): undefined skips the serializer, which would write "null".
