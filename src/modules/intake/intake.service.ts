@@ -497,9 +497,18 @@ export function createIntakeService(deps: IntakeDeps) {
       return committed;
     });
   const groupCommit = createCoalescer<Delivery, Committed>(
-    (group) => {
+    async (group) => {
       deps.metrics?.intakeGroupSize.observe(group.length);
-      return commitGroup(group);
+      const committed = await commitGroup(group);
+      // Once for the group, before any of its deliveries is answered: a hook whose work
+      // collapses (routing's trigger of the queue) runs once, not once per delivery. Never
+      // throws: the group is committed, and a throw here would have it retried.
+      const failed = (error: unknown) => logger.error({ err: error }, 'intake hook failed after commit');
+      await hooks.afterCommitGroup(
+        committed.flatMap((c) => c.changes),
+        failed,
+      ).catch(failed);
+      return committed;
     },
     { maxBatch: GROUP_MAX, maxInFlight: GROUPS_IN_FLIGHT },
   );
@@ -526,8 +535,7 @@ export function createIntakeService(deps: IntakeDeps) {
       const delivery = await prepare(raw, parsed, options);
       // Committed with the deliveries that arrive at the same moment (group commit, below); the
       // caller answers 2xx only once this resolves, i.e. after the commit.
-      const { result, changes } = await groupCommit.request(delivery);
-      await hooks.afterCommit(changes, (error) => logger.error({ err: error }, 'intake hook failed after commit'));
+      const { result } = await groupCommit.request(delivery);
       return result;
     },
 

@@ -1,5 +1,5 @@
 import { publishStreamEvent } from '../sla/breaches/stream-events.repository.js';
-import type { TicketHook } from '../tickets/tickets.hooks.js';
+import type { TicketChange, TicketHook } from '../tickets/tickets.hooks.js';
 import { SLOT_STATUSES } from './routing.repository.js';
 
 const holdsSlot = (status: string) => (SLOT_STATUSES as readonly string[]).includes(status);
@@ -31,15 +31,27 @@ export function createRoutingHook(triggers: { teamChanged(teamId: string | null)
         if (typeof to === 'string') await publishStreamEvent(tx, 'agent_assigned', { agentId: to, ...about }, now);
       }
     },
-    async afterCommit({ ticket, events }) {
-      if (ticket.assigneeId === null && holdsSlot(ticket.status) && ticket.mergedIntoId === null) await triggers.teamChanged(ticket.teamId);
-      const freed = new Set<string>();
+    async afterCommit(change) {
+      await trigger([change]);
+    },
+    /** Many changes of one transaction (intake's group commit): one trigger per queue and per agent, not per change. */
+    async afterCommitBatch(changes) {
+      await trigger(changes);
+    },
+  };
+
+  async function trigger(changes: readonly TicketChange[]): Promise<void> {
+    const waiting = new Set<string | null>();
+    const freed = new Set<string>();
+    for (const { ticket, events } of changes) {
+      if (ticket.assigneeId === null && holdsSlot(ticket.status) && ticket.mergedIntoId === null) waiting.add(ticket.teamId);
       for (const event of events) {
         const from = event.data?.['from'];
         if (event.type === 'assigned' && typeof from === 'string') freed.add(from);
         if (event.type === 'status_changed' && ticket.assigneeId && !holdsSlot(ticket.status)) freed.add(ticket.assigneeId);
       }
-      for (const agentId of freed) await triggers.agentChanged(agentId);
-    },
-  };
+    }
+    for (const teamId of waiting) await triggers.teamChanged(teamId);
+    for (const agentId of freed) await triggers.agentChanged(agentId);
+  }
 }

@@ -31,6 +31,12 @@ export interface TicketHook {
    */
   deferrable?: boolean;
   afterCommit?(change: TicketChange): Promise<void>;
+  /**
+   * After commit, every change of a transaction that holds many (intake's group commit) at once:
+   * a hook whose after-commit work collapses (one trigger per queue) implements this; without
+   * it, afterCommit runs for each change. See afterCommitGroup.
+   */
+  afterCommitBatch?(changes: readonly TicketChange[]): Promise<void>;
 }
 
 export class TicketHooks {
@@ -73,6 +79,26 @@ export class TicketHooks {
       if (!chosen(hook)) continue;
       if (hook.inTransactionBatch) await hook.inTransactionBatch(tx, changes);
       else if (hook.inTransaction) for (const change of changes) await hook.inTransaction(tx, change);
+    }
+  }
+
+  /**
+   * The changes of one committed transaction that holds many (intake's group commit), hook by
+   * hook: a hook that batches runs once for all of them (afterCommitBatch), the others once per
+   * change, in order. A failure is reported and everything else still runs.
+   */
+  async afterCommitGroup(changes: readonly TicketChange[], onError: (error: unknown) => void): Promise<void> {
+    if (changes.length === 0) return;
+    const attempt = async (work: () => Promise<void>) => {
+      try {
+        await work();
+      } catch (error) {
+        onError(error);
+      }
+    };
+    for (const hook of this.#hooks) {
+      if (hook.afterCommitBatch) await attempt(() => hook.afterCommitBatch!(changes));
+      else if (hook.afterCommit) for (const change of changes) await attempt(() => hook.afterCommit!(change));
     }
   }
 
