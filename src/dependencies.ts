@@ -157,6 +157,7 @@ export function createDependencies(config: Config, overrides: DependencyOverride
     crossChannelMergeHours: config.CROSS_CHANNEL_MERGE_HOURS,
     floodMaxPerHour: config.INTAKE_FLOOD_MAX_PER_HOUR,
     metrics,
+    policies,
   });
   const slaRecompute = createSlaRecompute({ db, clock, logger, queues, policies, hooks });
   const outbound = { allowPrivate: config.OUTBOUND_ALLOW_PRIVATE, allowHttp: config.OUTBOUND_ALLOW_HTTP };

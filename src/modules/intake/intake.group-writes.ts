@@ -122,10 +122,10 @@ export async function insertTicketsWithMessages(
   if (ticketRows.length === 0) return [];
   const t = ticketRows;
   const { rows } = await clientOf(tx).query<Record<string, unknown>>({
-    name: 'intake_group_tickets_v1',
+    name: 'intake_group_tickets_v2',
     text: `with t as (
-        insert into tickets (id, status, priority, team_id, channel, subject, description, customer_id, language, first_response_at, created_at, updated_at)
-        select * from unnest($1::uuid[], $2::text[], $3::text[], $4::uuid[], $5::text[], $6::text[], $7::text[], $8::uuid[], $9::text[], $10::timestamptz[], $11::timestamptz[], $12::timestamptz[])
+        insert into tickets (id, status, priority, team_id, channel, subject, description, customer_id, language, first_response_at, created_at, updated_at, sla_policy_id)
+        select * from unnest($1::uuid[], $2::text[], $3::text[], $4::uuid[], $5::text[], $6::text[], $7::text[], $8::uuid[], $9::text[], $10::timestamptz[], $11::timestamptz[], $12::timestamptz[], $33::uuid[])
         returning *),
       m as (
         insert into messages (id, ticket_id, direction, kind, public, author_kind, channel, sender_kind, sender_address, provider_message_id, thread_key,
@@ -173,6 +173,7 @@ export async function insertTicketsWithMessages(
       eventRows.map((e) => e.type),
       eventRows.map((e) => JSON.stringify(e.data)),
       eventRows.map((e) => e.createdAt),
+      t.map((r) => r.slaPolicyId ?? null),
     ],
   });
   const byId = new Map(rows.map((raw) => [raw.id as string, ticketRowOf(raw)]));

@@ -26,6 +26,9 @@ import { escapedText, storable } from './storable.js';
 import type { SenderAuthenticator, SmtpEnvelope } from '../../channels/email/sender-auth.js';
 import type { SenderAuthentication } from '../../domain/mail/sender-verdict.js';
 import type { Metrics } from '../../shared/metrics.js';
+import { matchPolicy } from '../../domain/sla/sla-policy.js';
+import type { SlaTicket } from '../../domain/sla/sla.types.js';
+import type { PolicyCache } from '../sla/policies/policy.cache.js';
 
 export interface RawPayload {
   channel: string;
@@ -80,6 +83,12 @@ export interface IntakeDeps {
   /** New tickets one customer may have in a rolling hour (any route counts) before intake diverts; 0 turns flood control off. */
   floodMaxPerHour: number;
   metrics?: Pick<Metrics, 'intakeGroupSize'> | undefined;
+  /**
+   * The SLA policies (the SLA hook's cache): a ticket written set-based gets the policy that
+   * matches it in its insert, so the SLA hook, which matches the same one, only inserts its
+   * clocks instead of also updating the new row (an update of every index of tickets).
+   */
+  policies?: Pick<PolicyCache, 'get'> | undefined;
 }
 
 /** A verified delivery ready to commit: everything decided outside the transaction. */
@@ -405,6 +414,13 @@ export function createIntakeService(deps: IntakeDeps) {
       });
       for (const event of events) eventRows.push({ ticketId: values.id, type: event.type, data: event.data ?? {}, createdAt: now });
       kept.push({ message, events, now });
+    }
+    if (deps.policies && ticketRows.length > 0) {
+      const { policies } = await deps.policies.get(tx);
+      for (const values of ticketRows) {
+        const slaTicket = { channel: values.channel as SlaTicket['channel'], priority: values.priority as SlaTicket['priority'], teamId: values.teamId ?? null, status: values.status as SlaTicket['status'] };
+        values.slaPolicyId = matchPolicy(policies, slaTicket)?.id ?? null;
+      }
     }
     const rows = await insertTicketsWithMessages(tx, ticketRows, messageRows, eventRows);
     for (const [i, { message, events, now }] of kept.entries()) {
