@@ -234,10 +234,11 @@ export async function startWorkers(deps: Dependencies): Promise<RunningWorker[]>
   lossWatch.unref();
 
   // Jobs lost without the marker (a flush that deletes the marker last, eviction, a failover
-  // that lost the last writes) and deadlines a late queue has not reached: a deadline more than
+  // that lost the last writes) and deadlines a stalled queue has not reached: a deadline more than
   // OVERDUE_GRACE_MS past is fired from Postgres within SLA_OVERDUE_CHECK_MS (two index lookups a
   // tick; 40 a second per worker process at the default 25 ms), not at the next reconcile.
-  // Independent of Redis: it goes on firing while Redis is away.
+  // Independent of Redis: it goes on firing while Redis is away. While this process' timer jobs
+  // flow and have not gone past the deadline, it is theirs (timerFlow, see timer-flow.ts).
   // A sweep that fires nothing leaves what it found to the reconciler (a job fired it first, or
   // it cannot fire): the watch then looks only at deadlines after it, so it never spins on one.
   // A failed sweep pauses the watch for a reconcile interval (one warning, not one per tick).

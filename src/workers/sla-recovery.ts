@@ -45,9 +45,10 @@ const RECOVERY_SWEEP_MS = 50;
  * Lost jobs need not take the marker with them: a flush that is not atomic (keys deleted a batch
  * at a time, the marker among the last), eviction under maxmemory, a failover that lost the
  * last writes. A deadline this long past, on a clock still running, has lost its job or waits
- * behind a queue that is late: either way the overdue watch (workers/index.ts) fires it from
- * Postgres. Normal lateness through the timer jobs is a few ms (p50 5 ms in the full bench),
- * so the watch seldom fires what a job would have fired; when both do, one finds it stale.
+ * behind a queue that is late: the overdue watch (workers/index.ts) fires it from Postgres,
+ * unless this process' timer jobs are flowing and have not gone past it (a late queue, whose
+ * jobs the watch would only race: modules/sla/clocks/timer-flow.ts). When both fire a clock,
+ * one finds it stale.
  */
 export const OVERDUE_GRACE_MS = 25;
 
