@@ -133,10 +133,15 @@ const storedKey = (message: Pick<NormalizedInbound, 'channel' | 'providerMessage
 
 /**
  * Group commit: at most this many deliveries share a transaction, and at most this many group
- * transactions run at once (each holds one pool connection for its whole group).
+ * transactions run at once (each holds one pool connection for its whole group). A group costs
+ * about nine statements whatever its size (begin, locks, read, customers, tickets, the events
+ * outbox's lock and insert, payloads, commit) and each of its messages one more (the SLA
+ * clocks), so fewer, larger groups do less work per message: with 50 concurrent webhooks, 8
+ * groups in flight made groups of ~6; 4 make them twice as large (quick bench, same run, load
+ * average 3.2: 166 msg/s and p99 543 ms with 32/4, against 150 msg/s and p99 849 ms with 16/8).
  */
-const GROUP_MAX = 16;
-const GROUPS_IN_FLIGHT = 8;
+const GROUP_MAX = 32;
+const GROUPS_IN_FLIGHT = 4;
 
 const SUBJECT_LENGTH = 120;
 /**
