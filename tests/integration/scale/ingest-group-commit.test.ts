@@ -1,7 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { NormalizedInbound } from '../../../src/channels/channel.types.js';
 import { systemClock } from '../../../src/shared/clock.js';
+import { timerJobId } from '../../../src/modules/sla/clocks/sla.timers.js';
 import { createTestContext, type TestContext } from '../../helpers/context.js';
+import { createPolicy } from '../../helpers/sla.js';
 
 /**
  * Ingest group commit (issue 18): deliveries that arrive together share one transaction, a
@@ -33,6 +35,7 @@ const ingest = (id: string, withinTransaction?: () => Promise<void>) =>
 
 describe('ingest group commit', () => {
   it('commits concurrent deliveries in shared transactions, each answered after its commit', async () => {
+    await createPolicy(ctx, { targets: { firstResponse: 3600, resolution: 86_400 } });
     const ids = Array.from({ length: 30 }, (_, i) => `g${i}`);
     const results = await Promise.all(ids.map((id) => ingest(id)));
     expect(results.every((r) => r.messages[0]?.result === 'created' && r.payloadId !== null)).toBe(true);
@@ -49,6 +52,15 @@ describe('ingest group commit', () => {
     const of = (suffix: string) => figures.find((v) => v.metricName?.endsWith(suffix))?.value ?? 0;
     expect(of('_sum')).toBeGreaterThanOrEqual(ids.length);
     expect(of('_count')).toBeLessThan(of('_sum'));
+    // Each running clock's deadline is in Redis once its delivery is answered: the SLA hook
+    // schedules a group's timers together (afterCommitBatch), none is left out.
+    const clocks = await ctx.deps.pool.query<{ id: string; generation: number }>(
+      `select c.id, c.generation from sla_clocks c join messages m on m.ticket_id = c.ticket_id
+        where m.provider_message_id like '<g%@group.example>' and c.due_at is not null and c.breached_at is null and c.stopped_at is null`,
+    );
+    expect(clocks.rows.length).toBeGreaterThanOrEqual(ids.length);
+    const jobs = await Promise.all(clocks.rows.map((c) => ctx.deps.queues.slaTimers.queue.getJob(timerJobId('breach', c.id, c.generation))));
+    expect(jobs.filter((job) => !job)).toHaveLength(0);
   });
 
   it('fails a bad delivery alone: its neighbours in the group commit', async () => {

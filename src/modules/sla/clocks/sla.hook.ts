@@ -127,12 +127,20 @@ export function createSlaHook(deps: { policies: PolicyCache; timers: TimerSchedu
     },
 
     async afterCommit(change: TicketChange) {
-      const timers = pending.get(change);
-      // Postgres holds the deadlines: with Redis away the change still succeeds, and the
-      // reconciler's sweep of due clocks fires them instead (late by at most
-      // SLA_RECONCILE_INTERVAL_MS); a Redis that lost its data gets every running clock
-      // rescheduled by the Redis-loss recovery (workers/sla-recovery.ts).
-      if (timers?.length) await unlessRedisIsAway(() => deps.timers.schedule(timers));
+      await schedule([change]);
+    },
+    /** Many changes of one transaction (intake's group commit): their timers in one addBulk, not one per change. */
+    async afterCommitBatch(changes: readonly TicketChange[]) {
+      await schedule(changes);
     },
   };
+
+  async function schedule(changes: readonly TicketChange[]): Promise<void> {
+    const timers = changes.flatMap((change) => pending.get(change) ?? []);
+    // Postgres holds the deadlines: with Redis away the change still succeeds, and the
+    // reconciler's sweep of due clocks fires them instead (late by at most
+    // SLA_RECONCILE_INTERVAL_MS); a Redis that lost its data gets every running clock
+    // rescheduled by the Redis-loss recovery (workers/sla-recovery.ts).
+    if (timers.length) await unlessRedisIsAway(() => deps.timers.schedule(timers));
+  }
 }
