@@ -87,3 +87,13 @@ function releasedOnFailure(client: pg.PoolClient): pg.PoolClient {
 export function createDatabase(pool: pg.Pool): Database {
   return drizzle(pool, { schema });
 }
+
+/** The pg client of a drizzle transaction (its session's client). */
+export function clientOf(tx: Executor): pg.ClientBase {
+  const client = (tx as unknown as { session?: { client?: pg.ClientBase } }).session?.client;
+  if (!client || typeof client.query !== 'function') throw new Error('a pg client is needed under the transaction');
+  return client;
+}
+
+/** The pool under the drizzle handle (drizzle keeps it as $client; our Database type omits it). */
+export const poolOf = (db: Database): pg.Pool => (db as Database & { $client: pg.Pool }).$client;

@@ -12,15 +12,16 @@ import { blocklistLookup, countBlocked } from '../blocklist/blocklist.repository
 import { claimantCustomer, claimantsOf, createCustomer, findOrCreateCustomer, resolveMerged, suggestIdentities, verifiedIdentitiesSelect, VERIFIED } from '../customers/customers.repository.js';
 import { customerIdentities } from '../customers/customers.table.js';
 import { messages } from '../tickets/messages.table.js';
-import { eventsInsert, type Actor, type NewEvent, type TicketRow } from '../tickets/tickets.repository.js';
+import { type Actor, type NewEvent, type TicketRow } from '../tickets/tickets.repository.js';
 import { ticketEvents } from '../tickets/ticket-events.table.js';
 import type { TicketChange, TicketHooks } from '../tickets/tickets.hooks.js';
 import { tickets } from '../tickets/tickets.table.js';
-import { insertTicket, patchTicket, type NewTicket } from '../tickets/tickets.writer.js';
+import { insertMessageWithTimeline, insertTicket, patchTicket, type NewTicket } from '../tickets/tickets.writer.js';
 import type { AttachmentStore } from './attachment-store.js';
 import { deadLetters } from './intake.table.js';
 import { findThread, threadKeyOf, type ThreadMatch } from './intake.threading.js';
-import { deleteCustomers, insertCustomers, insertTicketsWithMessages, type NewCustomerRow, type NewEventRow, type NewMessageRow } from './intake.group-writes.js';
+import { deleteCustomers, insertCustomers, type NewCustomerRow } from '../customers/customers.group-insert.js';
+import { insertTicketsWithMessages, type NewEventRow, type NewMessageRow } from '../tickets/tickets.group-insert.js';
 import { claimDeliveryToken } from './delivery-tokens.js';
 import { escapedText, storable } from './storable.js';
 import type { SenderAuthenticator, SmtpEnvelope } from '../../channels/email/sender-auth.js';
@@ -290,7 +291,6 @@ export function createIntakeService(deps: IntakeDeps) {
     // The message and its timeline events in one statement (the events as a CTE), and the
     // ticket it opens if any (a CTE too: the foreign keys are checked at the statement's end).
     const ticketId = opening ? opening.id! : ticket!.id;
-    const timeline = tx.$with('timeline').as(eventsInsert(tx, ticketId, CUSTOMER, events, now).returning({ id: ticketEvents.id }));
     const messageValues: typeof messages.$inferInsert = {
         id: messageId,
         ticketId,
@@ -314,13 +314,8 @@ export function createIntakeService(deps: IntakeDeps) {
         sentAt: message.sentAt,
         createdAt: now,
       };
-    if (opening) {
-      const opened = tx.$with('opened').as(tx.insert(tickets).values(opening).returning());
-      const written = tx.$with('written').as(tx.insert(messages).values(messageValues).returning({ id: messages.id }));
-      [ticket] = await tx.with(opened, timeline, written).select().from(opened);
-    } else {
-      await tx.with(timeline).insert(messages).values(messageValues);
-    }
+    const opened = await insertMessageWithTimeline(tx, opening ?? null, messageValues, { ticketId, actor: CUSTOMER, events, at: now });
+    if (opened) ticket = opened;
     group.stored.add(storedKey(message));
     if (message.attachments.length > 0) {
       const saved = await deps.attachments.save(tx, messageId, message.attachments, now);

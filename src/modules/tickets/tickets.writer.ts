@@ -1,7 +1,9 @@
 import { asc, eq, inArray, sql } from 'drizzle-orm';
 import type { Executor } from '../../db/client.js';
+import { messages } from './messages.table.js';
+import { ticketEvents } from './ticket-events.table.js';
 import { tickets } from './tickets.table.js';
-import type { TicketRow } from './tickets.repository.js';
+import { eventsInsert, type Actor, type NewEvent, type TicketRow } from './tickets.repository.js';
 
 /**
  * The one module that writes `tickets` rows (inserts and updates): intake, the ticket service,
@@ -32,6 +34,28 @@ export async function insertTicket(tx: Executor, values: NewTicket): Promise<Tic
  * `completesCreation`: the ticket was inserted in this same transaction, so no reader has seen
  * a version yet and the patch is part of its creation (it stays at its first version).
  */
+/**
+ * A message with its timeline events in one statement (the events as a CTE), and the ticket it
+ * opens if any (a CTE too: the foreign keys are checked at the statement's end): intake's write
+ * of one delivery. Answers the opened ticket, or null when the message joins an existing one.
+ */
+export async function insertMessageWithTimeline(
+  tx: Executor,
+  opening: NewTicket | null,
+  message: typeof messages.$inferInsert,
+  timeline: { ticketId: string; actor: Actor; events: NewEvent[]; at: Date },
+): Promise<TicketRow | null> {
+  const events = tx.$with('timeline').as(eventsInsert(tx, timeline.ticketId, timeline.actor, timeline.events, timeline.at).returning({ id: ticketEvents.id }));
+  if (!opening) {
+    await tx.with(events).insert(messages).values(message);
+    return null;
+  }
+  const opened = tx.$with('opened').as(tx.insert(tickets).values(opening).returning());
+  const written = tx.$with('written').as(tx.insert(messages).values(message).returning({ id: messages.id }));
+  const [ticket] = await tx.with(opened, events, written).select().from(opened);
+  return ticket ?? null;
+}
+
 export async function patchTicket(tx: Executor, ticketId: string, patch: TicketPatch, now: Date, options: { completesCreation?: boolean } = {}): Promise<TicketRow> {
   const [row] = await tx
     .update(tickets)

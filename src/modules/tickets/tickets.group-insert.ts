@@ -1,74 +1,17 @@
 import { getTableColumns } from 'drizzle-orm';
-import type pg from 'pg';
-import type { Executor } from '../../db/client.js';
-import type { TicketRow } from '../tickets/tickets.repository.js';
-import { tickets } from '../tickets/tickets.table.js';
-import type { NewTicket } from '../tickets/tickets.writer.js';
+import { clientOf, type Executor } from '../../db/client.js';
+import type { TicketRow } from './tickets.repository.js';
+import { tickets } from './tickets.table.js';
+import type { NewTicket } from './tickets.writer.js';
 
 /**
- * Set-based writes of an intake group (issue 18): the customers, tickets, messages and timeline
- * events of a group's plain new-ticket messages, one statement per kind for the whole group
- * instead of one per message. Each statement's text is fixed (its rows arrive as arrays, one
- * per column, expanded by unnest), so it runs as a named prepared statement: parsed and planned
- * once per connection, then only bound and executed. Hand-written SQL, not drizzle's query
- * builder: on this path the builder cost as much CPU as the statement's round trip.
+ * Set-based writes of new tickets for intake's group commit (issue 18): a group's new tickets,
+ * their first messages and their timeline events in one statement instead of three or four per
+ * ticket. Its text is fixed (rows arrive as arrays, one per column, expanded by unnest), so it
+ * runs as a named prepared statement: parsed and planned once per connection, then only bound
+ * and executed. Hand-written SQL, not drizzle's query builder: on this path the builder cost as
+ * much CPU as the statement's round trip.
  */
-
-/** The pg client of a drizzle transaction (its session's client). */
-export function clientOf(tx: Executor): pg.ClientBase {
-  const client = (tx as unknown as { session?: { client?: pg.ClientBase } }).session?.client;
-  if (!client || typeof client.query !== 'function') throw new Error('intake group writes need a pg client under the transaction');
-  return client;
-}
-
-export interface NewCustomerRow {
-  id: string;
-  name: string | null;
-  language: string | null;
-  now: Date;
-  identity: { kind: string; address: string; displayName: string | null; handle: string | null };
-}
-
-/**
- * The customers and their one verified identity each, in one statement. An identity some other
- * transaction stored meanwhile (a concurrent first message of the same person) is skipped by
- * the unique index; the answer is the ids of the customers whose identity was NOT stored: the
- * caller deletes those customers (deleteCustomers) and takes their messages the long way,
- * which finds the other customer.
- */
-export async function insertCustomers(tx: Executor, rows: readonly NewCustomerRow[]): Promise<Set<string>> {
-  if (rows.length === 0) return new Set();
-  const { rows: linked } = await clientOf(tx).query<{ customer_id: string }>({
-    name: 'intake_group_customers_v1',
-    text: `with c as (
-        insert into customers (id, name, language, created_at, updated_at)
-        select id, name, language, at, at from unnest($1::uuid[], $2::text[], $3::text[], $4::timestamptz[]) as v(id, name, language, at)
-        returning id)
-      insert into customer_identities (customer_id, kind, address, display_name, handle, created_at)
-      select v.id, v.kind, v.address, v.display_name, v.handle, v.at
-        from unnest($1::uuid[], $5::text[], $6::text[], $7::text[], $8::text[], $4::timestamptz[]) as v(id, kind, address, display_name, handle, at)
-        join c using (id)
-      on conflict do nothing
-      returning customer_id`,
-    values: [
-      rows.map((r) => r.id),
-      rows.map((r) => r.name),
-      rows.map((r) => r.language),
-      rows.map((r) => r.now),
-      rows.map((r) => r.identity.kind),
-      rows.map((r) => r.identity.address),
-      rows.map((r) => r.identity.displayName),
-      rows.map((r) => r.identity.handle),
-    ],
-  });
-  const stored = new Set(linked.map((r) => r.customer_id));
-  return new Set(rows.map((r) => r.id).filter((id) => !stored.has(id)));
-}
-
-export async function deleteCustomers(tx: Executor, ids: readonly string[]): Promise<void> {
-  if (ids.length === 0) return;
-  await clientOf(tx).query({ name: 'intake_group_customers_drop_v1', text: 'delete from customers where id = any($1::uuid[])', values: [ids] });
-}
 
 export interface NewMessageRow {
   id: string;
