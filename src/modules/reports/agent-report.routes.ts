@@ -6,7 +6,7 @@ import { MANAGERS } from '../auth/api-keys.models.js';
 import { AGENT_GROUP_BYS, agentReportCsvRows, queryAgentReport } from './agent-report.js';
 import { agentReportFromRollups } from './agent-report.rollups.js';
 import { toReportCsv } from './csv.js';
-import { poolOf } from './kpi.service.js';
+import { poolOf } from '../../db/client.js';
 import { wantsCsv } from './kpi.routes.js';
 import { reportRange } from './report-range.js';
 

@@ -1,5 +1,4 @@
-import type pg from 'pg';
-import type { Database } from '../../db/client.js';
+import { poolOf, type Database } from '../../db/client.js';
 import { queryAgentReport } from './agent-report.js';
 import { occupancyFromRollups, occupancyOf } from './kpi-occupancy.js';
 import { queryKpisFromRollups } from './kpi-rollup.report.js';
@@ -43,5 +42,3 @@ export async function withOccupancy(db: Database, q: KpiQuery, report: KpiReport
   };
 }
 
-/** The pool under the drizzle handle (drizzle keeps it as $client; our Database type omits it). */
-export const poolOf = (db: Database): pg.Pool => (db as Database & { $client: pg.Pool }).$client;

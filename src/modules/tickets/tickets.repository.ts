@@ -1,6 +1,5 @@
 import { and, asc, desc, eq, getTableColumns, gt, sql, type SQL } from 'drizzle-orm';
-import type pg from 'pg';
-import type { Database, Executor } from '../../db/client.js';
+import { poolOf, type Database, type Executor } from '../../db/client.js';
 import type { Priority, TicketStatus } from '../../domain/ticket-lifecycle.js';
 import type { Channel } from '../../channels/channel.types.js';
 import { cursorKeys, decodeCursor, encodeCursor, toPage, type Page } from '../../http/pagination.js';
@@ -188,9 +187,6 @@ export function ticketPageSql(query: ListTicketsQuery): TicketPageSql {
     `${where.length ? ` where ${where.join(' and ')}` : ''} order by ${order} limit ${param(query.limit + 1, '::int')}) t order by ${order.replaceAll(/(\w+) (asc|desc)/g, 't.$1 $2')}`;
   return { text, values };
 }
-
-/** The pool under the drizzle handle (drizzle keeps it as $client; our Database type omits it). */
-const poolOf = (db: Database): pg.Pool => (db as Database & { $client: pg.Pool }).$client;
 
 export async function listTicketPage(db: Database, query: ListTicketsQuery): Promise<RenderedTicketPage> {
   const { text, values } = ticketPageSql(query);
