@@ -176,6 +176,32 @@ export function subjectFrom(message: NormalizedInbound): string {
  * message, customer, ticket and timeline event commit in ONE transaction before the webhook
  * is answered 2xx: nothing we acknowledged can be lost, and a retry finds everything done.
  */
+/** The columns of a customer's inbound message that the one-delivery and the group writes share. */
+function inboundMessageRow(
+  message: NormalizedInbound,
+  row: { id: string; ticketId: string; senderAddress: string | null; language: string | null | undefined; now: Date },
+  extras: IngestExtras,
+): NewMessageRow {
+  return {
+    id: row.id,
+    ticketId: row.ticketId,
+    kind: message.kind === 'message' ? 'message' : message.kind === 'voicemail' ? 'voicemail' : 'call',
+    channel: message.channel,
+    senderKind: message.sender.kind,
+    senderAddress: row.senderAddress,
+    providerMessageId: message.providerMessageId,
+    threadKey: threadKeyOf(message),
+    messageIdHeader: message.messageIdHeader ?? null,
+    subject: message.subject ?? null,
+    bodyText: message.text,
+    bodyHtml: message.html ?? null,
+    language: row.language ?? null,
+    authentication: extras.authentication ?? null,
+    sentAt: message.sentAt,
+    createdAt: row.now,
+  };
+}
+
 export function createIntakeService(deps: IntakeDeps) {
   const { db, clock, logger, hooks } = deps;
 
@@ -292,28 +318,14 @@ export function createIntakeService(deps: IntakeDeps) {
     // ticket it opens if any (a CTE too: the foreign keys are checked at the statement's end).
     const ticketId = opening ? opening.id! : ticket!.id;
     const messageValues: typeof messages.$inferInsert = {
-        id: messageId,
-        ticketId,
-        direction: 'inbound',
-        kind: message.kind === 'message' ? 'message' : message.kind === 'voicemail' ? 'voicemail' : 'call',
-        public: true,
-        authorKind: message.automated ? 'system' : 'customer',
-        channel: message.channel,
-        senderKind: message.sender.kind,
-        // A reply goes back to sender_address (delivery.destination): never to a claimed address.
-        senderAddress: claimed ? null : message.sender.address,
-        providerMessageId: message.providerMessageId,
-        threadKey: threadKeyOf(message),
-        messageIdHeader: message.messageIdHeader ?? null,
-        subject: message.subject ?? null,
-        bodyText: message.text,
-        bodyHtml: message.html ?? null,
-        language: language ?? null,
-        automated: message.automated ?? null,
-        authentication: extras.authentication ?? null,
-        sentAt: message.sentAt,
-        createdAt: now,
-      };
+      // A reply goes back to sender_address (delivery.destination): never to a claimed address.
+      ...inboundMessageRow(message, { id: messageId, ticketId, senderAddress: claimed ? null : message.sender.address, language, now }, extras),
+      direction: 'inbound',
+      public: true,
+      authorKind: message.automated ? 'system' : 'customer',
+      automated: message.automated ?? null,
+      authentication: extras.authentication ?? null,
+    };
     const opened = await insertMessageWithTimeline(tx, opening ?? null, messageValues, { ticketId, actor: CUSTOMER, events, at: now });
     if (opened) ticket = opened;
     group.stored.add(storedKey(message));
@@ -395,24 +407,7 @@ export function createIntakeService(deps: IntakeDeps) {
         events.push(...reply.events);
       }
       ticketRows.push(values);
-      messageRows.push({
-        id: messageId,
-        ticketId: values.id,
-        kind: message.kind === 'message' ? 'message' : message.kind === 'voicemail' ? 'voicemail' : 'call',
-        channel: message.channel,
-        senderKind: message.sender.kind,
-        senderAddress: message.sender.address,
-        providerMessageId: message.providerMessageId,
-        threadKey: threadKeyOf(message),
-        messageIdHeader: message.messageIdHeader ?? null,
-        subject: message.subject ?? null,
-        bodyText: message.text,
-        bodyHtml: message.html ?? null,
-        language: language ?? null,
-        authentication: extras.authentication ?? null,
-        sentAt: message.sentAt,
-        createdAt: now,
-      });
+      messageRows.push(inboundMessageRow(message, { id: messageId, ticketId: values.id, senderAddress: message.sender.address, language, now }, extras));
       for (const event of events) eventRows.push({ ticketId: values.id, type: event.type, data: event.data ?? {}, createdAt: now });
       kept.push({ message, events, now });
     }
