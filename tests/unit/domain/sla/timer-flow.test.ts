@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { createTimerFlow, FRONTIER_PASSED_MS, TIMER_FLOW_MS } from '../../../../src/modules/sla/clocks/timer-flow.js';
+import { createTimerFlow, FRONTIER_PASSED_MS, JOBS_BEHIND_MS, TIMER_FLOW_MS } from '../../../../src/modules/sla/clocks/timer-flow.js';
 import { ManualClock } from '../../../../src/shared/clock.js';
 
 /** The overdue watch's test for "the timer jobs are flowing and will get to this deadline", on hand-moved clocks. */
@@ -23,12 +23,21 @@ describe('timer flow', () => {
 
   it('leaves an overdue deadline to jobs that flow and have not gone past it', () => {
     const { flow, advance, ago } = setup();
-    // The queue runs 200 ms late: a job due 200 ms ago just finished; a deadline due 100 ms ago is next.
-    flow.ran(ago(200));
+    // The queue runs 40 ms late: a job due 40 ms ago just finished; a deadline due 30 ms ago is next.
+    flow.ran(ago(40));
     advance(10);
-    expect(flow.leavesToJobs(ago(110))).toBe(true);
+    expect(flow.leavesToJobs(ago(30))).toBe(true);
     // Behind the frontier, but by less than FRONTIER_PASSED_MS: its batch may be in flight still.
-    expect(flow.leavesToJobs(ago(210 + FRONTIER_PASSED_MS - 1))).toBe(true);
+    expect(flow.leavesToJobs(ago(50 + FRONTIER_PASSED_MS - 1))).toBe(true);
+  });
+
+  it('joins jobs that flow but fall behind: a deadline more than JOBS_BEHIND_MS past is swept', () => {
+    const { flow, advance, ago } = setup();
+    // The queue runs late by more than JOBS_BEHIND_MS and has not reached the deadline yet.
+    flow.ran(ago(JOBS_BEHIND_MS + 50));
+    advance(10);
+    expect(flow.leavesToJobs(ago(JOBS_BEHIND_MS))).toBe(true);
+    expect(flow.leavesToJobs(ago(JOBS_BEHIND_MS + 1))).toBe(false);
   });
 
   it('fires a deadline the jobs went past: its job was lost', () => {
