@@ -175,6 +175,9 @@ export async function rescheduleAfterRedisLoss(deps: Dependencies, redis: Redis,
   return true;
 }
 
+/** A running clock's deadlines as the reschedule reads them (typed: the keyset loop refers to its own rows). */
+type ClockTimerRow = { id: string; generation: number; dueAt: Date | null; warnDueAt: Date | null; warnedAt: Date | null; breachedAt: Date | null };
+
 /**
  * Every running clock's deadlines back into Redis, farthest first (keyset over due time, then
  * id, descending), down to the cutoff: now, or with `leaveToSweeps` now + LEAVE_TO_SWEEPS_MS as
@@ -184,8 +187,6 @@ export async function rescheduleAfterRedisLoss(deps: Dependencies, redis: Redis,
  * before it gets both jobs (the warning's runs at once if due); the sweeps may fire it first,
  * and the job then finds it stale.
  */
-type ClockTimerRow = { id: string; generation: number; dueAt: Date | null; warnDueAt: Date | null; warnedAt: Date | null; breachedAt: Date | null };
-
 async function rescheduleEverything(deps: Dependencies, options: RescheduleOptions): Promise<void> {
   const { giveWay, leaveToSweeps } = options;
   const now = deps.clock.now();

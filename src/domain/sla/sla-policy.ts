@@ -11,6 +11,11 @@ function fits<T>(allowed: readonly T[] | undefined, value: T): boolean {
   return !allowed || allowed.length === 0 || allowed.includes(value);
 }
 
+/** A ticket's row as the SLA engine sees it (the row holds text where the domain has unions). */
+export function slaTicketOf(row: { channel: string; priority: string; teamId?: string | null | undefined; status: string }): SlaTicket {
+  return { channel: row.channel as SlaTicket['channel'], priority: row.priority as SlaTicket['priority'], teamId: row.teamId ?? null, status: row.status as SlaTicket['status'] };
+}
+
 /**
  * The policy that applies to a ticket: the first by position whose every criterion contains the
  * ticket's value. A ticket without a team only fits policies that do not restrict teams.

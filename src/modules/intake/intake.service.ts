@@ -27,8 +27,7 @@ import { escapedText, storable } from './storable.js';
 import type { SenderAuthenticator, SmtpEnvelope } from '../../channels/email/sender-auth.js';
 import type { SenderAuthentication } from '../../domain/mail/sender-verdict.js';
 import type { Metrics } from '../../shared/metrics.js';
-import { matchPolicy } from '../../domain/sla/sla-policy.js';
-import type { SlaTicket } from '../../domain/sla/sla.types.js';
+import { matchPolicy, slaTicketOf } from '../../domain/sla/sla-policy.js';
 import type { PolicyCache } from '../sla/policies/policy.cache.js';
 
 export interface RawPayload {
@@ -413,10 +412,7 @@ export function createIntakeService(deps: IntakeDeps) {
     }
     if (deps.policies && ticketRows.length > 0) {
       const { policies } = await deps.policies.get(tx);
-      for (const values of ticketRows) {
-        const slaTicket = { channel: values.channel as SlaTicket['channel'], priority: values.priority as SlaTicket['priority'], teamId: values.teamId ?? null, status: values.status as SlaTicket['status'] };
-        values.slaPolicyId = matchPolicy(policies, slaTicket)?.id ?? null;
-      }
+      for (const values of ticketRows) values.slaPolicyId = matchPolicy(policies, slaTicketOf(values))?.id ?? null;
     }
     const rows = await insertTicketsWithMessages(tx, ticketRows, messageRows, eventRows);
     for (const [i, { message, events, now }] of kept.entries()) {
@@ -516,7 +512,7 @@ export function createIntakeService(deps: IntakeDeps) {
       // collapses (routing's trigger of the queue) runs once, not once per delivery. Never
       // throws: the group is committed, and a throw here would have it retried.
       const failed = (error: unknown) => logger.error({ err: error }, 'intake hook failed after commit');
-      await hooks.afterCommitGroup(
+      await hooks.afterCommit(
         committed.flatMap((c) => c.changes),
         failed,
       ).catch(failed);

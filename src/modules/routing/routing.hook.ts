@@ -31,10 +31,7 @@ export function createRoutingHook(triggers: { teamChanged(teamId: string | null)
         if (typeof to === 'string') await publishStreamEvent(tx, 'agent_assigned', { agentId: to, ...about }, now);
       }
     },
-    async afterCommit(change) {
-      await trigger([change]);
-    },
-    /** Many changes of one transaction (intake's group commit): one trigger per queue and per agent, not per change. */
+    /** The changes of one transaction (one, or a group commit's many): one trigger per queue and per agent, not per change. */
     async afterCommitBatch(changes) {
       await trigger(changes);
     },

@@ -32,9 +32,10 @@ export interface TicketHook {
   deferrable?: boolean;
   afterCommit?(change: TicketChange): Promise<void>;
   /**
-   * After commit, every change of a transaction that holds many (intake's group commit) at once:
-   * a hook whose after-commit work collapses (one trigger per queue) implements this; without
-   * it, afterCommit runs for each change. See afterCommitGroup.
+   * After commit, every change of a transaction at once (intake's group commit, a routing
+   * batch): a hook whose after-commit work collapses (one trigger per queue, one addBulk of
+   * timers) implements this instead of afterCommit; without it, afterCommit runs for each
+   * change. See TicketHooks.afterCommit.
    */
   afterCommitBatch?(changes: readonly TicketChange[]): Promise<void>;
 }
@@ -83,11 +84,11 @@ export class TicketHooks {
   }
 
   /**
-   * The changes of one committed transaction that holds many (intake's group commit), hook by
-   * hook: a hook that batches runs once for all of them (afterCommitBatch), the others once per
+   * The changes of one committed transaction, hook by hook: a hook that batches runs once for
+   * all of them (afterCommitBatch: intake's group commit, a routing batch), the others once per
    * change, in order. A failure is reported and everything else still runs.
    */
-  async afterCommitGroup(changes: readonly TicketChange[], onError: (error: unknown) => void): Promise<void> {
+  async afterCommit(changes: readonly TicketChange[], onError: (error: unknown) => void): Promise<void> {
     if (changes.length === 0) return;
     const attempt = async (work: () => Promise<void>) => {
       try {
@@ -99,18 +100,6 @@ export class TicketHooks {
     for (const hook of this.#hooks) {
       if (hook.afterCommitBatch) await attempt(() => hook.afterCommitBatch!(changes));
       else if (hook.afterCommit) for (const change of changes) await attempt(() => hook.afterCommit!(change));
-    }
-  }
-
-  async afterCommit(changes: TicketChange[], onError: (error: unknown) => void): Promise<void> {
-    for (const change of changes) {
-      for (const hook of this.#hooks) {
-        try {
-          await hook.afterCommit?.(change);
-        } catch (error) {
-          onError(error);
-        }
-      }
     }
   }
 }

@@ -1,9 +1,8 @@
 import type { Executor } from '../../../db/client.js';
 import { applySlaEvent } from '../../../domain/sla/sla-clocks.js';
-import { matchPolicy } from '../../../domain/sla/sla-policy.js';
-import type { SlaClock, SlaEvent, SlaTicket } from '../../../domain/sla/sla.types.js';
+import { matchPolicy, slaTicketOf } from '../../../domain/sla/sla-policy.js';
+import type { SlaClock, SlaEvent } from '../../../domain/sla/sla.types.js';
 import type { TicketStatus } from '../../../domain/ticket-lifecycle.js';
-import type { Channel } from '../../../channels/channel.types.js';
 import type { TicketChange, TicketHook } from '../../tickets/tickets.hooks.js';
 import type { NewEvent } from '../../tickets/tickets.repository.js';
 import { tickets } from '../../tickets/tickets.table.js';
@@ -60,7 +59,7 @@ export function createSlaHook(deps: { policies: PolicyCache; timers: TimerSchedu
       const { ticket, now } = change;
       // Through the transaction: see PolicyCache on why a caller holding a connection must not wait for the pool.
       const { policies } = await deps.policies.get(tx);
-      const slaTicket: SlaTicket = { channel: ticket.channel as Channel, priority: ticket.priority as SlaTicket['priority'], teamId: ticket.teamId, status: ticket.status as TicketStatus };
+      const slaTicket = slaTicketOf(ticket);
       const policy = matchPolicy(policies, slaTicket);
       // A ticket created in this very change has no clocks yet: no need to read (and lock) them.
       const isNew = change.events.some((e) => e.type === 'created');
@@ -126,21 +125,14 @@ export function createSlaHook(deps: { policies: PolicyCache; timers: TimerSchedu
       );
     },
 
-    async afterCommit(change: TicketChange) {
-      await schedule([change]);
-    },
-    /** Many changes of one transaction (intake's group commit): their timers in one addBulk, not one per change. */
+    /** The changes of one transaction (one, or a group commit's many): their timers in one addBulk. */
     async afterCommitBatch(changes: readonly TicketChange[]) {
-      await schedule(changes);
+      const timers = changes.flatMap((change) => pending.get(change) ?? []);
+      // Postgres holds the deadlines: with Redis away the change still succeeds, and the
+      // reconciler's sweep of due clocks fires them instead (late by at most
+      // SLA_RECONCILE_INTERVAL_MS); a Redis that lost its data gets every running clock
+      // rescheduled by the Redis-loss recovery (workers/sla-recovery.ts).
+      if (timers.length) await unlessRedisIsAway(() => deps.timers.schedule(timers));
     },
   };
-
-  async function schedule(changes: readonly TicketChange[]): Promise<void> {
-    const timers = changes.flatMap((change) => pending.get(change) ?? []);
-    // Postgres holds the deadlines: with Redis away the change still succeeds, and the
-    // reconciler's sweep of due clocks fires them instead (late by at most
-    // SLA_RECONCILE_INTERVAL_MS); a Redis that lost its data gets every running clock
-    // rescheduled by the Redis-loss recovery (workers/sla-recovery.ts).
-    if (timers.length) await unlessRedisIsAway(() => deps.timers.schedule(timers));
-  }
 }
