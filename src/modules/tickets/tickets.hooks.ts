@@ -20,8 +20,9 @@ export interface TicketChange {
 export interface TicketHook {
   inTransaction?(tx: Executor, change: TicketChange): Promise<void>;
   /**
-   * Several changes of one transaction at once (a routing batch): a hook that can write them
-   * in one statement implements this; without it, inTransaction runs for each change.
+   * Several changes of one transaction at once (a routing batch, intake's new tickets of a
+   * group): a hook that can write them in one statement implements this; without it,
+   * inTransaction runs for each change.
    */
   inTransactionBatch?(tx: Executor, changes: readonly TicketChange[]): Promise<void>;
   /**
@@ -66,6 +67,15 @@ export class TicketHooks {
    */
   async inTransactionNow(tx: Executor, change: TicketChange): Promise<void> {
     for (const hook of this.#hooks) if (!hook.deferrable) await hook.inTransaction?.(tx, change);
+  }
+
+  /**
+   * inTransactionNow over several changes at once (intake's set-based write of a group's new
+   * tickets, distinct ones), hook by hook: a hook that batches (the SLA clocks: one insert for
+   * every new ticket) runs once for all of them, the others once per change, in order.
+   */
+  async inTransactionNowBatch(tx: Executor, changes: readonly TicketChange[]): Promise<void> {
+    await this.#batch(tx, changes, (hook) => !hook.deferrable);
   }
 
   /** The deferrable hooks over every change inTransactionNow saw, last in the transaction. */
