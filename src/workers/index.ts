@@ -242,16 +242,23 @@ export async function startWorkers(deps: Dependencies): Promise<RunningWorker[]>
   // A sweep that fires nothing leaves what it found to the reconciler (a job fired it first, or
   // it cannot fire): the watch then looks only at deadlines after it, so it never spins on one.
   // A failed sweep pauses the watch for a reconcile interval (one warning, not one per tick).
+  // It looks back two reconcile intervals, no further: older deadlines are the reconciler's (it
+  // sweeps every overdue clock each interval). Looking from the start walked the partial index's
+  // entries of the clocks already fired, which stay until VACUUM: with 500,000 of them (half of
+  // 1,000,000 clocks due over 10 minutes) a look read 1,370 buffers in ~2 ms instead of ~0.25,
+  // 80 times a second with two workers, and the sweeps it starts walked them again.
+  const overdueWindowMs = 2 * config.SLA_RECONCILE_INTERVAL_MS;
   let sweepingOverdue: Promise<void> | null = null;
   let overdueAfter = new Date(0);
   let overduePausedUntil = 0;
   const checkOverdue = () => {
     if (sweepingOverdue || inRecovery || Date.now() < overduePausedUntil) return;
     sweepingOverdue = (async () => {
-      const first = await overdueDeadline(deps, overdueAfter);
+      const since = new Date(deps.clock.now().getTime() - overdueWindowMs);
+      const first = await overdueDeadline(deps, overdueAfter > since ? overdueAfter : since);
       // The timer jobs are flowing and have not gone past it: theirs (see timer-flow.ts).
       if (!first || timerFlow.leavesToJobs(first)) return;
-      const fired = await slaService.sweepDue();
+      const fired = await slaService.sweepDue(undefined, since);
       if (fired.breaches + fired.warnings > 0) logger.debug(fired, 'overdue deadlines fired from postgres');
       else overdueAfter = first;
     })()

@@ -118,4 +118,53 @@ describe('firing timers in batches', () => {
     );
     expect(firedByBatches + byReplies.rows[0]!.n).toBeGreaterThanOrEqual(firstResponse.length);
   });
+  it('takes no row lock for a stale request: a clock already fired does not wait behind whoever holds its row', async () => {
+    const clock = manualClock(ctx);
+    clock.set('2026-03-04T10:00:00Z');
+    const { firstResponse } = await ticketsWithClocks(2);
+    clock.advance(61 * SECOND);
+    const [held, free] = firstResponse.map((c) => ({ kind: 'breach' as const, clockId: c.id, generation: c.generation }));
+    expect(await fireTimers(firingDeps(), [held!])).toEqual(['fired']);
+
+    // Another transaction holds the fired clock's row (a reply stopping it, say). Locking every
+    // requested row would make this batch wait until that one ends; it must not.
+    const holder = await ctx.deps.pool.connect();
+    try {
+      await holder.query('begin');
+      await holder.query('select id from sla_clocks where id = $1 for update', [held!.clockId]);
+      expect(await fireTimers(firingDeps(), [held!, free!])).toEqual(['stale', 'fired']);
+    } finally {
+      await holder.query('rollback');
+      holder.release();
+    }
+  });
+
+  it('sweeps leave the clocks another transaction holds and fire the rest; the next sweep fires the one left', async () => {
+    const clock = manualClock(ctx);
+    clock.set('2026-03-05T10:00:00Z');
+    const { ids, firstResponse } = await ticketsWithClocks(6);
+    clock.advance(61 * SECOND);
+    const held = firstResponse[2]!.id;
+    const breachedClocks = async () =>
+      (await ctx.deps.pool.query<{ clock_id: string }>(`select clock_id from breaches where ticket_id = any($1) and metric = 'first_response'`, [ids])).rows
+        .map((r) => r.clock_id)
+        .sort();
+
+    // A timer job (or another process' sweep) is firing one of the overdue clocks: the sweep does
+    // not wait for it (with a waiting sweep this test would hang until its timeout).
+    const holder = await ctx.deps.pool.connect();
+    try {
+      await holder.query('begin');
+      await holder.query('select id from sla_clocks where id = $1 for update', [held]);
+      // (The earlier tests' clocks are overdue too by now: this sweep fires them as well.)
+      await ctx.deps.slaService.sweepDue();
+      expect(await breachedClocks()).toEqual(firstResponse.map((c) => c.id).filter((id) => id !== held).sort());
+    } finally {
+      await holder.query('rollback');
+      holder.release();
+    }
+    // The holder rolled back: the clock is still due, and the next sweep fires it.
+    expect((await ctx.deps.slaService.sweepDue()).breaches).toBeGreaterThanOrEqual(1);
+    expect(await breachedClocks()).toEqual(firstResponse.map((c) => c.id).sort());
+  });
 });

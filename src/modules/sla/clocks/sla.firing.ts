@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { asc, eq, inArray, sql } from 'drizzle-orm';
+import { and, asc, eq, inArray, sql } from 'drizzle-orm';
 import type { Logger } from 'pino';
 import type { Database } from '../../../db/client.js';
 import { escalationSchedule } from '../../../domain/sla/escalation.js';
@@ -35,6 +35,18 @@ export interface FiringDeps {
   metrics: Metrics;
 }
 
+export interface FireOptions {
+  /**
+   * Leave the clocks another transaction holds (they answer 'stale'). For sweeps: what they
+   * find overdue is, while the jobs run late, exactly what the jobs and the other processes'
+   * sweeps are firing; waiting for those row locks only to find the clocks fired kept sessions
+   * on `Lock:transactionid` at 1,000,000 clocks. A clock skipped whose holder rolls back is
+   * still due, and the next sweep finds it. Timer jobs wait instead: a job is the clock's
+   * first path, and the lock may be a reply that is about to stop the clock.
+   */
+  skipLocked?: boolean;
+}
+
 export const escalationJobId = (breachId: string, level: number) => `esc-${breachId}-${level}`;
 
 /** What one fired request writes: a clock change, a timeline event, a stream event, maybe a breach. */
@@ -67,7 +79,7 @@ interface Firing {
  * worker's copy, the reconciler racing a job — all find the clock already moved and answer
  * 'stale'. Breaches are also unique per clock run in the schema.
  */
-export async function fireTimers(deps: FiringDeps, requests: FireRequest[]): Promise<FireResult[]> {
+export async function fireTimers(deps: FiringDeps, requests: FireRequest[], options: FireOptions = {}): Promise<FireResult[]> {
   if (requests.length === 0) return [];
   const now = deps.clock.now();
   const results: FireResult[] = requests.map(() => 'stale');
@@ -83,9 +95,12 @@ export async function fireTimers(deps: FiringDeps, requests: FireRequest[]): Pro
       .select({ clock: slaClocks, ticket: { number: tickets.number, channel: tickets.channel, teamId: tickets.teamId, priority: tickets.priority, assigneeId: tickets.assigneeId } })
       .from(slaClocks)
       .innerJoin(tickets, eq(tickets.id, slaClocks.ticketId))
-      .where(inArray(slaClocks.id, ids))
+      // Only a running clock can fire: a stale request (its clock fired by a sweep or another
+      // worker's copy, or stopped) takes no row lock, which would write the row and its WAL for
+      // nothing, and does not wait behind whoever holds that row.
+      .where(and(inArray(slaClocks.id, ids), eq(slaClocks.state, 'running')))
       .orderBy(asc(slaClocks.id))
-      .for('update', { of: slaClocks });
+      .for('update', options.skipLocked ? { of: slaClocks, skipLocked: true } : { of: slaClocks });
     const byId = new Map(rows.map((r) => [r.clock.id, { row: r, current: toDomainClock(r.clock), changed: false }]));
 
     // Warnings before breaches: a clock whose warning and breach come due in one batch gets both, in that order.

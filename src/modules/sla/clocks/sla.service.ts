@@ -1,4 +1,4 @@
-import { and, asc, eq, isNull, lte, ne, sql } from 'drizzle-orm';
+import { and, asc, eq, gt, isNull, lte, ne, sql } from 'drizzle-orm';
 import type { Logger } from 'pino';
 import type { Database, Executor } from '../../../db/client.js';
 import { escalationSchedule, planActions, type PlannedNotification } from '../../../domain/sla/escalation.js';
@@ -132,13 +132,13 @@ export function createSlaService(deps: SlaServiceDeps) {
     return { ...fired, escalations, notifications: await outbox.enqueuePending() };
   }
 
-  /** Fires every breach and warning due by `now`, from Postgres (no timer job needed). */
-  async function sweepDue(now = clock.now()): Promise<{ breaches: number; warnings: number }> {
-    return { breaches: await sweep('breach', now), warnings: await sweep('warning', now) };
+  /** Fires every breach and warning due by `now` (and after `since`, when given), from Postgres (no timer job needed). */
+  async function sweepDue(now = clock.now(), since?: Date): Promise<{ breaches: number; warnings: number }> {
+    return { breaches: await sweep('breach', now, since), warnings: await sweep('warning', now, since) };
   }
 
-  /** Fires every timer of `kind` due by `now`, oldest first, a batch per transaction (bounded per run). */
-  async function sweep(kind: TimerKind, now: Date): Promise<number> {
+  /** Fires every timer of `kind` due by `now` (after `since`), oldest first, a batch per transaction (bounded per run). */
+  async function sweep(kind: TimerKind, now: Date, since?: Date): Promise<number> {
     const due = kind === 'breach' ? slaClocks.dueAt : slaClocks.warnDueAt;
     const done = kind === 'breach' ? slaClocks.breachedAt : slaClocks.warnedAt;
     let fired = 0;
@@ -146,12 +146,14 @@ export function createSlaService(deps: SlaServiceDeps) {
       const rows = await db
         .select({ id: slaClocks.id, generation: slaClocks.generation })
         .from(slaClocks)
-        .where(and(eq(slaClocks.state, 'running'), lte(due, now), isNull(done)))
+        .where(and(eq(slaClocks.state, 'running'), lte(due, now), since ? gt(due, since) : undefined, isNull(done)))
         .orderBy(asc(due))
         .limit(FIRE_BATCH);
-      const results = await fireTimers(deps, rows.map((c) => ({ kind, clockId: c.id, generation: c.generation })));
-      fired += results.filter((r) => r === 'fired').length;
-      if (rows.length < FIRE_BATCH) break;
+      const results = await fireTimers(deps, rows.map((c) => ({ kind, clockId: c.id, generation: c.generation })), { skipLocked: true });
+      const firedNow = results.filter((r) => r === 'fired').length;
+      fired += firedNow;
+      // Nothing fired: the clocks found are held by others (jobs, another process' sweep) firing them.
+      if (rows.length < FIRE_BATCH || firedNow === 0) break;
     }
     return fired;
   }
