@@ -46,7 +46,7 @@ import { registerSlaConfigRoutes } from './modules/sla/policies/sla-config.route
 import { registerBreachOpsRoutes } from './modules/sla/breaches/breach-ops.routes.js';
 import { createStreamHub } from './modules/sla/breaches/sla.stream.js';
 import { registerEvents } from './modules/events/events.module.js';
-import { createSlaViews } from './modules/sla/clocks/sla.views.js';
+import { createPageClocks, createSlaViews } from './modules/sla/clocks/sla.views.js';
 import { registerObservability } from './http/observability.js';
 import { registerDeliveryRoutes } from './modules/delivery/delivery.routes.js';
 import { createTemplateService } from './modules/delivery/templates.service.js';
@@ -189,7 +189,7 @@ export async function buildApp(deps: Dependencies): Promise<App> {
   registerHealthRoutes(app, deps);
   await registerObservability(app, { metrics: deps.metrics, queues: deps.queues, guard, pageGuard: sessions.guard });
   const slaOf = createSlaViews(deps);
-  registerTicketRoutes(app, { db: deps.db, tickets: deps.tickets, guard, slaOf, renderTemplate: createTemplateRenderer(deps.db) });
+  registerTicketRoutes(app, { db: deps.db, tickets: deps.tickets, guard, slaOf, pageClocks: createPageClocks(deps), renderTemplate: createTemplateRenderer(deps.db) });
   registerCustomerRoutes(app, { guard, customers: createCustomerService({ db: deps.db, clock: deps.clock, clocksOf: slaOf }) });
   registerTeamRoutes(app, { guard, teams: createTeamService({ db: deps.db, clock: deps.clock, routing: deps.routing.triggers }) });
   registerBlocklistRoutes(app, { db: deps.db, clock: deps.clock, defaultPhoneRegion: config.DEFAULT_PHONE_REGION, guard });

@@ -13,16 +13,25 @@ export async function withClocks<T extends { id: string }>(items: T[], clocksOf:
 }
 
 /**
- * A list page's JSON from tickets Postgres rendered as JSON text (tickets.repository.ts
- * listTicketPage): each ticket's `sla` is spliced in before its closing brace, so the page is
- * never parsed or serialized as objects. The same JSON withClocks + JSON.stringify writes.
+ * How a list page gets its tickets' clocks inside its own statement, again without importing
+ * the SLA module: SLA writes the SQL that reads sla_clocks (sla/clocks/sla.views.ts
+ * createPageClocks), the page statement (tickets.repository.ts ticketPageSql) joins it per
+ * ticket. Asked once per request: "now" and the policies it depends on are the request's.
  */
-export async function pageJsonWithClocks(page: { rows: { id: string; json: string }[]; nextCursor: string | null }, clocksOf: ClocksOf): Promise<string> {
-  const sla = await clocksOf(page.rows.map((row) => row.id));
-  let body = '{"items":[';
-  for (let i = 0; i < page.rows.length; i++) {
-    const { id, json } = page.rows[i]!;
-    body += `${i > 0 ? ',' : ''}${json.slice(0, -1)},"sla":${JSON.stringify(sla.get(id) ?? [])}}`;
-  }
-  return `${body}],"nextCursor":${JSON.stringify(page.nextCursor)}}`;
+export type PageClocks = () => Promise<PageClocksSql>;
+
+export interface PageClocksSql {
+  /**
+   * A subquery (to join laterally) of one row for the ticket whose id is the SQL expression
+   * `ticketId`, binding its values through `param`: `sla`, the ticket's `sla` array as json,
+   * or null when JS must finish it; then `pending`, what finish() takes to write it.
+   */
+  lateral(ticketId: string, param: (value: unknown, cast: string) => string): string;
+  /** The `sla` array's JSON of a ticket the statement left to JS, from its `pending` value. */
+  finish(pending: unknown): string;
+}
+
+/** A list page's JSON from its tickets' finished JSON (tickets.repository.ts listTicketPage). */
+export function pageJson(page: { items: string[]; nextCursor: string | null }): string {
+  return `{"items":[${page.items.join(',')}],"nextCursor":${JSON.stringify(page.nextCursor)}}`;
 }

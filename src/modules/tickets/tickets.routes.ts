@@ -25,7 +25,7 @@ import {
   type TicketView,
 } from './tickets.schemas.js';
 import { parseIfMatch, type TicketService } from './tickets.service.js';
-import { pageJsonWithClocks, withClocks, type ClocksOf } from './ticket-clocks.js';
+import { pageJson, withClocks, type ClocksOf, type PageClocks } from './ticket-clocks.js';
 import { ifNoneMatchHits } from '../../http/entity-tag.js';
 
 const ifNoneMatchHeaders = z.object({ 'if-none-match': z.string().max(1000).optional() });
@@ -34,7 +34,7 @@ const tags = ['tickets'];
 
 type RenderTemplate = (ticketId: string, templateId: string, agentId: string | null) => Promise<{ body: string }>;
 
-export function registerTicketRoutes(app: App, deps: { db: Database; tickets: TicketService; guard: Guard; slaOf: ClocksOf; renderTemplate: RenderTemplate }): void {
+export function registerTicketRoutes(app: App, deps: { db: Database; tickets: TicketService; guard: Guard; slaOf: ClocksOf; pageClocks: PageClocks; renderTemplate: RenderTemplate }): void {
   const { db, tickets, guard } = deps;
   const withSla = <T extends TicketView>(items: T[]) => withClocks(items, deps.slaOf);
 
@@ -63,11 +63,11 @@ export function registerTicketRoutes(app: App, deps: { db: Database; tickets: Ti
       querystring: listTicketsQuery,
       response: { 200: ticketPage, ...problemResponses() },
     },
-    // The page comes from Postgres as JSON text and goes out as it is (see listTicketPage): a
-    // JSON string with a JSON content type skips the serializer. The list tests hold each item
-    // to GET /v1/tickets/:id, and the OpenAPI conformance test checks the page.
+    // The page comes from Postgres as JSON text, clocks included, and goes out as it is (see
+    // listTicketPage): a JSON string with a JSON content type skips the serializer. The list
+    // tests hold each item to GET /v1/tickets/:id, and the OpenAPI conformance test checks the page.
     handler: async (request, reply) => {
-      const body = await pageJsonWithClocks(await listTicketPage(db, request.query), deps.slaOf);
+      const body = pageJson(await listTicketPage(db, request.query, await deps.pageClocks()));
       return reply.type('application/json; charset=utf-8').send(body as never);
     },
   });

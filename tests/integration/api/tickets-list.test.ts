@@ -327,3 +327,63 @@ describe('the page as Postgres renders it', () => {
     expect(rest).toEqual({ items: [page.items[2]], nextCursor: null });
   });
 });
+
+describe('the clocks of a rendered page', () => {
+  let ctx: TestContext;
+  afterAll(async () => ctx?.close());
+
+  it('writes running, paused, breached and stopped clocks, on 24/7 and on business hours, byte for byte as GET /v1/tickets/:id does', async () => {
+    ctx = await createTestContext();
+    const clock = manualClock(ctx);
+    const HOUR = 60 * MINUTE;
+    const allDay = await createTeam(ctx, { name: 'Around the clock' });
+    const office = await createTeam(ctx, { name: 'Office hours' });
+    const targets = { firstResponse: 3600, resolution: 86_400, periodicUpdate: 7200 };
+    // 24/7: Postgres writes every clock. Business hours: running clocks' remainingSec comes from the calendar in JS.
+    await createPolicy(ctx, { match: { teamIds: [allDay.id] }, targets });
+    await createPolicy(ctx, { match: { teamIds: [office.id] }, calendarId: (await createCalendar(ctx)).id, targets });
+    const made: Record<string, TicketJson> = {};
+    for (const team of [allDay, office]) {
+      for (const kind of ['running', 'pending', 'breached', 'solved late', 'solved in time']) {
+        made[`${team.name} ${kind}`] = await createTicket(ctx, { subject: `${team.name} ${kind}`, teamId: team.id });
+      }
+    }
+    const patch = async (name: string, body: Record<string, unknown>) => {
+      const res = await patchTicket(ctx, made[name]!, body);
+      expect(res.statusCode, res.body).toBe(200);
+      made[name] = res.json<TicketJson>();
+    };
+    clock.advance(30 * MINUTE);
+    for (const team of [allDay, office]) {
+      await patch(`${team.name} pending`, { status: 'pending' }); // resolution paused, first response running
+      await patch(`${team.name} solved in time`, { status: 'solved' }); // every clock met
+    }
+    clock.advance(2 * HOUR);
+    for (const team of [allDay, office]) await patch(`${team.name} solved late`, { status: 'solved' }); // first response stopped breached
+    // A breach the timer worker wrote (not running here): breached, still running, overdue.
+    const ids = [allDay, office].map((team) => made[`${team.name} breached`]!.id);
+    await ctx.deps.db.execute(sql`update sla_clocks set state = 'breached', breached_at = due_at where metric = 'first_response' and ticket_id in (${ids[0]}, ${ids[1]})`);
+    // Microseconds and fractional seconds, which the JS view truncates to milliseconds and keeps.
+    await ctx.deps.db.execute(
+      sql`update sla_clocks set used_sec = used_sec + 0.1234567, resumed_at = resumed_at + interval '0.000789 seconds', started_at = started_at + interval '0.000999 seconds' where metric = 'resolution' and ticket_id in (${made['Around the clock running']!.id}, ${made['Office hours running']!.id})`,
+    );
+    clock.advance(1234);
+
+    const listed = await client(ctx).get('/v1/tickets');
+    expect(listed.statusCode, listed.body).toBe(200);
+    const page = listed.json<Page>();
+    expect(page.items).toHaveLength(10);
+    const states = new Set<string>();
+    for (const item of page.items) {
+      const single = (await client(ctx).get(`/v1/tickets/${item.id}`)).json<TicketJson>();
+      expect(item, item.subject).toEqual(single);
+      expect(listed.body, item.subject).toContain(`"sla":${JSON.stringify(single.sla)}}`);
+      expect(item.sla!.length, item.subject).toBeGreaterThan(0);
+      for (const c of item.sla as { state: string; remainingSec: number | null }[]) states.add(`${c.state} ${c.remainingSec === null ? 'null' : c.remainingSec < 0 ? 'overdue' : 'left'}`);
+    }
+    // Running overdue: a first response past due whose breach job has not run (no workers here).
+    expect([...states].sort()).toEqual(['breached overdue', 'met null', 'paused left', 'running left', 'running overdue']);
+    const paused = page.items.find((item) => item.id === made['Around the clock pending']!.id)!;
+    expect(paused.sla).toContainEqual(expect.objectContaining({ metric: 'resolution', state: 'paused', remainingSec: 86_400 - 1800 }));
+  });
+});
