@@ -118,25 +118,28 @@ describe('firing timers in batches', () => {
     );
     expect(firedByBatches + byReplies.rows[0]!.n).toBeGreaterThanOrEqual(firstResponse.length);
   });
-  it('takes no row lock for a stale request: a clock already fired does not wait behind whoever holds its row', async () => {
+  it('leaves the clocks another transaction holds: a fired one takes no lock, a running one is left to its holder', async () => {
     const clock = manualClock(ctx);
     clock.set('2026-03-04T10:00:00Z');
-    const { firstResponse } = await ticketsWithClocks(2);
+    const { firstResponse } = await ticketsWithClocks(3);
     clock.advance(61 * SECOND);
-    const [held, free] = firstResponse.map((c) => ({ kind: 'breach' as const, clockId: c.id, generation: c.generation }));
-    expect(await fireTimers(firingDeps(), [held!])).toEqual(['fired']);
+    const [fired, held, free] = firstResponse.map((c) => ({ kind: 'breach' as const, clockId: c.id, generation: c.generation }));
+    expect(await fireTimers(firingDeps(), [fired!])).toEqual(['fired']);
 
-    // Another transaction holds the fired clock's row (a reply stopping it, say). Locking every
-    // requested row would make this batch wait until that one ends; it must not.
+    // Another transaction holds the fired clock's row and a running one (a sweep firing it, a
+    // reply stopping it). Locking every requested row would make this batch wait until that
+    // transaction ends (this test would hang until its timeout); it must not.
     const holder = await ctx.deps.pool.connect();
     try {
       await holder.query('begin');
-      await holder.query('select id from sla_clocks where id = $1 for update', [held!.clockId]);
-      expect(await fireTimers(firingDeps(), [held!, free!])).toEqual(['stale', 'fired']);
+      await holder.query('select id from sla_clocks where id = any($1) order by id for update', [[fired!.clockId, held!.clockId]]);
+      expect(await fireTimers(firingDeps(), [fired!, held!, free!])).toEqual(['stale', 'stale', 'fired']);
     } finally {
       await holder.query('rollback');
       holder.release();
     }
+    // The holder rolled back: the running clock is still due, and the next batch (or sweep) fires it.
+    expect(await fireTimers(firingDeps(), [held!])).toEqual(['fired']);
   });
 
   it('sweeps leave the clocks another transaction holds and fire the rest; the next sweep fires the one left', async () => {

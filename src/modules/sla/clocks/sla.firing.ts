@@ -35,18 +35,6 @@ export interface FiringDeps {
   metrics: Metrics;
 }
 
-export interface FireOptions {
-  /**
-   * Leave the clocks another transaction holds (they answer 'stale'). For sweeps: what they
-   * find overdue is, while the jobs run late, exactly what the jobs and the other processes'
-   * sweeps are firing; waiting for those row locks only to find the clocks fired kept sessions
-   * on `Lock:transactionid` at 1,000,000 clocks. A clock skipped whose holder rolls back is
-   * still due, and the next sweep finds it. Timer jobs wait instead: a job is the clock's
-   * first path, and the lock may be a reply that is about to stop the clock.
-   */
-  skipLocked?: boolean;
-}
-
 export const escalationJobId = (breachId: string, level: number) => `esc-${breachId}-${level}`;
 
 /** What one fired request writes: a clock change, a timeline event, a stream event, maybe a breach. */
@@ -69,17 +57,17 @@ interface Firing {
 }
 
 /**
- * Fires a set of SLA timers in one transaction, whatever their number: lock the clocks (in id
- * order, as every other locker does, so batches never deadlock each other), re-check each
+ * Fires a set of SLA timers in one transaction, whatever their number: lock the running clocks
+ * that no other transaction holds (in id order, as every other locker does), re-check each
  * request against the engine, then write every clock, breach, timeline event and stream event
  * in two statements. A burst of 1,000 due clocks costs a handful of round trips instead of
  * ~9 per clock; a single job costs the same as before.
  *
  * The re-check is what makes duplicates harmless: a job for an old generation, a second
- * worker's copy, the reconciler racing a job — all find the clock already moved and answer
- * 'stale'. Breaches are also unique per clock run in the schema.
+ * worker's copy, the reconciler racing a job — all find the clock already moved, or held by
+ * the one firing it, and answer 'stale'. Breaches are also unique per clock run in the schema.
  */
-export async function fireTimers(deps: FiringDeps, requests: FireRequest[], options: FireOptions = {}): Promise<FireResult[]> {
+export async function fireTimers(deps: FiringDeps, requests: FireRequest[]): Promise<FireResult[]> {
   if (requests.length === 0) return [];
   const now = deps.clock.now();
   const results: FireResult[] = requests.map(() => 'stale');
@@ -97,10 +85,16 @@ export async function fireTimers(deps: FiringDeps, requests: FireRequest[], opti
       .innerJoin(tickets, eq(tickets.id, slaClocks.ticketId))
       // Only a running clock can fire: a stale request (its clock fired by a sweep or another
       // worker's copy, or stopped) takes no row lock, which would write the row and its WAL for
-      // nothing, and does not wait behind whoever holds that row.
+      // nothing. And a clock another transaction holds is left to it ('stale' here): a sweep or
+      // a job batch holding it fires it, a reply holding it stops it (recording the breach if
+      // the reply came late), and if the holder rolls back the clock is still overdue, which the
+      // overdue watch fires within a few tens of ms (the reconciler, if the watch is off).
+      // Waiting instead made the jobs queue behind the sweeps that join them when they run late
+      // (the sweeps take the oldest overdue clocks, the very ones the jobs are on): 2.1 sessions
+      // on Lock:transactionid on average at 1,000,000 clocks, and a lag that kept growing.
       .where(and(inArray(slaClocks.id, ids), eq(slaClocks.state, 'running')))
       .orderBy(asc(slaClocks.id))
-      .for('update', options.skipLocked ? { of: slaClocks, skipLocked: true } : { of: slaClocks });
+      .for('update', { of: slaClocks, skipLocked: true });
     const byId = new Map(rows.map((r) => [r.clock.id, { row: r, current: toDomainClock(r.clock), changed: false }]));
 
     // Warnings before breaches: a clock whose warning and breach come due in one batch gets both, in that order.

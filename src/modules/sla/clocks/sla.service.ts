@@ -149,7 +149,7 @@ export function createSlaService(deps: SlaServiceDeps) {
         .where(and(eq(slaClocks.state, 'running'), lte(due, now), since ? gt(due, since) : undefined, isNull(done)))
         .orderBy(asc(due))
         .limit(FIRE_BATCH);
-      const results = await fireTimers(deps, rows.map((c) => ({ kind, clockId: c.id, generation: c.generation })), { skipLocked: true });
+      const results = await fireTimers(deps, rows.map((c) => ({ kind, clockId: c.id, generation: c.generation })));
       const firedNow = results.filter((r) => r === 'fired').length;
       fired += firedNow;
       // Nothing fired: the clocks found are held by others (jobs, another process' sweep) firing them.
