@@ -3,6 +3,7 @@ import { CHANNELS, type Channel } from '../../src/channels/channel.types.js';
 import type { Benchmark, BenchContext } from '../lib/bench.js';
 import { runConcurrent, runLoad } from '../lib/load.js';
 import { measured, unmeasured, type Row } from '../lib/report.js';
+import { ensureBenchPolicy, BENCH_POLICY } from '../lib/sla-seed.js';
 import { describeSessions } from '../lib/sql.js';
 import { BENCH_SECRETS, createWebhookFactory } from '../lib/webhooks.js';
 
@@ -66,13 +67,15 @@ async function countMessages(pool: pg.Pool): Promise<{ rows: number; distinctIds
 
 /**
  * The floor of what intake must write per message, with nothing else: find-or-create the
- * customer by identity, insert the ticket, the message and its two timeline events, commit.
+ * customer by identity, insert the ticket (under the SLA policy), the message, its two
+ * timeline events and the ticket's two running SLA clocks, commit.
  */
 async function runBaseline(context: BenchContext) {
   const database = await context.env.createDatabase('ingest_baseline');
   const pool = new pg.Pool({ connectionString: database.url, max: POOL_MAX });
   pool.on('error', () => undefined);
   try {
+    const policyId = await ensureBenchPolicy(pool);
     context.log(`baseline: ${context.size} pg transactions, ${CONCURRENCY} concurrent over ${POOL_MAX} connections`);
     const run = await runConcurrent({
       total: context.size,
@@ -100,8 +103,8 @@ async function runBaseline(context: BenchContext) {
             ]);
           }
           const ticket = await client.query<{ id: string }>(
-            `insert into tickets (status, priority, channel, subject, description, customer_id, language) values ('new', 'normal', $1, $2, $3, $4, $5) returning id`,
-            [channel, text.slice(0, 120), text, customerId, language],
+            `insert into tickets (status, priority, channel, subject, description, customer_id, language, sla_policy_id) values ('new', 'normal', $1, $2, $3, $4, $5, $6) returning id`,
+            [channel, text.slice(0, 120), text, customerId, language, policyId],
           );
           const ticketId = ticket.rows[0]!.id;
           const message = await client.query<{ id: string }>(
@@ -112,6 +115,12 @@ async function runBaseline(context: BenchContext) {
           await client.query(
             `insert into ticket_events (ticket_id, type, actor_kind, data) values ($1, 'created', 'customer', $2), ($1, 'customer_message', 'customer', $3)`,
             [ticketId, JSON.stringify({ channel, source: 'webhook' }), JSON.stringify({ messageId: message.rows[0]!.id, channel })],
+          );
+          await client.query(
+            `insert into sla_clocks (ticket_id, policy_id, metric, state, target_sec, started_at, resumed_at, used_sec, due_at, warn_due_at, generation, updated_at)
+             select $1, $2, m.metric, 'running', m.target, now(), now(), 0, now() + make_interval(secs => m.target), now() + make_interval(secs => m.target * 0.75), 1, now()
+               from (values ('first_response', $3::int), ('resolution', $4::int)) as m(metric, target)`,
+            [ticketId, policyId, BENCH_POLICY.firstResponseSec, BENCH_POLICY.resolutionSec],
           );
           await client.query('commit');
         } catch (error) {
@@ -155,6 +164,9 @@ export const ingest: Benchmark = {
     if (context.signal.aborted) return [];
 
     const database = await context.env.createDatabase('ingest_product');
+    // The same catch-all policy as the baseline's: every new ticket gets its two clocks (and their timer jobs), as in production.
+    const seed = new pg.Pool({ connectionString: database.url, max: 1 });
+    await ensureBenchPolicy(seed).finally(() => seed.end());
     const service = await context.startService({ label: 'ingest', databaseUrl: database.url, env: { ...BENCH_SECRETS, DATABASE_POOL_MAX: String(POOL_MAX) } });
     const pool = new pg.Pool({ connectionString: database.url, max: 2 });
     pool.on('error', () => undefined);
