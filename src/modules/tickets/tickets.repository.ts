@@ -8,6 +8,7 @@ import { ticketEvents } from './ticket-events.table.js';
 import { tickets } from './tickets.table.js';
 import type { ListTicketsQuery, MessageView, TicketView, RedressKind } from './tickets.schemas.js';
 import type { PageClocksSql } from './ticket-clocks.js';
+import { isoSql as iso } from '../../db/json-sql.js';
 
 export type TicketRow = typeof tickets.$inferSelect;
 export type MessageRow = typeof messages.$inferSelect;
@@ -132,8 +133,6 @@ export interface RenderedTicketPage {
   nextCursor: string | null;
 }
 
-const ISO = `'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'`;
-const iso = (column: string) => `to_char(${column} at time zone 'UTC', ${ISO})`;
 // row_to_json of a one-row subquery whose columns carry the view's names: ~20% less Postgres
 // time than json_build_object with the same pairs (EXPLAIN ANALYZE, 201 rows: 1.5 vs 1.9 ms).
 const ticketViewJson = (sla: string) => `(select row_to_json(v) from (select

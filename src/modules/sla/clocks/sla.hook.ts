@@ -150,6 +150,8 @@ export function createSlaHook(deps: { policies: PolicyCache; timers: TimerSchedu
      */
     async inTransactionBatch(tx: Executor, changes: readonly TicketChange[]) {
       const fresh: { change: TicketChange; clocks: SlaClock[]; policyId: string | null }[] = [];
+      // One set of policies for the whole batch (the cache may turn over between two changes).
+      const { policies } = await deps.policies.get(tx);
       for (const change of changes) {
         const events = slaEventsOf(change.events, change.now);
         if (events.length === 0) continue;
@@ -157,7 +159,6 @@ export function createSlaHook(deps: { policies: PolicyCache; timers: TimerSchedu
           await inTransaction(tx, change);
           continue;
         }
-        const { policies } = await deps.policies.get(tx);
         const policy = matchPolicy(policies, slaTicketOf(change.ticket));
         const policyId = policy?.id ?? null;
         const clocks = clocksAfter(change, events, policy, []);

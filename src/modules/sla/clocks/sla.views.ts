@@ -1,4 +1,5 @@
 import { poolOf, type Database } from '../../../db/client.js';
+import { isoSql as iso } from '../../../db/json-sql.js';
 import { clockView, type SlaClockView } from '../../../domain/sla/sla-clocks.js';
 import type { ClockStateName, SlaMetric } from '../../../domain/sla/sla.types.js';
 import type { Clock } from '../../../shared/clock.js';
@@ -39,9 +40,6 @@ export function createSlaViews(deps: { db: Database; clock: Clock; policies: Pol
   };
 }
 
-const ISO = `'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'`;
-// Milliseconds truncated, as node-postgres reads an instant into a Date and toISOString writes it.
-const iso = (column: string) => `to_char(${column} at time zone 'UTC', ${ISO})`;
 /** An instant as whole epoch milliseconds in float8 (exact below 2^53), the Date.getTime() of the JS view. */
 const epochMs = (column: string) => `floor(extract(epoch from ${column}) * 1000)::float8`;
 
