@@ -63,6 +63,11 @@ const query = (from: string, to: string, groupBy: GroupBy, extra: Partial<KpiQue
 });
 
 describe('KPI rollups', () => {
+  it('are read over connections with JIT off (compiling the fact statements cost more than it saved)', async () => {
+    const { rows } = await ctx.deps.pool.query<{ jit: string }>('show jit');
+    expect(rows[0]!.jit).toBe('off');
+  });
+
   it('are not used before the first refresh: the exact statement answers', async () => {
     const { source } = await kpiReport(ctx.deps.db, query('2026-03-01T00:00Z', '2026-03-03T00:00Z', 'channel'));
     expect(source).toBe('exact');
