@@ -108,10 +108,12 @@ async function measureGrouping(
 
   const served = new Samples();
   const direct = new Samples();
-  const timedGet = async () => {
+  const timedGet = async (what = 'timed') => {
     const t0 = performance.now();
     const response = await get(service.url + path, headers);
     const ms = performance.now() - t0;
+    // Logged as it happens, so a run cut short still says which path answered and how fast.
+    context.log(`${label}: ${what} GET ${response.status} in ${ms.toFixed(0)} ms (kpi-source ${response.source ?? 'none'})`);
     statusCounts[response.status] = (statusCounts[response.status] ?? 0) + 1;
     sources[response.source ?? 'none'] = (sources[response.source ?? 'none'] ?? 0) + 1;
     if (response.status === 200) {
@@ -131,7 +133,7 @@ async function measureGrouping(
   let warmups = 0;
   try {
     // One warm-up each side; a slow one (a tenth of the budget) is kept as a timed sample.
-    const firstHttp = await timedGet();
+    const firstHttp = await timedGet('warm-up');
     let t0 = performance.now();
     await replay(client, sql);
     const firstSql = performance.now() - t0;

@@ -123,6 +123,14 @@ export async function seedTickets(pool: pg.Pool, options: SeedOptions): Promise<
   const customerCount = Math.max(1, Math.ceil(n * 0.6));
   const days = options.days ?? 30;
   const now = (options.now ?? new Date()).toISOString();
+  /**
+   * A step whose drawn time falls after the seed's now (a young ticket drawn solved, say) is put
+   * at a random instant between the step before it and now. Clamping it to now stacked 45,101
+   * responses, solutions and closures on that one instant at 1,000,000 tickets (the same hour a
+   * day earlier holds 1,262 solutions and closures), and every report whose range took in the
+   * seed's last hour read that pile live.
+   */
+  const notAfterNow = (step: string, before: string) => `case when ${step} > $$${now}$$::timestamptz then ${before} + ($$${now}$$::timestamptz - ${before}) * random() else ${step} end`;
   const log = options.log ?? (() => undefined);
   const phases: Record<string, number> = {};
   const started = performance.now();
@@ -235,9 +243,12 @@ export async function seedTickets(pool: pg.Pool, options: SeedOptions): Promise<
                     replace(${subjectByLanguage}, '{n}', (100000 + s.i)::text) as subject,
                     case when s.status = 'new' then null else s.created_at + interval '30 minutes' * s.r_response end as assigned_at,
                     case when s.status in ('new') or (s.status = 'open' and s.r_response > .7) then null
-                         else least($$${now}$$::timestamptz, s.created_at + interval '4 hours' * s.r_response) end as responded_at,
-                    case when s.status in ('solved', 'closed') then least($$${now}$$::timestamptz, s.created_at + interval '72 hours' * s.r_solve) end as solved_at
+                         else ${notAfterNow(`s.created_at + interval '4 hours' * s.r_response`, 's.created_at')} end as responded_at,
+                    case when s.status in ('solved', 'closed') then ${notAfterNow(`s.created_at + interval '72 hours' * s.r_solve`, 's.created_at')} end as solved_at
                from s join ag on ag.k = floor(s.r_agent * ${TEAMS.length * AGENTS_PER_TEAM})
+           ),
+           u as (
+             select t.*, case when t.status = 'closed' then ${notAfterNow(`t.solved_at + interval '1 day' * (1 + 3 * t.r_extra)`, 't.solved_at')} end as closed_at from t
            )
            select t.status,
                   case when t.r_priority < .15 then 'low' when t.r_priority < .75 then 'normal' when t.r_priority < .95 then 'high' else 'urgent' end,
@@ -249,15 +260,13 @@ export async function seedTickets(pool: pg.Pool, options: SeedOptions): Promise<
                   case when t.status = 'new' and t.r_agent < .5 then null else t.agent_team_id end,
                   t.language,
                   case when t.r_extra > .95 then '{vip}'::text[] when t.r_extra > .85 then '{delivery}'::text[] else '{}'::text[] end,
-                  t.assigned_at, t.responded_at, t.solved_at,
-                  case when t.status = 'closed' then least($$${now}$$::timestamptz, t.solved_at + interval '1 day' * (1 + 3 * t.r_extra)) end,
+                  t.assigned_at, t.responded_at, t.solved_at, t.closed_at,
                   case when t.r_extra between .40 and .43 then 1 else 0 end,
                   case when t.r_extra between .50 and .60 then 1 else 0 end,
                   1 + (t.assigned_at is not null)::int + (t.responded_at is not null)::int + (t.solved_at is not null)::int + (t.status = 'closed')::int,
                   t.created_at,
-                  greatest(t.created_at, t.assigned_at, t.responded_at, t.solved_at,
-                           case when t.status = 'closed' then least($$${now}$$::timestamptz, t.solved_at + interval '1 day' * (1 + 3 * t.r_extra)) end)
-             from t`,
+                  greatest(t.created_at, t.assigned_at, t.responded_at, t.solved_at, t.closed_at)
+             from u t`,
       ),
     );
 
