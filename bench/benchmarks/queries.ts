@@ -121,14 +121,23 @@ async function measureCase(
     const reduced = repeats !== full ? `fewer requests for a slow query: ${repeats.sequential} sequential, ${repeats.load} at ${LOAD_CONNECTIONS} connections` : undefined;
     await sequentialGets({ url: service.url, paths, headers, count: repeats.warmup, signal: context.signal });
 
+    // The statement through pg and the request over HTTP in turn, one of each per round: a burst
+    // of load on this shared machine (the service's own maintenance, another process) then falls
+    // on both sides alike instead of on whichever phase it happened to overlap.
     const direct = new Samples();
-    for (let i = 0; i < repeats.sequential && !context.signal.aborted; i++) {
-      const t0 = performance.now();
-      await replay(client, sqlOf(i));
-      direct.push(performance.now() - t0);
-    }
+    const http = await sequentialGets({
+      url: service.url,
+      paths,
+      headers,
+      count: repeats.sequential,
+      signal: context.signal,
+      beforeEach: async (i) => {
+        const t0 = performance.now();
+        await replay(client, sqlOf(i));
+        direct.push(performance.now() - t0);
+      },
+    });
     const baseline = direct.summary();
-    const http = await sequentialGets({ url: service.url, paths, headers, count: repeats.sequential, signal: context.signal });
 
     const baselineLoad = await runConcurrent({ total: repeats.load, concurrency: LOAD_CONNECTIONS, maxSeconds: 60, signal: context.signal, task: (i) => replay(pool, sqlOf(i)) });
     let next = 0;

@@ -141,12 +141,21 @@ export interface SequentialResult {
  * One request at a time over one kept-alive connection: the latency a single user sees with
  * the service otherwise idle. Paths are taken in turn.
  */
-export async function sequentialGets(options: { url: string; paths: string[]; headers: Record<string, string>; count: number; signal?: AbortSignal }): Promise<SequentialResult> {
+export async function sequentialGets(options: {
+  url: string;
+  paths: string[];
+  headers: Record<string, string>;
+  count: number;
+  signal?: AbortSignal;
+  /** Run (untimed here) before each request: a baseline measured in turn with it, under the same load. */
+  beforeEach?: (i: number) => Promise<void>;
+}): Promise<SequentialResult> {
   const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
   const latencies = new Samples();
   const statusCounts: Record<string, number> = {};
   try {
     for (let i = 0; i < options.count && !options.signal?.aborted; i++) {
+      await options.beforeEach?.(i);
       const path = options.paths[i % options.paths.length]!;
       const started = performance.now();
       const status = await get(agent, options.url + path, options.headers);
