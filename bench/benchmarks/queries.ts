@@ -1,6 +1,6 @@
 import { Redis } from 'ioredis';
 import pg from 'pg';
-import type { Database } from '../../src/db/client.js';
+import { CONNECTION_OPTIONS, type Database } from '../../src/db/client.js';
 import { createPageClocks, createSlaViews } from '../../src/modules/sla/clocks/sla.views.js';
 import type { PolicyCache } from '../../src/modules/sla/policies/policy.cache.js';
 import { findTicketView, listEvents, ticketPageSql } from '../../src/modules/tickets/tickets.repository.js';
@@ -237,7 +237,8 @@ export const queries: Benchmark = {
     const fixture = await monthFixture(context, 'queries');
     const seeded = fixture.tickets;
     context.details.seed = { tickets: seeded, sla: fixture.sla, seededBy: fixture.seededBy };
-    const pool = new pg.Pool({ connectionString: fixture.database.url, max: LOAD_CONNECTIONS, application_name: 'bench' });
+    // The service's connection settings (jit off), so the baseline runs its statements as the service does.
+    const pool = new pg.Pool({ connectionString: fixture.database.url, max: LOAD_CONNECTIONS, application_name: 'bench', options: CONNECTION_OPTIONS });
     pool.on('error', () => undefined);
     const redis = new Redis(context.env.redisUrl, { maxRetriesPerRequest: 1 });
     let service: RunningService | undefined;

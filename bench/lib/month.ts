@@ -2,6 +2,7 @@ import pg from 'pg';
 import type { BenchContext } from './bench.js';
 import { seedTickets, type SeedResult } from './seed.js';
 import { seedMonthSla, type MonthSlaSeedResult } from './sla-seed.js';
+import { CONNECTION_OPTIONS } from '../../src/db/client.js';
 import { refreshKpiRollups, type RefreshResult } from '../../src/modules/reports/kpi-rollup.refresh.js';
 import { classifyTickets, seedContactFacts } from '../../scripts/seed-contact-facts.js';
 
@@ -48,7 +49,8 @@ export function monthFixture(context: BenchContext, by: string): Promise<MonthFi
 
 async function seedMonth(context: BenchContext, by: string): Promise<MonthFixture> {
   const database = await context.env.createDatabase(`month_${context.size}`);
-  const pool = new pg.Pool({ connectionString: database.url, max: 2, application_name: 'bench seed' });
+  // With the service's connection settings: the rollup build below is the product's refresh.
+  const pool = new pg.Pool({ connectionString: database.url, max: 2, application_name: 'bench seed', options: CONNECTION_OPTIONS });
   pool.on('error', () => undefined);
   try {
     const now = new Date();
