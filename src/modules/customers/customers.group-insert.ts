@@ -1,10 +1,9 @@
-import { clientOf, type Executor } from '../../db/client.js';
-
 /**
  * Set-based writes of new customers for intake's group commit (issue 18): many customers and
- * their one verified identity each in one statement, as a named prepared statement with its
- * rows as arrays expanded by unnest (parsed and planned once per connection). Hand-written SQL,
- * not drizzle's query builder: on this path the builder cost as much CPU as the round trip.
+ * their one verified identity each, as part of the named prepared statement that also writes
+ * their tickets (tickets.group-insert.ts), with the rows as arrays expanded by unnest (parsed and
+ * planned once per connection). Hand-written SQL, not drizzle's query builder: on this path the
+ * builder cost as much CPU as the round trip. The SQL stays here, with the tables it writes.
  */
 
 export interface NewCustomerRow {
@@ -16,27 +15,29 @@ export interface NewCustomerRow {
 }
 
 /**
- * The customers and their one verified identity each, in one statement. An identity some other
- * transaction stored meanwhile (a concurrent first message of the same person) is skipped by
- * the unique index; the answer is the ids of the customers whose identity was NOT stored: the
- * caller deletes those customers (deleteCustomers) and takes their messages the long way,
- * which finds the other customer.
+ * New customers and their one verified identity each, as part of a larger statement (intake's
+ * new tickets and their new customers in one round trip, see tickets.group-insert.ts): two CTEs, `new_identities` (the identities
+ * stored, as `customer_id`) and `new_customers`, with their parameters numbered from `first`.
+ * The identities go first and a customer is inserted only if its identity was: one whose
+ * identity a concurrent transaction stored meanwhile is then never written, so nothing is
+ * deleted again (the foreign key of the identity is checked at the statement's end).
  */
-export async function insertCustomers(tx: Executor, rows: readonly NewCustomerRow[]): Promise<Set<string>> {
-  if (rows.length === 0) return new Set();
-  const { rows: linked } = await clientOf(tx).query<{ customer_id: string }>({
-    name: 'intake_group_customers_v1',
-    text: `with c as (
+export function newCustomersCtes(first: number): { text: string; values(rows: readonly NewCustomerRow[]): unknown[] } {
+  const $ = (n: number) => `$${first + n}`;
+  return {
+    text: `new_identities as (
+        insert into customer_identities (customer_id, kind, address, display_name, handle, created_at)
+        select id, kind, address, display_name, handle, at
+          from unnest(${$(0)}::uuid[], ${$(4)}::text[], ${$(5)}::text[], ${$(6)}::text[], ${$(7)}::text[], ${$(3)}::timestamptz[]) as v(id, kind, address, display_name, handle, at)
+        on conflict do nothing
+        returning customer_id),
+      new_customers as (
         insert into customers (id, name, language, created_at, updated_at)
-        select id, name, language, at, at from unnest($1::uuid[], $2::text[], $3::text[], $4::timestamptz[]) as v(id, name, language, at)
-        returning id)
-      insert into customer_identities (customer_id, kind, address, display_name, handle, created_at)
-      select v.id, v.kind, v.address, v.display_name, v.handle, v.at
-        from unnest($1::uuid[], $5::text[], $6::text[], $7::text[], $8::text[], $4::timestamptz[]) as v(id, kind, address, display_name, handle, at)
-        join c using (id)
-      on conflict do nothing
-      returning customer_id`,
-    values: [
+        select v.id, v.name, v.language, v.at, v.at
+          from unnest(${$(0)}::uuid[], ${$(1)}::text[], ${$(2)}::text[], ${$(3)}::timestamptz[]) as v(id, name, language, at)
+         where v.id in (select customer_id from new_identities)
+        returning id)`,
+    values: (rows) => [
       rows.map((r) => r.id),
       rows.map((r) => r.name),
       rows.map((r) => r.language),
@@ -46,12 +47,5 @@ export async function insertCustomers(tx: Executor, rows: readonly NewCustomerRo
       rows.map((r) => r.identity.displayName),
       rows.map((r) => r.identity.handle),
     ],
-  });
-  const stored = new Set(linked.map((r) => r.customer_id));
-  return new Set(rows.map((r) => r.id).filter((id) => !stored.has(id)));
-}
-
-export async function deleteCustomers(tx: Executor, ids: readonly string[]): Promise<void> {
-  if (ids.length === 0) return;
-  await clientOf(tx).query({ name: 'intake_group_customers_drop_v1', text: 'delete from customers where id = any($1::uuid[])', values: [ids] });
+  };
 }

@@ -4,7 +4,7 @@ import type { Logger } from 'pino';
 import type { DeliveryToken } from '../../channels/channel.adapter.js';
 import type { NormalizedInbound, SenderIdentity } from '../../channels/channel.types.js';
 import { detectLanguage } from '../../channels/language.js';
-import type { Database, Executor } from '../../db/client.js';
+import { clientOf, type Database, type Executor } from '../../db/client.js';
 import { agentPublicReply, customerMessage, lifecycleStateOf, type DomainEvent, type Transition } from '../../domain/ticket-lifecycle.js';
 import type { Clock } from '../../shared/clock.js';
 import { createCoalescer } from '../../shared/coalescer.js';
@@ -20,8 +20,8 @@ import { insertMessageWithTimeline, insertTicket, patchTicket, type NewTicket } 
 import type { AttachmentStore } from './attachment-store.js';
 import { deadLetters } from './intake.table.js';
 import { findThread, threadKeyOf, type ThreadMatch } from './intake.threading.js';
-import { deleteCustomers, insertCustomers, type NewCustomerRow } from '../customers/customers.group-insert.js';
-import { insertTicketsWithMessages, type NewEventRow, type NewMessageRow } from '../tickets/tickets.group-insert.js';
+import { type NewCustomerRow } from '../customers/customers.group-insert.js';
+import { insertCustomersTicketsWithMessages, type NewEventRow, type NewMessageRow } from '../tickets/tickets.group-insert.js';
 import { claimDeliveryToken } from './delivery-tokens.js';
 import { escapedText, storable } from './storable.js';
 import type { SenderAuthenticator, SmtpEnvelope } from '../../channels/email/sender-auth.js';
@@ -370,13 +370,13 @@ export function createIntakeService(deps: IntakeDeps) {
 
   /**
    * The group's plain messages (see plainMessages: a new sender, nothing to thread onto, nothing
-   * to suggest, block or attach), written set-based: one statement for their customers and
-   * identities, one for their tickets, messages and timelines, instead of three or four per
-   * message; then their in-transaction hooks, as ingestOne runs them, but over all the changes
-   * at once (inTransactionNowBatch: one statement for their SLA clocks). The outcome of
-   * each is what ingestOne gives such a message. A customer whose identity a concurrent
-   * transaction stored first is dropped again and its message goes through ingestOne, which
-   * finds that customer (as createCustomer does).
+   * to suggest, block or attach), written set-based: one statement for their customers,
+   * identities, tickets, messages and timelines, instead of three or four per message; then
+   * their in-transaction hooks, as ingestOne runs them, but over all the changes at once
+   * (inTransactionNowBatch: one statement for their SLA clocks). The outcome of each is what
+   * ingestOne gives such a message. A message whose sender's identity a concurrent transaction
+   * stored first is not written by that statement, and goes through ingestOne, which finds that
+   * customer (as createCustomer does).
    */
   async function ingestPlain(tx: Executor, group: GroupState, plain: readonly PlainMessage[]): Promise<Map<NormalizedInbound, Written>> {
     const written = new Map<NormalizedInbound, Written>();
@@ -388,15 +388,12 @@ export function createIntakeService(deps: IntakeDeps) {
       now,
       identity: { kind: message.sender.kind, address: message.sender.address, displayName: message.sender.displayName ?? null, handle: message.sender.handle ?? null },
     }));
-    const lost = await insertCustomers(tx, customers);
-    if (lost.size > 0) await deleteCustomers(tx, [...lost]);
     const ticketRows: (NewTicket & { id: string; createdAt: Date; updatedAt: Date })[] = [];
     const messageRows: NewMessageRow[] = [];
     const eventRows: NewEventRow[] = [];
-    const kept: { message: NormalizedInbound; events: NewEvent[]; now: Date }[] = [];
+    const pending: { message: NormalizedInbound; ticketId: string; events: NewEvent[]; now: Date }[] = [];
     for (const [i, { message, extras, language, now }] of plain.entries()) {
       const customerId = customers[i]!.id;
-      if (lost.has(customerId)) continue;
       const values = { ...newTicketValues(message, customerId, language, now, null, extras), id: randomUUID(), createdAt: now, updatedAt: now };
       const messageId = randomUUID();
       const events: NewEvent[] = [{ type: 'created', data: { channel: message.channel, source: 'webhook', kind: message.kind } }, ...messageEvents(message, messageId, null)];
@@ -410,16 +407,20 @@ export function createIntakeService(deps: IntakeDeps) {
       ticketRows.push(values);
       messageRows.push(inboundMessageRow(message, { id: messageId, ticketId: values.id, senderAddress: message.sender.address, language, now }, extras));
       for (const event of events) eventRows.push({ ticketId: values.id, type: event.type, data: event.data ?? {}, createdAt: now });
-      kept.push({ message, events, now });
+      pending.push({ message, ticketId: values.id, events, now });
     }
     if (deps.policies && ticketRows.length > 0) {
       const { policies } = await deps.policies.get(tx);
       for (const values of ticketRows) values.slaPolicyId = matchPolicy(policies, slaTicketOf(values))?.id ?? null;
     }
-    const rows = await insertTicketsWithMessages(tx, ticketRows, messageRows, eventRows);
+    // Customers, identities, tickets, messages and timelines in one statement. A message whose
+    // sender's identity a concurrent transaction stored first gets no row at all there (no
+    // ticket comes back for it): it stays out of `written` and goes through ingestOne.
+    const rows = await insertCustomersTicketsWithMessages(tx, customers, ticketRows, messageRows, eventRows);
     const changes: TicketChange[] = [];
-    for (const [i, { message, events, now }] of kept.entries()) {
-      const ticket = rows[i]!;
+    for (const { message, ticketId, events, now } of pending) {
+      const ticket = rows.get(ticketId);
+      if (!ticket) continue;
       group.stored.add(storedKey(message));
       group.unknownSenders.delete(senderKey(message.sender));
       const change = { ticket, events, now };
@@ -447,21 +448,12 @@ export function createIntakeService(deps: IntakeDeps) {
    * or null when its bytes were stored before.
    */
   async function storePayloads(tx: Executor, group: readonly Delivery[], outcomes: readonly MessageOutcome[][]): Promise<(string | null)[]> {
-    const rows = group.map((delivery, ord) => {
+    const values = group.flatMap((delivery, ord) => {
       const { raw, sha256, skipped, now } = delivery;
       const contentType = raw.contentType === undefined ? null : escapedText(raw.contentType);
-      const outcome = JSON.stringify({ messages: outcomes[ord], skipped });
-      return sql`(${ord}::int, ${raw.channel}::text, ${sha256}::text, ${contentType}::text, ${raw.body}::bytea, ${outcome}::jsonb, ${now}::timestamptz)`;
+      return [ord, raw.channel, sha256, contentType, raw.body, JSON.stringify({ messages: outcomes[ord], skipped }), now];
     });
-    const stored = await tx.execute<{ id: string; channel: string; sha256: string }>(sql`
-      with v (ord, channel, sha256, content_type, body, outcome, received_at) as (values ${sql.join(rows, sql`, `)}),
-      first as (select distinct on (channel, sha256) * from v order by channel, sha256, ord),
-      claim as (
-        insert into inbound_payload_keys (channel, sha256, received_at) select channel, sha256, received_at from first order by channel, sha256
-        on conflict do nothing returning channel, sha256)
-      insert into inbound_payloads (channel, sha256, content_type, body, outcome, received_at)
-      select first.channel, first.sha256, first.content_type, first.body, first.outcome, first.received_at from first join claim using (channel, sha256)
-      returning id, channel, sha256`);
+    const stored = await clientOf(tx).query<{ id: string; channel: string; sha256: string }>({ name: `intake_payloads_v1_${group.length}`, text: payloadsStatement(group.length), values });
     const payloadKey = (channel: string, sha256: string) => `${channel}\u0000${sha256}`;
     const ids = new Map(stored.rows.map((r) => [payloadKey(r.channel, r.sha256), r.id]));
     return group.map((delivery) => {
@@ -820,12 +812,41 @@ async function lockMessages(tx: Executor, list: NormalizedInbound[], options: { 
   }
   const ordered = [...byKey.keys()].sort().map((key) => byKey.get(key)!);
   if (ordered.length === 0) return;
-  // One statement takes every lock, left to right in the sorted order.
-  const locks = sql.join(
-    ordered.map(([space, key]) => sql`pg_advisory_xact_lock(hashtext(${space}), hashtext(${key}))`),
-    sql`, `,
-  );
-  await tx.execute(sql`select ${locks}`);
+  // One statement takes every lock, in the array's (sorted) order: a volatile target list is
+  // evaluated after the ORDER BY. A named prepared statement of fixed text, not a drizzle-built
+  // one with two parameters per lock.
+  await clientOf(tx).query({
+    name: 'intake_locks_v1',
+    text: 'select pg_advisory_xact_lock(hashtext(l.space), hashtext(l.key)) from unnest($1::text[], $2::text[]) with ordinality as l(space, key, ord) order by l.ord',
+    values: [ordered.map(([space]) => space), ordered.map(([, key]) => key)],
+  });
+}
+
+/**
+ * The statement that stores a group of `size` payloads (see storePayloads), one per size (at most
+ * GROUP_MAX of them), so it runs as a named prepared statement: parsed and planned once per
+ * connection, with each body a binary parameter of its own (not hex in an array).
+ */
+const payloadStatements = new Map<number, string>();
+function payloadsStatement(size: number): string {
+  let text = payloadStatements.get(size);
+  if (text === undefined) {
+    const rows = Array.from({ length: size }, (_, i) => {
+      const $ = (n: number) => `$${i * 7 + n}`;
+      return `(${$(1)}::int, ${$(2)}::text, ${$(3)}::text, ${$(4)}::text, ${$(5)}::bytea, ${$(6)}::jsonb, ${$(7)}::timestamptz)`;
+    });
+    text = `
+      with v (ord, channel, sha256, content_type, body, outcome, received_at) as (values ${rows.join(', ')}),
+      first as (select distinct on (channel, sha256) * from v order by channel, sha256, ord),
+      claim as (
+        insert into inbound_payload_keys (channel, sha256, received_at) select channel, sha256, received_at from first order by channel, sha256
+        on conflict do nothing returning channel, sha256)
+      insert into inbound_payloads (channel, sha256, content_type, body, outcome, received_at)
+      select first.channel, first.sha256, first.content_type, first.body, first.outcome, first.received_at from first join claim using (channel, sha256)
+      returning id, channel, sha256`;
+    payloadStatements.set(size, text);
+  }
+  return text;
 }
 
 /**

@@ -1,13 +1,14 @@
 import { getTableColumns } from 'drizzle-orm';
 import { clientOf, type Executor } from '../../db/client.js';
+import { newCustomersCtes, type NewCustomerRow } from '../customers/customers.group-insert.js';
 import type { TicketRow } from './tickets.repository.js';
 import { tickets } from './tickets.table.js';
 import type { NewTicket } from './tickets.writer.js';
 
 /**
  * Set-based writes of new tickets for intake's group commit (issue 18): a group's new tickets,
- * their first messages and their timeline events in one statement instead of three or four per
- * ticket. Its text is fixed (rows arrive as arrays, one per column, expanded by unnest), so it
+ * their new customers, first messages and timeline events in one statement instead of three or
+ * four per ticket. Its text is fixed (rows arrive as arrays, one per column, expanded by unnest), so it
  * runs as a named prepared statement: parsed and planned once per connection, then only bound
  * and executed. Hand-written SQL, not drizzle's query builder: on this path the builder cost as
  * much CPU as the statement's round trip.
@@ -51,24 +52,35 @@ function ticketRowOf(raw: Record<string, unknown>): TicketRow {
   return row as TicketRow;
 }
 
+/** The customers' CTEs (customers.group-insert.ts) take their parameters after the tickets' 33. */
+const customersCtes = newCustomersCtes(34);
+
 /**
- * The group's new tickets, their first messages and their timeline events, in one statement
- * (the foreign keys are checked at its end). Customer actors only: intake's messages. Answers
- * the tickets' rows in the order given.
+ * The group's new customers (each with its one verified identity), their new tickets, the
+ * tickets' first messages and their timeline events, in one statement (the foreign keys are
+ * checked at its end): one round trip where the customers took one of their own. A customer
+ * whose identity a concurrent transaction stored first is not written (see newCustomersCtes),
+ * and neither are its ticket, message and events: the caller takes that message the long way,
+ * which finds the other customer. Customer actors only: intake's messages. Answers the rows of
+ * the tickets written, by id.
  */
-export async function insertTicketsWithMessages(
+export async function insertCustomersTicketsWithMessages(
   tx: Executor,
+  customerRows: readonly NewCustomerRow[],
   ticketRows: readonly (NewTicket & { id: string; createdAt: Date; updatedAt: Date })[],
   messageRows: readonly NewMessageRow[],
   eventRows: readonly NewEventRow[],
-): Promise<TicketRow[]> {
-  if (ticketRows.length === 0) return [];
+): Promise<Map<string, TicketRow>> {
+  if (ticketRows.length === 0) return new Map();
   const t = ticketRows;
   const { rows } = await clientOf(tx).query<Record<string, unknown>>({
-    name: 'intake_group_tickets_v2',
-    text: `with t as (
+    name: 'intake_group_customers_tickets_v1',
+    text: `with ${customersCtes.text},
+      t as (
         insert into tickets (id, status, priority, team_id, channel, subject, description, customer_id, language, first_response_at, created_at, updated_at, sla_policy_id)
-        select * from unnest($1::uuid[], $2::text[], $3::text[], $4::uuid[], $5::text[], $6::text[], $7::text[], $8::uuid[], $9::text[], $10::timestamptz[], $11::timestamptz[], $12::timestamptz[], $33::uuid[])
+        select v.* from unnest($1::uuid[], $2::text[], $3::text[], $4::uuid[], $5::text[], $6::text[], $7::text[], $8::uuid[], $9::text[], $10::timestamptz[], $11::timestamptz[], $12::timestamptz[], $33::uuid[])
+          as v(id, status, priority, team_id, channel, subject, description, customer_id, language, first_response_at, created_at, updated_at, sla_policy_id)
+         where v.customer_id in (select customer_id from new_identities)
         returning *),
       m as (
         insert into messages (id, ticket_id, direction, kind, public, author_kind, channel, sender_kind, sender_address, provider_message_id, thread_key,
@@ -78,10 +90,12 @@ export async function insertTicketsWithMessages(
           from unnest($13::uuid[], $14::uuid[], $15::text[], $16::text[], $17::text[], $18::text[], $19::text[], $20::text[], $21::text[], $22::text[],
                       $23::text[], $24::text[], $25::text[], $26::text[], $27::timestamptz[], $28::timestamptz[])
             as v(id, ticket_id, kind, channel, sender_kind, sender_address, provider_message_id, thread_key, message_id_header, subject, body_text, body_html,
-                 language, authentication, sent_at, created_at)),
+                 language, authentication, sent_at, created_at)
+         where v.ticket_id in (select id from t)),
       e as (
         insert into ticket_events (ticket_id, type, actor_kind, actor_id, data, created_at)
-        select ticket_id, type, 'customer', null, data::jsonb, created_at from unnest($29::uuid[], $30::text[], $31::text[], $32::timestamptz[]) as v(ticket_id, type, data, created_at))
+        select ticket_id, type, 'customer', null, data::jsonb, created_at from unnest($29::uuid[], $30::text[], $31::text[], $32::timestamptz[]) as v(ticket_id, type, data, created_at)
+         where v.ticket_id in (select id from t))
       select * from t`,
     values: [
       t.map((r) => r.id),
@@ -117,12 +131,8 @@ export async function insertTicketsWithMessages(
       eventRows.map((e) => JSON.stringify(e.data)),
       eventRows.map((e) => e.createdAt),
       t.map((r) => r.slaPolicyId ?? null),
+      ...customersCtes.values(customerRows),
     ],
   });
-  const byId = new Map(rows.map((raw) => [raw.id as string, ticketRowOf(raw)]));
-  return t.map((r) => {
-    const row = byId.get(r.id);
-    if (!row) throw new Error('the group ticket insert returned no row for a ticket');
-    return row;
-  });
+  return new Map(rows.map((raw) => [raw.id as string, ticketRowOf(raw)]));
 }
