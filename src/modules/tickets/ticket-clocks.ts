@@ -31,7 +31,23 @@ export interface PageClocksSql {
   finish(pending: unknown): string;
 }
 
-/** A list page's JSON from its tickets' finished JSON (tickets.repository.ts listTicketPage). */
-export function pageJson(page: { items: string[]; nextCursor: string | null }): string {
-  return `{"items":[${page.items.join(',')}],"nextCursor":${JSON.stringify(page.nextCursor)}}`;
+const PAGE_START = Buffer.from('{"items":[');
+const COMMA = Buffer.from(',');
+
+/**
+ * A list page's JSON, as the UTF-8 bytes the response sends, from its tickets' finished JSON
+ * (tickets.repository.ts listTicketPage). Bytes, not one string: a page with any non-Latin-1
+ * text is a two-byte string in V8, and joining it, flattening it for the content-length and
+ * encoding it for the socket made three copies of twice the page's size; each item's bytes
+ * (small buffers from Node's pool) and one concat make two of its size. Less garbage per
+ * request means fewer young-generation GC pauses among the requests (the list p99).
+ */
+export function pageJson(page: { items: string[]; nextCursor: string | null }): Buffer {
+  const parts: Buffer[] = [PAGE_START];
+  page.items.forEach((item, i) => {
+    if (i > 0) parts.push(COMMA);
+    parts.push(Buffer.from(item));
+  });
+  parts.push(Buffer.from(`],"nextCursor":${JSON.stringify(page.nextCursor)}}`));
+  return Buffer.concat(parts);
 }
