@@ -134,16 +134,21 @@ const storedKey = (message: Pick<NormalizedInbound, 'channel' | 'providerMessage
 /**
  * Group commit: at most this many deliveries share a transaction, and at most this many group
  * transactions run at once (each holds one pool connection for its whole group). A group of
- * plain messages (new tickets of new senders) costs about ten statements whatever its size
- * (begin, locks, read, customers, tickets, their SLA clocks, the events outbox's lock and
- * insert, payloads, commit); other messages cost a few each, so fewer, larger groups do less
- * work per message: 50 concurrent webhooks over 8
- * groups in flight make groups of ~6, over 4 about twice that (quick bench, same run, load
- * average 3.2: 166 msg/s and p99 543 ms with 32/4, against 150 msg/s and p99 849 ms with 16/8).
+ * plain messages (new tickets of new senders) costs eight statements whatever its size (begin,
+ * locks, read, customers and tickets, their SLA clocks, the events outbox, payloads, commit),
+ * and after its commit a few more round trips in other modules (the timers' addBulk, the routing
+ * trigger, the webhook pump woken by its NOTIFY); other messages cost a few each. So fewer,
+ * larger groups do less work per message: 50 concurrent webhooks over 8 groups in flight make
+ * groups of ~6, over 4 ~8, over 2 ~14 (3,000 messages: 366 groups with 4, 221 with 2). Two in
+ * flight still overlap one group's round trips with the other's (quick bench, 5 alternating
+ * runs each, 2 against 4: Postgres CPU 1.01 against 1.19 ms per message, the service's 2.24
+ * against 2.37 ms, p99 291 against 344 ms, throughput ratio 0.44 against 0.41; earlier, 32/4
+ * against 16/8: 166 against 150 msg/s). The price: a group that waits (on a lock a redelivery
+ * holds) stops half of intake's commits instead of a quarter, until it gets its turn.
  * complaint_desk_intake_group_deliveries on /metrics shows the sizes production sees.
  */
 const GROUP_MAX = 32;
-const GROUPS_IN_FLIGHT = 4;
+const GROUPS_IN_FLIGHT = 2;
 
 const SUBJECT_LENGTH = 120;
 /**
