@@ -32,7 +32,11 @@ export function createWorkHook(deps: { settings: FigureSettings }): TicketHook {
           const seconds = typeof data.durationSec === 'number' ? data.durationSec : 0;
           const messageId = typeof data.messageId === 'string' ? data.messageId : null;
           if (seconds > 0) {
-            const agentId = await agentOf(tx, change, messageId, typeof data.agentRef === 'string' ? data.agentRef : undefined);
+            // Only an agent's call_logged has an agent-authored message; a provider's
+            // call_answered hangs on the customer's inbound call, whose author is never an agent
+            // (the lookup was one statement per call inside intake's group transaction).
+            const authoredBy = event.type === 'call_logged' ? messageId : null;
+            const agentId = await agentOf(tx, change, authoredBy, typeof data.agentRef === 'string' ? data.agentRef : undefined);
             if (agentId) {
               await recordWork(
                 tx,
@@ -63,9 +67,9 @@ export function createWorkHook(deps: { settings: FigureSettings }): TicketHook {
   };
 }
 
-async function agentOf(tx: Executor, change: TicketChange, messageId: string | null, agentRef: string | undefined): Promise<string | null> {
-  if (messageId) {
-    const [message] = await tx.select({ author: messages.authorAgentId }).from(messages).where(eq(messages.id, messageId));
+async function agentOf(tx: Executor, change: TicketChange, authoredMessageId: string | null, agentRef: string | undefined): Promise<string | null> {
+  if (authoredMessageId) {
+    const [message] = await tx.select({ author: messages.authorAgentId }).from(messages).where(eq(messages.id, authoredMessageId));
     if (message?.author) return message.author;
   }
   if (agentRef && UUID.test(agentRef)) {
