@@ -74,7 +74,8 @@ describe.concurrent('SLA timers on the real clock', () => {
 
   it('a reply before due meets the clock: no breach, and the timer job that comes later does nothing', async () => {
     const team = await createTeam(ctx);
-    await createPolicy(ctx, { match: { teamIds: [team.id] }, targets: { firstResponse: 2 } });
+    // The reply must come before the warning (at 0.9 of 6 s): room for a stall of the machine.
+    await createPolicy(ctx, { match: { teamIds: [team.id] }, targets: { firstResponse: 6 }, warnAt: 0.9 });
     const ticket = await createTicket(ctx, { teamId: team.id });
     const before = await clockRow(ctx, ticket.id, 'first_response');
     const breachJob = timerJobId('breach', before.id, before.generation);
@@ -88,7 +89,7 @@ describe.concurrent('SLA timers on the real clock', () => {
 
     // The old jobs run at the old due time, find a stale generation and are removed: wait for that.
     await until(async () => ((await ctx.deps.queues.slaTimers.queue.getJob(breachJob)) || (await ctx.deps.queues.slaTimers.queue.getJob(warningJob)) ? undefined : true), {
-      timeoutMs: 8_000,
+      timeoutMs: 15_000,
       what: 'the stale timer jobs processed',
     });
     expect(Date.now()).toBeGreaterThanOrEqual(before.dueAt!.getTime());

@@ -134,7 +134,11 @@ export function createSlaService(deps: SlaServiceDeps) {
 
   /** Fires every breach and warning due by `now` (and after `since`, when given), from Postgres (no timer job needed). */
   async function sweepDue(now = clock.now(), since?: Date): Promise<{ breaches: number; warnings: number }> {
-    return { breaches: await sweep('breach', now, since), warnings: await sweep('warning', now, since) };
+    // Warnings first, as fireTimers orders a batch: a breach takes the clock out of 'running',
+    // so a clock whose warning and breach were both overdue (a stall, a Redis loss) would never
+    // get its warning if the breach were swept before it.
+    const warnings = await sweep('warning', now, since);
+    return { breaches: await sweep('breach', now, since), warnings };
   }
 
   /** Fires every timer of `kind` due by `now` (after `since`), oldest first, a batch per transaction (bounded per run). */
