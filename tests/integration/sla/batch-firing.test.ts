@@ -170,4 +170,22 @@ describe('firing timers in batches', () => {
     expect((await ctx.deps.slaService.sweepDue()).breaches).toBeGreaterThanOrEqual(1);
     expect(await breachedClocks()).toEqual(firstResponse.map((c) => c.id).sort());
   });
+
+  it('a sweep finding both a warning and a breach overdue (a stall, a lost Redis) sends the warning, then the breach', async () => {
+    const clock = manualClock(ctx);
+    clock.set('2026-03-04T10:00:00Z');
+    const { ids, firstResponse } = await ticketsWithClocks(3);
+    // Past the warning (30 s) and the breach (60 s) of first response; no timer fired either.
+    clock.advance(90 * SECOND);
+    await ctx.deps.slaService.sweepDue();
+    for (const id of ids) {
+      const types = (await eventRows(ctx, id)).map((e) => e.type).filter((type) => type.startsWith('sla_'));
+      expect(types).toEqual(['sla_warning', 'sla_breached']);
+    }
+    const { rows } = await ctx.deps.pool.query<{ warned: number; breached: number }>(
+      'select count(warned_at)::int as warned, count(breached_at)::int as breached from sla_clocks where id = any($1)',
+      [firstResponse.map((c) => c.id)],
+    );
+    expect(rows[0]).toEqual({ warned: 3, breached: 3 });
+  });
 });
