@@ -21,21 +21,7 @@ export interface PoolEvents {
 }
 
 /**
- * Settings every connection of the service starts with.
- *
- * Custom plans always (plan_cache_mode): a statement Postgres caches per connection (the
- * foreign-key checks of every insert, the trigger functions' statements, our few named
- * statements) otherwise gets a generic plan after five runs, planned for the table's size at
- * that moment, and keeps it until an ANALYZE of that table. A service started on a young
- * database made them while `tickets` had a page or two: each foreign-key check of a clock,
- * message or event then scanned the whole of `tickets`. Measured on the ingest benchmark
- * (30,000 new tickets into an empty database): Postgres' CPU per message grew threefold
- * during the run, throughput fell from ~480 to ~130 msg/s by its end (297 msg/s over the run,
- * p99 684 ms); with custom plans it held at ~430 msg/s (p99 216 ms). The price is planning
- * these statements on each run (unnamed statements, the service's usual kind, are planned
- * each time anyway).
- *
- * No JIT compilation: Postgres compiles a
+ * Settings every connection of the service starts with. No JIT compilation: Postgres compiles a
  * statement whose estimated cost passes jit_above_cost, and the KPI statements (many UNION
  * branches) pass it even over an hour of facts. Measured at 1,000,000 tickets: compiling took
  * 0.5-1.4 s of a live hour's 1.2-2.3 s, 2.7-3.5 s of a day's rollup aggregation (5.9-7.8 s
@@ -43,7 +29,7 @@ export interface PoolEvents {
  * 5.3-5.6 s with it. Only the exact report over a month gained (~20%), and the rollups answer
  * that one. Everything else the service runs is far below the threshold.
  */
-export const CONNECTION_OPTIONS = '-c jit=off -c plan_cache_mode=force_custom_plan';
+export const CONNECTION_OPTIONS = '-c jit=off';
 
 export function createPool(url: string, max: number, timeouts: { acquireMs?: number; idleInTransactionMs?: number } = {}, events: PoolEvents = {}): pg.Pool {
   const pool = new pg.Pool({
@@ -112,6 +98,25 @@ function releasedOnFailure(client: pg.PoolClient): pg.PoolClient {
 
 export function createDatabase(pool: pg.Pool): Database {
   return drizzle(pool, { schema });
+}
+
+/**
+ * For the rest of the transaction, plans made afresh for each statement (`plan_cache_mode =
+ * force_custom_plan`, set locally). Postgres gives a statement it caches per connection (the
+ * foreign-key checks of every insert, trigger functions' statements, named statements) a
+ * generic plan after five runs, planned for the tables' sizes at that moment, and keeps it until
+ * an ANALYZE of one of them. On a young database filling fast that goes stale within seconds:
+ * the foreign-key check of each clock, message and event, first planned while `tickets` had a
+ * page or two, stayed a sequential scan of all tickets. On the ingest benchmark (30,000 new
+ * tickets into an empty database) Postgres' CPU per message tripled during the run and
+ * throughput fell from ~480 to ~130 msg/s (297 over the run, p99 684 ms); with fresh plans it
+ * held at ~430 (p99 216 ms). For the transactions that insert in bulk (intake's groups), not
+ * for every connection: there, the per-row trigger statements of the timers, routing and the
+ * webhook pump were planned on every run, and a full benchmark run showed them slower (README,
+ * Benchmarks).
+ */
+export async function planAfresh(tx: Executor): Promise<void> {
+  await clientOf(tx).query({ name: 'plan_afresh_v1', text: "select set_config('plan_cache_mode', 'force_custom_plan', true)" });
 }
 
 /** The pg client of a drizzle transaction (its session's client). */

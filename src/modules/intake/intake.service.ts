@@ -4,7 +4,7 @@ import type { Logger } from 'pino';
 import type { DeliveryToken } from '../../channels/channel.adapter.js';
 import type { NormalizedInbound, SenderIdentity } from '../../channels/channel.types.js';
 import { detectLanguage } from '../../channels/language.js';
-import { clientOf, type Database, type Executor } from '../../db/client.js';
+import { clientOf, planAfresh, type Database, type Executor } from '../../db/client.js';
 import { agentPublicReply, customerMessage, lifecycleStateOf, type DomainEvent, type Transition } from '../../domain/ticket-lifecycle.js';
 import type { Clock } from '../../shared/clock.js';
 import { createCoalescer } from '../../shared/coalescer.js';
@@ -482,6 +482,9 @@ export function createIntakeService(deps: IntakeDeps) {
   const commitGroup = (group: Delivery[], after?: (tx: Executor) => Promise<void>) =>
     db.transaction(async (tx) => {
       const list = group.flatMap((d) => d.list);
+      // A group inserts dozens of rows that reference tickets: their foreign-key checks must not
+      // run a plan cached while the tables were small (see planAfresh).
+      await planAfresh(tx);
       await lockMessages(tx, list, { senders: deps.floodMaxPerHour > 0 });
       const state = await readGroupState(tx, list);
       const plain = await ingestPlain(tx, state, plainMessages(group, state));
@@ -765,6 +768,10 @@ async function readGroupState(tx: Executor, list: NormalizedInbound[]): Promise<
   // One round trip for the three reads (after the locks: a statement's snapshot is taken when it starts).
   // What a stored message could thread (intake.threading.ts, the steps that need no customer):
   // only whether any exists, so that a message nothing continues can be written set-based.
+  // Each as a LATERAL probe with LIMIT 1, not EXISTS: Postgres may turn an EXISTS into a join
+  // that reads every message, and did, on a `messages` not analyzed yet (a young database
+  // filling fast): a sequential scan and hash of all messages per group, which grew with the table.
+  // A LATERAL subquery with a LIMIT cannot be flattened: one index probe per key, whatever the statistics.
   const keyed = list.flatMap((m, ord) => {
     const key = threadKeyOf(m);
     return key === null ? [] : [{ ord, key, channel: m.channel }];
@@ -780,13 +787,13 @@ async function readGroupState(tx: Executor, list: NormalizedInbound[]): Promise<
     select 'identity', kind, address, null from (${verifiedIdentitiesSelect(senders)}) as known
     union all
     select 'threaded', k.ord::text, null, null from unnest(${sql.param(keyed.map((k) => k.ord))}::int[], ${sql.param(keyed.map((k) => k.key))}::text[], ${sql.param(keyed.map((k) => k.channel))}::text[]) as k(ord, key, channel)
-     where exists (select 1 from messages where thread_key = k.key and channel = k.channel)
+     cross join lateral (select 1 from messages where thread_key = k.key and channel = k.channel limit 1) as m
     union all
     select 'threaded', r.ord::text, null, null from unnest(${sql.param(references.map((r) => r.ord))}::int[], ${sql.param(references.map((r) => r.ref))}::text[]) as r(ord, ref)
-     where exists (select 1 from messages where message_id_header = r.ref)
+     cross join lateral (select 1 from messages where message_id_header = r.ref limit 1) as m
     union all
     select 'threaded', p.ord::text, null, null from unnest(${sql.param(replies.map((r) => r.ord))}::int[], ${sql.param(replies.map((r) => r.id))}::text[], ${sql.param(replies.map((r) => r.channel))}::text[]) as p(ord, id, channel)
-     where exists (select 1 from messages where channel = p.channel and provider_message_id = p.id)`);
+     cross join lateral (select 1 from messages where channel = p.channel and provider_message_id = p.id limit 1) as m`);
   const stored = new Set<string>();
   const known = new Set<string>();
   const threaded = new Set<number>();
