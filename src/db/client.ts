@@ -111,9 +111,9 @@ export function createDatabase(pool: pg.Pool): Database {
  * tickets into an empty database) Postgres' CPU per message tripled during the run and
  * throughput fell from ~480 to ~130 msg/s (297 over the run, p99 684 ms); with fresh plans it
  * held at ~430 (p99 216 ms). For the transactions that insert in bulk (intake's groups), not
- * for every connection: there, the per-row trigger statements of the timers, routing and the
- * webhook pump were planned on every run, and a full benchmark run showed them slower (README,
- * Benchmarks).
+ * for every connection: set for every connection, the per-row trigger statements of the timers,
+ * routing and the webhook pump were planned on every run, and the webhooks' commit-to-delivery
+ * p99 was 409 ms in that full benchmark run against 99-103 ms in the runs before and after it.
  */
 export async function planAfresh(tx: Executor): Promise<void> {
   await clientOf(tx).query({ name: 'plan_afresh_v1', text: "select set_config('plan_cache_mode', 'force_custom_plan', true)" });
