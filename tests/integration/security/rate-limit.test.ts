@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../../src/config.js';
 import { expectProblem, tokenFor } from '../../helpers/api.js';
 import { createTestContext, type TestContext } from '../../helpers/context.js';
+import { until } from '../../helpers/sla.js';
 
 // Rate limits belong to the key that verified (or the socket address), failed authentications
 // are limited per address, and X-Forwarded-For is believed only from listed proxies (issue 11,
@@ -16,6 +17,10 @@ let ctx: TestContext;
 beforeAll(async () => {
   ctx = await createTestContext({ env: { RATE_LIMIT_PER_MINUTE: String(LIMIT), AUTH_FAILURES_PER_MINUTE: String(FAILURES), TRUST_PROXY: `${PROXY}, 10.8.0.0/16` } });
   await ctx.deps.apiKeys.ensureEnvAdmin(ADMIN_SECRET);
+  // The budgets live in Redis, and a request that finds the connection not ready yet is not
+  // counted (the limit fails open; no offline queue): the first test's requests came right after
+  // start, and on a loaded machine the sixth was let through.
+  await until(() => (ctx.deps.redis.status === 'ready' ? true : undefined), { what: 'the Redis connection' });
 });
 afterAll(async () => ctx?.close());
 

@@ -2,6 +2,7 @@ import type { LightMyRequestResponse } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { manualClock, MINUTE, tokenFor, unique } from '../../helpers/api.js';
 import { bearer, createTestContext, type TestContext } from '../../helpers/context.js';
+import { until } from '../../helpers/sla.js';
 import {
   CHANNEL_ENV,
   facebookPayload,
@@ -179,6 +180,8 @@ describe('failed signatures are limited per address, before the body is read (AU
   let limited: TestContext;
   beforeAll(async () => {
     limited = await createTestContext({ env: { ...CHANNEL_ENV, AUTH_FAILURES_PER_MINUTE: String(LIMIT) } });
+    // The failure counts live in Redis, and a failure that finds the connection not ready yet is not counted (fail open).
+    await until(() => (limited.deps.redis.status === 'ready' ? true : undefined), { what: 'the Redis connection' });
   });
   afterAll(async () => limited?.close());
 
